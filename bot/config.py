@@ -1,0 +1,337 @@
+"""Configuration: `config.toml` (documented in `config.example.toml`) plus environment.
+
+Precedence: built-in defaults < the TOML file < environment variables. Every key is
+validated for type and range at load time and a problem names the key at fault, so
+`python -m bot check-config` can say exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bot.domain.countries import find_country
+from bot.domain.localtime import InvalidTimeOfDayError, InvalidTimezoneError, parse_hhmm, zone
+from bot.errors import ConfigError
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+DEFAULT_DATABASE = "data/kindred.sqlite3"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+# -- validators: each returns the clean value or raises ValueError(reason) ------------
+
+def _int_range(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number from {lo} to {hi}")
+        if not lo <= value <= hi:
+            raise ValueError(f"must be from {lo} to {hi}, got {value}")
+        return value
+    return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _zone_name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an IANA time zone name such as \"Europe/London\"")
+    try:
+        zone(value)
+    except InvalidTimezoneError:
+        raise ValueError(f"{value!r} is not an IANA time zone name (e.g. \"America/New_York\")") from None
+    return value
+
+
+def _hhmm(value: Any) -> str:
+    try:
+        parse_hhmm(value)
+    except InvalidTimeOfDayError:
+        raise ValueError(f"{value!r} is not a 24-hour time like \"09:00\"") from None
+    return str(value).strip()
+
+
+def _country_or_empty(value: Any) -> str:
+    if value == "":
+        return ""
+    country = find_country(value) if isinstance(value, str) else None
+    if country is None:
+        raise ValueError(f"{value!r} is not an ISO 3166 country code or name (e.g. \"GB\")")
+    return country.code
+
+
+def _snowflake_or_zero(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not (
+        value == 0 or 10**15 <= value < 2**63
+    ):
+        raise ValueError("must be a Discord id (a 17–20 digit number) or 0 for none")
+    return value
+
+
+def _ladder(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list) or not value:
+        raise ValueError("must be a non-empty list of day counts, e.g. [1, 7, 30]")
+    days = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or not 1 <= item <= 36500:
+            raise ValueError(f"{item!r} is not a day count from 1 to 36500")
+        days.append(item)
+    return tuple(sorted(set(days)))
+
+
+def _log_level(value: Any) -> str:
+    if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
+def _path(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty path")
+    return value
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://", "ws://", "wss://")):
+        raise ValueError("must be an http(s):// or ws(s):// URL")
+    return value.rstrip("/")
+
+
+def _spec(default: Any, check: Callable[[Any], Any], doc: str) -> Any:
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+# -- sections --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class BotSection:
+    """[bot]: process-level settings."""
+
+    log_level: str = _spec("INFO", _log_level, "log level (KINDRED_LOG_LEVEL overrides)")
+    database: str = _spec(DEFAULT_DATABASE, _path, "SQLite file (KINDRED_DATABASE overrides)")
+    ops_channel_id: int = _spec(0, _snowflake_or_zero,
+                                "channel for operator notices (start-up, database trouble); never member data; 0 = off")
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultsSection:
+    """[defaults]: what a new server starts with until a moderator changes it."""
+
+    timezone: str = _spec("UTC", _zone_name, "server time zone until /config checkins sets one")
+    region: str = _spec("", _country_or_empty, "default country for /crisis (ISO code); empty = worldwide directory")
+    prompt_time: str = _spec("09:00", _hhmm, "local time of the daily check-in prompt")
+    celebration_hour: int = _spec(10, _int_range(0, 23), "local hour from which milestones are celebrated")
+
+
+@dataclass(frozen=True, slots=True)
+class MilestonesSection:
+    """[milestones]: the default ladder (servers can change theirs)."""
+
+    ladder: tuple[int, ...] = _spec((1, 3, 7, 14, 30, 60, 90, 180, 270, 365), _ladder,
+                                    "days celebrated; after the last, every further year")
+
+
+@dataclass(frozen=True, slots=True)
+class BuddiesSection:
+    """[buddies]: defaults for accountability buddies."""
+
+    nudge_after_days: int = _spec(2, _int_range(1, 14), "days without a check-in before the partner is nudged")
+    max_buddies: int = _spec(3, _int_range(1, 5), "buddies a member may have at once")
+    matching: bool = _spec(True, _bool, "whether /buddy find pairs members")
+    repeat_avoid_days: int = _spec(90, _int_range(0, 3650), "days before the same two members are matched again")
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisSection:
+    """[crisis]: crisis resources and passive detection."""
+
+    detection_intent: bool = _spec(False, _bool,
+                                   "request the message-content intent so servers can enable passive detection")
+    resources_file: str = _spec("data/crisis_resources.toml", _path, "vetted crisis resources")
+    phrases_file: str = _spec("data/crisis_phrases.toml", _path, "passive-detection phrase rules")
+    templates_file: str = _spec("data/crisis_templates.toml", _path, "reply templates")
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerSection:
+    """[scheduler]: how often due work is looked for."""
+
+    sweep_seconds: int = _spec(30, _int_range(5, 3600), "seconds between due-work sweeps")
+    send_batch: int = _spec(50, _int_range(1, 1000), "messages sent per outbox pass")
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySection:
+    """[privacy]: retention."""
+
+    retention_days: int = _spec(365, _int_range(30, 3650),
+                                "delete a member's data after this many days without using the bot")
+    left_guild_days: int = _spec(30, _int_range(1, 365),
+                                 "delete a server's data this many days after the bot left it")
+
+
+SECTIONS: dict[str, type] = {
+    "bot": BotSection, "defaults": DefaultsSection, "milestones": MilestonesSection,
+    "buddies": BuddiesSection, "crisis": CrisisSection, "scheduler": SchedulerSection,
+    "privacy": PrivacySection,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The effective configuration."""
+
+    token: str | None = None
+    database_path: Path = Path(DEFAULT_DATABASE)
+    api_base: str = DEFAULT_API_BASE
+    gateway_url: str | None = None
+    source: str = "defaults"
+    bot: BotSection = field(default_factory=BotSection)
+    defaults: DefaultsSection = field(default_factory=DefaultsSection)
+    milestones: MilestonesSection = field(default_factory=MilestonesSection)
+    buddies: BuddiesSection = field(default_factory=BuddiesSection)
+    crisis: CrisisSection = field(default_factory=CrisisSection)
+    scheduler: SchedulerSection = field(default_factory=SchedulerSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+
+    @property
+    def log_level(self) -> str:
+        """The effective log level."""
+        return self.bot.log_level
+
+    def describe(self) -> list[str]:
+        """Return `key = value` lines of the effective settings, token masked."""
+        token = "(not set)" if not self.token else f"{self.token[:4]}… (set, {len(self.token)} chars)"
+        lines = [
+            f"source = {self.source}",
+            f"DISCORD_TOKEN = {token}",
+            f"database = {self.database_path}",
+            f"api_base = {self.api_base}",
+            f"gateway_url = {self.gateway_url or '(Discord default)'}",
+        ]
+        for name in SECTIONS:
+            section = getattr(self, name)
+            for f in fields(section):
+                value = getattr(section, f.name)
+                if isinstance(value, tuple):
+                    value = list(value)
+                lines.append(f"{name}.{f.name} = {value!r}")
+        return lines
+
+
+def _build_section(name: str, raw: Any) -> Any:
+    cls = SECTIONS[name]
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise ConfigError(name, "must be a table, e.g. [" + name + "]")
+    known = {f.name: f for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}", f"unknown key (known: {', '.join(known)})")
+    values = {}
+    for key, value in raw.items():
+        try:
+            values[key] = known[key].metadata["check"](value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}.{key}", str(exc)) from None
+    return cls(**values)
+
+
+def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load defaults, then the TOML file, then environment overrides; validate everything."""
+    env = os.environ if env is None else env
+    if path is None and env.get("KINDRED_CONFIG"):
+        path = env["KINDRED_CONFIG"]
+        if not Path(path).is_file():
+            raise ConfigError("KINDRED_CONFIG", f"no config file at {path}")
+    if path is None and Path("config.toml").is_file():
+        path = "config.toml"
+    raw: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config", f"no config file at {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+        source = str(path)
+        if "token" in raw or any(isinstance(v, dict) and "token" in v for v in raw.values()):
+            raise ConfigError("token", "never put the token in the file; set DISCORD_TOKEN instead")
+    for key in raw:
+        if key not in SECTIONS:
+            raise ConfigError(key, f"unknown section (known: {', '.join(SECTIONS)})")
+    sections = {name: _build_section(name, raw.get(name)) for name in SECTIONS}
+
+    overrides = {}
+    if env.get("KINDRED_LOG_LEVEL"):
+        try:
+            overrides["log_level"] = _log_level(env["KINDRED_LOG_LEVEL"])
+        except ValueError as exc:
+            raise ConfigError("KINDRED_LOG_LEVEL", str(exc)) from None
+    if env.get("KINDRED_DATABASE"):
+        overrides["database"] = env["KINDRED_DATABASE"]
+    if overrides:
+        bot_section = sections["bot"]
+        values = {f.name: getattr(bot_section, f.name) for f in fields(BotSection)} | overrides
+        sections["bot"] = BotSection(**values)
+
+    api_base = DEFAULT_API_BASE
+    if env.get("DISCORD_API_BASE"):
+        try:
+            api_base = _url(env["DISCORD_API_BASE"])
+        except ValueError as exc:
+            raise ConfigError("DISCORD_API_BASE", str(exc)) from None
+    gateway_url = None
+    if env.get("DISCORD_GATEWAY_URL"):
+        try:
+            gateway_url = _url(env["DISCORD_GATEWAY_URL"])
+        except ValueError as exc:
+            raise ConfigError("DISCORD_GATEWAY_URL", str(exc)) from None
+
+    token = (env.get("DISCORD_TOKEN") or "").strip() or None
+    return Config(
+        token=token,
+        database_path=Path(sections["bot"].database),
+        api_base=api_base,
+        gateway_url=gateway_url,
+        source=source,
+        **sections,
+    )
+
+
+def example_toml() -> str:
+    """Render the documented example config from the schema (kept in sync by a test)."""
+    out = [
+        "# Kindred configuration. Copy to config.toml and edit; every key is optional and",
+        "# shows its default. Environment variables override: DISCORD_TOKEN (required to run,",
+        "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, DISCORD_API_BASE,",
+        "# DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL.",
+    ]
+    for name, cls in SECTIONS.items():
+        out.append("")
+        out.append(f"# {cls.__doc__}")
+        out.append(f"[{name}]")
+        for f in fields(cls):
+            out.append(f"# {f.metadata['doc']}")
+            out.append(f"{f.name} = {_toml_value(f.default)}")
+    return "\n".join(out) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,1 @@
+"""Persistence: one SQLite connection, plain SQL repositories, numbered migrations."""

@@ -1,0 +1,241 @@
+"""The SQLite connection: pragmas, one writer, explicit transactions, migrations, backup.
+
+One aiosqlite connection serves the whole process. Writes go through `transaction()`,
+which holds an asyncio lock and opens `BEGIN IMMEDIATE`, so read-then-write logic sees
+no interleaving writer and a unique constraint, not luck, decides races. The connection
+runs in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
+PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA secure_delete = ON",
+    "PRAGMA busy_timeout = 5000",
+)
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be used right now (locked, read-only, missing, closed)."""
+
+
+class MigrationError(Exception):
+    """A migration failed and was rolled back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered SQL file."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def bundled_migrations() -> list[Migration]:
+    """Return the migrations shipped in `bot/db/migrations`, in order."""
+    found = []
+    for entry in resources.files("bot.db.migrations").iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match:
+            found.append(Migration(int(match["version"]), match["name"], entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migration numbers must run 1..N without gaps, found {versions}")
+    return found
+
+
+class Database:
+    """The process's single SQLite connection."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The open connection."""
+        if self._conn is None:
+            raise DatabaseUnavailableError("database is not open")
+        return self._conn
+
+    async def open(self) -> None:
+        """Open the connection and apply the pragmas."""
+        if self.path.parent and str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            for pragma in PRAGMAS:
+                await conn.execute(pragma)
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        conn.row_factory = sqlite3.Row
+        self._conn = conn
+
+    async def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            log.warning("WAL checkpoint at close failed", exc_info=True)
+        await conn.close()
+
+    async def __aenter__(self) -> Database:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        """Run a query and return its first row."""
+        try:
+            async with self.conn.execute(sql, params) as cursor:
+                return await cursor.fetchone()  # type: ignore[no-any-return]
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a query and return all rows."""
+        try:
+            async with self.conn.execute(sql, params) as cursor:
+                return list(await cursor.fetchall())
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def fetch_value(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        """Run a query and return the first column of its first row (or None)."""
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    # -- writes -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold the writer lock inside `BEGIN IMMEDIATE … COMMIT` (rollback on error)."""
+        async with self._write_lock:
+            conn = self.conn
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise DatabaseUnavailableError(str(exc)) from exc
+            try:
+                yield conn
+            except BaseException:
+                await _rollback_quietly(conn)
+                raise
+            try:
+                await conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                await _rollback_quietly(conn)
+                raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        """Run one write statement in its own transaction; return the changed row count."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows in a single transaction."""
+        async with self.transaction() as conn:
+            await conn.executemany(sql, rows)
+
+    # -- schema -------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        """Return `PRAGMA user_version`."""
+        return int(await self.fetch_value("PRAGMA user_version") or 0)
+
+    async def migrate(self, migrations: Sequence[Migration] | None = None) -> int:
+        """Apply pending migrations, each in its own transaction; return the new version."""
+        migrations = bundled_migrations() if migrations is None else list(migrations)
+        current = await self.schema_version()
+        latest = migrations[-1].version if migrations else 0
+        if current > latest:
+            raise MigrationError(
+                f"database schema is version {current}, newer than this Kindred ({latest}); "
+                "upgrade Kindred or restore a matching backup"
+            )
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            async with self._write_lock:
+                await self._apply(migration)
+            log.info("applied migration %04d_%s", migration.version, migration.name)
+            current = migration.version
+        return current
+
+    async def _apply(self, migration: Migration) -> None:
+        # executescript() commits any open transaction first, so BEGIN and COMMIT live
+        # inside the script itself; a failure leaves it open and we roll it back.
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{migration.sql}\n;\n"
+            f"PRAGMA user_version = {migration.version};\n"
+            "COMMIT;"
+        )
+        try:
+            await self.conn.executescript(script)
+        except sqlite3.Error as exc:
+            await _rollback_quietly(self.conn)
+            raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+
+    # -- maintenance --------------------------------------------------------------------
+
+    async def checkpoint(self) -> None:
+        """Fold the WAL back into the main file and truncate it."""
+        async with self._write_lock:
+            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def backup_to(self, target: Path | str) -> str:
+        """Copy the database with SQLite's online backup API; return the copy's integrity check."""
+        target = Path(target)
+        if target.exists():
+            raise FileExistsError(str(target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        async with self._write_lock:
+            dest = await aiosqlite.connect(target)
+            try:
+                await self.conn.backup(dest)
+            finally:
+                await dest.close()
+        check = await aiosqlite.connect(target)
+        try:
+            async with check.execute("PRAGMA integrity_check") as cursor:
+                rows = [r[0] for r in await cursor.fetchall()]
+        finally:
+            await check.close()
+        return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass

@@ -1,0 +1,106 @@
+"""Member rows and their personal settings."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from bot.db.database import Database
+from bot.db.guilds import _to_sql
+from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
+from bot.domain.settings import MemberSettings, ShareCheckins
+
+MEMBER_SETTING_COLUMNS = frozenset({
+    "timezone", "region", "quiet_start", "quiet_end", "crisis_replies", "share_checkins",
+})
+
+
+def member_from_row(row: sqlite3.Row) -> MemberSettings:
+    """Build a MemberSettings value from a `members` row."""
+    return MemberSettings(
+        member_id=row["member_id"],
+        guild_id=row["guild_id"],
+        user_id=row["user_id"],
+        timezone=row["timezone"],
+        region=row["region"],
+        quiet_start=parse_hhmm(row["quiet_start"]) if row["quiet_start"] else None,
+        quiet_end=parse_hhmm(row["quiet_end"]) if row["quiet_end"] else None,
+        crisis_replies=bool(row["crisis_replies"]),
+        share_checkins=ShareCheckins(row["share_checkins"]),
+        dm_closed_at=from_utc_text(row["dm_closed_at"]) if row["dm_closed_at"] else None,
+        created_at=from_utc_text(row["created_at"]),
+        last_active_at=from_utc_text(row["last_active_at"]),
+    )
+
+
+class MemberRepository:
+    """Reads and writes `members`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, guild_id: int, user_id: int) -> MemberSettings | None:
+        """Return a member's settings in a server, or None if they never used the bot there."""
+        row = await self.db.fetch_one(
+            "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        return member_from_row(row) if row else None
+
+    async def get_by_id(self, member_id: int) -> MemberSettings | None:
+        """Return a member by surrogate id."""
+        row = await self.db.fetch_one("SELECT * FROM members WHERE member_id = ?", (member_id,))
+        return member_from_row(row) if row else None
+
+    async def touch(self, guild_id: int, user_id: int, now: datetime) -> MemberSettings:
+        """Create the member on first use, mark them active, and clear a closed-DM mark.
+
+        Using the bot again is the signal that a member may accept DMs again, so the
+        closed-DM mark (which stops retries) is lifted here.
+        """
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id) DO NOTHING",
+                (guild_id, stamp, stamp),
+            )
+            await conn.execute(
+                "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) "
+                "DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL",
+                (guild_id, user_id, stamp, stamp),
+            )
+            cursor = await conn.execute(
+                "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+            row = await cursor.fetchone()
+        assert row is not None
+        return member_from_row(row)
+
+    async def update(self, guild_id: int, user_id: int, **values: Any) -> MemberSettings:
+        """Change some of a member's settings (the member must exist)."""
+        unknown = set(values) - MEMBER_SETTING_COLUMNS
+        if unknown:
+            raise ValueError(f"not member setting columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{column} = :{column}" for column in values)
+        params = {k: _to_sql(v) for k, v in values.items()} | {"guild_id": guild_id, "user_id": user_id}
+        await self.db.execute(
+            f"UPDATE members SET {assignments} WHERE guild_id = :guild_id AND user_id = :user_id",  # noqa: S608 - columns allow-listed above
+            params,
+        )
+        result = await self.get(guild_id, user_id)
+        if result is None:
+            raise LookupError((guild_id, user_id))
+        return result
+
+    async def mark_dm_closed(self, user_id: int, now: datetime) -> None:
+        """Record that DMs to this user fail, in every server, so nothing retries them."""
+        await self.db.execute(
+            "UPDATE members SET dm_closed_at = ? WHERE user_id = ? AND dm_closed_at IS NULL",
+            (to_utc_text(now), user_id),
+        )
+
+    async def dm_closed(self, user_id: int) -> bool:
+        """Tell whether DMs to this user are known to fail."""
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM members WHERE user_id = ? AND dm_closed_at IS NOT NULL LIMIT 1", (user_id,))
+        return value is not None

@@ -1,0 +1,1 @@
+-- checkins tables (filled in by the checkins feature).

@@ -1,0 +1,1 @@
+-- recovery tables (filled in by the recovery feature).

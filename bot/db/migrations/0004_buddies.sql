@@ -1,0 +1,1 @@
+-- buddies tables (filled in by the buddies feature).

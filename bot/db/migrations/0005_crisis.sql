@@ -1,0 +1,1 @@
+-- crisis tables (filled in by the crisis feature).

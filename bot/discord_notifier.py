@@ -1,0 +1,118 @@
+"""The Notifier port implemented with discord.py."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from typing import TYPE_CHECKING
+
+import aiohttp
+import discord
+
+from bot.domain.messages import ButtonStyle, OutgoingMessage, SendResult, SendStatus
+
+if TYPE_CHECKING:
+    from discord.abc import Messageable
+
+log = logging.getLogger(__name__)
+
+_STYLES = {
+    ButtonStyle.PRIMARY: discord.ButtonStyle.primary,
+    ButtonStyle.SECONDARY: discord.ButtonStyle.secondary,
+    ButtonStyle.SUCCESS: discord.ButtonStyle.success,
+    ButtonStyle.DANGER: discord.ButtonStyle.danger,
+}
+DM_CLOSED_CODES = {50007, 50278}
+
+
+def build_view(message: OutgoingMessage) -> discord.ui.View | None:
+    """Turn a message's buttons into a view (their custom ids are handled by persistent items)."""
+    if not message.buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for button in message.buttons:
+        view.add_item(discord.ui.Button(
+            custom_id=button.custom_id, label=button.label, style=_STYLES[button.style],
+            emoji=button.emoji,
+        ))
+    return view
+
+
+def build_embed(message: OutgoingMessage) -> discord.Embed | None:
+    """Turn a message's embed fields into an embed."""
+    if message.embed_title is None and message.embed_description is None:
+        return None
+    return discord.Embed(title=message.embed_title, description=message.embed_description,
+                         colour=discord.Colour.from_rgb(88, 166, 140))
+
+
+def allowed_mentions(message: OutgoingMessage) -> discord.AllowedMentions:
+    """Allow only the one role ping a message asks for, nothing else."""
+    if message.mention_role_id is None:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(everyone=False, users=False,
+                                   roles=[discord.Object(message.mention_role_id)])
+
+
+class DiscordNotifier:
+    """Sends OutgoingMessages through a discord.py client."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def send_dm(self, user_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
+        """Open (or reuse) the DM channel and send."""
+        try:
+            channel = await self.client.create_dm(discord.Object(user_id))
+        except discord.HTTPException as exc:
+            return self._failure(exc, dm=True, target=user_id)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            return SendResult(SendStatus.TRANSIENT, detail="network")
+        return await self._send(channel, message, nonce, dm=True, target=user_id)
+
+    async def send_channel(self, channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
+        """Post in a channel by id without fetching it first."""
+        channel = self.client.get_partial_messageable(channel_id)
+        return await self._send(channel, message, nonce, dm=False, target=channel_id)
+
+    async def _send(self, channel: Messageable, message: OutgoingMessage, nonce: str | None,
+                    *, dm: bool, target: int) -> SendResult:
+        kwargs: dict[str, object] = {"allowed_mentions": allowed_mentions(message)}
+        view = build_view(message)
+        embed = build_embed(message)
+        if view is not None:
+            kwargs["view"] = view
+        if embed is not None:
+            kwargs["embed"] = embed
+        if nonce is not None:
+            kwargs["nonce"] = nonce
+        if message.attachment is not None:
+            kwargs["file"] = discord.File(io.BytesIO(message.attachment.data), filename=message.attachment.filename)
+        try:
+            sent = await channel.send(message.content or None, **kwargs)  # type: ignore[call-overload]
+        except discord.HTTPException as exc:
+            return self._failure(exc, dm=dm, target=target)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            log.warning("network error sending to %s", target)
+            return SendResult(SendStatus.TRANSIENT, detail="network")
+        if message.react:
+            try:
+                await sent.add_reaction(message.react)
+            except discord.HTTPException:
+                log.warning("could not add reaction to message %s in %s", sent.id, target)
+        return SendResult(SendStatus.SENT, message_id=sent.id)
+
+    @staticmethod
+    def _failure(exc: discord.HTTPException, *, dm: bool, target: int) -> SendResult:
+        if isinstance(exc, discord.Forbidden):
+            if dm or exc.code in DM_CLOSED_CODES:
+                return SendResult(SendStatus.DM_CLOSED, detail=str(exc.code))
+            return SendResult(SendStatus.FORBIDDEN, detail=str(exc.code))
+        if isinstance(exc, discord.NotFound):
+            return SendResult(SendStatus.NOT_FOUND, detail=str(exc.code))
+        if isinstance(exc, discord.DiscordServerError) or exc.status == 429:
+            log.warning("discord %s sending to %s", exc.status, target)
+            return SendResult(SendStatus.TRANSIENT, detail=str(exc.status))
+        log.warning("discord rejected a message to %s: %s/%s", target, exc.status, exc.code)
+        return SendResult(SendStatus.REJECTED, detail=f"{exc.status}/{exc.code}")

@@ -1,0 +1,1 @@
+"""Due-work sweeps driven by APScheduler; all state lives in the database."""

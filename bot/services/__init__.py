@@ -1,0 +1,1 @@
+"""Services: the rules of each feature, in plain async Python (no Discord)."""

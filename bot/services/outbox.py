@@ -1,0 +1,123 @@
+"""Sending what the outbox holds, once, with bounded retries.
+
+Scheduled work (prompts, reminders, celebrations, nudges) is decided in a database
+transaction that also inserts an outbox row keyed by the occurrence; this service
+sends committed rows. Each send carries a Discord nonce derived from the key with
+`enforce_nonce`, so if the process dies after Discord accepted a message but before the
+row was marked sent, the resend after restart returns the original message instead of
+posting a second one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from bot.db.members import MemberRepository
+from bot.db.outbox import NewOutboxItem, OutboxItem, OutboxRepository
+from bot.domain.clock import Clock
+from bot.domain.messages import SendResult, SendStatus
+from bot.services.ports import Notifier
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+ResultHook = Callable[[OutboxItem, SendResult], Awaitable[None]]
+
+
+def nonce_for(dedupe_key: str) -> str:
+    """Return the 25-character Discord nonce for an occurrence key."""
+    return "k" + hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before the next try after `attempts` failures (1 min doubling, max 1 h)."""
+    return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+class OutboxService:
+    """Delivers queued messages and reports outcomes to the features that queued them."""
+
+    def __init__(self, outbox: OutboxRepository, members: MemberRepository, notifier: Notifier,
+                 clock: Clock, *, batch: int = 50) -> None:
+        self.outbox = outbox
+        self.members = members
+        self.notifier = notifier
+        self.clock = clock
+        self.batch = batch
+        self._hooks: dict[str, ResultHook] = {}
+        self._lock = asyncio.Lock()
+
+    def on_result(self, kind: str, hook: ResultHook) -> None:
+        """Call `hook` after each delivery attempt of messages of this kind."""
+        self._hooks[kind] = hook
+
+    async def deliver_now(self, item: NewOutboxItem) -> SendResult:
+        """Queue a message and send it at once (used by commands that must report the outcome)."""
+        now = self.clock.now()
+        outbox_id = await self.outbox.enqueue(item, not_before=now, now=now)
+        if outbox_id is None:
+            status = await self.outbox.status_of(item.dedupe_key)
+            return SendResult(SendStatus.SENT if status == "sent" else SendStatus.TRANSIENT,
+                              detail="already queued")
+        queued = await self.outbox.get(outbox_id)
+        assert queued is not None
+        async with self._lock:
+            return await self._send(queued)
+
+    async def dispatch(self) -> int:
+        """Send every due message (in batches); return how many were attempted."""
+        attempted = 0
+        async with self._lock:
+            while True:
+                due = await self.outbox.due(self.clock.now(), self.batch)
+                for item in due:
+                    await self._send(item)
+                attempted += len(due)
+                if len(due) < self.batch:
+                    return attempted
+
+    async def _send(self, item: OutboxItem) -> SendResult:
+        nonce = nonce_for(item.dedupe_key)
+        if item.target == "dm" and await self.members.dm_closed(item.target_id):
+            # Known-closed DMs are not tried again: repeated 4xx count toward Discord's
+            # invalid-request limit. The mark lifts when the member next uses the bot.
+            result = SendResult(SendStatus.DM_CLOSED, detail="known closed")
+        elif item.target == "dm":
+            result = await self.notifier.send_dm(item.target_id, item.message, nonce=nonce)
+        else:
+            result = await self.notifier.send_channel(item.target_id, item.message, nonce=nonce)
+        now = self.clock.now()
+        if result.status is SendStatus.SENT:
+            await self.outbox.mark_sent(item.outbox_id, result.message_id, now)
+        elif result.status is SendStatus.TRANSIENT and item.attempts + 1 < MAX_ATTEMPTS:
+            await self.outbox.retry_later(item.outbox_id, now + backoff(item.attempts + 1), result.status.value)
+            log.warning("outbox %s (%s) transient failure, attempt %d", item.outbox_id, item.kind, item.attempts + 1)
+        else:
+            await self.outbox.mark_undeliverable(item.outbox_id, result.status.value)
+            log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
+            if result.status is SendStatus.DM_CLOSED:
+                await self.members.mark_dm_closed(item.target_id, now)
+                await self._fall_back(item, now)
+        hook = self._hooks.get(item.kind)
+        if hook is not None:
+            await hook(item, result)
+        return result
+
+    async def _fall_back(self, item: OutboxItem, now: datetime) -> None:
+        message = item.message
+        if message.fallback is None or message.fallback_channel_id is None:
+            return
+        fallback = NewOutboxItem(
+            dedupe_key=item.dedupe_key + ":fallback", kind=item.kind + ".fallback",
+            target="channel", target_id=message.fallback_channel_id, message=message.fallback,
+            guild_id=item.guild_id, member_id=item.member_id,
+        )
+        outbox_id = await self.outbox.enqueue(fallback, not_before=now, now=now)
+        if outbox_id is not None:
+            queued = await self.outbox.get(outbox_id)
+            assert queued is not None
+            await self._send(queued)

@@ -1,0 +1,1 @@
+"""Thin Discord adapters: parse options, check permissions, call one service, reply."""
