@@ -17,7 +17,8 @@ from bot.logging_setup import configure_logging
 
 log = logging.getLogger("bot")
 
-NO_TOKEN = (
+
+HOW_TO_SET_UP = (
     "DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications "
     "(Bot → Reset Token), then run `export DISCORD_TOKEN=<your token>` and try again "
     "(see README, \"Create the Discord application\")."
@@ -55,9 +56,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate(config))
     if args.command == "backup":
+        if not config.database_path.exists():
+            print(f"no database at {config.database_path}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.path.exists():
+            print(f"{args.path} already exists; choose a new path", file=sys.stderr)
+            return EXIT_USAGE
         return asyncio.run(_backup(config, args.path))
     if not config.token:
-        print(NO_TOKEN, file=sys.stderr)
+        print(HOW_TO_SET_UP, file=sys.stderr)
         return EXIT_USAGE
     if args.command == "sync":
         return asyncio.run(_sync(config, args.guild))
@@ -76,12 +83,6 @@ async def _migrate(config: Config) -> int:
 
 
 async def _backup(config: Config, target: Path) -> int:
-    if not config.database_path.exists():
-        print(f"no database at {config.database_path}", file=sys.stderr)
-        return EXIT_USAGE
-    if target.exists():
-        print(f"{target} already exists; choose a new path", file=sys.stderr)
-        return EXIT_USAGE
     async with Database(config.database_path) as db:
         result = await db.backup_to(target)
     if result != "ok":

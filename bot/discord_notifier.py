@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 from typing import TYPE_CHECKING
@@ -67,7 +66,7 @@ class DiscordNotifier:
             channel = await self.client.create_dm(discord.Object(user_id))
         except discord.HTTPException as exc:
             return self._failure(exc, dm=True, target=user_id)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             return SendResult(SendStatus.TRANSIENT, detail="network")
         return await self._send(channel, message, nonce, dm=True, target=user_id)
 
@@ -93,7 +92,7 @@ class DiscordNotifier:
             sent = await channel.send(message.content or None, **kwargs)  # type: ignore[call-overload]
         except discord.HTTPException as exc:
             return self._failure(exc, dm=dm, target=target)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             log.warning("network error sending to %s", target)
             return SendResult(SendStatus.TRANSIENT, detail="network")
         if message.react:

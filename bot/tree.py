@@ -29,9 +29,9 @@ async def send_ephemeral(interaction: discord.Interaction, content: str, **kwarg
     """Reply privately, whether or not the interaction was already answered or deferred."""
     kwargs.setdefault("allowed_mentions", discord.AllowedMentions.none())
     if interaction.response.is_done():
-        await interaction.followup.send(content, ephemeral=True, **kwargs)  # type: ignore[arg-type]
+        await interaction.followup.send(content, ephemeral=True, **kwargs)  # type: ignore[call-overload]
     else:
-        await interaction.response.send_message(content, ephemeral=True, **kwargs)  # type: ignore[arg-type]
+        await interaction.response.send_message(content, ephemeral=True, **kwargs)  # type: ignore[call-overload]
 
 
 def user_message_for(error: BaseException) -> str | None:

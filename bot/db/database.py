@@ -116,7 +116,7 @@ class Database:
         """Run a query and return its first row."""
         try:
             async with self.conn.execute(sql, params) as cursor:
-                return await cursor.fetchone()  # type: ignore[no-any-return]
+                return await cursor.fetchone()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
 

@@ -84,7 +84,7 @@ class OutboxRepository:
 
     async def status_of(self, dedupe_key: str) -> str | None:
         """Return the status of the message queued for an occurrence."""
-        return await self.db.fetch_value("SELECT status FROM outbox WHERE dedupe_key = ?", (dedupe_key,))  # type: ignore[no-any-return]
+        return await self.db.fetch_value("SELECT status FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
 
     async def due(self, now: datetime, limit: int) -> list[OutboxItem]:
         """Return pending messages whose time has come, oldest first."""

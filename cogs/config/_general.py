@@ -7,7 +7,13 @@ from discord import app_commands
 
 from bot.services.container import Services
 from bot.tree import send_ephemeral
-from cogs.common import ON_OFF, channel_mention, country_autocomplete, role_mention, zone_autocomplete
+from cogs.common import (
+    ON_OFF,
+    channel_mention,
+    country_autocomplete,
+    role_mention,
+    zone_autocomplete,
+)
 
 TEXT_CHANNELS = [discord.ChannelType.text, discord.ChannelType.news]
 

@@ -1,0 +1,96 @@
+"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, backup."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.db.database import Database, Migration, MigrationError, bundled_migrations
+
+
+async def test_pragmas_are_applied(db: Database) -> None:
+    assert (await db.fetch_value("PRAGMA journal_mode")) == "wal"
+    assert (await db.fetch_value("PRAGMA synchronous")) == 2  # FULL
+    assert (await db.fetch_value("PRAGMA foreign_keys")) == 1
+    assert (await db.fetch_value("PRAGMA secure_delete")) == 1
+    assert (await db.fetch_value("PRAGMA busy_timeout")) == 5000
+
+
+async def test_fresh_database_reaches_the_latest_version(db: Database) -> None:
+    assert await db.schema_version() == bundled_migrations()[-1].version
+    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"guilds", "members", "outbox"} <= tables
+
+
+async def test_every_table_is_strict(db: Database) -> None:
+    rows = await db.fetch_all("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    loose = [r["name"] for r in rows if "STRICT" not in r["sql"].upper()]
+    assert loose == []
+
+
+async def test_upgrade_applies_only_pending_migrations(tmp_path: Path) -> None:
+    migrations = bundled_migrations()
+    async with Database(tmp_path / "k.sqlite3") as database:
+        assert await database.migrate(migrations[:1]) == 1
+        await database.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+        assert await database.migrate(migrations) == migrations[-1].version
+        # Data written at version 1 survives the upgrade.
+        assert await database.fetch_value("SELECT count(*) FROM guilds") == 1
+        # Running again is a no-op.
+        assert await database.migrate(migrations) == migrations[-1].version
+
+
+async def test_failed_migration_rolls_back_entirely(tmp_path: Path) -> None:
+    good = Migration(1, "good", "CREATE TABLE a (x INTEGER) STRICT;")
+    bad = Migration(2, "bad", "CREATE TABLE b (x INTEGER) STRICT;\nINSERT INTO a VALUES (1);\nTHIS IS NOT SQL;")
+    async with Database(tmp_path / "k.sqlite3") as database:
+        with pytest.raises(MigrationError, match="0002_bad"):
+            await database.migrate([good, bad])
+        assert await database.schema_version() == 1
+        tables = {r[0] for r in await database.fetch_all("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "b" not in tables
+        assert await database.fetch_value("SELECT count(*) FROM a") == 0
+        # The connection is usable afterwards (no transaction left open).
+        await database.execute("INSERT INTO a VALUES (2)")
+        assert await database.fetch_value("SELECT count(*) FROM a") == 1
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    async with Database(tmp_path / "k.sqlite3") as database:
+        await database.migrate()
+        with pytest.raises(MigrationError, match="newer"):
+            await database.migrate(bundled_migrations()[:1])
+
+
+async def test_transaction_rolls_back_on_error(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (7, 'x', 'x')")
+            raise RuntimeError("boom")
+    assert await db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = 7") == 0
+
+
+async def test_constraints_are_enforced(db: Database) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.execute("INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (999, 1, 'x', 'x')")
+    await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.execute("UPDATE guilds SET checkin_time = '9am' WHERE guild_id = 1")
+
+
+async def test_backup_round_trip(db: Database, tmp_path: Path) -> None:
+    await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (42, 'a', 'b')")
+    target = tmp_path / "backup" / "copy.sqlite3"
+    assert await db.backup_to(target) == "ok"
+    async with Database(target) as copy:
+        assert await copy.fetch_value("SELECT guild_id FROM guilds") == 42
+        assert await copy.schema_version() == await db.schema_version()
+    with pytest.raises(FileExistsError):
+        await db.backup_to(target)
+
+
+async def test_migration_files_are_numbered_without_gaps() -> None:
+    versions = [m.version for m in bundled_migrations()]
+    assert versions == list(range(1, len(versions) + 1))

@@ -1,0 +1,134 @@
+"""Configuration loading: defaults, file, environment, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import DEFAULT_API_BASE, example_toml, load_config
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_file_or_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no config.toml here
+    config = load_config(env={})
+    assert config.source == "defaults"
+    assert config.token is None
+    assert config.api_base == DEFAULT_API_BASE
+    assert config.gateway_url is None
+    assert str(config.database_path) == "data/kindred.sqlite3"
+    assert config.defaults.timezone == "UTC"
+    assert config.milestones.ladder == (1, 3, 7, 14, 30, 60, 90, 180, 270, 365)
+
+
+def test_committed_example_matches_schema_and_loads() -> None:
+    example = ROOT / "config.example.toml"
+    assert example.read_text(encoding="utf-8") == example_toml(), (
+        "config.example.toml is out of date: regenerate it with "
+        "`python -c \"from bot.config import example_toml; print(example_toml(), end='')\" > config.example.toml`"
+    )
+    assert load_config(example, env={}).source == str(example)
+
+
+def test_file_values_and_environment_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+[bot]
+log_level = "warning"
+database = "from-file.sqlite3"
+[defaults]
+timezone = "Asia/Kolkata"
+region = "gb"
+prompt_time = "7:05"
+[milestones]
+ladder = [30, 7, 7, 1]
+""")
+    config = load_config(path, env={
+        "DISCORD_TOKEN": " secret-token ",
+        "KINDRED_DATABASE": "/tmp/override.sqlite3",
+        "DISCORD_API_BASE": "http://127.0.0.1:9999/api/v10/",
+        "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9999/gateway",
+        "KINDRED_LOG_LEVEL": "debug",
+    })
+    assert config.token == "secret-token"
+    assert str(config.database_path) == "/tmp/override.sqlite3"
+    assert config.api_base == "http://127.0.0.1:9999/api/v10"
+    assert config.gateway_url == "ws://127.0.0.1:9999/gateway"
+    assert config.log_level == "DEBUG"
+    assert config.defaults.timezone == "Asia/Kolkata"
+    assert config.defaults.region == "GB"
+    assert config.defaults.prompt_time == "7:05"
+    assert config.milestones.ladder == (1, 7, 30)
+
+
+def test_kindred_config_env_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[defaults]\ntimezone = "Europe/Berlin"\n')
+    assert load_config(env={"KINDRED_CONFIG": str(path)}).defaults.timezone == "Europe/Berlin"
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"KINDRED_CONFIG": str(tmp_path / "missing.toml")})
+    assert info.value.key == "KINDRED_CONFIG"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[defaults]\ntimezone = "GMT+2"\n', "defaults.timezone"),
+        ('[defaults]\ntimezone = "Mars/Olympus"\n', "defaults.timezone"),
+        ('[defaults]\ntimezone = 5\n', "defaults.timezone"),
+        ('[defaults]\nprompt_time = "25:00"\n', "defaults.prompt_time"),
+        ('[defaults]\nprompt_time = "9am"\n', "defaults.prompt_time"),
+        ('[defaults]\nregion = "Atlantis"\n', "defaults.region"),
+        ('[defaults]\ncelebration_hour = 24\n', "defaults.celebration_hour"),
+        ('[bot]\nops_channel_id = 12345\n', "bot.ops_channel_id"),
+        ('[bot]\nops_channel_id = "123456789012345678"\n', "bot.ops_channel_id"),
+        ('[bot]\nlog_level = "LOUD"\n', "bot.log_level"),
+        ('[bot]\ncolour = "blue"\n', "bot.colour"),
+        ('[buddies]\nmax_buddies = 9\n', "buddies.max_buddies"),
+        ('[buddies]\nmatching = "yes"\n', "buddies.matching"),
+        ('[milestones]\nladder = []\n', "milestones.ladder"),
+        ('[milestones]\nladder = [0, 7]\n', "milestones.ladder"),
+        ('[privacy]\nretention_days = 7\n', "privacy.retention_days"),
+        ('[nonsense]\nx = 1\n', "nonsense"),
+        ('bot = 3\n', "bot"),
+        ('[bot]\ntoken = "abc"\n', "token"),
+        ('[bot\n', "config"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={})
+    assert info.value.key == key
+    assert info.value.problem
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        ({"DISCORD_API_BASE": "discord.com/api"}, "DISCORD_API_BASE"),
+        ({"DISCORD_GATEWAY_URL": "gateway"}, "DISCORD_GATEWAY_URL"),
+        ({"KINDRED_LOG_LEVEL": "chatty"}, "KINDRED_LOG_LEVEL"),
+    ],
+)
+def test_bad_environment_names_the_variable(tmp_path: Path, env: dict[str, str], key: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(env=env)
+    assert info.value.key == key
+
+
+def test_describe_masks_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    token = "MTAxNTk.abcdefghijklmnopqrstuvwxyz0123456789"
+    text = "\n".join(load_config(env={"DISCORD_TOKEN": token}).describe())
+    assert token not in text
+    assert "abcdefghijklmnopqrstuvwxyz" not in text
+    assert "DISCORD_TOKEN = MTAx… (set," in text

@@ -1,0 +1,35 @@
+"""Documents that must not drift from their source."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_data_statement_matches_the_source() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- data-statement:start[^>]*-->\n(.*?)<!-- data-statement:end -->", readme, re.S)
+    assert match, "README lost its data-statement markers"
+    assert match.group(1) == (ROOT / "data" / "data_statement.md").read_text(encoding="utf-8")
+
+
+def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", setup, re.S)
+    assert block
+    commands = [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2
+    assert commands[0].endswith("python -m bot run")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert commands[1] in ci.splitlines()
+
+
+def test_invite_permissions_integer_matches_spec_permissions() -> None:
+    import discord
+
+    perms = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True,
+                                add_reactions=True, read_message_history=True)
+    assert f"**{perms.value}**" in (ROOT / "README.md").read_text(encoding="utf-8")
