@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.db.database import Database
 from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.messages import OutgoingMessage
 from bot.services.container import Services, build_services
 from bot.tree import KindredTree
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.settings",
     "cogs.config",
+    "cogs.privacy",
 )
 
 
@@ -66,6 +68,7 @@ class KindredBot(commands.Bot):
         self.start_scheduler = start_scheduler
         self.db = Database(config.database_path)
         self._services: Services | None = None
+        self._announced = False
         # Features add lines to `/settings show` (e.g. the reminder time) here.
         self.settings_show_providers: list[Callable[[int, int], Awaitable[list[str]]]] = []
 
@@ -101,8 +104,13 @@ class KindredBot(commands.Bot):
         return await self.services.scheduler.run_all_once()
 
     async def on_ready(self) -> None:
-        """Log the connection (ids only)."""
+        """Log the connection (ids only); tell the operator channel once per process."""
         log.info("connected as %s to %d guild(s)", self.user.id if self.user else "?", len(self.guilds))
+        if self.config.bot.ops_channel_id and not self._announced:
+            self._announced = True
+            version = await self.db.schema_version()
+            await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
+                f"Kindred is up: schema version {version}, {len(self.guilds)} server(s)."))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Create the server's row when the bot joins."""

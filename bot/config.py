@@ -18,6 +18,7 @@ from bot.domain.countries import find_country
 from bot.domain.localtime import InvalidTimeOfDayError, InvalidTimezoneError, parse_hhmm, zone
 from bot.errors import ConfigError
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE = "data/kindred.sqlite3"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -225,6 +226,14 @@ class Config:
                     value = list(value)
                 lines.append(f"{name}.{f.name} = {value!r}")
         return lines
+
+
+def project_path(path: str | Path) -> Path:
+    """Resolve a data path: absolute, or relative to the working directory, else to the checkout."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists():
+        return candidate
+    return PROJECT_ROOT / candidate
 
 
 def _build_section(name: str, raw: Any) -> Any:

@@ -9,11 +9,13 @@ from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxRepository
+from bot.db.privacy import PrivacyRepository
 from bot.domain.clock import Clock
 from bot.scheduling.scheduler import SweepScheduler
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Notifier
+from bot.services.privacy import PrivacyService
 from bot.services.settings import SettingsService
 
 
@@ -32,6 +34,7 @@ class Services:
     guild_config: GuildConfigService
     outbox: OutboxService
     scheduler: SweepScheduler
+    privacy: PrivacyService
 
 
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier) -> Services:
@@ -47,5 +50,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         settings=SettingsService(members, guilds, clock, config),
         guild_config=GuildConfigService(guilds, clock, config),
         outbox=outbox, scheduler=scheduler,
+        privacy=PrivacyService(db, PrivacyRepository(db), members, clock, config),
     )
+    scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     return services

@@ -1,0 +1,204 @@
+"""Everything stored about a member, found from the schema itself.
+
+Export and delete do not keep a hand-written list of tables. They follow the foreign
+keys: a row is "about" a member when it references their `members` row, directly or
+through a chain of foreign keys (a slip → its period → its counter → the member).
+Deleting the `members` row removes all of them through `ON DELETE CASCADE`. A new table
+that holds member data without such a chain shows up in `unlinked_tables()`, and a test
+fails until it is linked or declared server-level in `SERVER_LEVEL_TABLES`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.db.database import Database
+from bot.domain.localtime import to_utc_text
+
+# Tables that hold server configuration, not data about a member.
+SERVER_LEVEL_TABLES = frozenset({"guilds"})
+# Columns that may name a member by Discord id in a row that is not about them
+# (e.g. the moderator who acknowledged an alert). On delete they are cleared.
+ACTOR_COLUMN_SUFFIXES = ("_by_user_id", "acknowledged_by", "resolved_by", "actor_user_id")
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A column of `table` referencing `parent(parent_column)`."""
+
+    table: str
+    column: str
+    parent: str
+    parent_column: str
+    on_delete: str
+
+
+class PrivacyRepository:
+    """Schema-driven export, deletion and retention queries."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def tables(self) -> list[str]:
+        """Return every application table."""
+        rows = await self.db.fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        return [r["name"] for r in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        """Return a table's column names."""
+        return [r["name"] for r in await self.db.fetch_all(f"PRAGMA table_info({_ident(table)})")]
+
+    async def foreign_keys(self) -> list[ForeignKey]:
+        """Return every foreign key in the schema."""
+        keys = []
+        for table in await self.tables():
+            for row in await self.db.fetch_all(f"PRAGMA foreign_key_list({_ident(table)})"):
+                keys.append(ForeignKey(table, row["from"], row["table"], row["to"] or "rowid", row["on_delete"]))
+        return keys
+
+    async def member_linked_tables(self) -> dict[str, list[ForeignKey]]:
+        """Return tables reachable from `members` by foreign keys, with the keys that reach them."""
+        keys = await self.foreign_keys()
+        linked: dict[str, list[ForeignKey]] = defaultdict(list)
+        reached = {"members"}
+        changed = True
+        while changed:
+            changed = False
+            for key in keys:
+                if key.parent in reached and key not in linked[key.table]:
+                    linked[key.table].append(key)
+                    if key.table not in reached:
+                        reached.add(key.table)
+                    changed = True
+        return {t: ks for t, ks in linked.items() if t != "members"}
+
+    async def unlinked_tables(self) -> list[str]:
+        """Return tables neither linked to members nor declared server-level."""
+        linked = await self.member_linked_tables()
+        return [t for t in await self.tables()
+                if t not in linked and t != "members" and t not in SERVER_LEVEL_TABLES]
+
+    async def non_cascading_keys(self) -> list[ForeignKey]:
+        """Return member-linked foreign keys that would not cascade a deletion."""
+        linked = await self.member_linked_tables()
+        return [k for ks in linked.values() for k in ks if k.on_delete.upper() != "CASCADE"]
+
+    async def export(self, member_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Return every row about a member, table by table (other members by Discord id only)."""
+        member = await self.db.fetch_all("SELECT * FROM members WHERE member_id = ?", (member_id,))
+        if not member:
+            return {}
+        linked = await self.member_linked_tables()
+        found: dict[str, dict[int, sqlite3.Row]] = {"members": {member_id: member[0]}}
+        key_values: dict[tuple[str, str], set[Any]] = {("members", "member_id"): {member_id}}
+        changed = True
+        while changed:
+            changed = False
+            for table, keys in linked.items():
+                for key in keys:
+                    values = _parent_values(found, key, key_values)
+                    if not values:
+                        continue
+                    marks = ",".join("?" * len(values))
+                    rows = await self.db.fetch_all(
+                        f"SELECT rowid AS _rowid_, * FROM {_ident(table)} WHERE {_ident(key.column)} IN ({marks})",  # noqa: S608 - identifiers from the schema
+                        tuple(values))
+                    bucket = found.setdefault(table, {})
+                    for row in rows:
+                        if row["_rowid_"] not in bucket:
+                            bucket[row["_rowid_"]] = row
+                            changed = True
+        user_ids = await self._user_ids_for(found, linked)
+        result: dict[str, list[dict[str, Any]]] = {}
+        for table, rows in sorted(found.items()):
+            member_columns = {k.column for k in linked.get(table, []) if k.parent == "members"}
+            result[table] = [
+                _public_row(row, member_columns, member_id, user_ids) for _, row in sorted(rows.items())
+            ]
+        return result
+
+    async def _user_ids_for(self, found: dict[str, dict[int, sqlite3.Row]],
+                            linked: dict[str, list[ForeignKey]]) -> dict[int, int]:
+        ids: set[int] = set()
+        for table, keys in linked.items():
+            for key in keys:
+                if key.parent == "members":
+                    ids.update(r[key.column] for r in found.get(table, {}).values() if r[key.column] is not None)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = await self.db.fetch_all(
+            f"SELECT member_id, user_id FROM members WHERE member_id IN ({marks})", tuple(ids))  # noqa: S608
+        return {r["member_id"]: r["user_id"] for r in rows}
+
+    async def delete_member(self, member_id: int, user_id: int, guild_id: int) -> None:
+        """Delete a member's row (cascading to everything about them) and clear actor columns."""
+        actor_columns = await self._actor_columns()
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM members WHERE member_id = ?", (member_id,))
+            for table, column in actor_columns:
+                table_columns = await self.columns(table)
+                scope = " AND guild_id = ?" if "guild_id" in table_columns else ""
+                params: tuple[Any, ...] = (user_id, guild_id) if scope else (user_id,)
+                await conn.execute(
+                    f"UPDATE {_ident(table)} SET {_ident(column)} = NULL WHERE {_ident(column)} = ?{scope}",  # noqa: S608
+                    params)
+
+    async def _actor_columns(self) -> list[tuple[str, str]]:
+        found = []
+        for table in await self.tables():
+            for column in await self.columns(table):
+                if column.endswith(ACTOR_COLUMN_SUFFIXES):
+                    found.append((table, column))
+        return found
+
+    async def members_inactive_since(self, cutoff: datetime, limit: int = 500) -> list[tuple[int, int, int]]:
+        """Return (member_id, guild_id, user_id) of members not active since `cutoff`."""
+        rows = await self.db.fetch_all(
+            "SELECT member_id, guild_id, user_id FROM members WHERE last_active_at < ? "
+            "ORDER BY last_active_at LIMIT ?", (to_utc_text(cutoff), limit))
+        return [(r["member_id"], r["guild_id"], r["user_id"]) for r in rows]
+
+    async def guilds_left_before(self, cutoff: datetime) -> list[int]:
+        """Return servers the bot left before `cutoff`."""
+        rows = await self.db.fetch_all(
+            "SELECT guild_id FROM guilds WHERE left_at IS NOT NULL AND left_at < ?", (to_utc_text(cutoff),))
+        return [r["guild_id"] for r in rows]
+
+    async def delete_guild(self, guild_id: int) -> None:
+        """Delete a server and, by cascade, everything stored in it."""
+        await self.db.execute("DELETE FROM guilds WHERE guild_id = ?", (guild_id,))
+
+
+def _parent_values(found: dict[str, dict[int, sqlite3.Row]], key: ForeignKey,
+                   key_values: dict[tuple[str, str], set[Any]]) -> set[Any]:
+    if key.parent == "members" and key.parent_column == "member_id":
+        return key_values[("members", "member_id")]
+    rows = found.get(key.parent, {})
+    return {r[key.parent_column] for r in rows.values() if r[key.parent_column] is not None}
+
+
+def _public_row(row: sqlite3.Row, member_columns: set[str], subject: int, user_ids: dict[int, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
+        if name == "_rowid_":
+            continue
+        value = row[name]
+        if name in member_columns and value is not None:
+            # Internal member ids mean nothing outside this database: show Discord ids.
+            out[name.removesuffix("_id") + "_user_id" if name.endswith("member_id") else name] = (
+                "you" if value == subject else user_ids.get(value))
+            continue
+        out[name] = value
+    return out
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unexpected identifier {name!r}")
+    return f'"{name}"'
