@@ -6,6 +6,8 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+import aiosqlite
+
 from bot.db.database import Database
 from bot.db.guilds import _to_sql
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
@@ -34,6 +36,27 @@ def member_from_row(row: sqlite3.Row) -> MemberSettings:
     )
 
 
+async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime) -> MemberSettings:
+    """Do `MemberRepository.touch` inside the caller's transaction (so a write commits once)."""
+    stamp = to_utc_text(now)
+    await conn.execute(
+        "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (guild_id) DO NOTHING",
+        (guild_id, stamp, stamp),
+    )
+    await conn.execute(
+        "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) "
+        "DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL",
+        (guild_id, user_id, stamp, stamp),
+    )
+    cursor = await conn.execute(
+        "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+    row = await cursor.fetchone()
+    assert row is not None
+    return member_from_row(row)
+
+
 class MemberRepository:
     """Reads and writes `members`."""
 
@@ -57,24 +80,8 @@ class MemberRepository:
         Using the bot again is the signal that a member may accept DMs again, so the
         closed-DM mark (which stops retries) is lifted here.
         """
-        stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (guild_id) DO NOTHING",
-                (guild_id, stamp, stamp),
-            )
-            await conn.execute(
-                "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) "
-                "DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL",
-                (guild_id, user_id, stamp, stamp),
-            )
-            cursor = await conn.execute(
-                "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-            row = await cursor.fetchone()
-        assert row is not None
-        return member_from_row(row)
+            return await touch_in(conn, guild_id, user_id, now)
 
     async def update(self, guild_id: int, user_id: int, **values: Any) -> MemberSettings:
         """Change some of a member's settings (the member must exist)."""

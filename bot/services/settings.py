@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,8 @@ from bot.domain.localtime import (
 )
 from bot.domain.settings import GuildSettings, MemberSettings, ShareCheckins
 from bot.errors import InvalidInputError
+
+MemberListener = Callable[[MemberSettings], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,16 @@ class SettingsService:
         self.guilds = guilds
         self.clock = clock
         self.config = config
+        self._listeners: list[MemberListener] = []
+
+    def on_change(self, listener: MemberListener) -> None:
+        """Call `listener` after a member's zone or quiet hours change (e.g. to reschedule)."""
+        self._listeners.append(listener)
+
+    async def _changed(self, member: MemberSettings) -> MemberSettings:
+        for listener in self._listeners:
+            await listener(member)
+        return member
 
     async def touch(self, guild_id: int, user_id: int) -> MemberSettings:
         """Record that a member used the bot (creating their row on first use)."""
@@ -119,7 +132,7 @@ class SettingsService:
         """Set a member's IANA time zone."""
         name = parse_zone_option(tz)
         await self.touch(guild_id, user_id)
-        return await self.members.update(guild_id, user_id, timezone=name)
+        return await self._changed(await self.members.update(guild_id, user_id, timezone=name))
 
     async def set_region(self, guild_id: int, user_id: int, country: str) -> MemberSettings:
         """Set a member's country (for crisis resources)."""
@@ -133,8 +146,8 @@ class SettingsService:
         end_text = parse_time_option(end, "end time")
         await self.touch(guild_id, user_id)
         if start_text == end_text:
-            return await self.members.update(guild_id, user_id, quiet_start=None, quiet_end=None)
-        return await self.members.update(guild_id, user_id, quiet_start=start_text, quiet_end=end_text)
+            return await self._changed(await self.members.update(guild_id, user_id, quiet_start=None, quiet_end=None))
+        return await self._changed(await self.members.update(guild_id, user_id, quiet_start=start_text, quiet_end=end_text))
 
     async def set_crisis_replies(self, guild_id: int, user_id: int, on: bool) -> MemberSettings:
         """Turn automatic crisis-support DMs on or off (moderator alerts are unaffected)."""
