@@ -5,7 +5,8 @@ keys: a row is "about" a member when it references their `members` row, directly
 through a chain of foreign keys (a slip → its period → its counter → the member).
 Deleting the `members` row removes all of them through `ON DELETE CASCADE`. A new table
 that holds member data without such a chain shows up in `unlinked_tables()`, and a test
-fails until it is linked or declared server-level in `SERVER_LEVEL_TABLES`.
+fails until it is linked to `members`, or to `guilds` if it holds server configuration
+(then it must not name members by user id).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from typing import Any
 from bot.db.database import Database
 from bot.domain.localtime import to_utc_text
 
-# Tables that hold server configuration, not data about a member.
-SERVER_LEVEL_TABLES = frozenset({"guilds"})
 # Columns that may name a member by Discord id in a row that is not about them
 # (e.g. the moderator who acknowledged an alert). On delete they are cleared.
 ACTOR_COLUMN_SUFFIXES = ("_by_user_id", "acknowledged_by", "resolved_by", "actor_user_id")
@@ -63,9 +62,16 @@ class PrivacyRepository:
 
     async def member_linked_tables(self) -> dict[str, list[ForeignKey]]:
         """Return tables reachable from `members` by foreign keys, with the keys that reach them."""
+        return await self._linked_from("members")
+
+    async def guild_linked_tables(self) -> dict[str, list[ForeignKey]]:
+        """Return tables reachable from `guilds` by foreign keys (deleted with the server)."""
+        return await self._linked_from("guilds")
+
+    async def _linked_from(self, root: str) -> dict[str, list[ForeignKey]]:
         keys = await self.foreign_keys()
         linked: dict[str, list[ForeignKey]] = defaultdict(list)
-        reached = {"members"}
+        reached = {root}
         changed = True
         while changed:
             changed = False
@@ -75,18 +81,33 @@ class PrivacyRepository:
                     if key.table not in reached:
                         reached.add(key.table)
                     changed = True
-        return {t: ks for t, ks in linked.items() if t != "members"}
+        return {t: ks for t, ks in linked.items() if t != root}
 
     async def unlinked_tables(self) -> list[str]:
-        """Return tables neither linked to members nor declared server-level."""
-        linked = await self.member_linked_tables()
+        """Return tables that neither member deletion nor server purge would reach."""
+        members = await self.member_linked_tables()
+        guilds = await self.guild_linked_tables()
         return [t for t in await self.tables()
-                if t not in linked and t != "members" and t not in SERVER_LEVEL_TABLES]
+                if t not in members and t not in guilds and t not in ("members", "guilds")]
+
+    async def server_tables_naming_members(self) -> list[str]:
+        """Return server-level tables with user-id columns: member data that export would miss."""
+        members = await self.member_linked_tables()
+        guilds = await self.guild_linked_tables()
+        found = []
+        for table in guilds:
+            if table in members or table == "members":
+                continue
+            columns = await self.columns(table)
+            if any(c.endswith("user_id") and not c.endswith(ACTOR_COLUMN_SUFFIXES) for c in columns):
+                found.append(table)
+        return found
 
     async def non_cascading_keys(self) -> list[ForeignKey]:
-        """Return member-linked foreign keys that would not cascade a deletion."""
-        linked = await self.member_linked_tables()
-        return [k for ks in linked.values() for k in ks if k.on_delete.upper() != "CASCADE"]
+        """Return foreign keys that would keep a deleted member's or server's id (not CASCADE/SET NULL)."""
+        keys = [k for ks in (await self.member_linked_tables()).values() for k in ks]
+        keys += [k for ks in (await self.guild_linked_tables()).values() for k in ks]
+        return sorted({k for k in keys if k.on_delete.upper() not in ("CASCADE", "SET NULL")}, key=lambda k: (k.table, k.column))
 
     async def export(self, member_id: int) -> dict[str, list[dict[str, Any]]]:
         """Return every row about a member, table by table (other members by Discord id only)."""
@@ -116,6 +137,8 @@ class PrivacyRepository:
         user_ids = await self._user_ids_for(found, linked)
         result: dict[str, list[dict[str, Any]]] = {}
         for table, rows in sorted(found.items()):
+            if not rows:
+                continue
             member_columns = {k.column for k in linked.get(table, []) if k.parent == "members"}
             result[table] = [
                 _public_row(row, member_columns, member_id, user_ids) for _, row in sorted(rows.items())

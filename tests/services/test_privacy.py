@@ -1,0 +1,155 @@
+"""Privacy: schema-driven export, confirmed deletion that leaves nothing behind, retention."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.db.outbox import NewOutboxItem
+from bot.db.privacy import PrivacyRepository
+from bot.domain.clock import FakeClock
+from bot.domain.messages import OutgoingMessage
+from bot.errors import ConflictError
+from bot.services.container import Services
+from bot.services.privacy import EXPORT_FORMAT, data_statement
+
+G, ALICE, BOB = 500, 7001, 7002
+CANARY = "canary-note-3f9c1e do not keep me"
+
+# Tables a test creates to exercise the generic chain-following on shapes features use.
+EXTRA_SCHEMA = """
+CREATE TABLE t_counters (counter_id INTEGER PRIMARY KEY,
+    member_id INTEGER NOT NULL REFERENCES members (member_id) ON DELETE CASCADE, name TEXT) STRICT;
+CREATE TABLE t_slips (slip_id INTEGER PRIMARY KEY,
+    counter_id INTEGER NOT NULL REFERENCES t_counters (counter_id) ON DELETE CASCADE, note TEXT) STRICT;
+CREATE TABLE t_pairs (pair_id INTEGER PRIMARY KEY,
+    a_member_id INTEGER NOT NULL REFERENCES members (member_id) ON DELETE CASCADE,
+    b_member_id INTEGER NOT NULL REFERENCES members (member_id) ON DELETE CASCADE) STRICT;
+CREATE TABLE t_alerts (alert_id INTEGER PRIMARY KEY, guild_id INTEGER NOT NULL,
+    member_id INTEGER REFERENCES members (member_id) ON DELETE CASCADE, acknowledged_by INTEGER) STRICT;
+"""
+
+
+async def add_extra_tables(services: Services) -> None:
+    await services.db.conn.executescript(EXTRA_SCHEMA)
+
+
+async def seed(services: Services) -> tuple[int, int]:
+    alice = (await services.settings.touch(G, ALICE)).member_id
+    bob = (await services.settings.touch(G, BOB)).member_id
+    async with services.db.transaction() as conn:
+        await conn.execute("INSERT INTO t_counters (counter_id, member_id, name) VALUES (1, ?, 'gambling')", (alice,))
+        await conn.execute("INSERT INTO t_slips (counter_id, note) VALUES (1, ?)", (CANARY,))
+        await conn.execute("INSERT INTO t_counters (counter_id, member_id, name) VALUES (2, ?, 'bob-counter')", (bob,))
+        await conn.execute("INSERT INTO t_pairs (a_member_id, b_member_id) VALUES (?, ?)", (bob, alice))
+        await conn.execute("INSERT INTO t_alerts (guild_id, member_id, acknowledged_by) VALUES (?, ?, ?)", (G, bob, ALICE))
+    now = services.clock.now()
+    await services.outbox_repo.enqueue(
+        NewOutboxItem("reminder:alice", "reminder", "dm", ALICE, OutgoingMessage(CANARY), G, alice),
+        not_before=now + timedelta(hours=1), now=now)
+    return alice, bob
+
+
+async def test_every_table_is_member_linked_or_server_level(services: Services) -> None:
+    repo = PrivacyRepository(services.db)
+    assert await repo.unlinked_tables() == [], (
+        "these tables are reachable neither from members nor from guilds by foreign keys, so /privacy "
+        "export/delete and the retention purge would miss them: add a member_id FK (ON DELETE CASCADE), "
+        "or a guild_id FK for server configuration")
+    assert await repo.server_tables_naming_members() == [], (
+        "server-level tables must not hold member data: link them to members(member_id) instead")
+    assert await repo.non_cascading_keys() == [], "deleting a member or server must cascade (or set null) everywhere"
+
+
+async def test_export_follows_foreign_keys_and_hides_internal_ids(services: Services) -> None:
+    await add_extra_tables(services)
+    await seed(services)
+    export = await services.privacy.export(G, ALICE)
+    doc = json.loads(export.data)
+    assert doc["format"] == EXPORT_FORMAT and doc["user_id"] == str(ALICE)
+    tables = doc["tables"]
+    assert [r["name"] for r in tables["t_counters"]] == ["gambling"]
+    assert [r["note"] for r in tables["t_slips"]] == [CANARY]
+    pair = tables["t_pairs"][0]
+    assert pair == {"pair_id": 1, "a_member_user_id": BOB, "b_member_user_id": "you"}
+    assert [r["dedupe_key"] for r in tables["outbox"]] == ["reminder:alice"]
+    assert "bob-counter" not in export.data.decode()
+    assert "t_alerts" not in tables  # an alert about Bob is not Alice's data
+    assert export.row_count == sum(len(v) for v in tables.values())
+
+
+async def test_export_for_a_stranger_is_empty(services: Services) -> None:
+    doc = json.loads((await services.privacy.export(G, 999)).data)
+    assert doc["tables"] == {}
+
+
+async def test_delete_needs_confirmation_by_the_same_member_within_the_window(services: Services,
+                                                                               clock: FakeClock) -> None:
+    await add_extra_tables(services)
+    await seed(services)
+    with pytest.raises(ConflictError):
+        await services.privacy.confirm_delete(G, ALICE)  # nothing requested
+    assert await services.privacy.request_delete(G, ALICE) is not None
+    with pytest.raises(ConflictError):
+        await services.privacy.confirm_delete(G, BOB)  # Bob pressing Alice's button deletes nothing
+    clock.advance(timedelta(minutes=6))
+    with pytest.raises(ConflictError, match="expired"):
+        await services.privacy.confirm_delete(G, ALICE)
+    assert await services.members.get(G, ALICE) is not None
+    assert await services.members.get(G, BOB) is not None
+    assert await services.privacy.request_delete(G, 424242) is None  # never used the bot
+
+
+async def test_confirmed_delete_leaves_no_trace(services: Services, config: Config) -> None:
+    await add_extra_tables(services)
+    alice, _ = await seed(services)
+    said_goodbye = []
+
+    async def goodbye(guild_id: int, user_id: int) -> None:
+        said_goodbye.append((guild_id, user_id))
+
+    services.privacy.before_forget(goodbye)
+    await services.privacy.request_delete(G, ALICE)
+    await services.privacy.confirm_delete(G, ALICE)
+    assert said_goodbye == [(G, ALICE)]
+    repo = PrivacyRepository(services.db)
+    for table in await repo.tables():
+        for row in await services.db.fetch_all(f'SELECT * FROM "{table}"'):  # noqa: S608
+            values = [row[k] for k in row.keys()]  # noqa: SIM118
+            assert ALICE not in values, f"{table} still names Alice: {dict(row)}"
+            if "member_id" in row.keys():  # noqa: SIM118
+                assert row["member_id"] != alice, f"{table} still has Alice's member row"
+    assert await services.db.fetch_value("SELECT count(*) FROM t_counters") == 1  # Bob's stays
+    assert await services.db.fetch_value("SELECT acknowledged_by FROM t_alerts") is None
+    # secure_delete + checkpoint: the canary is gone from the files, not just from queries.
+    for path in (config.database_path, Path(f"{config.database_path}-wal")):
+        if path.exists():
+            assert CANARY.encode() not in path.read_bytes(), f"{path.name} still holds the deleted note"
+
+
+async def test_retention_purges_inactive_members_and_left_servers(services: Services, clock: FakeClock) -> None:
+    await services.settings.touch(G, ALICE)
+    await services.settings.touch(G + 1, BOB)
+    clock.advance(timedelta(days=200))
+    await services.settings.touch(G, BOB)  # Bob stays active in both servers
+    await services.settings.touch(G + 1, BOB)
+    clock.advance(timedelta(days=170))  # Alice: 370 days idle; Bob in G: 170 days
+    await services.guilds.mark_left(G + 1, clock.now())
+    assert await services.privacy.purge(clock.now()) == 1
+    assert await services.members.get(G, ALICE) is None
+    assert await services.members.get(G, BOB) is not None
+    assert await services.members.get(G + 1, BOB) is not None  # server left only today
+    clock.advance(timedelta(days=31))
+    await services.privacy.purge(clock.now())
+    assert await services.guilds.get(G + 1) is None
+    assert await services.members.get(G + 1, BOB) is None
+
+
+def test_data_statement_mentions_every_promise() -> None:
+    text = data_statement()
+    for phrase in ("/privacy export", "/privacy delete", "Never the message", "ids only", "30 days"):
+        assert phrase in text
