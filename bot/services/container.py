@@ -5,17 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.db.checkins import CheckInRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxRepository
 from bot.db.privacy import PrivacyRepository
+from bot.db.recovery import RecoveryRepository
 from bot.domain.clock import Clock
 from bot.scheduling.scheduler import SweepScheduler
+from bot.services.checkins import CheckInService, load_prompts
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Notifier
 from bot.services.privacy import PrivacyService
+from bot.services.recovery import LazyBuddyDirectory, RecoveryService
 from bot.services.settings import SettingsService
 
 
@@ -35,22 +39,43 @@ class Services:
     outbox: OutboxService
     scheduler: SweepScheduler
     privacy: PrivacyService
+    checkins_repo: CheckInRepository
+    checkins: CheckInService
+    recovery: RecoveryService
 
 
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier) -> Services:
     """Wire repositories into services and register scheduled sweeps."""
     members = MemberRepository(db)
     guilds = GuildRepository(db)
+    checkins_repo = CheckInRepository(db)
     outbox_repo = OutboxRepository(db)
     outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch)
     scheduler = SweepScheduler(clock, outbox, default_seconds=config.scheduler.sweep_seconds)
+    settings = SettingsService(members, guilds, clock, config)
+    guild_config = GuildConfigService(guilds, clock, config)
+    checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
+                              load_prompts())
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
         members=members, guilds=guilds, outbox_repo=outbox_repo,
-        settings=SettingsService(members, guilds, clock, config),
-        guild_config=GuildConfigService(guilds, clock, config),
+        settings=settings,
+        guild_config=guild_config,
         outbox=outbox, scheduler=scheduler,
         privacy=PrivacyService(db, PrivacyRepository(db), members, clock, config),
+        checkins_repo=checkins_repo, checkins=checkins,
+        recovery=RecoveryService(
+            RecoveryRepository(db), members, settings, guild_config, clock, config,
+            # resolved per call, so it works whichever order the buddies feature is wired in
+            buddies=LazyBuddyDirectory(lambda: getattr(services, "buddies", None))),
     )
+    scheduler.register("checkin-prompts", checkins.sweep_prompts)
+    scheduler.register("checkin-reminders", checkins.sweep_reminders)
+    outbox.on_result("checkin.reminder", checkins.on_reminder_result)
+    guild_config.on_change(checkins.on_guild_changed)
+    settings.on_change(checkins.on_member_changed)
+    scheduler.register("recovery-milestones", services.recovery.sweep)
+    guild_config.on_change(services.recovery.on_guild_change)
+    settings.on_change(services.recovery.on_member_change)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     return services
