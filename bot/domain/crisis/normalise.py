@@ -1,0 +1,231 @@
+"""Text normalisation for passive crisis detection: undo the ways people disguise words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+__all__ = ["EVASIONS", "normalise", "strip_markup"]
+
+# ---------------------------------------------------------------- markup
+
+# Discord markdown: ``` blocks (closed or running to the end), `inline code`, ">>> " quotes
+# everything after it, "> " quotes one line. Quoted and code text is someone else's words or
+# not words at all; the guidance says it must not trigger.
+_CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_BLOCK_QUOTE = re.compile(r"(?:^|\n)[ \t]*>>>.*\Z", re.DOTALL)
+_LINE_QUOTE = re.compile(r"^[ \t]*>(?!>>).*$", re.MULTILINE)
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+# <@123>, <@!123>, <@&role>, <#channel>: a mention means "someone", never leetspeak.
+_MENTION = re.compile(r"<[@#][!&]?\d+>|@\w+")
+# <:name:id> custom emoji keep their name, which is often the point ("<:kekw:1>").
+_CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
+
+# Laughing emoji work like "lol" for the humour modifier; music notes mark lyrics.
+_EMOJI_WORDS = {
+    "😂": " lol ", "🤣": " lol ", "💀": " lol ", "😹": " lol ", "😆": " lol ", "😅": " lol ",
+    "🎶": " lyricsmark ", "🎵": " lyricsmark ", "♪": " lyricsmark ", "♫": " lyricsmark ",
+}
+_EMOJI = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
+
+
+def strip_markup(text: str) -> str:
+    """Remove code, quotes, URLs and mentions; name laughing and music emoji."""
+    if "`" in text:
+        text = _CODE_BLOCK.sub(" ", text)
+        text = _INLINE_CODE.sub(" ", text)
+    if ">" in text:
+        text = _BLOCK_QUOTE.sub(" ", text)
+        text = _LINE_QUOTE.sub(" ", text)
+    if "://" in text or "www." in text.lower():
+        text = _URL.sub(" ", text)
+    if "<" in text or "@" in text:
+        text = _CUSTOM_EMOJI.sub(r" \1 ", text)
+        text = _MENTION.sub(" someone ", text)
+    if not text.isascii():
+        text = _EMOJI.sub(lambda m: _EMOJI_WORDS[m.group()], text)
+    return text
+
+
+# ---------------------------------------------------------------- characters
+
+# Zero-width and invisible characters used to split words past filters.
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200d\u200e"
+             "\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064\ufeff"),
+    None,
+)
+# Cyrillic and Greek letters that look like Latin ones (after lower-casing).
+_HOMOGLYPHS = str.maketrans(
+    "аеорсухіјѕԁһкмтвпгןοαεικνρτυχ",
+    "aeopcyxijsdhkmtbnrloaeikvptyx",
+)
+_TYPOGRAPHIC = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "“": '"', "”": '"',
+                              "–": "-", "—": "-", "…": "."})
+
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
+                       "@": "a", "$": "s", "!": "i", "|": "l", "€": "e"})
+# A token mixing letters with leet characters ("k1ll", "mys3lf", "$uicide", "d!e").
+_LEET_TOKEN = re.compile(r"[a-z0-9@$!|€]*[a-z][a-z0-9@$!|€]*")
+_HAS_LEET = re.compile(r"[0-9@$!|€]")
+# Numbers with units or ordinals stay numbers: "100kms", "5k", "2nd", "10mg", "3am".
+_NUMBER_WITH_UNIT = re.compile(
+    r"\d+(?:st|nd|rd|th|k|km|kms|m|mi|kg|g|mg|ml|l|h|hr|hrs|min|mins|s|sec|x|am|pm|d|yr|yrs"
+    r"|lb|lbs|ft|gb|mb|tb|p|fps|hz|v)"
+)
+
+# 3+ repeats of a letter: a vowel becomes one ("diiie" → "die", "sooo" → "so"), a
+# consonant two ("killll" → "kill", "hmmm" → "hmm"); English doubles consonants far more.
+_VOWEL_REPEATS = re.compile(r"([aeiouy])\1{2,}")
+_CONSONANT_REPEATS = re.compile(r"([b-df-hj-np-tv-xz])\1{2,}")
+# Three or more single letters separated by spaces, dots, dashes, underscores or
+# asterisks: "k i l l", "k.m.s", "d-i-e".
+_SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z][ .\-_*]{1,2}){2,}[a-z](?![a-z0-9])")
+_SPACED_SEP = re.compile(r"[ .\-_*]")
+# Double quotes stay: a phrase inside quotes is someone's words, not the author's.
+_NON_WORD = re.compile(r"[^a-z0-9.,!?;:'\"\n ]+")
+_SPACES = re.compile(r"[ \t]+")
+_APOSTROPHE = re.compile(r"(?<=[a-z])'(?=[a-z])")
+
+# Evasions and chat shorthand, expanded to the words the phrase rules use. Keys are whole
+# normalised tokens (matched with word boundaries, longest first).
+EVASIONS: Mapping[str, str] = {
+    "unalive": "kill",
+    "unalived": "killed",
+    "unaliving": "killing",
+    "unalives": "kills",
+    "sewerslide": "suicide",
+    "sewer slide": "suicide",
+    "sewerslidal": "suicidal",
+    "suicidal": "suicidal",
+    "suicde": "suicide",
+    "sucide": "suicide",
+    "suiside": "suicide",
+    "self deletion": "suicide",
+    "self delete": "kill myself",
+    "selfdelete": "kill myself",
+    "self deleting": "killing myself",
+    "ctb": "kill myself",
+    "kms": "kill myself",
+    "kys": "kill yourself",
+    "killmyself": "kill myself",
+    "killyourself": "kill yourself",
+    "kmsl": "lol",
+    "kmsfl": "lol",
+    "wanna": "want to",
+    "gonna": "going to",
+    "gotta": "got to",
+    "im": "i am",
+    "i m": "i am",
+    "ive": "i have",
+    "i ve": "i have",
+    "dont": "do not",
+    "doesnt": "does not",
+    "cant": "can not",
+    "cannot": "can not",
+    "wont": "will not",
+    "isnt": "is not",
+    "wasnt": "was not",
+    "didnt": "did not",
+    "wouldnt": "would not",
+    "aint": "am not",
+    "theres": "there is",
+    "thats": "that is",
+    "whats": "what is",
+    "itll": "it will",
+    "shes": "she is",
+    "hes": "he is",
+    "theyre": "they are",
+    "youre": "you are",
+    "ur": "you are",
+    "u": "you",
+    "rn": "right now",
+    "tonite": "tonight",
+    "2nite": "tonight",
+    "2night": "tonight",
+    "bc": "because",
+    "cuz": "because",
+    "od": "overdose",
+    "oded": "overdosed",
+    "oding": "overdosing",
+    "ods": "overdoses",
+    "self harm": "selfharm",
+    "selfharm": "selfharm",
+    "sh urges": "selfharm urges",
+}
+# "kms"/"kys" after a number is kilometres ("100 kms", "ran 5 kms"); "od" after a number
+# is not an overdose either.
+_NUMERIC_UNITS = {"kms", "od", "ods"}
+_EVASION = re.compile(
+    r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, EVASIONS), key=len, reverse=True))
+    + r")(?![a-z0-9])"
+)
+_AFTER_NUMBER = re.compile(r"\d[ ]?$")
+# "my kms", "the kms", "kms per week", "kms away": distances, not "kill myself".
+_UNIT_BEFORE = re.compile(r"(?:^|[^a-z])(?:my|the|your|our|those|these|of|total|more|few|many) $")
+_UNIT_AFTER = re.compile(r" (?:per|a (?:day|week|month)|away|left|of|run|ran|walked)\b")
+_OD_D = re.compile(r"(?<![a-z0-9])od'd(?![a-z0-9])")
+
+
+def _deleet_token(match: re.Match[str]) -> str:
+    token = match.group()
+    if not _HAS_LEET.search(token) or _NUMBER_WITH_UNIT.fullmatch(token):
+        return token
+    # Trailing "!" is punctuation ("help!"), not an "i".
+    head = token.rstrip("!")
+    return head.translate(_LEET) + token[len(head):]
+
+
+def _join_spaced(match: re.Match[str]) -> str:
+    return " " + _SPACED_SEP.sub("", match.group()) + " "
+
+
+def _expand(match: re.Match[str]) -> str:
+    word = match.group(1)
+    if word in _NUMERIC_UNITS and (
+        _AFTER_NUMBER.search(match.string, 0, match.start())
+        or _UNIT_BEFORE.search(match.string, 0, match.start())
+        or _UNIT_AFTER.match(match.string, match.end())
+    ):
+        return word
+    return EVASIONS[word]
+
+
+def _fold_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def normalise(text: str) -> str:
+    """Return `text` as the phrase rules see it: plain lower-case words, evasions undone.
+
+    Steps: drop code, quotes, URLs and mentions; NFKC; lower case; drop invisible
+    characters; map homoglyphs; strip accents; de-leet tokens that mix letters and digits
+    (numbers with units stay); collapse 3+ repeated letters; join spaced-out single letters;
+    expand evasions and contractions; keep sentence punctuation, drop the rest.
+    """
+    text = strip_markup(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    text = text.lower()
+    if not text.isascii():
+        text = text.translate(_INVISIBLE).translate(_HOMOGLYPHS).translate(_TYPOGRAPHIC)
+        text = _fold_accents(text)
+    # "od'd" is "overdosed" (and must not become the word "odd").
+    text = _OD_D.sub(" overdosed ", text)
+    # "can't" → "cant" before de-leeting, so the apostrophe cannot split a word.
+    text = _APOSTROPHE.sub("", text)
+    if _HAS_LEET.search(text):
+        text = _LEET_TOKEN.sub(_deleet_token, text)
+    text = _VOWEL_REPEATS.sub(r"\1", text)
+    text = _CONSONANT_REPEATS.sub(r"\1\1", text)
+    text = _NON_WORD.sub(" ", text)
+    text = _SPACED.sub(_join_spaced, text)
+    text = text.replace("'", " ")
+    text = _SPACES.sub(" ", text)
+    text = _EVASION.sub(_expand, text)
+    # A line break ends a sentence as far as context modifiers are concerned.
+    text = text.replace("\n", " . ")
+    return _SPACES.sub(" ", text).strip()
