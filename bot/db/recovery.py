@@ -1,0 +1,430 @@
+"""Recovery counters, periods, celebrations and server ladders (SQL only)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import aiosqlite
+
+from bot.db.database import Database
+from bot.db.outbox import NewOutboxItem, enqueue
+from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
+from bot.domain.recovery import Celebrate, Delivery, Ladder, Period, Rung, Visibility
+
+
+class CounterExistsError(Exception):
+    """The member already has a counter with that name."""
+
+
+class CounterChangedError(Exception):
+    """The counter changed (or went) between reading it and writing to it."""
+
+
+class LastRungError(Exception):
+    """Removing this rung would leave the ladder empty."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A counter's next milestone and the UTC instant its celebration is due."""
+
+    milestone_days: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRecord:
+    """One stored period."""
+
+    period_id: int
+    start: date
+    end: date | None
+
+    @property
+    def period(self) -> Period:
+        """The domain value."""
+        return Period(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRecord:
+    """One stored counter with its periods, oldest first (the last is current)."""
+
+    counter_id: int
+    member_id: int
+    guild_id: int
+    name: str
+    visibility: Visibility
+    celebrate: Celebrate
+    schedule: Schedule | None
+    periods: tuple[PeriodRecord, ...]
+
+    @property
+    def current(self) -> PeriodRecord:
+        """The ongoing period."""
+        return self.periods[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleInput:
+    """What computing a counter's next celebration needs, read in one query."""
+
+    counter_id: int
+    guild_id: int
+    member_id: int
+    user_id: int
+    member_timezone: str | None
+    quiet_start: time | None
+    quiet_end: time | None
+    name: str
+    visibility: Visibility
+    celebrate: Celebrate
+    period_id: int
+    start: date
+    last_celebrated_days: int
+    schedule: Schedule | None
+
+
+@dataclass(frozen=True, slots=True)
+class CelebrationRecord:
+    """A milestone handled for one period."""
+
+    period_id: int
+    member_id: int
+    milestone_days: int
+    local_date: date
+    delivery: Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The sweep's decision about one due counter, applied atomically with the others.
+
+    `expected_due_at` guards against a command having rescheduled the counter between
+    the sweep's read and its write: the claim then does nothing.
+    """
+
+    counter_id: int
+    expected_due_at: datetime
+    schedule: Schedule | None
+    celebration: CelebrationRecord | None = None
+    message: NewOutboxItem | None = None
+    not_before: datetime | None = None
+
+
+def milestone_key(period_id: int, days: int) -> str:
+    """Return the outbox dedupe key of one milestone of one period."""
+    return f"milestone:{period_id}:{days}"
+
+
+def _schedule(row: sqlite3.Row) -> Schedule | None:
+    if row["next_celebration_at"] is None:
+        return None
+    return Schedule(row["next_milestone_days"], from_utc_text(row["next_celebration_at"]))
+
+
+def _schedule_params(schedule: Schedule | None) -> tuple[int | None, str | None]:
+    if schedule is None:
+        return None, None
+    return schedule.milestone_days, to_utc_text(schedule.due_at)
+
+
+def name_key(name: str) -> str:
+    """Return the case-insensitive key of a counter name."""
+    return name.casefold()
+
+
+_SCHEDULE_INPUT_SQL = """
+    SELECT c.counter_id, c.guild_id, c.member_id, m.user_id, m.timezone, m.quiet_start, m.quiet_end,
+           c.name, c.visibility, c.celebrate, c.next_milestone_days, c.next_celebration_at,
+           p.period_id, p.start_date,
+           coalesce((SELECT max(milestone_days) FROM recovery_celebrations r
+                     WHERE r.period_id = p.period_id), 0) AS last_celebrated
+    FROM recovery_counters c
+    JOIN members m ON m.member_id = c.member_id
+    JOIN recovery_periods p ON p.counter_id = c.counter_id AND p.end_date IS NULL
+"""
+
+
+def _schedule_input(row: sqlite3.Row) -> ScheduleInput:
+    return ScheduleInput(
+        counter_id=row["counter_id"], guild_id=row["guild_id"], member_id=row["member_id"],
+        user_id=row["user_id"], member_timezone=row["timezone"],
+        quiet_start=parse_hhmm(row["quiet_start"]) if row["quiet_start"] else None,
+        quiet_end=parse_hhmm(row["quiet_end"]) if row["quiet_end"] else None,
+        name=row["name"], visibility=Visibility(row["visibility"]),
+        celebrate=Celebrate(row["celebrate"]), period_id=row["period_id"],
+        start=date.fromisoformat(row["start_date"]), last_celebrated_days=row["last_celebrated"],
+        schedule=_schedule(row),
+    )
+
+
+class RecoveryRepository:
+    """Reads and writes recovery counters and server ladders."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- counters -----------------------------------------------------------------------
+
+    async def counters(self, member_id: int) -> list[CounterRecord]:
+        """Return a member's counters, oldest first, with their periods."""
+        rows = await self.db.fetch_all(
+            "SELECT * FROM recovery_counters WHERE member_id = ? ORDER BY counter_id", (member_id,))
+        return await self._with_periods(rows)
+
+    async def counter(self, member_id: int, name: str) -> CounterRecord | None:
+        """Return a member's counter by name (any capitals)."""
+        rows = await self.db.fetch_all(
+            "SELECT * FROM recovery_counters WHERE member_id = ? AND name_key = ?",
+            (member_id, name_key(name)))
+        found = await self._with_periods(rows)
+        return found[0] if found else None
+
+    async def count(self, member_id: int) -> int:
+        """Return how many counters a member has."""
+        return int(await self.db.fetch_value(
+            "SELECT count(*) FROM recovery_counters WHERE member_id = ?", (member_id,)))
+
+    async def names(self, member_id: int) -> list[str]:
+        """Return a member's counter names, oldest first."""
+        rows = await self.db.fetch_all(
+            "SELECT name FROM recovery_counters WHERE member_id = ? ORDER BY counter_id", (member_id,))
+        return [r["name"] for r in rows]
+
+    async def _with_periods(self, rows: Sequence[sqlite3.Row]) -> list[CounterRecord]:
+        if not rows:
+            return []
+        ids = [r["counter_id"] for r in rows]
+        marks = ",".join("?" * len(ids))
+        period_rows = await self.db.fetch_all(
+            f"SELECT period_id, counter_id, start_date, end_date FROM recovery_periods "  # noqa: S608 - placeholders only
+            f"WHERE counter_id IN ({marks}) ORDER BY counter_id, end_date IS NULL, start_date, period_id",
+            ids)
+        periods: dict[int, list[PeriodRecord]] = {i: [] for i in ids}
+        for p in period_rows:
+            periods[p["counter_id"]].append(PeriodRecord(
+                p["period_id"], date.fromisoformat(p["start_date"]),
+                date.fromisoformat(p["end_date"]) if p["end_date"] else None))
+        return [CounterRecord(
+            counter_id=r["counter_id"], member_id=r["member_id"], guild_id=r["guild_id"], name=r["name"],
+            visibility=Visibility(r["visibility"]), celebrate=Celebrate(r["celebrate"]),
+            schedule=_schedule(r), periods=tuple(periods[r["counter_id"]]),
+        ) for r in rows]
+
+    async def create(self, *, member_id: int, guild_id: int, name: str, visibility: Visibility,
+                     celebrate: Celebrate, start: date, schedule: Schedule | None,
+                     now: datetime) -> CounterRecord:
+        """Create a counter with its first period."""
+        stamp = to_utc_text(now)
+        days, due = _schedule_params(schedule)
+        try:
+            async with self.db.transaction() as conn:
+                cursor = await conn.execute(
+                    "INSERT INTO recovery_counters (member_id, guild_id, name, name_key, visibility, celebrate, "
+                    "next_milestone_days, next_celebration_at, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (member_id, guild_id, name, name_key(name), visibility.value, celebrate.value,
+                     days, due, stamp, stamp))
+                counter_id = cursor.lastrowid
+                await conn.execute(
+                    "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
+                    "VALUES (?, ?, ?, ?)", (counter_id, member_id, start.isoformat(), stamp))
+        except sqlite3.IntegrityError as exc:
+            raise CounterExistsError(name) from exc
+        created = await self.counter(member_id, name)
+        assert created is not None
+        return created
+
+    async def move_start(self, counter: CounterRecord, start: date, schedule: Schedule | None,
+                         now: datetime) -> None:
+        """Correct the current period's start date (no slip is recorded)."""
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE recovery_periods SET start_date = ? WHERE period_id = ? AND end_date IS NULL",
+                (start.isoformat(), counter.current.period_id))
+            if cursor.rowcount != 1:
+                raise CounterChangedError(counter.counter_id)
+            await _set_schedule(conn, counter.counter_id, schedule, now)
+
+    async def record_slip(self, counter: CounterRecord, on: date, schedule: Schedule | None,
+                          now: datetime) -> None:
+        """End the current period on `on` and start the next one that same date."""
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE recovery_periods SET end_date = ? WHERE period_id = ? AND end_date IS NULL",
+                (on.isoformat(), counter.current.period_id))
+            if cursor.rowcount != 1:
+                raise CounterChangedError(counter.counter_id)
+            await conn.execute(
+                "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
+                "VALUES (?, ?, ?, ?)", (counter.counter_id, counter.member_id, on.isoformat(), stamp))
+            await _cancel_pending(conn, counter.current.period_id, channel_only=False)
+            await _set_schedule(conn, counter.counter_id, schedule, now)
+
+    async def update_settings(self, counter: CounterRecord, *, visibility: Visibility, celebrate: Celebrate,
+                              cancel_public: bool, now: datetime) -> None:
+        """Change who sees a counter and how it is celebrated.
+
+        With `cancel_public`, a celebration still waiting to be posted publicly (a retry
+        after a Discord outage) is withdrawn, so narrowing visibility takes effect at once.
+        """
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE recovery_counters SET visibility = ?, celebrate = ?, updated_at = ? WHERE counter_id = ?",
+                (visibility.value, celebrate.value, to_utc_text(now), counter.counter_id))
+            if cursor.rowcount != 1:
+                raise CounterChangedError(counter.counter_id)
+            if cancel_public:
+                await _cancel_pending(conn, counter.current.period_id, channel_only=True)
+
+    async def delete(self, counter: CounterRecord) -> None:
+        """Delete a counter with its history, withdrawing any celebration not yet sent."""
+        async with self.db.transaction() as conn:
+            for period in counter.periods:
+                await _cancel_pending(conn, period.period_id, channel_only=False)
+            await conn.execute("DELETE FROM recovery_counters WHERE counter_id = ?", (counter.counter_id,))
+
+    async def last_celebrated_days(self, period_id: int) -> int:
+        """Return the highest milestone handled in a period (0 if none)."""
+        return int(await self.db.fetch_value(
+            "SELECT coalesce(max(milestone_days), 0) FROM recovery_celebrations WHERE period_id = ?",
+            (period_id,)))
+
+    # -- scheduling ---------------------------------------------------------------------
+
+    async def schedule_inputs(self, *, guild_id: int | None = None, member_id: int | None = None,
+                              counter_id: int | None = None) -> list[ScheduleInput]:
+        """Return scheduling inputs for a server's, a member's or one counter's counters."""
+        if counter_id is not None:
+            where, param = "c.counter_id = ?", counter_id
+        elif member_id is not None:
+            where, param = "c.member_id = ?", member_id
+        elif guild_id is not None:
+            where, param = "c.guild_id = ?", guild_id
+        else:
+            raise ValueError("give a guild, member or counter")
+        rows = await self.db.fetch_all(_SCHEDULE_INPUT_SQL + f" WHERE {where}", (param,))  # noqa: S608 - fixed fragments
+        return [_schedule_input(r) for r in rows]
+
+    async def due(self, now: datetime, limit: int) -> list[ScheduleInput]:
+        """Return counters whose next celebration is due, earliest first (uses the partial index)."""
+        rows = await self.db.fetch_all(
+            _SCHEDULE_INPUT_SQL + " WHERE c.next_celebration_at <= ? "
+            "ORDER BY c.next_celebration_at, c.counter_id LIMIT ?",
+            (to_utc_text(now), limit))
+        return [_schedule_input(r) for r in rows]
+
+    async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None]], now: datetime) -> None:
+        """Store recomputed schedules in one transaction."""
+        async with self.db.transaction() as conn:
+            for counter_id, schedule in changes:
+                await _set_schedule(conn, counter_id, schedule, now)
+
+    async def apply_claims(self, claims: Sequence[Claim], now: datetime) -> int:
+        """Apply the sweep's decisions in ONE transaction; return how many milestones were recorded.
+
+        Each claim advances the counter's schedule only if it is still the one the sweep
+        read, records the milestone (the unique key refuses a second), and queues its
+        message with the milestone's dedupe key — all committed together or not at all.
+        """
+        recorded = 0
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            for claim in claims:
+                days, due = _schedule_params(claim.schedule)
+                cursor = await conn.execute(
+                    "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ? "
+                    "WHERE counter_id = ? AND next_celebration_at = ?",
+                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at)))
+                if cursor.rowcount != 1 or claim.celebration is None:
+                    continue
+                c = claim.celebration
+                cursor = await conn.execute(
+                    "INSERT INTO recovery_celebrations (period_id, member_id, milestone_days, local_date, "
+                    "delivery, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (period_id, milestone_days) DO NOTHING",
+                    (c.period_id, c.member_id, c.milestone_days, c.local_date.isoformat(), c.delivery.value, stamp))
+                if cursor.rowcount != 1:
+                    continue
+                recorded += 1
+                if claim.message is not None:
+                    await enqueue(conn, claim.message, not_before=claim.not_before or now, now=now)
+        return recorded
+
+    async def celebrations(self, period_ids: Sequence[int]) -> list[CelebrationRecord]:
+        """Return the milestones handled in some periods."""
+        if not period_ids:
+            return []
+        marks = ",".join("?" * len(period_ids))
+        rows = await self.db.fetch_all(
+            f"SELECT * FROM recovery_celebrations WHERE period_id IN ({marks}) "  # noqa: S608 - placeholders only
+            "ORDER BY period_id, milestone_days", list(period_ids))
+        return [CelebrationRecord(r["period_id"], r["member_id"], r["milestone_days"],
+                                  date.fromisoformat(r["local_date"]), Delivery(r["delivery"])) for r in rows]
+
+    # -- ladders ------------------------------------------------------------------------
+
+    async def ladder(self, guild_id: int, default: Sequence[int]) -> Ladder:
+        """Return a server's ladder, or the default if it never changed it."""
+        rows = await self.db.fetch_all(
+            "SELECT days, description FROM recovery_milestones WHERE guild_id = ? ORDER BY days", (guild_id,))
+        if not rows:
+            return Ladder.of(default)
+        return Ladder(tuple(Rung(r["days"], r["description"]) for r in rows), custom=True)
+
+    async def set_rung(self, guild_id: int, rung: Rung, default: Sequence[int]) -> None:
+        """Add a rung or change its description (copying the default ladder in on first change)."""
+        async with self.db.transaction() as conn:
+            await _materialise(conn, guild_id, default)
+            await conn.execute(
+                "INSERT INTO recovery_milestones (guild_id, days, description) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id, days) DO UPDATE SET description = excluded.description",
+                (guild_id, rung.days, rung.description))
+
+    async def remove_rung(self, guild_id: int, days: int, default: Sequence[int]) -> bool:
+        """Remove a rung; False if the ladder has no such rung. Refuses to empty the ladder."""
+        async with self.db.transaction() as conn:
+            await _materialise(conn, guild_id, default)
+            cursor = await conn.execute(
+                "DELETE FROM recovery_milestones WHERE guild_id = ? AND days = ?", (guild_id, days))
+            if cursor.rowcount == 0:
+                return False
+            cursor = await conn.execute("SELECT count(*) FROM recovery_milestones WHERE guild_id = ?", (guild_id,))
+            row = await cursor.fetchone()
+            if row is None or row[0] == 0:
+                raise LastRungError(days)
+            return True
+
+    async def reset_ladder(self, guild_id: int) -> None:
+        """Go back to the default ladder."""
+        await self.db.execute("DELETE FROM recovery_milestones WHERE guild_id = ?", (guild_id,))
+
+
+async def _set_schedule(conn: aiosqlite.Connection, counter_id: int, schedule: Schedule | None,
+                        now: datetime) -> None:
+    days, due = _schedule_params(schedule)
+    await conn.execute(
+        "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ?, updated_at = ? "
+        "WHERE counter_id = ?", (days, due, to_utc_text(now), counter_id))
+
+
+async def _cancel_pending(conn: aiosqlite.Connection, period_id: int, *, channel_only: bool) -> None:
+    # A key range on the unique dedupe_key index finds this period's milestones.
+    prefix = milestone_key(period_id, 0)[:-1]
+    await conn.execute(
+        "UPDATE outbox SET status = 'cancelled' WHERE dedupe_key >= ? AND dedupe_key < ? "
+        "AND status = 'pending' AND (? = 0 OR target = 'channel')",
+        (prefix, prefix[:-1] + ";", int(channel_only)))
+
+
+async def _materialise(conn: aiosqlite.Connection, guild_id: int, default: Sequence[int]) -> None:
+    cursor = await conn.execute("SELECT 1 FROM recovery_milestones WHERE guild_id = ? LIMIT 1", (guild_id,))
+    if await cursor.fetchone() is None:
+        await conn.executemany(
+            "INSERT INTO recovery_milestones (guild_id, days) VALUES (?, ?)",
+            [(guild_id, d) for d in default])
