@@ -57,7 +57,13 @@ class GatewayRecord:
 
 
 class Changes:
-    """Wake waiters whenever something is recorded."""
+    """Wake waiters whenever something is recorded.
+
+    Waiters also re-check every `poll` seconds, so predicates over state the fake does not own
+    (e.g. the client's caches) resolve promptly too.
+    """
+
+    poll = 0.02
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -79,6 +85,6 @@ class Changes:
             if remaining <= 0:
                 raise TimeoutError(f"timed out after {timeout}s waiting for {what or getattr(predicate, '__name__', 'condition')}")
             try:
-                await asyncio.wait_for(event.wait(), remaining)
+                await asyncio.wait_for(event.wait(), min(remaining, self.poll))
             except TimeoutError:
                 pass

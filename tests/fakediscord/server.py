@@ -141,6 +141,15 @@ class FakeDiscord:
     def dm_channel(self, user: User) -> Channel:
         return self.world.dm_channel(user)
 
+    async def join_guild(self, guild: Guild) -> None:
+        """Announce `guild` to a connected bot (GUILD_CREATE after READY: discord.py's on_guild_join)."""
+        await self.gateway.dispatch("GUILD_CREATE", lambda session: self.world.guild_payload(guild, intents=session.intents))
+
+    async def leave_guild(self, guild: Guild) -> None:
+        """Remove the bot from `guild` (GUILD_DELETE: discord.py's on_guild_remove)."""
+        self.world.guilds.pop(guild.id, None)
+        await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)})
+
     # member actions ------------------------------------------------------------------------------
 
     async def slash(self, command: str, *, user: User, guild: Guild | None = None, in_channel: Channel | None = None,

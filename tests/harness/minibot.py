@@ -57,6 +57,9 @@ class MiniBot(discord.Client):
     async def setup_hook(self) -> None:
         self.add_view(Panel())
 
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Skip discord.py's 5 s pause before re-identifying (the fake has no identify rate limit)."""
+
     async def on_message(self, message: discord.Message) -> None:
         self.seen.append(message)
 
