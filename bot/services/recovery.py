@@ -519,12 +519,14 @@ class RecoveryService:
         """Add a milestone to the server's ladder (or change its description)."""
         if not 1 <= days <= MAX_RUNG_DAYS:
             raise InvalidInputError(RUNG_RANGE)
+        await self.guild_config.get(guild_id)  # the server's row, which the ladder references
         await self.repo.set_rung(guild_id, Rung(days, clean_description(description)), self.default_ladder)
         await self.reschedule_guild(guild_id)
         return await self.ladder(guild_id)
 
     async def remove_milestone(self, guild_id: int, days: int) -> Ladder:
         """Remove a milestone from the server's ladder."""
+        await self.guild_config.get(guild_id)
         if days not in (await self.ladder(guild_id)).days:
             raise NotFoundError(NO_SUCH_RUNG.format(days=days))
         try:
