@@ -166,6 +166,7 @@ _AFTER_NUMBER = re.compile(r"\d[ ]?$")
 # "my kms", "the kms", "kms per week", "kms away": distances, not "kill myself".
 _UNIT_BEFORE = re.compile(r"(?:^|[^a-z])(?:my|the|your|our|those|these|of|total|more|few|many) $")
 _UNIT_AFTER = re.compile(r" (?:per|a (?:day|week|month)|away|left|of|run|ran|walked)\b")
+_HAS_OBJECT = re.compile(r" (?:my|your|him|her|them|someone|you|me|it|people|everyone|our)")
 _OD_D = re.compile(r"(?<![a-z0-9])od'd(?![a-z0-9])")
 
 
@@ -184,6 +185,9 @@ def _join_spaced(match: re.Match[str]) -> str:
 
 def _expand(match: re.Match[str]) -> str:
     word = match.group(1)
+    if word == "unalive" and not _HAS_OBJECT.match(match.string, match.end()):
+        # "i want to unalive" has no object: it means the author.
+        return "kill myself"
     if word in _NUMERIC_UNITS and (
         _AFTER_NUMBER.search(match.string, 0, match.start())
         or _UNIT_BEFORE.search(match.string, 0, match.start())
@@ -191,6 +195,25 @@ def _expand(match: re.Match[str]) -> str:
     ):
         return word
     return EVASIONS[word]
+
+
+# "my self" → "myself": people split the word, and rules are written with it whole.
+_SPLIT_SELF = re.compile(r"\b(my|your|him|her|them|our)[ -]?(self|selves)\b")
+# Words with letters masked by "*" ("s*icide", "k*ll", "su*c*de"): matched against a small
+# vocabulary with each run of "*" standing for up to two letters.
+_MASKED_VOCAB = ("suicide", "suicidal", "kill", "killing", "die", "dying", "dead", "myself",
+                 "yourself", "overdose", "overdosing", "selfharm", "unalive")
+_MASKED_TOKEN = re.compile(r"[a-z]+(?:\*+[a-z]*)+|\*+[a-z]+(?:\*+[a-z]*)*")
+
+
+def _unmask(match: re.Match[str]) -> str:
+    token = match.group()
+    shape = re.compile("".join("[a-z]{1,2}" if part.startswith("*") else re.escape(part)
+                               for part in re.findall(r"\*+|[a-z]+", token)))
+    for word in _MASKED_VOCAB:
+        if shape.fullmatch(word):
+            return word
+    return token
 
 
 def _fold_accents(text: str) -> str:
@@ -221,8 +244,11 @@ def normalise(text: str) -> str:
         text = _LEET_TOKEN.sub(_deleet_token, text)
     text = _VOWEL_REPEATS.sub(r"\1", text)
     text = _CONSONANT_REPEATS.sub(r"\1\1", text)
+    if "*" in text:
+        text = _MASKED_TOKEN.sub(_unmask, text)
     text = _NON_WORD.sub(" ", text)
     text = _SPACED.sub(_join_spaced, text)
+    text = _SPLIT_SELF.sub(r"\1\2", text)
     text = text.replace("'", " ")
     text = _SPACES.sub(" ", text)
     text = _EVASION.sub(_expand, text)

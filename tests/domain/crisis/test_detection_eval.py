@@ -1,7 +1,13 @@
-"""Evaluate passive detection on the labelled set: recall, false alarms, confusion table.
+"""Evaluate passive detection on the labelled sets: recall, false alarms, confusion table.
 
-Run with `-s` to see the table. The thresholds are the ones to meet before a server turns
+Run with `-s` to see the tables. The thresholds are the ones to meet before a server turns
 detection on (crisis_guidance.md "Measure before enabling").
+
+Read the numbers with care: every set here has been used to write or widen the rules, so
+they measure coverage of known phrasings, not accuracy on new ones. Each later set's header
+records its first-look numbers, taken before it was used: about 0.55 recall at tier>=3 and
+0.45 at tier>=2. New phrasings keep appearing; grow these files from moderators'
+"false alarm" and missed-case reports and keep the first-look numbers for every new batch.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from bot.domain.crisis.detection import Detection, Detector
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "data" / "crisis_phrases.toml"
 LABELLED = Path(__file__).with_name("labelled_messages.tsv")
+LATER_SETS = [Path(__file__).with_name(n) for n in ("heldout_messages.tsv", "unseen_messages.tsv")]
 
 # Tier-0 messages in these categories are the hard negatives: they look like risk.
 HARD_NEGATIVE_CATEGORIES = {
@@ -38,9 +45,9 @@ class Labelled:
     text: str
 
 
-def load_labelled() -> list[Labelled]:
+def load_labelled(path: Path = LABELLED) -> list[Labelled]:
     rows = []
-    with open(LABELLED, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8", newline="") as fh:
         lines = (line for line in fh if not line.startswith("#"))
         for row in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE):
             rows.append(
@@ -137,3 +144,15 @@ def test_false_alarms_on_hard_negatives(report: Report) -> None:
 
 def test_path_accuracy(report: Report) -> None:
     assert report.path_accuracy >= 0.90, report.table + "\n" + "\n".join(report.misses)
+
+
+def test_later_sets_do_not_regress() -> None:
+    detector = Detector.from_file(RULES)
+    rows = [r for path in LATER_SETS for r in load_labelled(path)]
+    result = evaluate(detector, rows)
+    print("\nlater sets (used for tuning after a first look):\n" + result.table)
+    detail = result.table + "\n" + "\n".join(result.misses)
+    assert result.recall_3 >= 0.95, detail
+    assert result.recall_2 >= 0.90, detail
+    # Small sets: one false alarm is 2%; allow two.
+    assert result.false_alarm <= 0.04, detail
