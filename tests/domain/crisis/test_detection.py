@@ -1,0 +1,203 @@
+"""Passive detection: the public API, each context modifier, and rule-file validation."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.crisis.detection import Detection, Detector, PhraseRulesError, RiskPath
+from bot.domain.crisis.resources import Need
+
+ROOT = Path(__file__).resolve().parents[3]
+RULES = ROOT / "data" / "crisis_phrases.toml"
+
+
+@pytest.fixture(scope="module")
+def detector() -> Detector:
+    return Detector.from_file(RULES)
+
+
+def _raw() -> dict[str, Any]:
+    with open(RULES, "rb") as fh:
+        return tomllib.load(fh)
+
+
+S, OT, A = RiskPath.SELF, RiskPath.OTHER, RiskPath.ABUSE
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "path", "need"),
+    [
+        # the examples the SPEC and guidance name
+        ("this game is killing me", 0, None, Need.GENERAL),
+        ("I'd kill for a coffee", 0, None, Need.GENERAL),
+        ("the boss killed me", 0, None, Need.GENERAL),
+        ("dying of laughter", 0, None, Need.GENERAL),
+        ("suicide rates rose", 0, None, Need.GENERAL),
+        ("two years ago I wanted to die, today 500 days clean", 0, None, Need.GENERAL),
+        ("diet", 0, None, Need.GENERAL),
+        ("studied", 0, None, Need.GENERAL),
+        ("100 kms", 0, None, Need.GENERAL),
+        ("`kill -9`", 0, None, Need.GENERAL),
+        ("my friend said she wants to die", 2, OT, Need.GENERAL),
+        ("kys", 2, A, Need.GENERAL),
+        ("go die", 2, A, Need.GENERAL),
+        ("everyone would be better off without me", 2, S, Need.GENERAL),
+        ("I won't be a problem much longer", 2, S, Need.GENERAL),
+        ("I want to sleep and not wake up", 2, S, Need.GENERAL),
+        ("this is my last message, thank you all", 3, S, Need.IMMINENT),
+        ("I have the pills ready", 3, S, Need.IMMINENT),
+        ("unalive", 2, S, Need.GENERAL),
+        ("sewerslide", 0, None, Need.GENERAL),  # the bare word is a topic, not a statement
+        ("thinking about sewerslide", 2, S, Need.GENERAL),
+        ("k1ll mys3lf", 2, S, Need.GENERAL),
+        ("k i l l myself", 2, S, Need.GENERAL),
+        ("kms lol", 1, S, Need.GENERAL),
+        ("I don't want to live", 2, S, Need.GENERAL),
+        ("I can't go on", 2, S, Need.GENERAL),
+        ("nothing to live for", 0, None, Need.GENERAL),  # no subject: could be anyone
+        ("I have nothing to live for", 2, S, Need.GENERAL),
+        ("I'm not suicidal", 0, None, Need.GENERAL),
+        ("I would never hurt myself", 0, None, Need.GENERAL),
+        ("I'm not suicidal but I have the pills ready", 3, S, Need.IMMINENT),
+        ("I'm not suicidal but I want to die", 1, S, Need.GENERAL),
+        ("took too many", 3, S, Need.OVERDOSE),
+        ("I can't wake him up", 3, S, Need.OVERDOSE),
+        ("his lips are blue", 3, S, Need.OVERDOSE),
+        ("I relapsed", 1, S, Need.RELAPSE),
+        ("I want to drink so bad", 1, S, Need.RELAPSE),
+        ("quiero morir", 2, S, Need.GENERAL),
+        ("me quiero matar", 2, S, Need.GENERAL),
+        ("no quiero vivir", 2, S, Need.GENERAL),
+        ("tengo las pastillas", 3, S, Need.IMMINENT),
+        ("me muero de risa", 0, None, Need.GENERAL),
+    ],
+)
+def test_examples(
+    detector: Detector, text: str, tier: int, path: RiskPath | None, need: Need
+) -> None:
+    result = detector.detect(text)
+    assert (result.tier, result.path, result.need) == (tier, path, need), result.explanation
+
+
+def test_nothing_is_tier_0_with_the_version(detector: Detector) -> None:
+    result = detector.detect("good morning everyone")
+    assert result == Detection(0, None, None, detector.version, Need.GENERAL)
+    assert result.explanation == f"no rule matched (rules {detector.version})"
+
+
+def test_explanation_names_rule_and_modifiers(detector: Detector) -> None:
+    result = detector.detect("kms lol")
+    assert result.rule_id == "en.self.ideation.kill_myself"
+    assert result.ruleset_version == detector.version
+    assert result.explanation == (
+        "rule en.self.ideation.kill_myself matched; modifiers: humour -1 ('lol') "
+        f"(rules {detector.version})"
+    )
+
+
+def test_humour_never_lowers_tier_3(detector: Detector) -> None:
+    result = detector.detect("lol anyway i have the pills ready")
+    assert result.tier == 3
+    assert not any("humour" in m for m in result.modifiers)
+
+
+def test_past_framing_lowers_by_one(detector: Detector) -> None:
+    result = detector.detect("back when i was using i felt like i want to die every day")
+    assert result.tier == 1
+    assert any(m.startswith("past framing -1") for m in result.modifiers)
+
+
+def test_protective_negation_is_only_an_allow_list(detector: Detector) -> None:
+    # "not" alone is not protective: the rule phrase itself carries the risk.
+    assert detector.detect("i do not want to be alive").tier == 2
+    result = detector.detect("i am not suicidal, i just feel hopeless")
+    assert result.tier == 1  # floor: distress is still reported to moderators
+    result = detector.detect("im not suicidal but the rope is ready")
+    assert result.tier == 3
+    assert not any("protective" in m for m in result.modifiers)
+
+
+def test_protective_negation_never_lowers_goodbye(detector: Detector) -> None:
+    assert detector.detect("i would never hurt myself. this is goodbye").tier == 3
+
+
+def test_timing_escalates_ideation(detector: Detector) -> None:
+    result = detector.detect("i want to die tonight")
+    assert result.tier == 3 and result.need is Need.IMMINENT
+    assert any(m.startswith("timing +1") for m in result.modifiers)
+
+
+def test_idiom_is_suppressed_but_real_risk_beside_it_is_not(detector: Detector) -> None:
+    assert detector.detect("this boss is killing me").tier == 0
+    result = detector.detect("this boss is killing me and honestly i want to die")
+    assert result.tier == 2
+    assert any("idiom" in m for m in result.modifiers)
+
+
+def test_third_party_report_is_path_other(detector: Detector) -> None:
+    result = detector.detect("my sister told me i want to die is all she thinks")
+    assert result.path is RiskPath.OTHER
+    assert any("third-party" in m for m in result.modifiers)
+
+
+def test_overdose_about_someone_else_stays_the_authors_emergency(detector: Detector) -> None:
+    result = detector.detect("my brother said he took too many and now he won't wake up")
+    assert (result.tier, result.path, result.need) == (3, RiskPath.SELF, Need.OVERDOSE)
+
+
+def test_quoted_and_code_text_never_trigger(detector: Detector) -> None:
+    assert detector.detect("> i have the pills ready\nplease call someone").tier == 0
+    assert detector.detect("```\ni want to kill myself\n```").tier == 0
+
+
+def test_abuse_is_not_softened_by_humour(detector: Detector) -> None:
+    result = detector.detect("kys lmao")
+    assert (result.tier, result.path) == (2, RiskPath.ABUSE)
+
+
+def test_highest_tier_wins_and_self_beats_abuse_on_a_tie(detector: Detector) -> None:
+    result = detector.detect("kys. honestly i want to die too")
+    assert (result.tier, result.path) == (2, RiskPath.SELF)
+    assert set(result.matched) >= {"en.abuse.kill_yourself", "en.self.ideation.die"}
+
+
+def test_every_rule_id_is_unique_and_well_formed(detector: Detector) -> None:
+    ids = [r.id for r in detector.rules]
+    assert len(ids) == len(set(ids))
+    assert all(r.id.startswith(f"{r.lang}.{r.path.value}") for r in detector.rules)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.__setitem__("version", ""), "version"),
+        (lambda d: d["rule"][0].__setitem__("tier", 4), r"rule 'en.self.means.have_ready': tier"),
+        (lambda d: d["rule"][0].__setitem__("path", "me"), r"'en.self.means.have_ready'.*'me'"),
+        (lambda d: d["rule"][0].__setitem__("patterns", ["(unclosed"]), "not a valid regex"),
+        (lambda d: d["rule"][0].__setitem__("patterns", ["(i) want"]), "capturing group"),
+        (lambda d: d["rule"][0].__setitem__("patterns", ["{nope} die"]), r"unknown macro \{nope\}"),
+        (lambda d: d["rule"][0].__setitem__("lang", "fr"), "lang must be"),
+        (lambda d: d["rule"][1].__setitem__("id", d["rule"][0]["id"]), "duplicate rule id"),
+        (lambda d: d["rule"][0].__setitem__("extra", 1), r"unknown key\(s\) \['extra'\]"),
+        (lambda d: d["modifiers"].pop("humour"), r"missing \['humour'\]"),
+        (lambda d: d["idiom"][0].__setitem__("to_sentence_end", "yes"), "to_sentence_end"),
+    ],
+)
+def test_invalid_rule_files_are_refused(mutate: Any, message: str) -> None:
+    raw = copy.deepcopy(_raw())
+    mutate(raw)
+    with pytest.raises(PhraseRulesError, match=message):
+        Detector.from_mapping(raw)
+
+
+def test_domain_modules_do_no_io_imports() -> None:
+    # The layering rule: bot/domain is pure; crisis help must not need Discord or the DB.
+    for path in (ROOT / "bot" / "domain" / "crisis").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for banned in ("import discord", "from discord", "aiosqlite", "sqlite3", "urllib", "aiohttp"):
+            assert banned not in source, f"{path.name} uses {banned}"
