@@ -11,11 +11,13 @@ from bot.services.container import Services
 from bot.tree import send_ephemeral
 from cogs.common import channel_mention, role_mention
 from cogs.config._general import GeneralConfigMixin
+from cogs.config._milestones import MilestonesConfigMixin
+from cogs.recovery._messages import ladder_text
 
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class ConfigCog(GeneralConfigMixin, commands.GroupCog, group_name="config",
+class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, commands.GroupCog, group_name="config",
                 group_description="Kindred server settings (Manage Server)"):
     """Moderator configuration."""
 
@@ -43,5 +45,6 @@ class ConfigCog(GeneralConfigMixin, commands.GroupCog, group_name="config",
             f"public nudges **{'on' if g.crisis_public_nudge else 'off'}**",
             f"• Buddies: nudge after **{view.buddy_nudge_after_days}** day(s); up to **{view.buddy_max}** each; "
             f"matching **{'on' if view.buddy_matching else 'off'}**",
+            f"• Milestones: {ladder_text(await self.services.recovery.ladder(g.guild_id))}",
         ]
         await send_ephemeral(interaction, "\n".join(lines))
