@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Config
+from bot.db.buddies import BuddyRepository
 from bot.db.checkins import CheckInRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
@@ -14,6 +15,7 @@ from bot.db.privacy import PrivacyRepository
 from bot.db.recovery import RecoveryRepository
 from bot.domain.clock import Clock
 from bot.scheduling.scheduler import SweepScheduler
+from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
@@ -42,6 +44,7 @@ class Services:
     checkins_repo: CheckInRepository
     checkins: CheckInService
     recovery: RecoveryService
+    buddies: BuddyService
 
 
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier) -> Services:
@@ -68,6 +71,8 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
             RecoveryRepository(db), members, settings, guild_config, clock, config,
             # resolved per call, so it works whichever order the buddies feature is wired in
             buddies=LazyBuddyDirectory(lambda: getattr(services, "buddies", None))),
+        buddies=BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
+                             clock, config),
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts)
     scheduler.register("checkin-reminders", checkins.sweep_reminders)
@@ -77,5 +82,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     scheduler.register("recovery-milestones", services.recovery.sweep)
     guild_config.on_change(services.recovery.on_guild_change)
     settings.on_change(services.recovery.on_member_change)
+    scheduler.register("buddy-nudges", services.buddies.nudge_sweep, every_seconds=3600)
+    scheduler.register("buddy-matching", services.buddies.matching_sweep)
+    services.buddies.register_delivery_hooks()
+    services.privacy.before_forget(services.buddies.forget_member)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     return services

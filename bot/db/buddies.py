@@ -1,0 +1,521 @@
+"""Buddy requests, pairs, the matching pool, pauses, nudges and matching rounds.
+
+Read methods use the shared connection; write methods take the connection of the
+caller's `db.transaction()`, so a service can check and write in one `BEGIN IMMEDIATE`
+transaction, together with the outbox row that announces the change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import aiosqlite
+
+from bot.db.database import Database
+from bot.domain.buddies import pair_key
+from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
+from bot.domain.settings import ShareCheckins
+
+
+class DuplicateRequestError(Exception):
+    """A pending request in this direction already exists."""
+
+
+class AlreadyBuddiesError(Exception):
+    """The two members already have an active pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuddyMember:
+    """What buddy rules need to know about a member (zone: theirs, else the server's, else None)."""
+
+    member_id: int
+    guild_id: int
+    user_id: int
+    timezone: str | None
+    quiet_start: time | None
+    quiet_end: time | None
+    share_checkins: ShareCheckins
+    dm_closed: bool
+    paused_until: datetime | None
+
+    def paused_at(self, now: datetime) -> bool:
+        """Tell whether the member's buddy pause covers `now`."""
+        return self.paused_until is not None and now < self.paused_until
+
+
+@dataclass(frozen=True, slots=True)
+class BuddyRequest:
+    """A request from one member to another."""
+
+    request_id: int
+    guild_id: int
+    requester_member: int
+    requester_user: int
+    target_member: int
+    target_user: int
+    status: str
+    created_at: datetime
+    expires_at: datetime
+
+    def is_open(self, now: datetime) -> bool:
+        """Tell whether the request can still be answered."""
+        return self.status == "pending" and now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class BuddyPair:
+    """A pairing of two members (`member_a < member_b`)."""
+
+    pair_id: int
+    guild_id: int
+    member_a: int
+    user_a: int
+    member_b: int
+    user_b: int
+    origin: str
+    started_at: datetime
+    ended_at: datetime | None
+
+    def partner_user(self, member_id: int) -> int:
+        """Return the user id of the other member of the pair."""
+        return self.user_b if member_id == self.member_a else self.user_a
+
+    def partner_member(self, member_id: int) -> int:
+        """Return the member id of the other member of the pair."""
+        return self.member_b if member_id == self.member_a else self.member_a
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePair:
+    """An active pair with both members' settings and the server's nudge setting."""
+
+    pair: BuddyPair
+    a: BuddyMember
+    b: BuddyMember
+    nudge_after_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEntry:
+    """A member waiting in the matching pool."""
+
+    member: BuddyMember
+    joined_at: datetime
+    told_waiting_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolGuild:
+    """A server with members in the pool, and its stored buddy and zone settings."""
+
+    guild_id: int
+    timezone: str | None
+    matching: bool | None
+    max_buddies: int | None
+
+
+# -- row mapping ---------------------------------------------------------------------
+
+def _member_columns(alias: str, prefix: str) -> str:
+    return (f"{alias}.member_id AS {prefix}member_id, {alias}.guild_id AS {prefix}guild_id, "
+            f"{alias}.user_id AS {prefix}user_id, COALESCE({alias}.timezone, g.timezone) AS {prefix}tz, "
+            f"{alias}.quiet_start AS {prefix}quiet_start, {alias}.quiet_end AS {prefix}quiet_end, "
+            f"{alias}.share_checkins AS {prefix}share, {alias}.dm_closed_at AS {prefix}dm_closed_at")
+
+
+def _member(row: sqlite3.Row, prefix: str = "") -> BuddyMember:
+    paused = row[f"{prefix}paused_until"]
+    return BuddyMember(
+        member_id=row[f"{prefix}member_id"],
+        guild_id=row[f"{prefix}guild_id"],
+        user_id=row[f"{prefix}user_id"],
+        timezone=row[f"{prefix}tz"],
+        quiet_start=parse_hhmm(row[f"{prefix}quiet_start"]) if row[f"{prefix}quiet_start"] else None,
+        quiet_end=parse_hhmm(row[f"{prefix}quiet_end"]) if row[f"{prefix}quiet_end"] else None,
+        share_checkins=ShareCheckins(row[f"{prefix}share"]),
+        dm_closed=row[f"{prefix}dm_closed_at"] is not None,
+        paused_until=from_utc_text(paused) if paused else None,
+    )
+
+
+_MEMBER_SELECT = (
+    f"SELECT {_member_columns('m', '')}, p.paused_until AS paused_until "  # noqa: S608 - fixed fragments
+    "FROM members m JOIN guilds g ON g.guild_id = m.guild_id "
+    "LEFT JOIN buddy_pauses p ON p.member_id = m.member_id "
+)
+
+_POOL_SELECT = (
+    f"SELECT {_member_columns('m', '')}, p.paused_until AS paused_until, "  # noqa: S608 - fixed fragments
+    "bp.joined_at, bp.told_waiting_at FROM buddy_pool bp "
+    "JOIN members m ON m.member_id = bp.member_id JOIN guilds g ON g.guild_id = m.guild_id "
+    "LEFT JOIN buddy_pauses p ON p.member_id = m.member_id "
+)
+
+_PAIR_SELECT = (
+    "SELECT bp.*, ma.user_id AS user_a, mb.user_id AS user_b FROM buddy_pairs bp "
+    "JOIN members ma ON ma.member_id = bp.member_a JOIN members mb ON mb.member_id = bp.member_b "
+)
+
+_REQUEST_SELECT = (
+    "SELECT r.*, mr.user_id AS requester_user, mt.user_id AS target_user FROM buddy_requests r "
+    "JOIN members mr ON mr.member_id = r.requester_id JOIN members mt ON mt.member_id = r.target_id "
+)
+
+
+def _pair(row: sqlite3.Row) -> BuddyPair:
+    return BuddyPair(
+        pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
+        user_a=row["user_a"], member_b=row["member_b"], user_b=row["user_b"],
+        origin=row["origin"], started_at=from_utc_text(row["started_at"]),
+        ended_at=from_utc_text(row["ended_at"]) if row["ended_at"] else None,
+    )
+
+
+def _request(row: sqlite3.Row) -> BuddyRequest:
+    return BuddyRequest(
+        request_id=row["request_id"], guild_id=row["guild_id"],
+        requester_member=row["requester_id"], requester_user=row["requester_user"],
+        target_member=row["target_id"], target_user=row["target_user"], status=row["status"],
+        created_at=from_utc_text(row["created_at"]), expires_at=from_utc_text(row["expires_at"]),
+    )
+
+
+class BuddyRepository:
+    """Reads and writes the buddy tables."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- members ---------------------------------------------------------------------
+
+    async def member(self, guild_id: int, user_id: int) -> BuddyMember | None:
+        """Return a member's buddy view, or None if they have no row in this server."""
+        row = await self.db.fetch_one(_MEMBER_SELECT + "WHERE m.guild_id = ? AND m.user_id = ?",
+                                      (guild_id, user_id))
+        return _member(row) if row else None
+
+    async def member_by_id(self, member_id: int) -> BuddyMember | None:
+        """Return a member's buddy view by surrogate id."""
+        row = await self.db.fetch_one(_MEMBER_SELECT + "WHERE m.member_id = ?", (member_id,))
+        return _member(row) if row else None
+
+    async def ensure_member(self, conn: aiosqlite.Connection, guild_id: int, user_id: int,
+                            now: datetime) -> int:
+        """Return a member's id, creating a row for someone who has not used the bot yet.
+
+        Unlike `MemberRepository.touch` this neither marks them active nor lifts a
+        closed-DM mark: being asked is not using the bot.
+        """
+        stamp = to_utc_text(now)
+        await conn.execute(
+            "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
+        await conn.execute(
+            "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (guild_id, user_id) DO NOTHING", (guild_id, user_id, stamp, stamp))
+        cursor = await conn.execute(
+            "SELECT member_id FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # -- pairs -----------------------------------------------------------------------
+
+    async def active_pairs_of(self, member_id: int) -> list[BuddyPair]:
+        """Return a member's active pairs, oldest first."""
+        rows = await self.db.fetch_all(
+            _PAIR_SELECT + "WHERE (bp.member_a = ? OR bp.member_b = ?) AND bp.ended_at IS NULL "
+            "ORDER BY bp.started_at, bp.pair_id", (member_id, member_id))
+        return [_pair(r) for r in rows]
+
+    async def active_pair(self, member_1: int, member_2: int) -> BuddyPair | None:
+        """Return the active pair of two members, if they are buddies."""
+        a, b = pair_key(member_1, member_2)
+        row = await self.db.fetch_one(
+            _PAIR_SELECT + "WHERE bp.member_a = ? AND bp.member_b = ? AND bp.ended_at IS NULL", (a, b))
+        return _pair(row) if row else None
+
+    async def active_count(self, member_id: int) -> int:
+        """Return how many buddies a member has now."""
+        return int(await self.db.fetch_value(
+            "SELECT count(*) FROM buddy_pairs WHERE (member_a = ? OR member_b = ?) AND ended_at IS NULL",
+            (member_id, member_id)))
+
+    async def create_pair(self, conn: aiosqlite.Connection, guild_id: int, member_1: int,
+                          member_2: int, origin: str, now: datetime) -> int:
+        """Pair two members; raise AlreadyBuddiesError if they already are."""
+        a, b = pair_key(member_1, member_2)
+        try:
+            cursor = await conn.execute(
+                "INSERT INTO buddy_pairs (guild_id, member_a, member_b, origin, started_at) "
+                "VALUES (?, ?, ?, ?, ?)", (guild_id, a, b, origin, to_utc_text(now)))
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyBuddiesError() from exc
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def end_pair(self, conn: aiosqlite.Connection, pair_id: int, *, ended_by: int | None,
+                       reason: str, now: datetime) -> bool:
+        """End an active pair; False if it had already ended."""
+        cursor = await conn.execute(
+            "UPDATE buddy_pairs SET ended_at = ?, ended_by = ?, end_reason = ? "
+            "WHERE pair_id = ? AND ended_at IS NULL", (to_utc_text(now), ended_by, reason, pair_id))
+        return cursor.rowcount == 1
+
+    async def active_pairs_for_nudges(self) -> list[ActivePair]:
+        """Return every active pair in servers the bot is still in where someone shares check-ins."""
+        rows = await self.db.fetch_all(
+            "SELECT bp.pair_id, bp.guild_id, bp.member_a, bp.member_b, bp.origin, bp.started_at, "  # noqa: S608 - fixed fragments
+            "bp.ended_at, g.buddy_nudge_after_days, "
+            f"{_member_columns('ma', 'a_')}, pa.paused_until AS a_paused_until, "
+            f"{_member_columns('mb', 'b_')}, pb.paused_until AS b_paused_until "
+            "FROM buddy_pairs bp JOIN guilds g ON g.guild_id = bp.guild_id "
+            "JOIN members ma ON ma.member_id = bp.member_a JOIN members mb ON mb.member_id = bp.member_b "
+            "LEFT JOIN buddy_pauses pa ON pa.member_id = bp.member_a "
+            "LEFT JOIN buddy_pauses pb ON pb.member_id = bp.member_b "
+            "WHERE bp.ended_at IS NULL AND g.left_at IS NULL "
+            "AND (ma.share_checkins = 'buddies' OR mb.share_checkins = 'buddies') "
+            "ORDER BY bp.pair_id")
+        result = []
+        for row in rows:
+            pair = BuddyPair(
+                pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
+                user_a=row["a_user_id"], member_b=row["member_b"], user_b=row["b_user_id"],
+                origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None)
+            result.append(ActivePair(pair, _member(row, "a_"), _member(row, "b_"),
+                                     row["buddy_nudge_after_days"]))
+        return result
+
+    async def recent_pair_keys(self, guild_id: int, since: datetime) -> set[tuple[int, int]]:
+        """Return member pairs that are buddies now or were at any time since `since`."""
+        rows = await self.db.fetch_all(
+            "SELECT member_a, member_b FROM buddy_pairs WHERE guild_id = ? "
+            "AND (ended_at IS NULL OR ended_at >= ?)", (guild_id, to_utc_text(since)))
+        return {(r["member_a"], r["member_b"]) for r in rows}
+
+    # -- requests --------------------------------------------------------------------
+
+    async def request(self, request_id: int) -> BuddyRequest | None:
+        """Return a request by id."""
+        row = await self.db.fetch_one(_REQUEST_SELECT + "WHERE r.request_id = ?", (request_id,))
+        return _request(row) if row else None
+
+    async def open_request(self, requester_member: int, target_member: int,
+                           now: datetime) -> BuddyRequest | None:
+        """Return the unexpired pending request from one member to another."""
+        row = await self.db.fetch_one(
+            _REQUEST_SELECT + "WHERE r.requester_id = ? AND r.target_id = ? AND r.status = 'pending' "
+            "AND r.expires_at > ?", (requester_member, target_member, to_utc_text(now)))
+        return _request(row) if row else None
+
+    async def incoming(self, member_id: int, now: datetime) -> list[BuddyRequest]:
+        """Return unexpired pending requests to a member, oldest first."""
+        rows = await self.db.fetch_all(
+            _REQUEST_SELECT + "WHERE r.target_id = ? AND r.status = 'pending' AND r.expires_at > ? "
+            "ORDER BY r.created_at, r.request_id", (member_id, to_utc_text(now)))
+        return [_request(r) for r in rows]
+
+    async def outgoing(self, member_id: int, now: datetime) -> list[BuddyRequest]:
+        """Return unexpired pending requests from a member, oldest first."""
+        rows = await self.db.fetch_all(
+            _REQUEST_SELECT + "WHERE r.requester_id = ? AND r.status = 'pending' AND r.expires_at > ? "
+            "ORDER BY r.created_at, r.request_id", (member_id, to_utc_text(now)))
+        return [_request(r) for r in rows]
+
+    async def create_request(self, conn: aiosqlite.Connection, guild_id: int, requester: int,
+                             target: int, now: datetime, expires_at: datetime) -> int:
+        """Record a request; raise DuplicateRequestError if one is already pending that way."""
+        # A pending request that has expired but not been swept yet must not block a new one.
+        await conn.execute(
+            "UPDATE buddy_requests SET status = 'expired', resolved_at = ? WHERE requester_id = ? "
+            "AND target_id = ? AND status = 'pending' AND expires_at <= ?",
+            (to_utc_text(now), requester, target, to_utc_text(now)))
+        try:
+            cursor = await conn.execute(
+                "INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (guild_id, requester, target, to_utc_text(now), to_utc_text(expires_at)))
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateRequestError() from exc
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def resolve_request(self, conn: aiosqlite.Connection, request_id: int, status: str,
+                              now: datetime) -> bool:
+        """Close a pending request with a status; False if it was no longer pending."""
+        cursor = await conn.execute(
+            "UPDATE buddy_requests SET status = ?, resolved_at = ? WHERE request_id = ? AND status = 'pending'",
+            (status, to_utc_text(now), request_id))
+        return cursor.rowcount == 1
+
+    async def cancel_requests_between(self, conn: aiosqlite.Connection, member_1: int, member_2: int,
+                                      now: datetime) -> int:
+        """Cancel pending requests in either direction between two members."""
+        cursor = await conn.execute(
+            "UPDATE buddy_requests SET status = 'cancelled', resolved_at = ? WHERE status = 'pending' "
+            "AND ((requester_id = ? AND target_id = ?) OR (requester_id = ? AND target_id = ?))",
+            (to_utc_text(now), member_1, member_2, member_2, member_1))
+        return cursor.rowcount
+
+    async def cancel_requests_of(self, conn: aiosqlite.Connection, member_id: int, now: datetime) -> int:
+        """Cancel every pending request from or to a member."""
+        cursor = await conn.execute(
+            "UPDATE buddy_requests SET status = 'cancelled', resolved_at = ? WHERE status = 'pending' "
+            "AND (requester_id = ? OR target_id = ?)", (to_utc_text(now), member_id, member_id))
+        return cursor.rowcount
+
+    async def has_expired_requests(self, now: datetime) -> bool:
+        """Tell whether any pending request has passed its expiry (a cheap indexed check)."""
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM buddy_requests WHERE status = 'pending' AND expires_at <= ? LIMIT 1",
+            (to_utc_text(now),))
+        return value is not None
+
+    async def expire_requests(self, conn: aiosqlite.Connection, now: datetime) -> list[BuddyRequest]:
+        """Mark pending requests past their expiry as expired and return them."""
+        cursor = await conn.execute(
+            _REQUEST_SELECT + "WHERE r.status = 'pending' AND r.expires_at <= ?", (to_utc_text(now),))
+        expired = [_request(r) for r in await cursor.fetchall()]
+        for req in expired:
+            await conn.execute(
+                "UPDATE buddy_requests SET status = 'expired', resolved_at = ? WHERE request_id = ?",
+                (to_utc_text(now), req.request_id))
+        return expired
+
+    # -- pool and pauses -------------------------------------------------------------
+
+    async def pool_entry(self, member_id: int) -> PoolEntry | None:
+        """Return a member's place in the matching pool, if they are in it."""
+        row = await self.db.fetch_one(_POOL_SELECT + "WHERE bp.member_id = ?", (member_id,))
+        return _pool_entry(row) if row else None
+
+    async def pool(self, guild_id: int) -> list[PoolEntry]:
+        """Return a server's pool, longest waiting first."""
+        rows = await self.db.fetch_all(
+            _POOL_SELECT + "WHERE bp.guild_id = ? ORDER BY bp.joined_at, bp.member_id", (guild_id,))
+        return [_pool_entry(r) for r in rows]
+
+    async def pool_guilds(self) -> list[PoolGuild]:
+        """Return servers (that the bot is still in) with anyone in the pool."""
+        rows = await self.db.fetch_all(
+            "SELECT g.guild_id, g.timezone, g.buddy_matching, g.buddy_max FROM guilds g "
+            "WHERE g.left_at IS NULL AND EXISTS (SELECT 1 FROM buddy_pool bp WHERE bp.guild_id = g.guild_id) "
+            "ORDER BY g.guild_id")
+        return [PoolGuild(r["guild_id"], r["timezone"],
+                          None if r["buddy_matching"] is None else bool(r["buddy_matching"]),
+                          r["buddy_max"]) for r in rows]
+
+    async def join_pool(self, conn: aiosqlite.Connection, guild_id: int, member_id: int,
+                        now: datetime) -> bool:
+        """Add a member to the pool; False if they were already in it."""
+        cursor = await conn.execute(
+            "INSERT INTO buddy_pool (member_id, guild_id, joined_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (member_id) DO NOTHING", (member_id, guild_id, to_utc_text(now)))
+        return cursor.rowcount == 1
+
+    async def leave_pool(self, conn: aiosqlite.Connection, member_id: int) -> bool:
+        """Remove a member from the pool; False if they were not in it."""
+        cursor = await conn.execute("DELETE FROM buddy_pool WHERE member_id = ?", (member_id,))
+        return cursor.rowcount == 1
+
+    async def mark_told_waiting(self, conn: aiosqlite.Connection, member_id: int, now: datetime) -> None:
+        """Record that a pool member was told they were left over."""
+        await conn.execute("UPDATE buddy_pool SET told_waiting_at = ? WHERE member_id = ?",
+                           (to_utc_text(now), member_id))
+
+    async def set_pause(self, conn: aiosqlite.Connection, guild_id: int, member_id: int,
+                        now: datetime, until: datetime) -> None:
+        """Pause nudges to and about a member until an instant (replacing any earlier pause)."""
+        await conn.execute(
+            "INSERT INTO buddy_pauses (member_id, guild_id, paused_at, paused_until) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (member_id) DO UPDATE SET paused_at = excluded.paused_at, "
+            "paused_until = excluded.paused_until",
+            (member_id, guild_id, to_utc_text(now), to_utc_text(until)))
+
+    # -- nudges ----------------------------------------------------------------------
+
+    async def manual_nudge_between(self, pair_id: int, start: datetime, end: datetime) -> bool:
+        """Tell whether either member of a pair sent a nudge in [start, end)."""
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM buddy_nudges WHERE pair_id = ? AND kind = 'manual' "
+            "AND created_at >= ? AND created_at < ? LIMIT 1",
+            (pair_id, to_utc_text(start), to_utc_text(end)))
+        return value is not None
+
+    async def record_nudge(self, conn: aiosqlite.Connection, *, pair_id: int, guild_id: int, kind: str,
+                           recipient: int, local_day: date, dedupe_key: str, now: datetime,
+                           sender: int | None = None, about: int | None = None,
+                           absent_since: date | None = None) -> bool:
+        """Record a nudge; False if the once-a-day or once-per-absence rule already used it up."""
+        cursor = await conn.execute(
+            "INSERT INTO buddy_nudges (pair_id, guild_id, kind, sender_id, recipient_id, about_id, "
+            "local_date, absent_since, dedupe_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (pair_id, guild_id, kind, sender, recipient, about, local_day.isoformat(),
+             absent_since.isoformat() if absent_since else None, dedupe_key, to_utc_text(now)))
+        return cursor.rowcount == 1
+
+    async def cancel_pending_nudges(self, conn: aiosqlite.Connection, *, pair_id: int | None = None,
+                                    member_id: int | None = None) -> int:
+        """Cancel queued, unsent nudges of a pair, or to or about a member."""
+        params: tuple[int, ...]
+        if pair_id is not None:
+            where, params = "n.pair_id = ?", (pair_id,)
+        elif member_id is not None:
+            where, params = "(n.recipient_id = ? OR n.about_id = ?)", (member_id, member_id)
+        else:
+            raise ValueError("give pair_id or member_id")
+        cursor = await conn.execute(
+            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND dedupe_key IN "  # noqa: S608 - fixed fragments
+            f"(SELECT n.dedupe_key FROM buddy_nudges n WHERE {where})",
+            params)
+        return cursor.rowcount
+
+    async def delivery_outcome(self, dedupe_key: str) -> tuple[str | None, str | None]:
+        """Return the outbox status of a buddy DM and the reason it was not delivered, if any."""
+        row = await self.db.fetch_one("SELECT status, last_error FROM outbox WHERE dedupe_key = ?",
+                                      (dedupe_key,))
+        return (row["status"], row["last_error"]) if row else (None, None)
+
+    # -- rounds and housekeeping -----------------------------------------------------
+
+    async def round_done(self, guild_id: int, round_date: date) -> bool:
+        """Tell whether a server's matching round for a local date has run."""
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM buddy_rounds WHERE guild_id = ? AND round_date = ?",
+            (guild_id, round_date.isoformat()))
+        return value is not None
+
+    async def record_round(self, conn: aiosqlite.Connection, guild_id: int, round_date: date,
+                           now: datetime, *, considered: int, paired: int) -> bool:
+        """Claim a server's round for a local date; False if it already ran."""
+        cursor = await conn.execute(
+            "INSERT INTO buddy_rounds (guild_id, round_date, ran_at, considered, paired) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (guild_id, round_date.isoformat(), to_utc_text(now), considered, paired))
+        return cursor.rowcount == 1
+
+    async def purge(self, conn: aiosqlite.Connection, *, ended_before: datetime,
+                    resolved_before: datetime) -> int:
+        """Delete pairs ended and requests closed long enough ago that no rule needs them."""
+        removed = 0
+        for sql, stamp in (
+            ("DELETE FROM buddy_pairs WHERE ended_at IS NOT NULL AND ended_at < ?", ended_before),
+            ("DELETE FROM buddy_requests WHERE status != 'pending' AND resolved_at < ?", resolved_before),
+            ("DELETE FROM buddy_rounds WHERE ran_at < ?", resolved_before),
+            # Auto nudges stay while their pair does: they mark the absence already nudged.
+            ("DELETE FROM buddy_nudges WHERE kind = 'manual' AND created_at < ?", resolved_before),
+        ):
+            cursor = await conn.execute(sql, (to_utc_text(stamp),))
+            removed += cursor.rowcount
+        return removed
+
+
+def _pool_entry(row: sqlite3.Row) -> PoolEntry:
+    return PoolEntry(
+        member=_member(row), joined_at=from_utc_text(row["joined_at"]),
+        told_waiting_at=from_utc_text(row["told_waiting_at"]) if row["told_waiting_at"] else None,
+    )

@@ -1,0 +1,788 @@
+"""Accountability buddies: requests, matching, status, nudges, pauses and endings.
+
+Rules that keep buddying consensual, gentle and capped:
+
+* Requests reach the target by DM with accept/decline buttons; a member who cannot
+  get DMs can still answer with `/buddy accept`. Requests close after 14 days.
+* `max_buddies` is checked on both sides when a request is accepted (and when a
+  matching round runs).
+* `/buddy status` shows a buddy's last check-in day and streak only if that buddy
+  shares check-ins with buddies.
+* Manual nudges: one per pair per local day, counted in the sender's zone (the
+  sender is the one acting, so "today" is their today), in either direction. Never to
+  someone on a pause. If the recipient is in their own quiet hours the nudge waits in
+  the outbox until those end.
+* Automatic nudges (hourly sweep): when a buddy who shares check-ins with buddies has
+  gone `nudge_after_days` whole local days without a check-in, their partner gets one
+  DM for that stretch of absence — at most one per pair, recipient and local day;
+  never while either is paused (and absence is counted afresh from the end of
+  either one's pause), never in the recipient's effective quiet hours (theirs,
+  else 22:00–08:00), never to a member whose DMs are known to be closed. A buddy who
+  shares nothing never has their absence revealed: no automatic nudge is sent about
+  them at all.
+* Matching: one round a day per server at 18:00 server time; see
+  `bot.domain.buddies.match_pool` for the scoring.
+
+Every DM is queued in the outbox in the same transaction as the change it announces,
+so a crash can neither lose the message nor send it twice. Wording a member sees lives
+at the top of this module (DMs and refusals) and in `cogs/buddies/_messages.py`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from bot.config import Config
+from bot.db import outbox as outbox_db
+from bot.db.buddies import (
+    ActivePair,
+    AlreadyBuddiesError,
+    BuddyMember,
+    BuddyPair,
+    BuddyRepository,
+    BuddyRequest,
+    DuplicateRequestError,
+    PoolGuild,
+)
+from bot.db.database import Database
+from bot.db.members import MemberRepository
+from bot.db.outbox import NewOutboxItem, OutboxItem
+from bot.domain.buddies import (
+    REQUEST_TTL,
+    Candidate,
+    absence_start,
+    after_own_quiet_hours,
+    days_absent,
+    match_pool,
+    may_dm_now,
+    next_dm_time,
+)
+from bot.domain.clock import Clock
+from bot.domain.localtime import latest_due_date, local_date, next_occurrence, occurrence_on, zone
+from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
+from bot.domain.settings import ShareCheckins
+from bot.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotConfiguredError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from bot.services.guild_config import GuildConfigService, GuildConfigView
+from bot.services.outbox import OutboxService
+
+if TYPE_CHECKING:
+    from aiosqlite import Connection
+
+log = logging.getLogger(__name__)
+
+ROUND_TIME = time(18, 0)  # server-local time of the daily matching round
+PAUSE_DAYS = (1, 30)
+ACCEPT_ID = "kindred:buddy:accept:{request_id}"
+DECLINE_ID = "kindred:buddy:decline:{request_id}"
+
+# -- refusals (shown ephemerally by the command tree) -----------------------------------
+
+NO_BOTS = "Bots can't be accountability buddies — try asking a person in the server. 🙂"
+NOT_YOURSELF = "You can't be your own buddy — though being kind to yourself counts for a lot. 💛"
+ALREADY_BUDDIES = "You and <@{user}> are already buddies. `/buddy status` shows your buddies."
+YOU_ARE_FULL = ("You already have {count} buddies, the most this server allows. If you'd like to make "
+                "room, `/buddy end` closes a pairing kindly.")
+THEY_ARE_FULL = ("<@{user}> has reached this server's buddy limit since asking, so I can't pair you right "
+                 "now. The request stays open in case that changes.")
+DUPLICATE_REQUEST = "You've already asked <@{user}> — the request is waiting for their answer."
+NO_REQUESTS = "You have no open buddy requests right now."
+NO_REQUEST_FROM = "There's no open buddy request from <@{user}> for you."
+WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
+REQUEST_GONE = "That buddy request is no longer open."
+REQUEST_EXPIRED = "That buddy request has expired — requests stay open for 14 days."
+NOT_YOUR_REQUEST = "This buddy request is addressed to someone else, so your click doesn't change anything. 🙂"
+MATCHING_OFF = ("Buddy matching is turned off in this server. You can still ask someone directly with "
+                "`/buddy request`.")
+FULL_FOR_POOL = ("You already have {count} buddies, the most this server allows, so I won't add you to the "
+                 "matching pool right now.")
+NOT_BUDDIES = "<@{user}> isn't one of your buddies. `/buddy status` shows who is."
+THEY_ARE_PAUSED = "<@{user}> is taking a break from buddy nudges right now. Maybe try again in a few days. 💛"
+THEY_HAVE_NO_DMS = ("I can't reach <@{user}> by DM at the moment (their DMs are closed to me), so I can't "
+                    "deliver a nudge. I'll be able to again once they use Kindred.")
+NUDGED_TODAY = ("You two have already shared a nudge today. One a day keeps nudges feeling kind — you can "
+                "always message them yourself.")
+PAUSE_RANGE = "A pause is from 1 to 30 days."
+
+# -- DMs ------------------------------------------------------------------------------
+
+REQUEST_DM = (
+    "👋 <@{requester}> would like to be your accountability buddy in {where}.\n\n"
+    "Buddies show up in each other's `/buddy status` and can send an occasional friendly nudge. "
+    "Only if you choose to share check-ins with buddies will they see your last check-in day and "
+    "streak — never your moods or notes. You can pause or end it any time, no explanation needed.\n\n"
+    "This request stays open for 14 days. You can also answer in the server with `/buddy accept` "
+    "or `/buddy decline`."
+)
+ACCEPTED_DM = ("🎉 <@{acceptor}> said yes — you're now accountability buddies in {where}! Say hi whenever "
+               "you like. `/buddy status` shows your buddies and `/buddy nudge` sends a friendly nudge.")
+DECLINED_DM = ("<@{decliner}> isn't able to be buddies right now in {where}. That's about their capacity, "
+               "not about you. 💛 If you'd like, `/buddy find` can pair you with someone who's also looking.")
+EXPIRED_DM = ("Your buddy request to <@{target}> in {where} has closed after 14 days without an answer. "
+              "People get busy — it isn't a judgement on you. 💛 `/buddy find` can pair you with someone "
+              "who's also looking.")
+ENDED_DM = ("<@{ender}> has ended your buddy pairing in {where}. No blame, and nothing you need to do — "
+            "people's needs change. Take care of yourself. 💛 Whenever you're ready, `/buddy find` can "
+            "pair you with someone new.")
+LEFT_DM = ("<@{leaver}> has stepped away from buddies in {where}, so your pairing has ended. It isn't about "
+           "you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
+UNREACHABLE_DM = ("I can no longer reach <@{leaver}>'s account, so your buddy pairing in {where} has ended. "
+                  "💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
+MATCHED_DM = ("🤝 You've been matched as accountability buddies with <@{partner}> in {where}! You both asked "
+              "for a buddy, and your days overlap by about {hours} hours. Say hi whenever you're ready. "
+              "`/buddy status` shows your buddies; `/buddy end` closes a pairing kindly if it isn't a fit.")
+WAITING_DM = ("No buddy match for you in today's round in {where} — that's only about who was looking and "
+              "their time zones. You're still in the pool, and I'll look again <t:{ts}:F> (<t:{ts}:R>). "
+              "I'll DM you when I find someone; `/buddy find` again leaves the pool.")
+MANUAL_NUDGE_DM = ("💛 <@{sender}>, your buddy in {where}, is thinking of you and sent a friendly nudge. "
+                   "No need to reply — a quick hello or a `/checkin` whenever you're ready.")
+AUTO_NUDGE_DM = ("💛 Your buddy <@{absent}> in {where} hasn't checked in for {days} days. No pressure — if "
+                 "you feel up to it, maybe say hi? A short message can mean a lot.\n"
+                 "-# You get this because <@{absent}> shares check-ins with buddies. "
+                 "`/buddy pause` stops nudges for a while.")
+
+
+# -- ports ------------------------------------------------------------------------------
+
+class CheckInSummaryLike(Protocol):
+    """What `/buddy status` shows of a buddy's check-ins."""
+
+    @property
+    def last_local_date(self) -> date | None:
+        """The member's latest checked-in local day."""
+        ...
+
+    @property
+    def current_streak(self) -> int:
+        """Consecutive local days with a check-in, up to today or yesterday."""
+        ...
+
+
+class CheckInSummaries(Protocol):
+    """The check-ins feature's summary of one member."""
+
+    async def summary(self, guild_id: int, user_id: int) -> CheckInSummaryLike:
+        """Return a member's check-in summary."""
+        ...
+
+
+class LastCheckIns(Protocol):
+    """The check-ins feature's latest day per member (one query for the nudge sweep)."""
+
+    async def last_checkin_dates(self, member_ids: Sequence[int]) -> dict[int, date]:
+        """Return the latest checked-in local day of each member who has one."""
+        ...
+
+
+GuildNamer = Callable[[int], str | None]
+
+
+# -- results ----------------------------------------------------------------------------
+
+class Delivery(StrEnum):
+    """What happened to a DM a command sent."""
+
+    SENT = "sent"
+    DEFERRED = "deferred"        # waiting for the recipient's quiet hours to end
+    RETRYING = "retrying"        # Discord was busy; the outbox will try again
+    DM_CLOSED = "dm_closed"      # the recipient does not accept DMs from the bot
+    UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOutcome:
+    """The result of `/buddy request`."""
+
+    target_user: int
+    request_id: int | None
+    delivery: Delivery
+    paired: bool  # they had already asked you, so you are buddies now
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerOutcome:
+    """The result of accepting or declining a request."""
+
+    request_id: int
+    guild_id: int
+    requester_user: int
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOutcome:
+    """The result of `/buddy find`."""
+
+    joined: bool
+    next_round: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeOutcome:
+    """The result of `/buddy nudge`."""
+
+    recipient_user: int
+    delivery: Delivery
+    deliver_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BuddyInfo:
+    """One buddy as `/buddy status` shows them."""
+
+    user_id: int
+    since: datetime
+    shares_checkins: bool
+    last_checkin: date | None
+    streak: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BuddyStatus:
+    """Everything `/buddy status` shows."""
+
+    buddies: tuple[BuddyInfo, ...]
+    incoming: tuple[BuddyRequest, ...]
+    outgoing: tuple[BuddyRequest, ...]
+    in_pool_since: datetime | None
+    next_round: datetime | None
+    paused_until: datetime | None
+    max_buddies: int
+    matching: bool
+    shares_checkins: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _AutoNudge:
+    recipient_day: date
+    absent_since: date
+    days: int
+
+
+class BuddyService:
+    """The rules of accountability buddies."""
+
+    def __init__(self, db: Database, repo: BuddyRepository, members: MemberRepository,
+                 guild_config: GuildConfigService, outbox: OutboxService, summaries: CheckInSummaries, last_checkins: LastCheckIns, clock: Clock,
+                 config: Config) -> None:
+        self.db = db
+        self.repo = repo
+        self.members = members
+        self.guild_config = guild_config
+        self.outbox = outbox
+        self.summaries = summaries
+        self.last_checkins = last_checkins
+        self.clock = clock
+        self.config = config
+        self.guild_name: GuildNamer = lambda _guild_id: None
+
+    def register_delivery_hooks(self) -> None:
+        """Watch buddy DMs' outcomes: an account Discord no longer knows leaves buddies."""
+        for kind in ("buddy.request", "buddy.notice", "buddy.nudge", "buddy.match"):
+            self.outbox.on_result(kind, self.on_delivery)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _where(self, guild_id: int) -> str:
+        name = self.guild_name(guild_id)
+        return f"**{name}**" if name else "your server"
+
+    def _tz(self, member: BuddyMember) -> str:
+        return member.timezone or self.config.defaults.timezone
+
+    async def _actor(self, guild_id: int, user_id: int) -> BuddyMember:
+        # Using a command is "using the bot": it also lifts a closed-DM mark.
+        await self.members.touch(guild_id, user_id, self.clock.now())
+        member = await self.repo.member(guild_id, user_id)
+        assert member is not None
+        return member
+
+    async def _view(self, guild_id: int) -> GuildConfigView:
+        return await self.guild_config.view(guild_id)
+
+    def _dm(self, key: str, kind: str, to: BuddyMember | int, message: str, guild_id: int,
+            member_id: int | None = None, buttons: tuple[Button, ...] = ()) -> NewOutboxItem:
+        if isinstance(to, int):
+            user_id, owner = to, member_id
+        else:
+            user_id, owner = to.user_id, member_id or to.member_id
+        return NewOutboxItem(dedupe_key=key, kind=kind, target="dm", target_id=user_id,
+                             message=OutgoingMessage(content=message, buttons=buttons),
+                             guild_id=guild_id, member_id=owner)
+
+    async def _delivery_of(self, key: str, not_before: datetime, now: datetime) -> Delivery:
+        """Send what is due now and report what became of one queued DM."""
+        if not_before > now:
+            return Delivery.DEFERRED
+        await self.outbox.dispatch()
+        status, reason = await self.repo.delivery_outcome(key)
+        if status == "sent":
+            return Delivery.SENT
+        if status == "pending":
+            return Delivery.RETRYING
+        return Delivery.DM_CLOSED if reason == SendStatus.DM_CLOSED.value else Delivery.UNDELIVERABLE
+
+    # -- queries used by other features -------------------------------------------------
+
+    async def are_buddies(self, guild_id: int, user_a: int, user_b: int) -> bool:
+        """Tell whether two members are buddies in a server now."""
+        a = await self.repo.member(guild_id, user_a)
+        b = await self.repo.member(guild_id, user_b)
+        if a is None or b is None or a.member_id == b.member_id:
+            return False
+        return await self.repo.active_pair(a.member_id, b.member_id) is not None
+
+    # -- requests -----------------------------------------------------------------------
+
+    async def request(self, guild_id: int, user_id: int, target_user: int, *,
+                      target_is_bot: bool = False) -> RequestOutcome:
+        """Ask a member to be buddies; DM them the request with buttons and report delivery."""
+        if target_is_bot:
+            raise InvalidInputError(NO_BOTS)
+        if target_user == user_id:
+            raise InvalidInputError(NOT_YOURSELF)
+        me = await self._actor(guild_id, user_id)
+        view = await self._view(guild_id)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            target_member = await self.repo.ensure_member(conn, guild_id, target_user, now)
+            if await self.repo.active_pair(me.member_id, target_member) is not None:
+                raise ConflictError(ALREADY_BUDDIES.format(user=target_user))
+            count = await self.repo.active_count(me.member_id)
+            if count >= view.buddy_max:
+                raise ConflictError(YOU_ARE_FULL.format(count=count))
+            reverse = await self.repo.open_request(target_member, me.member_id, now)
+            if reverse is not None:
+                # They asked first: asking back is a yes.
+                await self._accept_in(conn, reverse, view, now)
+            else:
+                try:
+                    request_id = await self.repo.create_request(
+                        conn, guild_id, me.member_id, target_member, now, now + REQUEST_TTL)
+                except DuplicateRequestError:
+                    raise ConflictError(DUPLICATE_REQUEST.format(user=target_user)) from None
+        if reverse is not None:
+            await self.outbox.dispatch()
+            log.info("buddy request %s accepted by asking back (guild=%s)", reverse.request_id, guild_id)
+            return RequestOutcome(target_user, reverse.request_id, Delivery.SENT, paired=True)
+        result = await self.outbox.deliver_now(self._dm(
+            f"buddy:request:{request_id}", "buddy.request", target_user,
+            REQUEST_DM.format(requester=user_id, where=self._where(guild_id)), guild_id,
+            member_id=target_member,
+            buttons=(Button(ACCEPT_ID.format(request_id=request_id), "Accept", ButtonStyle.SUCCESS, "🤝"),
+                     Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY)),
+        ))
+        log.info("buddy request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
+        return RequestOutcome(target_user, request_id, _delivery(result), paired=False)
+
+    async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
+        """Accept a pending request (the only one, or the one from `from_user`)."""
+        request = await self._pick_incoming(guild_id, user_id, from_user)
+        return await self._answer(request, accept=True)
+
+    async def decline(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
+        """Decline a pending request (the only one, or the one from `from_user`)."""
+        request = await self._pick_incoming(guild_id, user_id, from_user)
+        return await self._answer(request, accept=False)
+
+    async def answer_by_button(self, request_id: int, user_id: int, *, accept: bool) -> AnswerOutcome:
+        """Accept or decline from the DM's buttons; only the addressed member's click counts."""
+        request = await self.repo.request(request_id)
+        if request is None:
+            raise NotFoundError(REQUEST_GONE)
+        if request.target_user != user_id:
+            raise PermissionDeniedError(NOT_YOUR_REQUEST)
+        await self.members.touch(request.guild_id, user_id, self.clock.now())
+        return await self._answer(request, accept=accept)
+
+    async def _pick_incoming(self, guild_id: int, user_id: int, from_user: int | None) -> BuddyRequest:
+        me = await self._actor(guild_id, user_id)
+        incoming = await self.repo.incoming(me.member_id, self.clock.now())
+        if from_user is not None:
+            for request in incoming:
+                if request.requester_user == from_user:
+                    return request
+            raise NotFoundError(NO_REQUEST_FROM.format(user=from_user))
+        if not incoming:
+            raise NotFoundError(NO_REQUESTS)
+        if len(incoming) > 1:
+            users = ", ".join(f"<@{r.requester_user}>" for r in incoming)
+            raise InvalidInputError(WHICH_REQUEST.format(users=users))
+        return incoming[0]
+
+    async def _answer(self, request: BuddyRequest, *, accept: bool) -> AnswerOutcome:
+        view = await self._view(request.guild_id)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            fresh = await self.repo.request(request.request_id)
+            if fresh is None or fresh.status not in ("pending", "expired"):
+                raise ConflictError(REQUEST_GONE)
+            if not fresh.is_open(now):
+                raise ConflictError(REQUEST_EXPIRED)
+            if accept:
+                await self._accept_in(conn, fresh, view, now)
+            else:
+                await self.repo.resolve_request(conn, fresh.request_id, "declined", now)
+                await self._notice_in(conn, f"buddy:declined:{fresh.request_id}", fresh.requester_member,
+                                      DECLINED_DM.format(decliner=fresh.target_user,
+                                                         where=self._where(fresh.guild_id)), now)
+        await self.outbox.dispatch()
+        log.info("buddy request %s %s (guild=%s)", request.request_id,
+                 "accepted" if accept else "declined", request.guild_id)
+        return AnswerOutcome(request.request_id, request.guild_id, request.requester_user, accept)
+
+    async def _accept_in(self, conn: Connection, request: BuddyRequest, view: GuildConfigView,
+                         now: datetime) -> int:
+        """Pair the two members of a request inside the caller's transaction; tell the requester."""
+        assert request.status == "pending"
+        if await self.repo.active_pair(request.requester_member, request.target_member) is not None:
+            raise ConflictError(ALREADY_BUDDIES.format(user=request.requester_user))
+        mine = await self.repo.active_count(request.target_member)
+        if mine >= view.buddy_max:
+            raise ConflictError(YOU_ARE_FULL.format(count=mine))
+        if await self.repo.active_count(request.requester_member) >= view.buddy_max:
+            raise ConflictError(THEY_ARE_FULL.format(user=request.requester_user))
+        await self.repo.resolve_request(conn, request.request_id, "accepted", now)
+        try:
+            pair_id = await self.repo.create_pair(conn, request.guild_id, request.requester_member,
+                                                  request.target_member, "request", now)
+        except AlreadyBuddiesError:  # pragma: no cover - checked above under the same lock
+            raise ConflictError(ALREADY_BUDDIES.format(user=request.requester_user)) from None
+        await self.repo.cancel_requests_between(conn, request.requester_member, request.target_member, now)
+        for member_id in (request.requester_member, request.target_member):
+            if await self.repo.active_count(member_id) >= view.buddy_max:
+                await self.repo.leave_pool(conn, member_id)
+        await self._notice_in(conn, f"buddy:accepted:{request.request_id}", request.requester_member,
+                              ACCEPTED_DM.format(acceptor=request.target_user,
+                                                 where=self._where(request.guild_id)), now)
+        return pair_id
+
+    async def _notice_in(self, conn: Connection, key: str, recipient_member: int, text: str,
+                         now: datetime, *, automatic: bool = False, kind: str = "buddy.notice") -> datetime:
+        """Queue a DM to a member inside the caller's transaction, outside their quiet time.
+
+        News caused by another member's action waits out the recipient's own quiet
+        hours; automatic news (matching, expiry) also waits out the default night.
+        """
+        recipient = await self.repo.member_by_id(recipient_member)
+        assert recipient is not None
+        when = (next_dm_time if automatic else after_own_quiet_hours)(
+            now, self._tz(recipient), recipient.quiet_start, recipient.quiet_end)
+        await outbox_db.enqueue(conn, self._dm(key, kind, recipient, text, recipient.guild_id),
+                                not_before=when, now=now)
+        return when
+
+    # -- the matching pool --------------------------------------------------------------
+
+    async def toggle_pool(self, guild_id: int, user_id: int) -> PoolOutcome:
+        """Join the matching pool, or leave it if already in."""
+        me = await self._actor(guild_id, user_id)
+        view = await self._view(guild_id)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            if await self.repo.leave_pool(conn, me.member_id):
+                return PoolOutcome(joined=False, next_round=None)
+            if not view.buddy_matching:
+                raise NotConfiguredError(MATCHING_OFF)
+            count = await self.repo.active_count(me.member_id)
+            if count >= view.buddy_max:
+                raise ConflictError(FULL_FOR_POOL.format(count=count))
+            await self.repo.join_pool(conn, guild_id, me.member_id, now)
+        return PoolOutcome(joined=True, next_round=await self.next_round(guild_id, view.timezone, now))
+
+    async def next_round(self, guild_id: int, tz_name: str, now: datetime) -> datetime:
+        """Return when a server's next matching round runs (now, if today's is overdue)."""
+        tz = zone(tz_name)
+        due = latest_due_date(now, ROUND_TIME, tz)
+        if due is not None and not await self.repo.round_done(guild_id, due):
+            return now
+        return next_occurrence(now, ROUND_TIME, tz)
+
+    # -- status -------------------------------------------------------------------------
+
+    async def status(self, guild_id: int, user_id: int) -> BuddyStatus:
+        """Return a member's buddies (with what each shares), requests, pool place and pause."""
+        me = await self._actor(guild_id, user_id)
+        view = await self._view(guild_id)
+        now = self.clock.now()
+        buddies = []
+        for pair in await self.repo.active_pairs_of(me.member_id):
+            partner = await self.repo.member_by_id(pair.partner_member(me.member_id))
+            assert partner is not None
+            shares = partner.share_checkins is ShareCheckins.BUDDIES
+            last: date | None = None
+            streak: int | None = None
+            if shares:
+                summary = await self.summaries.summary(guild_id, partner.user_id)
+                last, streak = summary.last_local_date, summary.current_streak
+            buddies.append(BuddyInfo(partner.user_id, pair.started_at, shares, last, streak))
+        entry = await self.repo.pool_entry(me.member_id)
+        return BuddyStatus(
+            buddies=tuple(buddies),
+            incoming=tuple(await self.repo.incoming(me.member_id, now)),
+            outgoing=tuple(await self.repo.outgoing(me.member_id, now)),
+            in_pool_since=entry.joined_at if entry else None,
+            next_round=await self.next_round(guild_id, view.timezone, now) if entry else None,
+            paused_until=me.paused_until if me.paused_at(now) else None,
+            max_buddies=view.buddy_max,
+            matching=view.buddy_matching,
+            shares_checkins=me.share_checkins is ShareCheckins.BUDDIES,
+        )
+
+    # -- nudges, pause, end -------------------------------------------------------------
+
+    async def _pair_with(self, me: BuddyMember, other_user: int) -> tuple[BuddyMember, BuddyPair]:
+        if other_user == me.user_id:
+            raise InvalidInputError(NOT_YOURSELF)
+        other = await self.repo.member(me.guild_id, other_user)
+        pair = None if other is None else await self.repo.active_pair(me.member_id, other.member_id)
+        if other is None or pair is None:
+            raise NotFoundError(NOT_BUDDIES.format(user=other_user))
+        return other, pair
+
+    async def nudge(self, guild_id: int, user_id: int, buddy_user: int) -> NudgeOutcome:
+        """Send a buddy a friendly DM: once per pair per (sender's) local day, never during their pause."""
+        me = await self._actor(guild_id, user_id)
+        other, pair = await self._pair_with(me, buddy_user)
+        now = self.clock.now()
+        if other.paused_at(now):
+            raise ConflictError(THEY_ARE_PAUSED.format(user=buddy_user))
+        if other.dm_closed:
+            raise ConflictError(THEY_HAVE_NO_DMS.format(user=buddy_user))
+        tz = zone(self._tz(me))
+        today = local_date(now, tz)
+        day_start = occurrence_on(today, time(0, 0), tz)
+        day_end = occurrence_on(today + timedelta(days=1), time(0, 0), tz)
+        key = f"buddy:nudge:manual:{pair.pair_id}:{me.member_id}:{today.isoformat()}"
+        deliver_at = after_own_quiet_hours(now, self._tz(other), other.quiet_start, other.quiet_end)
+        async with self.db.transaction() as conn:
+            # Either direction counts: the pair shares one nudge a day.
+            if await self.repo.manual_nudge_between(pair.pair_id, day_start, day_end):
+                raise ConflictError(NUDGED_TODAY)
+            if not await self.repo.record_nudge(conn, pair_id=pair.pair_id, guild_id=guild_id, kind="manual",
+                                                recipient=other.member_id, local_day=today, dedupe_key=key,
+                                                now=now, sender=me.member_id):
+                raise ConflictError(NUDGED_TODAY)
+            await outbox_db.enqueue(conn, self._dm(
+                key, "buddy.nudge", other, MANUAL_NUDGE_DM.format(sender=user_id, where=self._where(guild_id)),
+                guild_id), not_before=deliver_at, now=now)
+        delivery = await self._delivery_of(key, deliver_at, now)
+        log.info("manual nudge on pair %s (guild=%s): %s", pair.pair_id, guild_id, delivery.value)
+        return NudgeOutcome(buddy_user, delivery, deliver_at)
+
+    async def pause(self, guild_id: int, user_id: int, days: int) -> datetime:
+        """Stop nudges to and about a member for 1–30 days; return when the pause ends."""
+        if not PAUSE_DAYS[0] <= days <= PAUSE_DAYS[1]:
+            raise InvalidInputError(PAUSE_RANGE)
+        me = await self._actor(guild_id, user_id)
+        now = self.clock.now()
+        until = now + timedelta(days=days)
+        async with self.db.transaction() as conn:
+            await self.repo.set_pause(conn, guild_id, me.member_id, now, until)
+            await self.repo.cancel_pending_nudges(conn, member_id=me.member_id)
+        return until
+
+    async def end(self, guild_id: int, user_id: int, buddy_user: int) -> int:
+        """End a pairing without blame; the other member is told kindly. Return their user id."""
+        me = await self._actor(guild_id, user_id)
+        other, pair = await self._pair_with(me, buddy_user)
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            if not await self.repo.end_pair(conn, pair.pair_id, ended_by=me.member_id, reason="ended", now=now):
+                raise NotFoundError(NOT_BUDDIES.format(user=buddy_user))
+            await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
+            await self._notice_in(conn, f"buddy:ended:{pair.pair_id}", other.member_id,
+                                  ENDED_DM.format(ender=user_id, where=self._where(guild_id)), now)
+        await self.outbox.dispatch()
+        log.info("buddy pair %s ended by a member (guild=%s)", pair.pair_id, guild_id)
+        return other.user_id
+
+    # -- leaving ------------------------------------------------------------------------
+
+    async def forget_member(self, guild_id: int, user_id: int) -> None:
+        """End a member's pairs (partners told kindly), cancel their requests, pool place and nudges.
+
+        For `/privacy delete`, before the member's rows are removed: the partners'
+        notices belong to the partners, so they survive the deletion.
+        """
+        await self._withdraw(guild_id, user_id, reason="left")
+
+    async def _withdraw(self, guild_id: int, user_id: int, *, reason: str) -> int:
+        member = await self.repo.member(guild_id, user_id)
+        if member is None:
+            return 0
+        now = self.clock.now()
+        text = LEFT_DM if reason == "left" else UNREACHABLE_DM
+        async with self.db.transaction() as conn:
+            pairs = await self.repo.active_pairs_of(member.member_id)
+            for pair in pairs:
+                await self.repo.end_pair(conn, pair.pair_id, ended_by=member.member_id, reason=reason, now=now)
+                await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
+                await self._notice_in(conn, f"buddy:{reason}:{pair.pair_id}", pair.partner_member(member.member_id),
+                                      text.format(leaver=user_id, where=self._where(guild_id)), now)
+            await self.repo.cancel_requests_of(conn, member.member_id, now)
+            await self.repo.leave_pool(conn, member.member_id)
+            await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
+        log.info("member %s withdrawn from buddies (guild=%s, reason=%s, pairs=%d)",
+                 member.member_id, guild_id, reason, len(pairs))
+        return len(pairs)
+
+    async def on_delivery(self, item: OutboxItem, result: SendResult) -> None:
+        """Withdraw a member from buddies when Discord says their account no longer exists."""
+        if item.target != "dm" or result.status is not SendStatus.NOT_FOUND or item.guild_id is None:
+            return
+        await self._withdraw(item.guild_id, item.target_id, reason="unreachable")
+
+    # -- sweeps -------------------------------------------------------------------------
+
+    async def nudge_sweep(self, now: datetime) -> int:
+        """Queue automatic nudges that are due, and tidy old records; safe to run as often as you like."""
+        await self._purge(now)
+        pairs = await self.repo.active_pairs_for_nudges()
+        if not pairs:
+            return 0
+        sharers = [m.member_id for p in pairs for m in (p.a, p.b)
+                   if m.share_checkins is ShareCheckins.BUDDIES]
+        last = await self.last_checkins.last_checkin_dates(sharers)
+        due: list[tuple[ActivePair, BuddyMember, BuddyMember, _AutoNudge]] = []
+        for active in pairs:
+            for absent, recipient in ((active.a, active.b), (active.b, active.a)):
+                decision = self._auto_nudge(active, absent, recipient, last.get(absent.member_id), now)
+                if decision is not None:
+                    due.append((active, absent, recipient, decision))
+        if not due:
+            return 0
+        claimed = 0
+        async with self.db.transaction() as conn:
+            for active, absent, recipient, decision in due:
+                pair_id = active.pair.pair_id
+                key = f"buddy:nudge:auto:{pair_id}:{recipient.member_id}:{decision.recipient_day.isoformat()}"
+                if not await self.repo.record_nudge(
+                        conn, pair_id=pair_id, guild_id=active.pair.guild_id, kind="auto",
+                        recipient=recipient.member_id, local_day=decision.recipient_day, dedupe_key=key,
+                        now=now, about=absent.member_id, absent_since=decision.absent_since):
+                    continue
+                text = AUTO_NUDGE_DM.format(absent=absent.user_id, days=decision.days,
+                                            where=self._where(active.pair.guild_id))
+                await outbox_db.enqueue(conn, self._dm(key, "buddy.nudge", recipient, text, active.pair.guild_id),
+                                        not_before=now, now=now)
+                claimed += 1
+        return claimed
+
+    def _auto_nudge(self, active: ActivePair, absent: BuddyMember, recipient: BuddyMember,
+                    last_checkin: date | None, now: datetime) -> _AutoNudge | None:
+        """Decide whether `recipient` should be nudged about `absent` now."""
+        if absent.share_checkins is not ShareCheckins.BUDDIES:
+            return None  # their absence is theirs to keep private
+        if absent.paused_at(now) or recipient.paused_at(now) or recipient.dm_closed:
+            return None
+        recipient_tz = self._tz(recipient)
+        if not may_dm_now(now, recipient_tz, recipient.quiet_start, recipient.quiet_end):
+            return None
+        absent_tz = zone(self._tz(absent))
+        ended = [m.paused_until for m in (absent, recipient) if m.paused_until is not None]
+        pause_ended = local_date(max(ended), absent_tz) if ended else None
+        since = absence_start(last_checkin, local_date(active.pair.started_at, absent_tz), pause_ended)
+        days = days_absent(local_date(now, absent_tz), since)
+        after = active.nudge_after_days or self.config.buddies.nudge_after_days
+        if days < after:
+            return None
+        return _AutoNudge(local_date(now, zone(recipient_tz)), since, days)
+
+    async def matching_sweep(self, now: datetime) -> int:
+        """Close expired requests, tidy old records, and run each server's due matching round."""
+        claimed = await self._expire_requests(now)
+        for guild in await self.repo.pool_guilds():
+            matching = self.config.buddies.matching if guild.matching is None else guild.matching
+            if not matching:
+                continue
+            tz = guild.timezone or self.config.defaults.timezone
+            day = latest_due_date(now, ROUND_TIME, zone(tz))
+            if day is None or await self.repo.round_done(guild.guild_id, day):
+                continue
+            claimed += await self._run_round(guild, tz, day, now)
+        return claimed
+
+    async def _purge(self, now: datetime) -> None:
+        # Ended pairs are kept only as long as repeat avoidance needs them.
+        keep = timedelta(days=self.config.buddies.repeat_avoid_days)
+        async with self.db.transaction() as conn:
+            await self.repo.purge(conn, ended_before=now - keep, resolved_before=now - timedelta(days=30))
+
+    async def _expire_requests(self, now: datetime) -> int:
+        if not await self.repo.has_expired_requests(now):
+            return 0
+        async with self.db.transaction() as conn:
+            expired = await self.repo.expire_requests(conn, now)
+            for request in expired:
+                await self._notice_in(conn, f"buddy:expired:{request.request_id}", request.requester_member,
+                                      EXPIRED_DM.format(target=request.target_user,
+                                                        where=self._where(request.guild_id)),
+                                      now, automatic=True)
+        return len(expired)
+
+    async def _run_round(self, guild: PoolGuild, tz: str, day: date, now: datetime) -> int:
+        max_buddies = guild.max_buddies or self.config.buddies.max_buddies
+        since = now - timedelta(days=self.config.buddies.repeat_avoid_days)
+        next_round = next_occurrence(now, ROUND_TIME, zone(tz))
+        where = self._where(guild.guild_id)
+        async with self.db.transaction() as conn:
+            if await self.repo.round_done(guild.guild_id, day):
+                return 0
+            entries = {}
+            for entry in await self.repo.pool(guild.guild_id):
+                member = entry.member
+                if await self.repo.active_count(member.member_id) >= max_buddies:
+                    await self.repo.leave_pool(conn, member.member_id)  # full now: nothing to find
+                elif not member.paused_at(now) and not member.dm_closed:
+                    entries[member.member_id] = entry
+            candidates = [Candidate(e.member.member_id, self._tz(e.member), e.joined_at,
+                                    e.member.quiet_start, e.member.quiet_end) for e in entries.values()]
+            result = match_pool(candidates, blocked=await self.repo.recent_pair_keys(guild.guild_id, since),
+                                reference=day)
+            for match in result.pairs:
+                first, second = entries[match.first].member, entries[match.second].member
+                pair_id = await self.repo.create_pair(conn, guild.guild_id, first.member_id,
+                                                      second.member_id, "match", now)
+                await self.repo.cancel_requests_between(conn, first.member_id, second.member_id, now)
+                for member, partner in ((first, second), (second, first)):
+                    await self.repo.leave_pool(conn, member.member_id)
+                    await self._notice_in(
+                        conn, f"buddy:matched:{pair_id}:{member.member_id}", member.member_id,
+                        MATCHED_DM.format(partner=partner.user_id, where=where,
+                                          hours=round(match.overlap_minutes / 60)),
+                        now, automatic=True, kind="buddy.match")
+            for member_id in result.unmatched:
+                entry = entries[member_id]
+                if entry.told_waiting_at is not None:
+                    continue  # told once per stay in the pool; no daily reminders
+                await self._notice_in(
+                    conn, f"buddy:waiting:{member_id}:{day.isoformat()}", member_id,
+                    WAITING_DM.format(where=where, ts=int(next_round.timestamp())),
+                    now, automatic=True, kind="buddy.match")
+                await self.repo.mark_told_waiting(conn, member_id, now)
+            await self.repo.record_round(conn, guild.guild_id, day, now, considered=len(candidates),
+                                         paired=len(result.pairs))
+        log.info("matching round for guild %s on %s: %d considered, %d pair(s)", guild.guild_id,
+                 day.isoformat(), len(candidates), len(result.pairs))
+        return len(result.pairs)
+
+
+def _delivery(result: SendResult) -> Delivery:
+    if result.status is SendStatus.SENT:
+        return Delivery.SENT
+    if result.status is SendStatus.TRANSIENT:
+        return Delivery.RETRYING
+    if result.status is SendStatus.DM_CLOSED:
+        return Delivery.DM_CLOSED
+    return Delivery.UNDELIVERABLE
