@@ -232,6 +232,15 @@ async def test_lazy_buddy_directory_asks_whatever_is_wired_at_call_time() -> Non
     assert await lazy.are_buddies(G, A, B) and not await lazy.are_buddies(G, A, C)
 
 
+async def test_buddies_visibility_through_the_wired_buddy_service(services: Services) -> None:
+    await _three_counters(services)
+    assert [c.name for c in await services.recovery.shared_counters(G, A, B)] == ["open"]
+    await services.buddies.request(G, B, A)
+    await services.buddies.accept(G, A, B)
+    assert [c.name for c in await services.recovery.shared_counters(G, A, B)] == ["close", "open"]
+    assert [c.name for c in await services.recovery.shared_counters(G, A, C)] == ["open"]
+
+
 # -- the ladder ------------------------------------------------------------------------
 
 async def test_ladder_add_remove_reset(services: Services) -> None:
