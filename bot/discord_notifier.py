@@ -81,6 +81,10 @@ class DiscordNotifier:
         view = build_view(message)
         embed = build_embed(message)
         if view is not None:
+            # Send the buttons as components only: a live view would be stored for this
+            # message id and shadow the persistent handlers the cogs registered, so clicks
+            # would reach this callback-less copy. A stopped view is never stored.
+            view.stop()
             kwargs["view"] = view
         if embed is not None:
             kwargs["embed"] = embed
