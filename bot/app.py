@@ -26,6 +26,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.settings",
     "cogs.config",
     "cogs.privacy",
+    "cogs.checkins",
     "cogs.recovery",
 )
 

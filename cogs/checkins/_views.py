@@ -1,0 +1,121 @@
+"""The daily prompt's persistent buttons and the check-in modal.
+
+`kindred:checkin` opens the modal `kindred:checkin:modal`; `kindred:pledge` records the
+pledge. The buttons are a `timeout=None` view registered with `bot.add_view`, so they
+work on prompts posted before a restart.
+
+discord.py keeps sent modals in memory keyed by custom id only, so with a fixed id one
+member's submission would consume another member's modal, and a restart forgets them
+all. Submissions are therefore handled by `handle_modal_submit`, called from the cog's
+`on_interaction` listener for every submit with our id; the modal object itself only
+describes the form.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, cast
+
+import discord
+
+from bot.services.checkins import CHECKIN_BUTTON_ID, PLEDGE_BUTTON_ID, CheckInService
+from bot.tree import GENERIC_APOLOGY, send_ephemeral, user_message_for
+from cogs.checkins._messages import NEED_GUILD, checkin_reply, pledge_reply
+
+log = logging.getLogger(__name__)
+
+MODAL_ID = "kindred:checkin:modal"
+
+
+async def reply_error(interaction: discord.Interaction, error: BaseException, what: str) -> None:
+    """Answer a component or modal error like the command tree does: kindly, privately, ids-only logs."""
+    message = user_message_for(error)
+    if message is None:
+        log.error("%s failed (guild=%s user=%s interaction=%s): %s", what, interaction.guild_id,
+                  interaction.user.id, interaction.id, type(error).__name__, exc_info=error)
+        message = GENERIC_APOLOGY
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver error reply for interaction %s", interaction.id)
+
+
+class CheckInModal(discord.ui.Modal, title="Daily check-in"):
+    """The check-in form: mood, craving and a private note."""
+
+    mood: discord.ui.TextInput[CheckInModal] = discord.ui.TextInput(
+        label="Mood: 1 (really hard) to 5 (great)", custom_id="mood", placeholder="A number from 1 to 5",
+        min_length=1, max_length=20)
+    craving: discord.ui.TextInput[CheckInModal] = discord.ui.TextInput(
+        label="Craving: 0 (none) to 10 (very strong)", custom_id="craving", placeholder="Optional",
+        required=False, max_length=20)
+    note: discord.ui.TextInput[CheckInModal] = discord.ui.TextInput(
+        label="A private note (only you see it)", custom_id="note", style=discord.TextStyle.paragraph,
+        placeholder="Optional — anything you'd like to remember about today", required=False, max_length=500)
+
+    def __init__(self) -> None:
+        super().__init__(custom_id=MODAL_ID, timeout=None)
+
+    # on_submit is deliberately the default no-op: see the module docstring.
+
+
+def _walk(components: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(components, Mapping):
+        yield components
+        for key in ("components", "component"):
+            yield from _walk(components.get(key))
+    elif isinstance(components, list):
+        for component in components:
+            yield from _walk(component)
+
+
+def modal_values(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return the text inputs of a modal submission by custom id (action rows or labels)."""
+    return {c["custom_id"]: str(c.get("value") or "") for c in _walk(data.get("components"))
+            if "custom_id" in c and "value" in c}
+
+
+async def handle_modal_submit(service: CheckInService, interaction: discord.Interaction) -> None:
+    """Validate and store a check-in from the modal exactly as `/checkin` does, then reply privately."""
+    if interaction.guild_id is None:
+        await send_ephemeral(interaction, NEED_GUILD)
+        return
+    values = modal_values(cast("Mapping[str, Any]", interaction.data or {}))
+    try:
+        result = await service.check_in(interaction.guild_id, interaction.user.id, mood=values.get("mood", ""),
+                                        craving=values.get("craving"), note=values.get("note"))
+    except Exception as error:  # every failure gets a kind reply; faults are logged by reply_error
+        await reply_error(interaction, error, "check-in modal")
+        return
+    await send_ephemeral(interaction, checkin_reply(result))
+
+
+class PromptButtons(discord.ui.View):
+    """The persistent buttons under every daily prompt."""
+
+    def __init__(self, service: CheckInService) -> None:
+        super().__init__(timeout=None)
+        self.service = service
+
+    @discord.ui.button(label="Check in", emoji="📝", style=discord.ButtonStyle.primary, custom_id=CHECKIN_BUTTON_ID)
+    async def check_in(self, interaction: discord.Interaction, button: discord.ui.Button[PromptButtons]) -> None:
+        """Open the check-in form."""
+        if interaction.guild_id is None:
+            await send_ephemeral(interaction, NEED_GUILD)
+            return
+        await interaction.response.send_modal(CheckInModal())
+
+    @discord.ui.button(label="Today's pledge", emoji="🤝", style=discord.ButtonStyle.success, custom_id=PLEDGE_BUTTON_ID)
+    async def pledge(self, interaction: discord.Interaction, button: discord.ui.Button[PromptButtons]) -> None:
+        """Record today's pledge."""
+        if interaction.guild_id is None:
+            await send_ephemeral(interaction, NEED_GUILD)
+            return
+        result = await self.service.pledge(interaction.guild_id, interaction.user.id)
+        await send_ephemeral(interaction, pledge_reply(result))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception,
+                       item: discord.ui.Item[Any]) -> None:
+        """Answer kindly instead of letting the interaction fail silently."""
+        await reply_error(interaction, error, f"button {getattr(item, 'custom_id', '?')}")
