@@ -28,6 +28,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.privacy",
     "cogs.checkins",
     "cogs.recovery",
+    "cogs.buddies",
 )
 
 

@@ -13,7 +13,13 @@ from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxItem
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
-from bot.errors import ConflictError, InvalidInputError, NotConfiguredError, NotFoundError, PermissionDeniedError
+from bot.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotConfiguredError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from bot.services.buddies import BuddyService, Delivery
 from bot.services.container import Services
 from tests.support import RecordingNotifier
