@@ -197,3 +197,17 @@ async def test_checkin_commands_are_guild_only(fake_discord: FakeDiscord, commun
     assert all(commands[name]["dm_permission"] is False for name in ("checkin", "pledge", "mystats", "reminder"))
     with pytest.raises(FakeDiscordError, match="not available in DMs"):
         await fake_discord.slash("/checkin", user=community.alice, mood=3)
+
+
+async def test_a_discord_outage_delays_the_prompt_but_never_doubles_it(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
+    clock.set(utc(2026, 11, 21, 8, 0))
+    await configure_prompt(fake_discord, community)
+    fake_discord.faults.server_error("POST /channels/{channel_id}/messages", times=1, status=503)
+    clock.set(utc(2026, 11, 21, 9, 0))
+    await kindred.run_sweeps_once()
+    assert fake_discord.messages_in(community.checkins) == []
+    for _ in range(3):
+        clock.advance(timedelta(minutes=2))  # past the outbox's first back-off
+        await kindred.run_sweeps_once()
+    assert len(fake_discord.messages_in(community.checkins)) == 1
