@@ -59,6 +59,7 @@ from bot.domain.clock import Clock
 from bot.domain.localtime import (
     InvalidDateError,
     in_quiet_hours,
+    latest_due_date,
     local_date,
     local_now,
     next_occurrence,
@@ -402,7 +403,14 @@ class CheckInService:
         """Reschedule a server's prompt, and reminders that follow its zone, after `/config`."""
         now = self.clock.now()
         view = self.guild_config.resolve(guild)
-        await self.repo.schedule_prompt(guild.guild_id, self._next_prompt_at(guild, now))
+        next_due = self._next_prompt_at(guild, now)
+        current = await self.repo.prompt_due_at(guild.guild_id)
+        if next_due is not None and current is not None and current <= now:
+            # Due but not claimed yet (the sweep runs every few seconds): leave it due so
+            # an unrelated `/config` change cannot skip today's prompt; the sweep decides
+            # with the new settings.
+            next_due = current
+        await self.repo.schedule_prompt(guild.guild_id, next_due)
         for reminder in await self.repo.reminders_following_guild_zone(guild.guild_id):
             if reminder.timezone != view.timezone:
                 await self.repo.reschedule_reminder(
@@ -462,7 +470,7 @@ class CheckInService:
         queued = 0
         # Today's prompt is due once its time has passed: late after downtime, but never
         # for a day that is already over (that prompt is simply not posted).
-        if occurrence_on(today, parse_hhmm(view.checkin_time), tz) <= now:
+        if latest_due_date(now, parse_hhmm(view.checkin_time), tz) == today:
             index = prompt_index(today, len(self.prompts))
             recorded = await self.repo.record_prompt(
                 conn, guild_id=guild.guild_id, local_date=today, timezone=view.timezone,

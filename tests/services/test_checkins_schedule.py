@@ -170,6 +170,17 @@ async def test_changing_the_time_after_todays_prompt_does_not_post_twice(service
     assert len(notifier.posts_in(CHANNEL)) == 2
 
 
+async def test_an_unrelated_config_change_while_the_prompt_is_due_does_not_skip_it(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    clock.set(utc(2026, 11, 21, 8, 0))
+    await configure(services)
+    clock.set(utc(2026, 11, 21, 9, 0, 10))  # due, and the next sweep is a few seconds away
+    await services.guild_config.set_alerts(G, channel_id=CHANNEL + 1, role_id=None)
+    await tick(services)
+    assert len(notifier.posts_in(CHANNEL)) == 1
+    assert await services.checkins_repo.prompt_due_at(G) == utc(2026, 11, 22, 9, 0)
+
+
 async def test_changing_the_server_zone_moves_the_prompt(services: Services, clock: FakeClock) -> None:
     clock.set(utc(2026, 11, 21, 8, 0))
     await configure(services, tz="Europe/London")
