@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+# The regex parser is private but has been stable since 3.11; it is only used at load time to
+# derive prefilter literals, and any construct it does not recognise just disables the
+# prefilter for that pattern (slower, never wrong).
+from re import _constants as _sre  # type: ignore[attr-defined]
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 from bot.domain.crisis.normalise import normalise
@@ -141,6 +147,91 @@ def _compile(patterns: Sequence[str], macros: Mapping[str, str], where: str) -> 
     return re.compile("|".join(parts))
 
 
+# ---------------------------------------------------------------- prefilter
+
+_Cover = frozenset[str] | None
+_REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT))
+
+
+# Frequent words say little about risk; a cover made only of them would let almost every
+# message through the prefilter. Used only to rank covers, never to decide a match.
+_COMMON = frozenset("""
+i me my a an the to of and or in on at for with is am are was were be been being it its this
+that these those have has had got get do does did not no so just all can will would should
+could want need like feel going go you your he she they we him her them his their our what
+when how why who now today really about up out if but one some more time day know think make
+good right back there here from by as because then than too very much anymore again yes ok
+still even also only every everyone people lol im dont cant wont tonight feel feeling lot
+que de la el en y los las mi no lo es por con una un para ya mas muy estoy tengo quiero hoy
+""".split())
+
+
+def _informative(literal: str) -> int:
+    return max((len(w) for w in re.findall(r"[a-z]+", literal) if w not in _COMMON), default=0)
+
+
+def _score(cover: frozenset[str]) -> tuple[bool, int, int, int]:
+    weakest = min(map(_informative, cover))
+    return (weakest >= 3, weakest, min(map(len, cover)), -len(cover))
+
+
+def _cover(items: Iterable[Any]) -> _Cover:
+    """Return literals of which every match of the parsed regex contains at least one."""
+    best: _Cover = None
+
+    def consider(cover: _Cover) -> None:
+        nonlocal best
+        if cover and all(cover) and (best is None or _score(cover) > _score(best)):
+            best = cover
+
+    run: list[str] = []
+    for op, av in items:
+        if op is _sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            consider(frozenset({"".join(run)}))
+            run = []
+        if op is _sre.SUBPATTERN:
+            consider(_cover(list(av[-1])))
+        elif op is _sre.BRANCH:
+            covers = [_cover(list(alt)) for alt in av[1]]
+            if all(covers):
+                consider(frozenset().union(*covers))  # type: ignore[arg-type]
+        elif op in _REPEATS and av[0] >= 1:
+            consider(_cover(list(av[2])))
+        # Anything else (classes, ANY, anchors, lookarounds) guarantees no literal.
+    if run:
+        consider(frozenset({"".join(run)}))
+    return best
+
+
+def _pattern_cover(pattern: str) -> _Cover:
+    try:
+        cover = _cover(list(_sre_parse.parse(pattern)))
+    except Exception:  # noqa: BLE001 - an unparseable shape only disables the prefilter
+        return None
+    return cover if cover and min(map(len, cover)) >= 2 else None
+
+
+def _literal_regex(literals: Iterable[str]) -> re.Pattern[str]:
+    """Compile literals into a trie-shaped regex: one pass, one branch per character."""
+    trie: dict[str, Any] = {}
+    for word in literals:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, Any]) -> str:
+        if "" in node:
+            return ""  # a shorter literal already suffices
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items())]
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return re.compile(build(trie))
+
+
 def _str_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = table.get(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -220,13 +311,37 @@ class Detector:
         duplicate = {i for i in ids if ids.count(i) > 1}
         if duplicate:
             raise PhraseRulesError(f"duplicate rule id(s) {sorted(duplicate)}")
-        # One alternation over every rule rejects most messages in a single scan; only a
-        # message it matches is searched rule by rule (a scan of the alternation would
-        # let one match hide an overlapping one from another rule).
-        self._compiled = [
-            (rule, _compile(rule.patterns, macros, f"rule {rule.id!r}")) for rule in self.rules
-        ]
-        self._any_rule = re.compile("|".join(f"(?:{c.pattern})" for _, c in self._compiled))
+        # Every pattern is compiled on its own with the literals every match must contain
+        # (its "cover"). A trie regex of all those literals rejects most messages in one
+        # cheap scan; for the rest, only patterns whose literals occur are run. A pattern
+        # without a usable cover is always run.
+        self._patterns: list[tuple[PhraseRule, re.Pattern[str]]] = []
+        self._by_literal: dict[str, list[int]] = {}
+        self._always: list[int] = []
+        for rule in self.rules:
+            _compile(rule.patterns, macros, f"rule {rule.id!r}")  # validates, names errors
+            for raw in rule.patterns:
+                compiled = re.compile(_BOUNDED.format(_expand_macros(raw, macros, rule.id)))
+                index = len(self._patterns)
+                self._patterns.append((rule, compiled))
+                cover = _pattern_cover(compiled.pattern)
+                if cover is None:
+                    self._always.append(index)
+                    continue
+                for literal in cover:
+                    self._by_literal.setdefault(literal, []).append(index)
+        # Keep only literals that contain no other literal: any text containing a longer one
+        # contains the shorter, so its patterns move to the shorter. Then no two literals can
+        # start at the same place, and one overlapping scan finds every one that occurs.
+        minimal = sorted(self._by_literal, key=len)
+        for i, literal in enumerate(minimal):
+            shorter = next((m for m in minimal[:i] if m in literal and m in self._by_literal), None)
+            if shorter is not None:
+                self._by_literal[shorter] += self._by_literal.pop(literal)
+        self._literals = tuple(sorted(self._by_literal))
+        trie = _literal_regex(self._literals).pattern
+        self._prefilter = re.compile(trie)
+        self._occurrences = re.compile(f"(?=({trie}))")
 
         needed = {"past", "past_thought", "protective", "humour", "media", "third_party", "timing"}
         missing = needed - set(modifiers)
@@ -284,13 +399,24 @@ class Detector:
             idioms.append((t["id"], _str_list(t, "patterns", f"idiom {t['id']!r}"), to_end))
         return cls(version=version, rules=rules, macros=macros, modifiers=modifiers, idioms=idioms)
 
+    @property
+    def uncovered_patterns(self) -> list[str]:
+        """Return patterns the prefilter cannot vouch for (each one slows every message)."""
+        return [self._patterns[i][1].pattern for i in self._always]
+
     def _nothing(self, modifiers: tuple[str, ...] = ()) -> Detection:
         return Detection(0, None, None, self.version, Need.GENERAL, modifiers)
 
     def detect(self, text: str) -> Detection:
         """Return the tier, path, rule and explanation for one message."""
         norm = normalise(text)
-        if not norm or self._any_rule.search(norm) is None:
+        if not norm or (not self._always and self._prefilter.search(norm) is None):
+            return self._nothing()
+        candidates = set(self._always)
+        for m in self._occurrences.finditer(norm):
+            candidates.update(self._by_literal[m.group(1)])
+        ordered = sorted(candidates)
+        if not any(self._patterns[i][1].search(norm) for i in ordered):
             return self._nothing()
 
         # Something matched: remove idioms, hypotheticals and protective phrases, then
@@ -306,11 +432,11 @@ class Detector:
         spans += [(m.start(), m.end()) for m in self._mod["protective"].finditer(norm)]
         text2 = _blank(norm, spans) if spans else norm
 
-        hits = [
-            _Hit(rule, m.start(), m.end(), rule.tier, rule.path, [])
-            for rule, pattern in self._compiled
-            for m in pattern.finditer(text2)
-        ]
+        hits = []
+        for index in ordered:
+            rule, pattern = self._patterns[index]
+            hits += [_Hit(rule, m.start(), m.end(), rule.tier, rule.path, [])
+                     for m in pattern.finditer(text2)]
         if not hits:
             extra = tuple(notes) + tuple(f"protective {p!r}" for p in protective)
             return self._nothing(extra)

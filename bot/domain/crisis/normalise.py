@@ -78,8 +78,12 @@ _NUMBER_WITH_UNIT = re.compile(
 
 # 3+ repeats of a letter: a vowel becomes one ("diiie" → "die", "sooo" → "so"), a
 # consonant two ("killll" → "kill", "hmmm" → "hmm"); English doubles consonants far more.
-_VOWEL_REPEATS = re.compile(r"([aeiouy])\1{2,}")
-_CONSONANT_REPEATS = re.compile(r"([b-df-hj-np-tv-xz])\1{2,}")
+_REPEATS = re.compile(r"([a-z])\1\1+")
+
+
+def _collapse(match: re.Match[str]) -> str:
+    letter = match.group(1)
+    return letter if letter in "aeiouy" else letter * 2
 # Three or more single letters separated by spaces, dots, dashes, underscores or
 # asterisks: "k i l l", "k.m.s", "d-i-e".
 _SPACED = re.compile(r"(?<![a-z0-9])(?:[a-z][ .\-_*]{1,2}){2,}[a-z](?![a-z0-9])")
@@ -97,16 +101,12 @@ EVASIONS: Mapping[str, str] = {
     "unaliving": "killing",
     "unalives": "kills",
     "sewerslide": "suicide",
-    "sewer slide": "suicide",
     "sewerslidal": "suicidal",
     "suicidal": "suicidal",
     "suicde": "suicide",
     "sucide": "suicide",
     "suiside": "suicide",
-    "self deletion": "suicide",
-    "self delete": "kill myself",
     "selfdelete": "kill myself",
-    "self deleting": "killing myself",
     "ctb": "kill myself",
     "kms": "kill myself",
     "kys": "kill yourself",
@@ -118,9 +118,7 @@ EVASIONS: Mapping[str, str] = {
     "gonna": "going to",
     "gotta": "got to",
     "im": "i am",
-    "i m": "i am",
     "ive": "i have",
-    "i ve": "i have",
     "dont": "do not",
     "doesnt": "does not",
     "cant": "can not",
@@ -151,22 +149,32 @@ EVASIONS: Mapping[str, str] = {
     "oded": "overdosed",
     "oding": "overdosing",
     "ods": "overdoses",
-    "self harm": "selfharm",
     "selfharm": "selfharm",
-    "sh urges": "selfharm urges",
 }
+# Two-word evasions, joined before the word-by-word pass (most specific first).
+_PHRASES: Mapping[str, str] = {
+    "sewer slide": "suicide",
+    "self deletion": "suicide",
+    "self deleting": "killing myself",
+    "self delete": "kill myself",
+    "self harm": "selfharm",
+    "sh urges": "selfharm urges",
+    "i m": "i am",
+    "i ve": "i have",
+}
+_PHRASE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, _PHRASES)) + r")(?![a-z0-9])")
+_PHRASE_HINT = re.compile(r"sewer|self|sh urges|(?<![a-z])i (?:m|ve)(?![a-z])")
+_EDGE_PUNCT = ".,!?;:\""
+
 # "kms"/"kys" after a number is kilometres ("100 kms", "ran 5 kms"); "od" after a number
 # is not an overdose either.
 _NUMERIC_UNITS = {"kms", "od", "ods"}
-_EVASION = re.compile(
-    r"(?<![a-z0-9])(" + "|".join(sorted(map(re.escape, EVASIONS), key=len, reverse=True))
-    + r")(?![a-z0-9])"
-)
-_AFTER_NUMBER = re.compile(r"\d[ ]?$")
+_AFTER_NUMBER = re.compile(r"\d$")
 # "my kms", "the kms", "kms per week", "kms away": distances, not "kill myself".
 _UNIT_BEFORE = re.compile(r"(?:^|[^a-z])(?:my|the|your|our|those|these|of|total|more|few|many) $")
 _UNIT_AFTER = re.compile(r" (?:per|a (?:day|week|month)|away|left|of|run|ran|walked)\b")
 _HAS_OBJECT = re.compile(r" (?:my|your|him|her|them|someone|you|me|it|people|everyone|our)")
+# "od'd" is "overdosed" (and must not become the word "odd").
 _OD_D = re.compile(r"(?<![a-z0-9])od'd(?![a-z0-9])")
 
 
@@ -183,18 +191,31 @@ def _join_spaced(match: re.Match[str]) -> str:
     return " " + _SPACED_SEP.sub("", match.group()) + " "
 
 
-def _expand(match: re.Match[str]) -> str:
-    word = match.group(1)
-    if word == "unalive" and not _HAS_OBJECT.match(match.string, match.end()):
-        # "i want to unalive" has no object: it means the author.
-        return "kill myself"
-    if word in _NUMERIC_UNITS and (
-        _AFTER_NUMBER.search(match.string, 0, match.start())
-        or _UNIT_BEFORE.search(match.string, 0, match.start())
-        or _UNIT_AFTER.match(match.string, match.end())
-    ):
-        return word
-    return EVASIONS[word]
+def _expand_words(text: str) -> str:
+    """Expand evasions and contractions word by word (cheaper than one big regex)."""
+    if _PHRASE_HINT.search(text):
+        text = _PHRASE.sub(lambda m: _PHRASES[m.group()], text)
+    words = text.split(" ")
+    changed = False
+    for i, word in enumerate(words):
+        bare = word.strip(_EDGE_PUNCT)
+        replacement = EVASIONS.get(bare)
+        if replacement is None:
+            continue
+        before = " ".join(words[max(0, i - 2):i])
+        after = " " + " ".join(words[i + 1:i + 3])
+        if bare == "unalive" and not _HAS_OBJECT.match(after):
+            # "i want to unalive" has no object: it means the author.
+            replacement = "kill myself"
+        elif bare in _NUMERIC_UNITS and (
+            _AFTER_NUMBER.search(before)
+            or _UNIT_BEFORE.search(" " + before + " ")
+            or _UNIT_AFTER.match(after)
+        ):
+            continue
+        words[i] = word.replace(bare, replacement, 1)
+        changed = True
+    return " ".join(words) if changed else text
 
 
 # "my self" → "myself": people split the word, and rules are written with it whole.
@@ -242,16 +263,16 @@ def normalise(text: str) -> str:
     text = _APOSTROPHE.sub("", text)
     if _HAS_LEET.search(text):
         text = _LEET_TOKEN.sub(_deleet_token, text)
-    text = _VOWEL_REPEATS.sub(r"\1", text)
-    text = _CONSONANT_REPEATS.sub(r"\1\1", text)
+    text = _REPEATS.sub(_collapse, text)
     if "*" in text:
         text = _MASKED_TOKEN.sub(_unmask, text)
     text = _NON_WORD.sub(" ", text)
     text = _SPACED.sub(_join_spaced, text)
-    text = _SPLIT_SELF.sub(r"\1\2", text)
+    if "self" in text:
+        text = _SPLIT_SELF.sub(r"\1\2", text)
     text = text.replace("'", " ")
     text = _SPACES.sub(" ", text)
-    text = _EVASION.sub(_expand, text)
+    text = _expand_words(text)
     # A line break ends a sentence as far as context modifiers are concerned.
     text = text.replace("\n", " . ")
     return _SPACES.sub(" ", text).strip()
