@@ -201,3 +201,19 @@ def test_domain_modules_do_no_io_imports() -> None:
         source = path.read_text(encoding="utf-8")
         for banned in ("import discord", "from discord", "aiosqlite", "sqlite3", "urllib", "aiohttp"):
             assert banned not in source, f"{path.name} uses {banned}"
+
+
+def test_every_pattern_has_prefilter_literals(detector: Detector) -> None:
+    # A pattern without literals would switch the prefilter off for every message.
+    assert detector.uncovered_patterns == []
+
+
+def test_prefilter_never_changes_a_result(detector: Detector) -> None:
+    from tests.domain.crisis.test_detection_eval import LABELLED, LATER_SETS, load_labelled
+
+    brute = Detector.from_file(RULES)
+    brute._always = list(range(len(brute._patterns)))  # run every pattern on every message
+    texts = [r.text for path in (LABELLED, *LATER_SETS) for r in load_labelled(path)]
+    texts += ["number one", "reading time", "thanks all", "anyone around", "the bar exam"]
+    for text in texts:
+        assert detector.detect(text) == brute.detect(text), text
