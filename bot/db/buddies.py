@@ -325,6 +325,13 @@ class BuddyRepository:
             "ORDER BY r.created_at, r.request_id", (member_id, to_utc_text(now)))
         return [_request(r) for r in rows]
 
+    async def declined_since(self, requester: int, target: int, since: datetime) -> bool:
+        """Tell whether `target` declined a request from `requester` at or after `since`."""
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM buddy_requests WHERE requester_id = ? AND target_id = ? AND status = 'declined' "
+            "AND resolved_at >= ? LIMIT 1", (requester, target, to_utc_text(since)))
+        return value is not None
+
     async def create_request(self, conn: aiosqlite.Connection, guild_id: int, requester: int,
                              target: int, now: datetime, expires_at: datetime) -> int:
         """Record a request; raise DuplicateRequestError if one is already pending that way."""

@@ -12,8 +12,8 @@ a nudge at 3 a.m.
 Absence. A buddy "has not checked in for N days" when N whole local days (in the
 absent buddy's own zone) have passed since the day absence is counted from, with no
 check-in: today does not count, because it is not over. Absence is counted from the
-latest of the last check-in, the day the pair started, and the day a pause ended, so
-a new pairing or the end of a break never triggers an instant nudge.
+latest of the last check-in, the day the pair started, and the day either member's
+pause ended, so a new pairing or the end of a break never triggers an instant nudge.
 """
 
 from __future__ import annotations
@@ -165,28 +165,29 @@ def match_pool(candidates: Sequence[Candidate], *, blocked: Collection[tuple[int
     order).
     """
     order = sorted(candidates, key=lambda c: (c.waiting_since, c.key))
+    masks = {c.key: awake_slots(c.timezone, reference, c.quiet_start, c.quiet_end) for c in order}
     blocked_keys = {pair_key(a, b) for a, b in blocked}
-    taken: set[int] = set()
+    min_slots = -(-min_overlap_minutes // SLOT_MINUTES)
+    waiting: list[Candidate] = list(order)
     pairs: list[Match] = []
-    for chooser in order:
-        if chooser.key in taken:
-            continue
-        best: tuple[tuple[int, float, int], Candidate, int] | None = None
-        for other in order:
-            if other.key == chooser.key or other.key in taken:
+    unmatched: list[int] = []
+    while waiting:
+        chooser, rest = waiting[0], waiting[1:]
+        mask = masks[chooser.key]
+        best: tuple[int, int] | None = None  # (whole hours of overlap, index in rest)
+        for index, other in enumerate(rest):
+            slots = (mask & masks[other.key]).bit_count()
+            if slots < min_slots or pair_key(chooser.key, other.key) in blocked_keys:
                 continue
-            if pair_key(chooser.key, other.key) in blocked_keys:
-                continue
-            minutes = overlap_minutes(chooser, other, reference)
-            if minutes < min_overlap_minutes:
-                continue
-            score = (minutes // 60, -other.waiting_since.timestamp(), -other.key)
-            if best is None or score > best[0]:
-                best = (score, other, minutes)
+            hours = slots * SLOT_MINUTES // 60
+            # `rest` is in waiting order, so the first of equal hours has waited longest.
+            if best is None or hours > best[0]:
+                best = (hours, index)
         if best is None:
+            unmatched.append(chooser.key)
+            waiting = rest
             continue
-        _, partner, minutes = best
-        taken.update((chooser.key, partner.key))
-        pairs.append(Match(chooser.key, partner.key, minutes))
-    unmatched = tuple(c.key for c in order if c.key not in taken)
-    return MatchResult(tuple(pairs), unmatched)
+        partner = rest[best[1]]
+        pairs.append(Match(chooser.key, partner.key, (mask & masks[partner.key]).bit_count() * SLOT_MINUTES))
+        waiting = rest[:best[1]] + rest[best[1] + 1:]
+    return MatchResult(tuple(pairs), tuple(unmatched))  # choosers come in waiting order

@@ -3,7 +3,9 @@
 Rules that keep buddying consensual, gentle and capped:
 
 * Requests reach the target by DM with accept/decline buttons; a member who cannot
-  get DMs can still answer with `/buddy accept`. Requests close after 14 days.
+  get DMs can still answer with `/buddy accept`. Requests close after 14 days. A
+  member has at most 5 requests open, and cannot ask someone again within 30 days of
+  that person declining (asking is never a way to pester).
 * `max_buddies` is checked on both sides when a request is accepted (and when a
   matching round runs).
 * `/buddy status` shows a buddy's last check-in day and streak only if that buddy
@@ -31,7 +33,7 @@ at the top of this module (DMs and refusals) and in `cogs/buddies/_messages.py`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -82,6 +84,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROUND_TIME = time(18, 0)  # server-local time of the daily matching round
+# Requests are an ask of another person, so they are capped: a few open at once, and no
+# asking the same person again soon after they said "not right now".
+MAX_OPEN_REQUESTS = 5
+DECLINE_COOLDOWN = timedelta(days=30)
+MAX_ROUND = 1000  # pool members considered per server and round (matching is O(n²))
 PAUSE_DAYS = (1, 30)
 ACCEPT_ID = "kindred:buddy:accept:{request_id}"
 DECLINE_ID = "kindred:buddy:decline:{request_id}"
@@ -96,6 +103,10 @@ YOU_ARE_FULL = ("You already have {count} buddies, the most this server allows. 
 THEY_ARE_FULL = ("<@{user}> has reached this server's buddy limit since asking, so I can't pair you right "
                  "now. The request stays open in case that changes.")
 DUPLICATE_REQUEST = "You've already asked <@{user}> — the request is waiting for their answer."
+TOO_MANY_REQUESTS = ("You have {count} requests waiting for answers. Let's give those a little time first — "
+                     "`/buddy status` shows them, and `/buddy find` can match you with someone who's looking.")
+RECENTLY_DECLINED = ("<@{user}> said not right now a little while ago, so I won't ask them again just yet. "
+                     "`/buddy find` can match you with someone who's also looking. 💛")
 NO_REQUESTS = "You have no open buddy requests right now."
 NO_REQUEST_FROM = "There's no open buddy request from <@{user}> for you."
 WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
@@ -136,6 +147,8 @@ ENDED_DM = ("<@{ender}> has ended your buddy pairing in {where}. No blame, and n
             "pair you with someone new.")
 LEFT_DM = ("<@{leaver}> has stepped away from buddies in {where}, so your pairing has ended. It isn't about "
            "you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
+LEFT_SERVER_DM = ("<@{leaver}> is no longer a member of {where}, so your buddy pairing there has ended. It isn't "
+                  "about you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
 UNREACHABLE_DM = ("I can no longer reach <@{leaver}>'s account, so your buddy pairing in {where} has ended. "
                   "💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
 MATCHED_DM = ("🤝 You've been matched as accountability buddies with <@{partner}> in {where}! You both asked "
@@ -185,6 +198,9 @@ class LastCheckIns(Protocol):
 
 
 GuildNamer = Callable[[int], str | None]
+# Whether a user is still a member of a server: False only when Discord says they are not;
+# None when it cannot tell (network trouble, or the bot is no longer in the server).
+MembershipCheck = Callable[[int, int], Awaitable[bool | None]]
 
 
 # -- results ----------------------------------------------------------------------------
@@ -197,6 +213,7 @@ class Delivery(StrEnum):
     RETRYING = "retrying"        # Discord was busy; the outbox will try again
     DM_CLOSED = "dm_closed"      # the recipient does not accept DMs from the bot
     UNDELIVERABLE = "undeliverable"
+    GONE = "gone"                # the recipient has left the server; the request was closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,8 +290,8 @@ class BuddyService:
     """The rules of accountability buddies."""
 
     def __init__(self, db: Database, repo: BuddyRepository, members: MemberRepository,
-                 guild_config: GuildConfigService, outbox: OutboxService, summaries: CheckInSummaries, last_checkins: LastCheckIns, clock: Clock,
-                 config: Config) -> None:
+                 guild_config: GuildConfigService, outbox: OutboxService, summaries: CheckInSummaries,
+                 last_checkins: LastCheckIns, clock: Clock, config: Config) -> None:
         self.db = db
         self.repo = repo
         self.members = members
@@ -285,9 +302,10 @@ class BuddyService:
         self.clock = clock
         self.config = config
         self.guild_name: GuildNamer = lambda _guild_id: None
+        self.membership: MembershipCheck | None = None
 
     def register_delivery_hooks(self) -> None:
-        """Watch buddy DMs' outcomes: an account Discord no longer knows leaves buddies."""
+        """Watch buddy DMs' outcomes to notice members who have left the server or Discord."""
         for kind in ("buddy.request", "buddy.notice", "buddy.nudge", "buddy.match"):
             self.outbox.on_result(kind, self.on_delivery)
 
@@ -366,6 +384,11 @@ class BuddyService:
                 # They asked first: asking back is a yes.
                 await self._accept_in(conn, reverse, view, now)
             else:
+                if await self.repo.declined_since(me.member_id, target_member, now - DECLINE_COOLDOWN):
+                    raise ConflictError(RECENTLY_DECLINED.format(user=target_user))
+                waiting = len(await self.repo.outgoing(me.member_id, now))
+                if waiting >= MAX_OPEN_REQUESTS:
+                    raise ConflictError(TOO_MANY_REQUESTS.format(count=waiting))
                 try:
                     request_id = await self.repo.create_request(
                         conn, guild_id, me.member_id, target_member, now, now + REQUEST_TTL)
@@ -383,7 +406,13 @@ class BuddyService:
                      Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY)),
         ))
         log.info("buddy request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
-        return RequestOutcome(target_user, request_id, _delivery(result), paired=False)
+        delivery = _delivery(result)
+        if not result.ok:
+            stored = await self.repo.request(request_id)
+            if stored is None or stored.status != "pending":
+                delivery = Delivery.GONE  # the delivery hook found they had left the server
+                await self.outbox.dispatch()  # send the hook's kind notices now
+        return RequestOutcome(target_user, request_id, delivery, paired=False)
 
     async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
         """Accept a pending request (the only one, or the one from `from_user`)."""
@@ -553,30 +582,34 @@ class BuddyService:
     async def nudge(self, guild_id: int, user_id: int, buddy_user: int) -> NudgeOutcome:
         """Send a buddy a friendly DM: once per pair per (sender's) local day, never during their pause."""
         me = await self._actor(guild_id, user_id)
-        other, pair = await self._pair_with(me, buddy_user)
         now = self.clock.now()
-        if other.paused_at(now):
-            raise ConflictError(THEY_ARE_PAUSED.format(user=buddy_user))
-        if other.dm_closed:
-            raise ConflictError(THEY_HAVE_NO_DMS.format(user=buddy_user))
         tz = zone(self._tz(me))
         today = local_date(now, tz)
         day_start = occurrence_on(today, time(0, 0), tz)
         day_end = occurrence_on(today + timedelta(days=1), time(0, 0), tz)
-        key = f"buddy:nudge:manual:{pair.pair_id}:{me.member_id}:{today.isoformat()}"
-        deliver_at = after_own_quiet_hours(now, self._tz(other), other.quiet_start, other.quiet_end)
         async with self.db.transaction() as conn:
+            # Checked under the write lock, so a pause or an ending cannot slip in between.
+            other, pair = await self._pair_with(me, buddy_user)
+            if other.paused_at(now):
+                raise ConflictError(THEY_ARE_PAUSED.format(user=buddy_user))
+            if other.dm_closed:
+                raise ConflictError(THEY_HAVE_NO_DMS.format(user=buddy_user))
             # Either direction counts: the pair shares one nudge a day.
             if await self.repo.manual_nudge_between(pair.pair_id, day_start, day_end):
                 raise ConflictError(NUDGED_TODAY)
+            key = f"buddy:nudge:manual:{pair.pair_id}:{me.member_id}:{today.isoformat()}"
             if not await self.repo.record_nudge(conn, pair_id=pair.pair_id, guild_id=guild_id, kind="manual",
                                                 recipient=other.member_id, local_day=today, dedupe_key=key,
                                                 now=now, sender=me.member_id):
                 raise ConflictError(NUDGED_TODAY)
+            deliver_at = after_own_quiet_hours(now, self._tz(other), other.quiet_start, other.quiet_end)
             await outbox_db.enqueue(conn, self._dm(
                 key, "buddy.nudge", other, MANUAL_NUDGE_DM.format(sender=user_id, where=self._where(guild_id)),
                 guild_id), not_before=deliver_at, now=now)
         delivery = await self._delivery_of(key, deliver_at, now)
+        if delivery is Delivery.DM_CLOSED and await self.repo.active_pair(me.member_id, other.member_id) is None:
+            delivery = Delivery.GONE  # the delivery hook found they had left the server
+            await self.outbox.dispatch()  # send the hook's kind notice now
         log.info("manual nudge on pair %s (guild=%s): %s", pair.pair_id, guild_id, delivery.value)
         return NudgeOutcome(buddy_user, delivery, deliver_at)
 
@@ -617,12 +650,16 @@ class BuddyService:
         """
         await self._withdraw(guild_id, user_id, reason="left")
 
+    async def _has_left(self, guild_id: int, user_id: int) -> bool:
+        """Tell whether Discord says the user is no longer a member of the server."""
+        return self.membership is not None and await self.membership(guild_id, user_id) is False
+
     async def _withdraw(self, guild_id: int, user_id: int, *, reason: str) -> int:
         member = await self.repo.member(guild_id, user_id)
         if member is None:
             return 0
         now = self.clock.now()
-        text = LEFT_DM if reason == "left" else UNREACHABLE_DM
+        text = _WITHDRAW_DMS[reason]
         async with self.db.transaction() as conn:
             pairs = await self.repo.active_pairs_of(member.member_id)
             for pair in pairs:
@@ -638,46 +675,71 @@ class BuddyService:
         return len(pairs)
 
     async def on_delivery(self, item: OutboxItem, result: SendResult) -> None:
-        """Withdraw a member from buddies when Discord says their account no longer exists."""
-        if item.target != "dm" or result.status is not SendStatus.NOT_FOUND or item.guild_id is None:
+        """Withdraw a member from buddies when a DM shows they are gone, not merely closed to DMs.
+
+        A closed DM alone ends nothing (a request then waits for `/buddy accept`), but
+        without the members intent a refused DM is also how we notice someone left the
+        server, so the server is asked whether they are still a member.
+        """
+        if item.target != "dm" or item.guild_id is None:
             return
-        await self._withdraw(item.guild_id, item.target_id, reason="unreachable")
+        try:
+            if result.status is SendStatus.NOT_FOUND:
+                await self._withdraw(item.guild_id, item.target_id, reason="unreachable")
+            elif result.status is SendStatus.DM_CLOSED and await self._has_left(item.guild_id, item.target_id):
+                await self._withdraw(item.guild_id, item.target_id, reason="left_server")
+        except Exception:
+            # The outbox calls this mid-delivery; a failure here must not stop other messages.
+            log.exception("buddy delivery hook failed for outbox %s", item.outbox_id)
 
     # -- sweeps -------------------------------------------------------------------------
 
     async def nudge_sweep(self, now: datetime) -> int:
         """Queue automatic nudges that are due, and tidy old records; safe to run as often as you like."""
         await self._purge(now)
-        pairs = await self.repo.active_pairs_for_nudges()
-        if not pairs:
-            return 0
-        sharers = [m.member_id for p in pairs for m in (p.a, p.b)
-                   if m.share_checkins is ShareCheckins.BUDDIES]
-        last = await self.last_checkins.last_checkin_dates(sharers)
-        due: list[tuple[ActivePair, BuddyMember, BuddyMember, _AutoNudge]] = []
-        for active in pairs:
-            for absent, recipient in ((active.a, active.b), (active.b, active.a)):
-                decision = self._auto_nudge(active, absent, recipient, last.get(absent.member_id), now)
-                if decision is not None:
-                    due.append((active, absent, recipient, decision))
+        due = await self._due_auto_nudges(now)
         if not due:
             return 0
+        # Never tell someone that a buddy who has left the server "hasn't checked in".
+        # (Asking Discord takes a moment, so it happens before the write lock is taken.)
+        gone = {(a.guild_id, a.user_id) for _, a, _, _ in due if await self._has_left(a.guild_id, a.user_id)}
+        for guild_id, user_id in gone:
+            await self._withdraw(guild_id, user_id, reason="left_server")
         claimed = 0
         async with self.db.transaction() as conn:
-            for active, absent, recipient, decision in due:
+            # Decided again under the write lock: a pause, an ending or a check-in that
+            # landed meanwhile is respected.
+            for active, absent, recipient, decision in await self._due_auto_nudges(now):
+                if (absent.guild_id, absent.user_id) in gone:
+                    continue
                 pair_id = active.pair.pair_id
                 key = f"buddy:nudge:auto:{pair_id}:{recipient.member_id}:{decision.recipient_day.isoformat()}"
                 if not await self.repo.record_nudge(
                         conn, pair_id=pair_id, guild_id=active.pair.guild_id, kind="auto",
                         recipient=recipient.member_id, local_day=decision.recipient_day, dedupe_key=key,
                         now=now, about=absent.member_id, absent_since=decision.absent_since):
-                    continue
+                    continue  # this day's or this absence's nudge was already sent
                 text = AUTO_NUDGE_DM.format(absent=absent.user_id, days=decision.days,
                                             where=self._where(active.pair.guild_id))
                 await outbox_db.enqueue(conn, self._dm(key, "buddy.nudge", recipient, text, active.pair.guild_id),
                                         not_before=now, now=now)
                 claimed += 1
         return claimed
+
+    async def _due_auto_nudges(self, now: datetime) -> list[tuple[ActivePair, BuddyMember, BuddyMember, _AutoNudge]]:
+        """Return (pair, absent member, recipient, decision) for every automatic nudge due now."""
+        pairs = await self.repo.active_pairs_for_nudges()
+        if not pairs:
+            return []
+        sharers = [m.member_id for p in pairs for m in (p.a, p.b) if m.share_checkins is ShareCheckins.BUDDIES]
+        last = await self.last_checkins.last_checkin_dates(sharers)
+        due = []
+        for active in pairs:
+            for absent, recipient in ((active.a, active.b), (active.b, active.a)):
+                decision = self._auto_nudge(active, absent, recipient, last.get(absent.member_id), now)
+                if decision is not None:
+                    due.append((active, absent, recipient, decision))
+        return due
 
     def _auto_nudge(self, active: ActivePair, absent: BuddyMember, recipient: BuddyMember,
                     last_checkin: date | None, now: datetime) -> _AutoNudge | None:
@@ -746,8 +808,11 @@ class BuddyService:
                     await self.repo.leave_pool(conn, member.member_id)  # full now: nothing to find
                 elif not member.paused_at(now) and not member.dm_closed:
                     entries[member.member_id] = entry
+            # The pool comes longest-waiting first; a round considers at most MAX_ROUND of
+            # them, which bounds the time the writer (and the event loop) is held.
             candidates = [Candidate(e.member.member_id, self._tz(e.member), e.joined_at,
-                                    e.member.quiet_start, e.member.quiet_end) for e in entries.values()]
+                                    e.member.quiet_start, e.member.quiet_end)
+                          for e in list(entries.values())[:MAX_ROUND]]
             result = match_pool(candidates, blocked=await self.repo.recent_pair_keys(guild.guild_id, since),
                                 reference=day)
             for match in result.pairs:
@@ -776,6 +841,9 @@ class BuddyService:
         log.info("matching round for guild %s on %s: %d considered, %d pair(s)", guild.guild_id,
                  day.isoformat(), len(candidates), len(result.pairs))
         return len(result.pairs)
+
+
+_WITHDRAW_DMS = {"left": LEFT_DM, "left_server": LEFT_SERVER_DM, "unreachable": UNREACHABLE_DM}
 
 
 def _delivery(result: SendResult) -> Delivery:

@@ -18,6 +18,7 @@ REQUEST_REPLIES = {
                         "to deliver it. They can also answer with `/buddy accept`."),
     Delivery.UNDELIVERABLE: ("I couldn't deliver your request to <@{user}> by DM. It's saved: they can answer "
                              "with `/buddy accept` here in the server."),
+    Delivery.GONE: "<@{user}> doesn't seem to be a member of this server any more, so I've closed the request.",
 }
 REQUEST_PAIRED = "<@{user}> had already asked you — so you're buddies now! 🎉 I've let them know."
 ACCEPTED = "🎉 You and <@{user}> are buddies now! I've let them know. `/buddy status` shows your buddies."
@@ -36,6 +37,8 @@ NUDGE_REPLIES = {
     Delivery.RETRYING: "Discord is busy, so your nudge to <@{user}> is queued; I'll keep trying to deliver it.",
     Delivery.DM_CLOSED: "<@{user}>'s DMs are closed to me, so your nudge couldn't be delivered.",
     Delivery.UNDELIVERABLE: "I couldn't deliver your nudge to <@{user}> by DM.",
+    Delivery.GONE: ("<@{user}> is no longer a member of this server, so your pairing has ended. Thank you for "
+                    "looking out for them. 💛"),
 }
 PAUSED = ("Buddy nudges are paused until <t:{ts}:F>: none to you and none about you until then. Your buddies "
           "stay your buddies. To change the length, run `/buddy pause` again.")

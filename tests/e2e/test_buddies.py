@@ -193,6 +193,20 @@ async def test_nudge_pause_and_end(
     assert "isn't one of your buddies" in (await run(fake_discord, community, "/buddy end", alice, member=bob)).content
 
 
+async def test_a_buddy_who_left_the_server_is_noticed_and_the_pairing_ends_kindly(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    alice, bob = community.alice, community.bob
+    await run(fake_discord, community, "/buddy request", alice, member=bob)
+    await run(fake_discord, community, "/buddy accept", bob)
+    fake_discord.remove_member(community.guild, bob)  # no members intent: no event tells the bot
+    reply = await run(fake_discord, community, "/buddy nudge", alice, member=bob)
+    assert "no longer a member" in reply.content
+    assert fake_discord.requests("GET /guilds/{guild_id}/members/{user_id}")
+    [told] = await fake_discord.wait_for(lambda: dms(fake_discord, alice, "no longer a member"), what="alice told")
+    assert "Recovery Circle" in told.content
+    assert "don't have a buddy yet" in (await run(fake_discord, community, "/buddy status", alice)).content
+
+
 async def test_find_pairs_two_members_in_the_daily_round(
         fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
     alice, bob = community.alice, community.bob

@@ -20,7 +20,7 @@ from bot.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from bot.services.buddies import BuddyService, Delivery
+from bot.services.buddies import BuddyService, Delivery, MembershipCheck
 from bot.services.container import Services
 from tests.support import RecordingNotifier
 
@@ -122,6 +122,23 @@ async def test_duplicate_request_is_refused_and_sends_nothing(buddies: BuddyServ
     with pytest.raises(ConflictError, match="already asked"):
         await buddies.request(GUILD, A, B)
     assert len(notifier.dms_to(B)) == 1
+
+
+async def test_requests_are_capped_and_a_no_is_respected(
+        buddies: BuddyService, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    others = [200_000_000_000_000_000 + i for i in range(6)]
+    for other in others[:5]:
+        await buddies.request(GUILD, A, other)
+    with pytest.raises(ConflictError, match="5 requests waiting"):
+        await buddies.request(GUILD, A, others[5])
+    await buddies.decline(GUILD, others[0], A)
+    await buddies.request(GUILD, A, others[5])  # room again
+    with pytest.raises(ConflictError, match="won't ask them again just yet"):
+        await buddies.request(GUILD, A, others[0])
+    assert len(notifier.dms_to(others[0])) == 1
+    clock.advance(timedelta(days=31))
+    await buddies.request(GUILD, A, others[0])
+    assert len(notifier.dms_to(others[0])) == 2
 
 
 async def test_accept_pairs_and_tells_the_requester(buddies: BuddyService, notifier: RecordingNotifier) -> None:
@@ -366,6 +383,58 @@ async def test_an_account_discord_no_longer_knows_leaves_buddies(
     assert len(texts(notifier, A, "can no longer reach")) == 1
 
 
+def members_except(*gone: int) -> MembershipCheck:
+    async def check(guild_id: int, user_id: int) -> bool | None:
+        return user_id not in gone
+    return check
+
+
+async def test_a_closed_dm_from_someone_who_left_the_server_ends_their_pairs(
+        buddies: BuddyService, services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await buddies.request(GUILD, B, C)
+    buddies.membership = members_except()
+    notifier.dm_closed.add(B)
+    assert (await buddies.nudge(GUILD, A, B)).delivery is Delivery.DM_CLOSED
+    assert await buddies.are_buddies(GUILD, A, B)  # still a member: closed DMs end nothing
+    buddies.membership = members_except(B)
+    await services.members.touch(GUILD, B, services.clock.now())  # lift the mark so a DM is tried
+    clock.advance(timedelta(days=1))
+    assert (await buddies.nudge(GUILD, A, B)).delivery is Delivery.GONE
+    await services.outbox.dispatch()
+    assert not await buddies.are_buddies(GUILD, A, B)
+    [told] = texts(notifier, A, "no longer a member")
+    assert "Recovery Circle" in told
+    assert await services.db.fetch_value("SELECT count(*) FROM buddy_requests WHERE status = 'pending'") == 0
+
+
+async def test_a_request_to_someone_who_has_left_is_closed(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    buddies.membership = members_except(B)
+    notifier.dm_closed.add(B)
+    outcome = await buddies.request(GUILD, A, B)
+    assert outcome.delivery is Delivery.GONE
+    assert await services.db.fetch_value("SELECT status FROM buddy_requests") == "cancelled"
+
+
+async def test_membership_trouble_ends_nothing(buddies: BuddyService, notifier: RecordingNotifier) -> None:
+    async def unknown(guild_id: int, user_id: int) -> bool | None:
+        return None
+
+    async def broken(guild_id: int, user_id: int) -> bool | None:
+        raise OSError("network down")
+
+    await pair(buddies, A, B)
+    notifier.dm_closed.add(B)
+    buddies.membership = unknown
+    assert (await buddies.nudge(GUILD, A, B)).delivery is Delivery.DM_CLOSED
+    assert await buddies.are_buddies(GUILD, A, B)
+    buddies.membership = broken
+    outcome = await buddies.request(GUILD, C, B)  # the hook's failure is logged, not raised
+    assert outcome.delivery is Delivery.DM_CLOSED
+    assert await buddies.are_buddies(GUILD, A, B)
+
+
 # -- automatic nudges ---------------------------------------------------------------------------
 
 async def run_hourly(buddies: BuddyService, clock: FakeClock, until: datetime) -> list[datetime]:
@@ -467,6 +536,17 @@ async def test_no_automatic_nudge_to_closed_dms_until_the_member_returns(
     await services.settings.touch(GUILD, B)  # B uses the bot again
     assert await run_hourly(buddies, clock, datetime(2026, 11, 26, 12, 0, tzinfo=UTC)) == [
         datetime(2026, 11, 26, 8, 0, tzinfo=UTC)]
+
+
+async def test_no_automatic_nudge_about_a_buddy_who_left_the_server(
+        buddies: BuddyService, services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await services.settings.set_share_checkins(GUILD, A, "buddies")
+    buddies.membership = members_except(A)
+    assert await run_hourly(buddies, clock, datetime(2026, 11, 26, 0, 0, tzinfo=UTC)) == []
+    assert texts(notifier, B, NUDGE_TEXT) == []
+    assert not await buddies.are_buddies(GUILD, A, B)
+    assert len(texts(notifier, B, "no longer a member")) == 1
 
 
 async def test_nudge_sweep_is_idempotent_and_survives_a_lost_send(

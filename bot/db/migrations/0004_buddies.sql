@@ -36,7 +36,7 @@ CREATE TABLE buddy_pairs (
     started_at  TEXT NOT NULL,
     ended_at    TEXT,
     ended_by    INTEGER REFERENCES members (member_id) ON DELETE SET NULL,
-    end_reason  TEXT CHECK (end_reason IN ('ended', 'left', 'unreachable')),
+    end_reason  TEXT CHECK (end_reason IN ('ended', 'left', 'left_server', 'unreachable')),
     CHECK (member_a < member_b),
     CHECK ((ended_at IS NULL) = (end_reason IS NULL))
 ) STRICT;
