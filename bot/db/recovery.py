@@ -147,6 +147,9 @@ _SCHEDULE_INPUT_SQL = """
     JOIN members m ON m.member_id = c.member_id
     JOIN recovery_periods p ON p.counter_id = c.counter_id AND p.end_date IS NULL
 """
+# What the sweep reads: due rows only, through the partial index on next_celebration_at.
+DUE_SQL = (_SCHEDULE_INPUT_SQL + " WHERE c.next_celebration_at <= ? "
+           "ORDER BY c.next_celebration_at, c.counter_id LIMIT ?")
 
 
 def _schedule_input(row: sqlite3.Row) -> ScheduleInput:
@@ -313,10 +316,7 @@ class RecoveryRepository:
 
     async def due(self, now: datetime, limit: int) -> list[ScheduleInput]:
         """Return counters whose next celebration is due, earliest first (uses the partial index)."""
-        rows = await self.db.fetch_all(
-            _SCHEDULE_INPUT_SQL + " WHERE c.next_celebration_at <= ? "
-            "ORDER BY c.next_celebration_at, c.counter_id LIMIT ?",
-            (to_utc_text(now), limit))
+        rows = await self.db.fetch_all(DUE_SQL, (to_utc_text(now), limit))
         return [_schedule_input(r) for r in rows]
 
     async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None]], now: datetime) -> None:
