@@ -18,6 +18,8 @@ from bot.domain.settings import GuildSettings, MemberSettings
 
 # SQLite allows 32766 bound variables; stay far below it per statement.
 _IN_CHUNK = 500
+_CHECKIN_DAYS = "SELECT local_date, timezone FROM checkins WHERE member_id = ? ORDER BY local_date"
+_PLEDGE_DAYS = "SELECT local_date, timezone FROM pledges WHERE member_id = ? ORDER BY local_date"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,10 @@ def _reminder(row: sqlite3.Row, prefix: str = "") -> Reminder:
     )
 
 
+def _days(rows: Sequence[sqlite3.Row]) -> list[DayRecord]:
+    return [DayRecord(date.fromisoformat(r["local_date"]), r["timezone"]) for r in rows]
+
+
 def _hhmm(value: time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
@@ -89,11 +95,8 @@ class CheckInRepository:
     @staticmethod
     async def checkin_days_in(conn: aiosqlite.Connection, member_id: int) -> list[DayRecord]:
         """Return a member's checked-in days inside a transaction, in date order."""
-        cursor = await conn.execute(
-            "SELECT local_date, timezone FROM checkins WHERE member_id = ? ORDER BY local_date",
-            (member_id,))
-        rows = await cursor.fetchall()
-        return [DayRecord(date.fromisoformat(r[0]), r[1]) for r in rows]
+        cursor = await conn.execute(_CHECKIN_DAYS, (member_id,))
+        return _days(list(await cursor.fetchall()))
 
     @staticmethod
     async def upsert_checkin(conn: aiosqlite.Connection, *, member_id: int, local_date: date, timezone: str,
@@ -115,9 +118,7 @@ class CheckInRepository:
 
     async def checkin_days(self, member_id: int) -> list[DayRecord]:
         """Return a member's checked-in days in date order."""
-        rows = await self.db.fetch_all(
-            "SELECT local_date, timezone FROM checkins WHERE member_id = ? ORDER BY local_date", (member_id,))
-        return [DayRecord(date.fromisoformat(r["local_date"]), r["timezone"]) for r in rows]
+        return _days(await self.db.fetch_all(_CHECKIN_DAYS, (member_id,)))
 
     async def checkins_between(self, member_id: int, start: date, end: date) -> list[CheckIn]:
         """Return a member's check-ins from `start` to `end` (local dates, inclusive)."""
@@ -172,15 +173,12 @@ class CheckInRepository:
     @staticmethod
     async def pledge_days_in(conn: aiosqlite.Connection, member_id: int) -> list[DayRecord]:
         """Return a member's pledged days inside a transaction, in date order."""
-        cursor = await conn.execute(
-            "SELECT local_date, timezone FROM pledges WHERE member_id = ? ORDER BY local_date", (member_id,))
-        return [DayRecord(date.fromisoformat(r[0]), r[1]) for r in await cursor.fetchall()]
+        cursor = await conn.execute(_PLEDGE_DAYS, (member_id,))
+        return _days(list(await cursor.fetchall()))
 
     async def pledge_days(self, member_id: int) -> list[DayRecord]:
         """Return a member's pledged days in date order."""
-        rows = await self.db.fetch_all(
-            "SELECT local_date, timezone FROM pledges WHERE member_id = ? ORDER BY local_date", (member_id,))
-        return [DayRecord(date.fromisoformat(r["local_date"]), r["timezone"]) for r in rows]
+        return _days(await self.db.fetch_all(_PLEDGE_DAYS, (member_id,)))
 
     # -- daily prompt -------------------------------------------------------------------
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from PIL import Image
 
 from bot.app import KindredBot
 from bot.config import Config
@@ -137,6 +139,9 @@ async def test_mystats_defers_and_attaches_a_png_chart(fake_discord: FakeDiscord
     assert len(reply.attachments) == 1
     chart = reply.attachments[0]
     assert chart.filename.endswith(".png") and chart.data.startswith(PNG_SIGNATURE)
+    with Image.open(io.BytesIO(chart.data)) as image:
+        image.verify()  # a complete, decodable PNG, not just the right first bytes
+        assert image.format == "PNG" and image.size == (800, 450)
     assert not fake_discord.messages_in(community.general) and not fake_discord.messages_in(community.checkins)
 
 
