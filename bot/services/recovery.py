@@ -325,6 +325,12 @@ class RecoveryService:
         view = await self.guild_config.view(guild_id)
         return _GuildContext(view, await self.ladder(guild_id))
 
+    async def _stored_context(self, guild_id: int) -> _GuildContext:
+        # Read-only, for the sweep: `view()` would mark a server the bot left as joined again.
+        guild = await self.guild_config.guilds.get(guild_id)
+        assert guild is not None, "counters reference their server's row"
+        return _GuildContext(self.guild_config.resolve(guild), await self.ladder(guild_id))
+
     async def _own(self, guild_id: int, user_id: int) -> tuple[int, ZoneInfo, str, date]:
         eff = await self.settings.effective(guild_id, user_id)
         tz = eff.tz
@@ -591,7 +597,7 @@ class RecoveryService:
             claims = []
             for item in due:
                 if item.guild_id not in contexts:
-                    contexts[item.guild_id] = await self._context(item.guild_id)
+                    contexts[item.guild_id] = await self._stored_context(item.guild_id)
                 claims.append(self._plan(item, contexts[item.guild_id], now))
             recorded += await self.repo.apply_claims(claims, now)
             if len(due) < SWEEP_BATCH:
@@ -621,6 +627,8 @@ class RecoveryService:
         schedule = None if upcoming is None else Schedule(upcoming.days, occurrence_on(upcoming.on, ctx.hour, tz))
         delivery = celebration_delivery(item.visibility, item.celebrate,
                                         ctx.view.guild.celebrations_channel_id is not None)
+        if ctx.view.guild.left_at is not None:
+            delivery = Delivery.NONE  # the bot left this server; its data waits for the purge
         record = CelebrationRecord(item.period_id, item.member_id, top.days, top.on, delivery)
         message, not_before = self._message(item, ctx, top, today, delivery, tz, now)
         return Claim(item.counter_id, item.schedule.due_at, schedule, record, message, not_before)

@@ -497,6 +497,18 @@ async def test_sweep_with_a_claim_raced_by_a_command_does_nothing(services: Serv
                                 (milestone_key(due[0].period_id, 7),)) == 0
 
 
+async def test_no_celebrations_in_a_server_the_bot_left(services: Services, notifier: RecordingNotifier,
+                                                         clock: FakeClock) -> None:
+    await services.guild_config.set_celebrations(G, channel_id=CHANNEL)
+    await services.recovery.start(G, A, "2026-11-14", visibility="server")
+    await services.recovery.update_settings(G, A, "recovery", celebrate="channel")
+    await services.guilds.mark_left(G, clock.now())
+    assert await services.scheduler.run_all_once() == 1  # handled, quietly
+    assert notifier.sent == []
+    guild = await services.guilds.get(G)
+    assert guild is not None and guild.left_at is not None  # still left: the purge can find it
+
+
 async def test_deleting_the_member_removes_everything(services: Services, db: Database) -> None:
     await services.recovery.start(G, A, "2026-11-14")
     await services.recovery.slip(G, A)
