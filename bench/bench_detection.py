@@ -3,9 +3,8 @@
 Usage: python bench/bench_detection.py [--messages N] [--runs R]
 
 The mix is every labelled test message (about half risk language, most of the rest hard
-negatives) plus synthetic
-ordinary chatter, 80% ordinary overall, which is still far more risk language than a real
-server sees. "naive" is what one would write first: for each phrase pattern,
+negatives) plus synthetic ordinary chatter, 80% ordinary overall, which is still far more
+risk language than a real server sees. "naive" is what one would write first: for each phrase pattern,
 `re.search(pattern, text.lower())`, no normalisation, no prefilter.
 """
 
