@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,13 +60,13 @@ class _Rule:
 class TokenBucket:
     """`rate` requests per second with bursts up to `burst`."""
 
-    def __init__(self, rate: float, burst: int | None = None) -> None:
-        self.rate, self.capacity = rate, float(burst or max(1, int(rate)))
-        self.tokens, self.stamp = self.capacity, time.monotonic()
+    def __init__(self, rate: float, burst: int | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.capacity, self.clock = rate, float(burst or max(1, int(rate))), clock
+        self.tokens, self.stamp = self.capacity, clock()
 
     def take(self) -> float:
         """Take a token; return 0.0 on success or the seconds until one is available."""
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:

@@ -293,6 +293,9 @@ class InteractionHandle:
     # what the bot sends (called by the REST layer) -------------------------------------------------
 
     async def on_callback(self, kind: int, data: dict[str, Any], files: list[UploadedFile]) -> dict[str, Any]:
+        deadline = self.fake.interaction_deadline
+        if deadline is not None and time.monotonic() - self.created_at > deadline:
+            raise ApiError(404, 10062, "Unknown interaction")
         if self.callback_type is not None:
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         if kind not in ALLOWED_CALLBACKS.get(self.type, set()) or (kind in (DEFERRED_UPDATE, UPDATE) and self.message is None):
@@ -330,7 +333,13 @@ class InteractionHandle:
             body["resource"] = {"type": kind, "message": self.original.payload(fake.origin)}
         return body
 
+    def check_token(self) -> None:
+        """Follow-ups and edits use the interaction token, which Discord honours for 15 minutes."""
+        if time.monotonic() - self.created_at > self.fake.token_lifetime:
+            raise ApiError(401, 50027, "Invalid Webhook Token")
+
     async def on_followup(self, data: dict[str, Any], files: list[UploadedFile]) -> Message:
+        self.check_token()
         if self.callback_type is None:
             raise ApiError(404, 10015, "Unknown Webhook")
         world = self.fake.world
@@ -348,6 +357,7 @@ class InteractionHandle:
         return msg
 
     def message_for(self, message_id: str) -> Message:
+        self.check_token()
         if message_id == "@original":
             if self.original is None or self.original.deleted:
                 raise ApiError(404, 10008, "Unknown Message")

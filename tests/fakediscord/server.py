@@ -58,6 +58,8 @@ class FakeDiscord:
         self.interactions_by_token: dict[str, InteractionHandle] = {}
         self.nonces: dict[tuple[int, str], tuple[Message, float]] = {}
         self.nonce_window = 300.0  # seconds during which enforce_nonce deduplicates
+        self.interaction_deadline: float | None = None  # seconds to answer an interaction; Discord's is 3.0
+        self.token_lifetime = 15 * 60.0  # seconds an interaction token accepts follow-ups and edits
         self._runner: web.AppRunner | None = None
         self.port = 0
 

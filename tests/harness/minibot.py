@@ -40,6 +40,11 @@ class Panel(discord.ui.View):
     async def feedback(self, interaction: discord.Interaction, button: discord.ui.Button[Panel]) -> None:
         await interaction.response.send_modal(FeedbackModal())
 
+    @discord.ui.button(label="Later", custom_id="mini:later")
+    async def later(self, interaction: discord.Interaction, button: discord.ui.Button[Panel]) -> None:
+        await interaction.response.defer()  # on a component: deferred update (type 6)
+        await interaction.edit_original_response(content="updated later")
+
     @discord.ui.button(label="Done", custom_id="mini:done")
     async def done(self, interaction: discord.Interaction, button: discord.ui.Button[Panel]) -> None:
         await interaction.response.edit_message(content="closed", view=None)
@@ -117,6 +122,12 @@ def _register(tree: app_commands.CommandTree[MiniBot]) -> None:
         else:
             await interaction.followup.send("done (followup)", ephemeral=True)
         await interaction.followup.send("and one more", ephemeral=True)
+
+    @tree.command(description="Reply, then read the reply back")
+    async def peek(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("first", ephemeral=True)
+        original = await interaction.original_response()
+        await interaction.followup.send(f"original={original.content} ephemeral={original.flags.ephemeral}", ephemeral=True)
 
     @tree.command(description="Post the panel")
     async def panel(interaction: discord.Interaction) -> None:

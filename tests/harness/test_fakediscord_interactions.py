@@ -12,7 +12,7 @@ from tests.harness.minibot import MiniBot, running
 
 async def test_sync_stores_schemas_with_ids(fake: FakeDiscord, mini: MiniBot) -> None:
     names = {c["name"] for c in fake.commands()}
-    assert {"ping", "echo", "settings", "admin", "slow", "panel", "export", "dm", "twice"} <= names
+    assert {"ping", "echo", "settings", "admin", "slow", "peek", "panel", "export", "dm", "twice"} <= names
     assert all(c["id"].isdigit() and c["application_id"] == str(fake.application_id) for c in fake.commands())
     fetched = await mini.tree.fetch_commands()
     assert {c.name for c in fetched} == names
@@ -111,7 +111,7 @@ async def test_autocomplete_returns_the_bots_choices(fake: FakeDiscord, guild: G
 async def test_button_click_then_modal_submit(fake: FakeDiscord, guild: Guild, alice: User, mini: MiniBot) -> None:
     await (await fake.slash("/panel", user=alice, guild=guild)).reply()
     panel = (await fake.wait_for(lambda: fake.find_messages("mini:hello")))[0]
-    assert panel.custom_ids == ["mini:hello", "mini:feedback", "mini:done"]
+    assert panel.custom_ids == ["mini:hello", "mini:feedback", "mini:later", "mini:done"]
     assert panel in fake.messages_in(guild.channel("general"))
 
     hello = await fake.click("mini:hello", user=alice)
@@ -135,6 +135,28 @@ async def test_button_updates_its_message(fake: FakeDiscord, guild: Guild, alice
     assert await h.acknowledged() == 7
     assert (await h.reply()) is panel
     assert panel.content == "closed" and panel.custom_ids == [] and panel.history[0]["content"] == "Panel"
+
+
+async def test_deferred_update_then_edit_original_edits_the_clicked_message(fake: FakeDiscord, guild: Guild, alice: User, mini: MiniBot) -> None:
+    await (await fake.slash("/panel", user=alice, guild=guild)).reply()
+    panel = (await fake.wait_for(lambda: fake.find_messages("mini:later")))[0]
+    h = await fake.click(panel, custom_id="mini:later", user=alice)
+    assert await h.acknowledged() == 6
+    assert (await h.reply()) is panel and panel.content == "updated later"
+
+
+async def test_original_response_can_be_read_back(fake: FakeDiscord, guild: Guild, alice: User, mini: MiniBot) -> None:
+    h = await fake.slash("/peek", user=alice, guild=guild)
+    assert (await h.reply(1)).content == "original=first ephemeral=True"
+    assert fake.requests("GET /webhooks/{application_id}/{token}/messages/{message_id}")[0].status == 200
+
+
+async def test_late_callbacks_are_refused_when_the_deadline_is_on(fake: FakeDiscord, guild: Guild, alice: User, mini: MiniBot) -> None:
+    fake.interaction_deadline = 0.0  # Discord's is 3 s; off (None) by default so slow CI machines do not flake
+    h = await fake.slash("/ping", user=alice, guild=guild)
+    refused = await fake.wait_for_request("POST /interactions/{interaction_id}/{token}/callback")
+    assert (refused.status, refused.response["code"]) == (404, 10062)
+    assert h.callback_type is None and h.replies == []
 
 
 async def test_ephemeral_message_buttons_are_only_clickable_by_their_owner(fake: FakeDiscord, guild: Guild, alice: User, mod: User, mini: MiniBot) -> None:
