@@ -116,13 +116,12 @@ class PrivacyRepository:
             return {}
         linked = await self.member_linked_tables()
         found: dict[str, dict[int, sqlite3.Row]] = {"members": {member_id: member[0]}}
-        key_values: dict[tuple[str, str], set[Any]] = {("members", "member_id"): {member_id}}
         changed = True
         while changed:
             changed = False
             for table, keys in linked.items():
                 for key in keys:
-                    values = _parent_values(found, key, key_values)
+                    values = _parent_values(found, key)
                     if not values:
                         continue
                     marks = ",".join("?" * len(values))
@@ -136,12 +135,12 @@ class PrivacyRepository:
                             changed = True
         user_ids = await self._user_ids_for(found, linked)
         result: dict[str, list[dict[str, Any]]] = {}
-        for table, rows in sorted(found.items()):
-            if not rows:
+        for table, by_rowid in sorted(found.items()):
+            if not by_rowid:
                 continue
             member_columns = {k.column for k in linked.get(table, []) if k.parent == "members"}
             result[table] = [
-                _public_row(row, member_columns, member_id, user_ids) for _, row in sorted(rows.items())
+                _public_row(row, member_columns, member_id, user_ids) for _, row in sorted(by_rowid.items())
             ]
         return result
 
@@ -198,10 +197,7 @@ class PrivacyRepository:
         await self.db.execute("DELETE FROM guilds WHERE guild_id = ?", (guild_id,))
 
 
-def _parent_values(found: dict[str, dict[int, sqlite3.Row]], key: ForeignKey,
-                   key_values: dict[tuple[str, str], set[Any]]) -> set[Any]:
-    if key.parent == "members" and key.parent_column == "member_id":
-        return key_values[("members", "member_id")]
+def _parent_values(found: dict[str, dict[int, sqlite3.Row]], key: ForeignKey) -> set[Any]:
     rows = found.get(key.parent, {})
     return {r[key.parent_column] for r in rows.values() if r[key.parent_column] is not None}
 
