@@ -8,6 +8,7 @@ transaction, together with the outbox row that announces the change.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -17,6 +18,8 @@ from bot.db.database import Database
 from bot.domain.buddies import pair_key
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import ShareCheckins
+
+_IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
 
 class DuplicateRequestError(Exception):
@@ -95,6 +98,16 @@ class ActivePair:
     pair: BuddyPair
     a: BuddyMember
     b: BuddyMember
+    nudge_after_days: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeCandidate:
+    """One direction of an active pair in which an automatic nudge is possible at all."""
+
+    pair_id: int
+    absent_member: int
+    started_on: date  # the UTC date the pair started
     nudge_after_days: int | None
 
 
@@ -244,6 +257,15 @@ class BuddyRepository:
             "SELECT count(*) FROM buddy_pairs WHERE (member_a = ? OR member_b = ?) AND ended_at IS NULL",
             (member_id, member_id)))
 
+    async def active_counts(self, guild_id: int) -> dict[int, int]:
+        """Return how many buddies each member of a server who has any has now."""
+        rows = await self.db.fetch_all(
+            "SELECT member_id, count(*) AS n FROM ("
+            " SELECT member_a AS member_id FROM buddy_pairs WHERE guild_id = ? AND ended_at IS NULL"
+            " UNION ALL SELECT member_b FROM buddy_pairs WHERE guild_id = ? AND ended_at IS NULL"
+            ") GROUP BY member_id", (guild_id, guild_id))
+        return {r["member_id"]: r["n"] for r in rows}
+
     async def create_pair(self, conn: aiosqlite.Connection, guild_id: int, member_1: int,
                           member_2: int, origin: str, now: datetime) -> int:
         """Pair two members; raise AlreadyBuddiesError if they already are."""
@@ -265,28 +287,53 @@ class BuddyRepository:
             "WHERE pair_id = ? AND ended_at IS NULL", (to_utc_text(now), ended_by, reason, pair_id))
         return cursor.rowcount == 1
 
-    async def active_pairs_for_nudges(self) -> list[ActivePair]:
-        """Return every active pair in servers the bot is still in where someone shares check-ins."""
+    async def nudge_candidates(self, now: datetime) -> list[NudgeCandidate]:
+        """Return each direction (absent member → partner) in which an automatic nudge is possible.
+
+        The absent member shares check-ins with buddies, the partner's DMs are not known to
+        be closed, neither is paused at `now`, the pair is active and the bot is still in
+        the server. Rows are light: the caller narrows them by check-in dates first.
+        """
         rows = await self.db.fetch_all(
-            "SELECT bp.pair_id, bp.guild_id, bp.member_a, bp.member_b, bp.origin, bp.started_at, "  # noqa: S608 - fixed fragments
-            "bp.ended_at, g.buddy_nudge_after_days, "
-            f"{_member_columns('ma', 'a_')}, pa.paused_until AS a_paused_until, "
-            f"{_member_columns('mb', 'b_')}, pb.paused_until AS b_paused_until "
-            "FROM buddy_pairs bp JOIN guilds g ON g.guild_id = bp.guild_id "
-            "JOIN members ma ON ma.member_id = bp.member_a JOIN members mb ON mb.member_id = bp.member_b "
-            "LEFT JOIN buddy_pauses pa ON pa.member_id = bp.member_a "
-            "LEFT JOIN buddy_pauses pb ON pb.member_id = bp.member_b "
-            "WHERE bp.ended_at IS NULL AND g.left_at IS NULL "
-            "AND (ma.share_checkins = 'buddies' OR mb.share_checkins = 'buddies') "
-            "ORDER BY bp.pair_id")
+            "WITH directions (pair_id, absent, recipient) AS ("
+            " SELECT pair_id, member_a, member_b FROM buddy_pairs WHERE ended_at IS NULL"
+            " UNION ALL SELECT pair_id, member_b, member_a FROM buddy_pairs WHERE ended_at IS NULL) "
+            "SELECT d.pair_id, d.absent, bp.started_at, g.buddy_nudge_after_days FROM directions d "
+            "JOIN buddy_pairs bp ON bp.pair_id = d.pair_id JOIN guilds g ON g.guild_id = bp.guild_id "
+            "JOIN members ab ON ab.member_id = d.absent JOIN members rc ON rc.member_id = d.recipient "
+            "LEFT JOIN buddy_pauses pa ON pa.member_id = d.absent "
+            "LEFT JOIN buddy_pauses pr ON pr.member_id = d.recipient "
+            "WHERE g.left_at IS NULL AND ab.share_checkins = 'buddies' AND rc.dm_closed_at IS NULL "
+            "AND (pa.paused_until IS NULL OR pa.paused_until <= :now) "
+            "AND (pr.paused_until IS NULL OR pr.paused_until <= :now) "
+            "ORDER BY d.pair_id, d.absent", {"now": to_utc_text(now)})
+        return [NudgeCandidate(r["pair_id"], r["absent"], date.fromisoformat(r["started_at"][:10]),
+                               r["buddy_nudge_after_days"]) for r in rows]
+
+    async def active_pairs(self, pair_ids: Sequence[int]) -> list[ActivePair]:
+        """Return these pairs (those still active) with both members' settings."""
         result = []
-        for row in rows:
-            pair = BuddyPair(
-                pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
-                user_a=row["a_user_id"], member_b=row["member_b"], user_b=row["b_user_id"],
-                origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None)
-            result.append(ActivePair(pair, _member(row, "a_"), _member(row, "b_"),
-                                     row["buddy_nudge_after_days"]))
+        unique = list(dict.fromkeys(pair_ids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start:start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self.db.fetch_all(
+                "SELECT bp.pair_id, bp.guild_id, bp.member_a, bp.member_b, bp.origin, bp.started_at, "  # noqa: S608 - fixed fragments
+                "g.buddy_nudge_after_days, "
+                f"{_member_columns('ma', 'a_')}, pa.paused_until AS a_paused_until, "
+                f"{_member_columns('mb', 'b_')}, pb.paused_until AS b_paused_until "
+                "FROM buddy_pairs bp JOIN guilds g ON g.guild_id = bp.guild_id "
+                "JOIN members ma ON ma.member_id = bp.member_a JOIN members mb ON mb.member_id = bp.member_b "
+                "LEFT JOIN buddy_pauses pa ON pa.member_id = bp.member_a "
+                "LEFT JOIN buddy_pauses pb ON pb.member_id = bp.member_b "
+                f"WHERE bp.ended_at IS NULL AND bp.pair_id IN ({marks}) ORDER BY bp.pair_id", chunk)
+            for row in rows:
+                pair = BuddyPair(
+                    pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
+                    user_a=row["a_user_id"], member_b=row["member_b"], user_b=row["b_user_id"],
+                    origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None)
+                result.append(ActivePair(pair, _member(row, "a_"), _member(row, "b_"),
+                                         row["buddy_nudge_after_days"]))
         return result
 
     async def recent_pair_keys(self, guild_id: int, since: datetime) -> set[tuple[int, int]]:
