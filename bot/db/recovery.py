@@ -133,8 +133,8 @@ def _schedule_params(schedule: Schedule | None) -> tuple[int | None, str | None]
 
 
 def name_key(name: str) -> str:
-    """Return the case-insensitive key of a counter name."""
-    return name.casefold()
+    """Return the key a counter name is matched by: any capitals, any spacing."""
+    return " ".join(name.split()).casefold()
 
 
 _SCHEDULE_INPUT_SQL = """

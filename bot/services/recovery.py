@@ -33,6 +33,7 @@ from bot.db.recovery import (
     Schedule,
     ScheduleInput,
     milestone_key,
+    name_key,
 )
 from bot.domain.clock import Clock
 from bot.domain.localtime import (
@@ -108,6 +109,7 @@ SLIP_BEFORE_START = ("This count started on {start}, so a slip can be recorded f
 DESCRIPTION_TOO_LONG = f"A milestone description can be up to {DESCRIPTION_MAX} characters."
 RUNG_RANGE = f"Milestones are a number of days from 1 to {MAX_RUNG_DAYS:,}."
 NO_SUCH_RUNG = "There's no {days}-day milestone on this server's ladder."
+CHANGED_JUST_NOW = "That counter changed just now. Please try again."
 LAST_RUNG = ("That's the last milestone on the ladder, so I kept it. Add another first, or use "
              "`/config milestones reset` to go back to the default ladder.")
 
@@ -344,7 +346,7 @@ class RecoveryService:
             if len(counters) > 1:
                 raise InvalidInputError(WHICH_COUNTER.format(names=_names(counters)))
             return counters[0]
-        found = await self.repo.counter(member_id, name.strip())
+        found = await self.repo.counter(member_id, name)
         if found is None:
             counters = await self.repo.counters(member_id)
             if not counters:
@@ -398,11 +400,12 @@ class RecoveryService:
             try:
                 await self.repo.move_start(existing, start, schedule, now)
             except CounterChangedError:
-                raise ConflictError("That counter changed just now. Please try again.") from None
+                raise ConflictError(CHANGED_JUST_NOW) from None
         if chosen is not None and chosen is not existing.visibility:
             await self._apply_settings(existing, chosen, existing.celebrate, ctx, now)
         record = await self._reload(member_id, clean)
-        log.info("recovery counter %s start corrected (member %s)", record.counter_id, member_id)
+        if start != previous:
+            log.info("recovery counter %s start corrected (member %s)", record.counter_id, member_id)
         return StartResult(counter_view(record, ctx.ladder, today), False, previous, self._delivery(record, ctx))
 
     async def show(self, guild_id: int, viewer_id: int, owner_id: int | None = None,
@@ -423,8 +426,7 @@ class RecoveryService:
         if name is not None:
             # Matching by name only among shared counters, so a wrong guess and a private
             # counter look exactly alike.
-            key = name.strip().casefold()
-            shared = [c for c in shared if c.name.casefold() == key]
+            shared = [c for c in shared if name_key(c.name) == name_key(name)]
         return ShowResult(False, tuple(shared))
 
     async def shared_counters(self, guild_id: int, owner_user_id: int, viewer_user_id: int) -> list[CounterView]:
@@ -455,8 +457,7 @@ class RecoveryService:
                    date_text: str | None = None) -> SlipResult:
         """Record a slip: the current period ends on that date and a new one starts the same date."""
         member_id, tz, tz_name, today = await self._own(guild_id, user_id)
-        clean = clean_counter_name(name) if name is not None else None
-        counter = await self._pick(member_id, clean)
+        counter = await self._pick(member_id, name)
         on = today if date_text is None else parse_counter_date(date_text, today=today, tz_name=tz_name)
         ctx = await self._context(guild_id)
         current = counter.current
@@ -469,7 +470,7 @@ class RecoveryService:
         try:
             await self.repo.record_slip(counter, on, schedule, self.clock.now())
         except CounterChangedError:
-            raise ConflictError("That counter changed just now. Please try again.") from None
+            raise ConflictError(CHANGED_JUST_NOW) from None
         record = await self._reload(member_id, counter.name)
         log.info("recovery counter %s slip recorded (member %s)", record.counter_id, member_id)
         return SlipResult(counter_view(record, ctx.ladder, today), True, on, previous_days)
@@ -478,7 +479,7 @@ class RecoveryService:
                               celebrate: str | None = None) -> SettingsResult:
         """Change a counter's visibility and how its milestones are celebrated."""
         member_id, _tz, _name, today = await self._own(guild_id, user_id)
-        counter = await self._pick(member_id, clean_counter_name(name))
+        counter = await self._pick(member_id, name)
         ctx = await self._context(guild_id)
         new_visibility = _choice(Visibility, visibility) or counter.visibility
         new_celebrate = _choice(Celebrate, celebrate) or counter.celebrate
@@ -495,12 +496,12 @@ class RecoveryService:
             await self.repo.update_settings(counter, visibility=visibility, celebrate=celebrate,
                                             cancel_public=not public, now=now)
         except CounterChangedError:
-            raise ConflictError("That counter changed just now. Please try again.") from None
+            raise ConflictError(CHANGED_JUST_NOW) from None
 
     async def remove(self, guild_id: int, user_id: int, name: str) -> str:
         """Delete one counter and its history; return its name."""
         member_id, *_ = await self._own(guild_id, user_id)
-        counter = await self._pick(member_id, clean_counter_name(name))
+        counter = await self._pick(member_id, name)
         await self.repo.delete(counter)
         log.info("recovery counter %s removed (member %s)", counter.counter_id, member_id)
         return counter.name

@@ -99,6 +99,7 @@ async def test_names_are_tidied_and_unique_per_member_whatever_the_capitals(serv
     again = await services.recovery.start(G, A, "2026-11-01", name="alcohol FREE")
     assert not again.created and again.counter.name == "Alcohol free"
     await services.recovery.start(G, B, "2026-11-01", name="Alcohol free")  # someone else's: fine
+    assert (await services.recovery.slip(G, A, name=" ALCOHOL  free")).recorded  # found however it's typed
     assert await counters_in_db(db) == 2
 
 
