@@ -54,7 +54,6 @@ from bot.domain.recovery import (
     Period,
     Rung,
     Visibility,
-    calendar_duration,
     celebration_delivery,
     counter_stats,
     first_milestone_from,
@@ -233,7 +232,7 @@ def clean_counter_name(text: str | None) -> str:
     """Validate and tidy a counter name (spaces collapsed), with kind errors."""
     if text is None:
         return DEFAULT_NAME
-    if any(not ch.isprintable() for ch in text.replace("\n", " ")) or "\n" in text:
+    if not text.isprintable():  # line breaks and control characters
         raise InvalidInputError(NAME_CHARACTERS)
     name = _SPACES.sub(" ", text).strip()
     if not name or not any(ch.isalnum() for ch in name):
@@ -279,7 +278,7 @@ def counter_view(record: CounterRecord, ladder: Ladder, today: date) -> CounterV
     return CounterView(
         name=record.name, visibility=record.visibility, celebrate=record.celebrate, today=today,
         start=stats.start, current_days=stats.current_days,
-        duration=calendar_duration(stats.start, max(today, stats.start)),
+        duration=stats.duration,
         longest_days=stats.longest_days, total_days=stats.total_days, first_start=stats.first_start,
         periods=periods, slips=stats.slips, next=upcoming,
         today_milestone=reached if reached is not None and reached.on == today else None,
