@@ -449,6 +449,22 @@ async def test_celebration_on_a_dst_change_day(services: Services, clock: FakeCl
     assert len(notifier.dms_to(A)) == 2 and "3 days" in notifier.dms_to(A)[1].message.content
 
 
+async def test_celebration_hour_inside_a_spring_forward_gap_happens_once(
+        services: Services, clock: FakeClock, db: Database, notifier: RecordingNotifier) -> None:
+    # 2027-03-14 in New York: 02:00 does not exist; the celebration is at 03:00 EDT (07:00 UTC), once.
+    await services.guild_config.set_celebrations(G, channel_id=CHANNEL, hour=2)
+    clock.set(at("2027-03-13T12:00:00"))
+    await services.settings.set_timezone(G, A, "America/New_York")
+    await services.recovery.start(G, A, "2027-03-13")
+    assert await db.fetch_value("SELECT next_celebration_at FROM recovery_counters") == "2027-03-14T07:00:00+00:00"
+    clock.set(at("2027-03-14T06:59:00"))
+    assert await services.scheduler.run_all_once() == 0
+    for minute in ("07:00", "07:30", "09:00"):
+        clock.set(at(f"2027-03-14T{minute}:00"))
+        await services.scheduler.run_all_once()
+    assert len(notifier.dms_to(A)) == 1
+
+
 async def test_ladder_descriptions_appear_in_celebrations(services: Services, clock: FakeClock,
                                                           notifier: RecordingNotifier) -> None:
     await services.recovery.add_milestone(G, 7, "A whole week!")
