@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -12,6 +12,7 @@ from bot.db.buddies import BuddyRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxItem
 from bot.domain.clock import FakeClock
+from bot.domain.localtime import local_date, occurrence_on, zone
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 from bot.errors import (
     ConflictError,
@@ -492,6 +493,24 @@ async def test_absence_counts_in_the_absent_zone_and_nudge_waits_for_recipient_q
     # Auckland's 25th starts at 11:00 UTC on the 24th (23rd and 24th passed there), but it
     # is 16:30 in Kolkata, quiet until 20:00 IST (14:30 UTC): the 15:00 UTC sweep nudges.
     assert times == [datetime(2026, 11, 24, 15, 0, tzinfo=UTC)]
+
+
+@pytest.mark.parametrize("tz", ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Pacific/Chatham", "America/St_Johns",
+                                "Australia/Lord_Howe", "Asia/Kathmandu"])
+async def test_automatic_nudge_comes_on_the_due_local_morning_in_far_zones(
+        buddies: BuddyService, services: Services, clock: FakeClock, checkins: FakeCheckIns, tz: str) -> None:
+    # The sweep's cheap UTC-date bound must never hide a nudge that is due somewhere on Earth.
+    for user in (A, B):
+        await services.settings.set_timezone(GUILD, user, tz)
+    await pair(buddies, A, B)
+    await services.settings.set_share_checkins(GUILD, A, "buddies")
+    today = local_date(clock.now(), zone(tz))
+    await checkins.mark(A, today)
+    due_day = today + timedelta(days=3)  # two whole days pass, the nudge comes on the third
+    morning = occurrence_on(due_day, time(8, 0), zone(tz))
+    first_sweep_after = morning + (-(morning - clock.now()) % timedelta(hours=1))
+    times = await run_hourly(buddies, clock, morning + timedelta(days=2))
+    assert times == [first_sweep_after]
 
 
 async def test_automatic_nudge_is_exactly_once_across_a_dst_night(
