@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.helpers import BotProcess, Community, bot_env, build_community, config_for, running_kindred
+from tests.e2e.helpers import (
+    BotProcess,
+    Community,
+    bot_env,
+    build_community,
+    config_for,
+    running_kindred,
+)
 from tests.fakediscord import FakeDiscord, discord_endpoints
 
 if TYPE_CHECKING:

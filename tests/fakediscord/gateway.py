@@ -194,7 +194,7 @@ class Gateway:
         self.changes.notify()
 
     async def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
-        op, data = frame.get("op"), frame.get("d")
+        op, data = frame.get("op"), frame.get("d") or {}
         if op == HEARTBEAT:
             await conn.send({"op": HEARTBEAT_ACK, "d": None})
         elif op == IDENTIFY:

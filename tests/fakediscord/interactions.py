@@ -23,7 +23,7 @@ from .state import (
     Role,
     User,
     World,
-    _walk_components as _walk,
+    walk_components,
 )
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def command_data(top: dict[str, Any], chain: list[dict[str, Any]], options: list
 
 def modal_submit_components(modal: dict[str, Any], values: dict[str, Any]) -> list[dict[str, Any]]:
     """Mirror the modal's layout (action rows or labels) with the submitted values; validate like the client."""
-    inputs = {c["custom_id"]: c for c in _walk(modal.get("components") or []) if "custom_id" in c}
+    inputs = {c["custom_id"]: c for c in walk_components(modal.get("components") or []) if "custom_id" in c}
     unknown = set(values) - set(inputs)
     if unknown:
         raise FakeDiscordError(f"modal {modal.get('custom_id')!r} has no input(s) {sorted(unknown)}; inputs are {list(inputs)}")

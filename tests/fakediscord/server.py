@@ -325,7 +325,7 @@ class FakeDiscord:
 
     def ephemeral_replies(self, user: User | None = None) -> list[Message]:
         """Ephemeral interaction replies (to `user`, if given), oldest first."""
-        owners = {h.id: h.user for h in self.interactions}
+        owners: dict[int | None, User] = {h.id: h.user for h in self.interactions}
         return [m for m in self.world.messages.values() if m.ephemeral and not m.loading and not m.deleted and (user is None or owners.get(m.interaction_id) is user)]
 
     def find_messages(self, custom_id: str) -> list[Message]:
@@ -346,8 +346,8 @@ class FakeDiscord:
 
     async def wait_for_request(self, route: str, *, count: int = 1, timeout: float = 10.0) -> RequestRecord:
         """Wait until `count` requests matched `route`; return the last of them."""
-        found = await self.wait_for(lambda: len(self.requests(route)) >= count and self.requests(route), timeout, f"{count}x {route}")
-        return found[count - 1]
+        found = await self.wait_for(lambda: self.requests(route)[count - 1:], timeout, f"{count}x {route}")
+        return found[0]
 
     # gateway outages -----------------------------------------------------------------------------------
 

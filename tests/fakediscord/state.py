@@ -297,14 +297,14 @@ class Attachment:
         return data
 
 
-def _walk_components(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def walk_components(components: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for comp in components:
         yield comp
-        yield from _walk_components(comp.get("components", []))
+        yield from walk_components(comp.get("components", []))
         if isinstance(comp.get("component"), dict):
-            yield from _walk_components([comp["component"]])
+            yield from walk_components([comp["component"]])
         if isinstance(comp.get("accessory"), dict):
-            yield from _walk_components([comp["accessory"]])
+            yield from walk_components([comp["accessory"]])
 
 
 @dataclass(eq=False)
@@ -343,7 +343,7 @@ class Message:
         return self.channel.guild_id
 
     def walk_components(self) -> Iterator[dict[str, Any]]:
-        return _walk_components(self.components)
+        return walk_components(self.components)
 
     @property
     def custom_ids(self) -> list[str]:

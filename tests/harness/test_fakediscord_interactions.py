@@ -19,8 +19,8 @@ async def test_sync_stores_schemas_with_ids(fake: FakeDiscord, mini: MiniBot) ->
 
 
 async def test_guild_sync_is_separate_from_global(fake: FakeDiscord, guild: Guild, mini: MiniBot) -> None:
-    mini.tree.copy_global_to(guild=guild)  # type: ignore[arg-type]
-    await mini.tree.sync(guild=guild)  # type: ignore[arg-type]
+    mini.tree.copy_global_to(guild=guild)
+    await mini.tree.sync(guild=guild)
     assert {c["name"] for c in fake.commands(guild)} == {c["name"] for c in fake.commands()}
     assert all(c["guild_id"] == str(guild.id) for c in fake.commands(guild))
 
@@ -65,7 +65,7 @@ async def test_subcommand_group_and_choices(fake: FakeDiscord, guild: Guild, ali
 )
 async def test_mistakes_in_tests_fail_loudly(fake: FakeDiscord, guild: Guild, alice: User, mini: MiniBot, command: str, options: dict[str, object], message: str) -> None:
     with pytest.raises(FakeDiscordError, match=message):
-        await fake.slash(command, user=alice, guild=guild, **options)
+        await fake.slash(command, user=alice, guild=guild, options=options)
 
 
 async def test_default_member_permissions_hide_the_command(fake: FakeDiscord, guild: Guild, alice: User, mod: User, mini: MiniBot) -> None:
