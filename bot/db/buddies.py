@@ -499,6 +499,14 @@ class BuddyRepository:
             (pair_id, to_utc_text(start), to_utc_text(end)))
         return value is not None
 
+    async def auto_nudge_sent(self, pair_id: int, recipient: int, absent_since: date, local_day: date) -> bool:
+        """Tell whether an automatic nudge already went to `recipient` for this absence or on this day."""
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM buddy_nudges WHERE pair_id = ? AND recipient_id = ? AND kind = 'auto' "
+            "AND (absent_since = ? OR local_date = ?) LIMIT 1",
+            (pair_id, recipient, absent_since.isoformat(), local_day.isoformat()))
+        return value is not None
+
     async def record_nudge(self, conn: aiosqlite.Connection, *, pair_id: int, guild_id: int, kind: str,
                            recipient: int, local_day: date, dedupe_key: str, now: datetime,
                            sender: int | None = None, about: int | None = None,

@@ -26,8 +26,11 @@ Rules that keep buddying consensual, gentle and capped:
   `bot.domain.buddies.match_pool` for the scoring.
 
 Every DM is queued in the outbox in the same transaction as the change it announces,
-so a crash can neither lose the message nor send it twice. Wording a member sees lives
-at the top of this module (DMs and refusals) and in `cogs/buddies/_messages.py`.
+so a crash can neither lose the message nor send it twice — except the request DM,
+which `deliver_now` sends right after the request commits so the requester can be told
+whether it arrived (a crash in between leaves the request waiting for `/buddy accept`
+and in both members' `/buddy status`). Wording a member sees lives at the top of this
+module (DMs and refusals) and in `cogs/buddies/_messages.py`.
 """
 
 from __future__ import annotations
@@ -759,7 +762,9 @@ class BuddyService:
         for active in pairs:
             for absent, recipient in ((active.a, active.b), (active.b, active.a)):
                 decision = self._auto_nudge(active, absent, recipient, last.get(absent.member_id), now)
-                if decision is not None:
+                # Skip what was already sent, so a long absence costs no lookups hour after hour.
+                if decision is not None and not await self.repo.auto_nudge_sent(
+                        active.pair.pair_id, recipient.member_id, decision.absent_since, decision.recipient_day):
                     due.append((active, absent, recipient, decision))
         return due
 
