@@ -55,19 +55,32 @@ class GuildRepository:
         return guild_from_row(row) if row else None
 
     async def ensure(self, guild_id: int, now: datetime) -> GuildSettings:
-        """Return a server's settings, creating the row on first use."""
+        """Return a server's settings, creating the row on first use.
+
+        Reading settings never marks a server the bot left as joined again (sweeps read
+        them too); only `mark_present` does, from gateway events.
+        """
         existing = await self.get(guild_id)
-        if existing is not None and existing.left_at is None:
+        if existing is not None:
             return existing
-        async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL",
-                (guild_id, to_utc_text(now), to_utc_text(now)),
-            )
+        await self.db.execute(
+            "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO NOTHING",
+            (guild_id, to_utc_text(now), to_utc_text(now)),
+        )
         result = await self.get(guild_id)
         assert result is not None
         return result
+
+    async def mark_present(self, guild_ids: list[int], now: datetime) -> None:
+        """Record that the bot is in these servers (joined, or back after leaving)."""
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL WHERE left_at IS NOT NULL",
+                [(guild_id, stamp, stamp) for guild_id in guild_ids],
+            )
 
     async def update(self, guild_id: int, now: datetime, **values: Any) -> GuildSettings:
         """Change some settings of a server (which must exist) and return the result."""

@@ -94,3 +94,18 @@ async def test_backup_round_trip(db: Database, tmp_path: Path) -> None:
 async def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [m.version for m in bundled_migrations()]
     assert versions == list(range(1, len(versions) + 1))
+
+
+async def test_reading_settings_never_rejoins_a_left_server(db: Database) -> None:
+    from datetime import UTC, datetime
+
+    from bot.db.guilds import GuildRepository
+
+    repo = GuildRepository(db)
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    await repo.ensure(1, now)
+    await repo.mark_left(1, now)
+    assert (await repo.ensure(1, now)).left_at is not None
+    await repo.mark_present([1, 2], now)
+    assert (await repo.get(1)).left_at is None  # type: ignore[union-attr]
+    assert (await repo.get(2)) is not None
