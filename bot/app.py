@@ -109,6 +109,8 @@ class KindredBot(commands.Bot):
     async def on_ready(self) -> None:
         """Log the connection (ids only); tell the operator channel once per process."""
         log.info("connected as %s to %d guild(s)", self.user.id if self.user else "?", len(self.guilds))
+        # Servers that re-added the bot while it was offline are not "left" any more.
+        await self.services.guilds.mark_present([g.id for g in self.guilds], self.clock.now())
         if self.config.bot.ops_channel_id and not self._announced:
             self._announced = True
             version = await self.db.schema_version()
@@ -116,8 +118,8 @@ class KindredBot(commands.Bot):
                 f"Kindred is up: schema version {version}, {len(self.guilds)} server(s)."))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
-        """Create the server's row when the bot joins."""
-        await self.services.guilds.ensure(guild.id, self.clock.now())
+        """Create the server's row when the bot joins (or clear its "left" mark)."""
+        await self.services.guilds.mark_present([guild.id], self.clock.now())
         log.info("joined guild %s", guild.id)
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
