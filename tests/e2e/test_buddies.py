@@ -207,6 +207,23 @@ async def test_a_buddy_who_left_the_server_is_noticed_and_the_pairing_ends_kindl
     assert "don't have a buddy yet" in (await run(fake_discord, community, "/buddy status", alice)).content
 
 
+async def test_privacy_delete_ends_pairs_kindly_and_cancels_requests(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    alice, bob, mod = community.alice, community.bob, community.mod
+    await run(fake_discord, community, "/buddy request", alice, member=bob)
+    await run(fake_discord, community, "/buddy accept", bob)
+    await run(fake_discord, community, "/buddy request", alice, member=mod)
+    ask = await run(fake_discord, community, "/privacy delete", alice)
+    confirmed = await fake_discord.click(ask, user=alice, custom_id="kindred:privacy:confirm-delete")
+    assert (await confirmed.reply()).ephemeral
+    await kindred.run_sweeps_once()
+    [told] = await fake_discord.wait_for(lambda: dms(fake_discord, bob, "stepped away"), what="bob told")
+    assert f"<@{alice.id}>" in told.content
+    assert_kind(told.content)
+    assert "don't have a buddy yet" in (await run(fake_discord, community, "/buddy status", bob)).content
+    assert "no open buddy requests" in (await run(fake_discord, community, "/buddy accept", mod)).content
+
+
 async def test_find_pairs_two_members_in_the_daily_round(
         fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
     alice, bob = community.alice, community.bob
