@@ -155,7 +155,7 @@ LEFT_SERVER_DM = ("<@{leaver}> is no longer a member of {where}, so your buddy p
 UNREACHABLE_DM = ("I can no longer reach <@{leaver}>'s account, so your buddy pairing in {where} has ended. "
                   "💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
 MATCHED_DM = ("🤝 You've been matched as accountability buddies with <@{partner}> in {where}! You both asked "
-              "for a buddy, and your days overlap by about {hours} hours. Say hi whenever you're ready. "
+              "for a buddy, and your days overlap by about {hours}. Say hi whenever you're ready. "
               "`/buddy status` shows your buddies; `/buddy end` closes a pairing kindly if it isn't a fit.")
 WAITING_DM = ("No buddy match for you in today's round in {where} — that's only about who was looking and "
               "their time zones. You're still in the pool, and I'll look again <t:{ts}:F> (<t:{ts}:R>). "
@@ -799,7 +799,11 @@ class BuddyService:
             day = latest_due_date(now, ROUND_TIME, zone(tz))
             if day is None or await self.repo.round_done(guild.guild_id, day):
                 continue
-            claimed += await self._run_round(guild, tz, day, now)
+            try:
+                claimed += await self._run_round(guild, tz, day, now)
+            except Exception:
+                # One server's trouble must not hold up every other server's round.
+                log.exception("matching round failed for guild %s", guild.guild_id)
         return claimed
 
     async def _purge(self, now: datetime) -> None:
@@ -853,7 +857,7 @@ class BuddyService:
                     await self._notice_in(
                         conn, f"buddy:matched:{pair_id}:{member.member_id}", member.member_id,
                         MATCHED_DM.format(partner=partner.user_id, where=where,
-                                          hours=round(match.overlap_minutes / 60)),
+                                          hours=_hours(match.overlap_minutes)),
                         now, automatic=True, kind="buddy.match")
             for member_id in result.unmatched:
                 entry = entries[member_id]
@@ -869,6 +873,11 @@ class BuddyService:
         log.info("matching round for guild %s on %s: %d considered, %d pair(s)", guild.guild_id,
                  day.isoformat(), len(candidates), len(result.pairs))
         return len(result.pairs)
+
+
+def _hours(minutes: int) -> str:
+    hours = max(1, round(minutes / 60))
+    return f"{hours} hour" if hours == 1 else f"{hours} hours"
 
 
 _WITHDRAW_DMS = {"left": LEFT_DM, "left_server": LEFT_SERVER_DM, "unreachable": UNREACHABLE_DM}

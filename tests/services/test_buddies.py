@@ -617,6 +617,7 @@ async def test_matching_round_pairs_by_overlap_tells_both_and_the_odd_one_once(
     await services.outbox.dispatch()
     assert await buddies.are_buddies(GUILD, A, C)  # London and Paris overlap most
     assert f"<@{C}>" in texts(notifier, A, "matched")[0] and f"<@{A}>" in texts(notifier, C, "matched")[0]
+    assert "overlap by about 13 hours" in texts(notifier, A, "matched")[0]
     # Tokyo is asleep (03:00): B's news waits for 08:00 Tokyo, and comes once.
     assert texts(notifier, B) == []
     clock.set(datetime(2026, 11, 21, 23, 0, tzinfo=UTC))
