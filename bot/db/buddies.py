@@ -82,10 +82,6 @@ class BuddyPair:
     started_at: datetime
     ended_at: datetime | None
 
-    def partner_user(self, member_id: int) -> int:
-        """Return the user id of the other member of the pair."""
-        return self.user_b if member_id == self.member_a else self.user_a
-
     def partner_member(self, member_id: int) -> int:
         """Return the member id of the other member of the pair."""
         return self.member_b if member_id == self.member_a else self.member_a

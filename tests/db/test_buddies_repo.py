@@ -42,7 +42,7 @@ async def test_two_members_have_at_most_one_active_pair(repo: BuddyRepository) -
             await repo.create_pair(conn, GUILD, a, b, "match", NOW)
     pair = await repo.active_pair(a, b)
     assert pair is not None and (pair.member_a, pair.member_b) == (a, b)  # stored in order
-    assert pair.partner_member(a) == b and pair.partner_user(b) == 11
+    assert pair.partner_member(a) == b and pair.partner_member(b) == a and (pair.user_a, pair.user_b) == (11, 12)
     async with repo.db.transaction() as conn:
         assert await repo.end_pair(conn, pair_id, ended_by=a, reason="ended", now=NOW)
         assert not await repo.end_pair(conn, pair_id, ended_by=a, reason="ended", now=NOW)
