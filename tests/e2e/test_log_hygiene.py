@@ -1,0 +1,57 @@
+"""Logs carry ids only: canary strings sent through every text-bearing command never reach a log.
+
+Runs the real `python -m bot run` at DEBUG (its own logging set-up, not the test's), sends
+canary notes, counter names, descriptions and chat through the loopback server, then scans
+everything the process wrote. Libraries that log payloads at DEBUG (discord.py's gateway,
+aiosqlite) are capped by `bot.logging_setup`; this test is what proves it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
+from tests.fakediscord import FakeDiscord
+
+CANARY_NOTE = "zqxnote7 my private note"
+CANARY_COUNTER = "zqxcounter7"
+CANARY_DESCRIPTION = "zqxdescr7 cake day"
+CANARY_CHAT = "zqxchat7 I want to die tonight"
+CANARIES = ("zqxnote7", "zqxcounter7", "zqxdescr7", "zqxchat7")
+
+
+@pytest.mark.slow
+async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, community: Community,
+                                                    bot_process: object, tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[crisis]\ndetection_intent = true\n")
+    env = {"KINDRED_LOG_LEVEL": "DEBUG", "KINDRED_CONFIG": str(config)}
+    code, output = await run_cli("sync", env=bot_env(fake_discord, tmp_path / "kindred.sqlite3", **env))
+    assert code == 0, output
+    proc: BotProcess = await bot_process(**env)  # type: ignore[operator]
+    alice, mod, guild = community.alice, community.mod, community.guild
+
+    async def run(command: str, user: object = alice, **options: object) -> None:
+        handle = await fake_discord.slash(command, user=user, guild=guild, options=options)  # type: ignore[arg-type]
+        await handle.reply()
+
+    await run("/config checkins", mod, channel=community.checkins, time="09:00", timezone="Europe/London")
+    await run("/config milestones add", mod, days=5, description=CANARY_DESCRIPTION)
+    await run("/checkin", mood=2, craving=7, note=CANARY_NOTE)
+    await run("/recovery start", date="2026-01-01", name=CANARY_COUNTER, visibility="private")
+    await run("/recovery show", name=CANARY_COUNTER)
+    await run("/recovery slip", name=CANARY_COUNTER)
+    await run("/recovery history", name=CANARY_COUNTER)
+    await run("/recovery settings", name=CANARY_COUNTER, celebrate="dm")
+    await run("/mystats")
+    await run("/privacy export")
+    await fake_discord.say(community.general, CANARY_CHAT, user=alice)
+    await run("/recovery remove", name=CANARY_COUNTER)
+    await run("/settings show")
+    assert await proc.stop() == 0
+    logged = proc.output
+    assert "DEBUG" in logged, "the bot did not log at DEBUG: the test would prove nothing"
+    leaked = [c for c in CANARIES if c in logged]
+    assert leaked == [], f"member text reached the logs: {leaked}"
