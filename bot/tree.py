@@ -55,25 +55,30 @@ def user_message_for(error: BaseException) -> str | None:
     return None
 
 
+async def report_interaction_error(interaction: discord.Interaction, error: BaseException, what: str) -> None:
+    """Answer any interaction's error kindly and privately; log faults with ids only.
+
+    Used by the command tree and by buttons and modals, whose errors discord.py does not
+    route through the tree.
+    """
+    message = user_message_for(error)
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if message is None:
+        log.error("%s failed (guild=%s user=%s interaction=%s): %s", what, interaction.guild_id,
+                  interaction.user.id, interaction.id, type(original).__name__, exc_info=original)
+        message = GENERIC_APOLOGY
+    elif isinstance(original, DatabaseUnavailableError):
+        log.warning("%s: database unavailable (guild=%s user=%s)", what, interaction.guild_id, interaction.user.id)
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver error reply for interaction %s", interaction.id)
+
+
 class KindredTree(app_commands.CommandTree):
     """A CommandTree whose errors become ephemeral replies; faults are logged with ids."""
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         """Answer the member kindly; log faults with command name and ids only."""
-        message = user_message_for(error)
-        command = interaction.command.qualified_name if interaction.command else "?"
-        if message is None:
-            original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-            log.error(
-                "command %s failed (guild=%s user=%s interaction=%s): %s",
-                command, interaction.guild_id, interaction.user.id, interaction.id,
-                type(original).__name__, exc_info=original,
-            )
-            message = GENERIC_APOLOGY
-        elif isinstance(error, app_commands.CommandInvokeError) and isinstance(error.original, DatabaseUnavailableError):
-            log.warning("command %s: database unavailable (guild=%s user=%s)", command,
-                        interaction.guild_id, interaction.user.id)
-        try:
-            await send_ephemeral(interaction, message)
-        except discord.HTTPException:
-            log.warning("could not deliver error reply for interaction %s", interaction.id)
+        name = interaction.command.qualified_name if interaction.command else "?"
+        await report_interaction_error(interaction, error, f"command {name}")

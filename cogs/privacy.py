@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.app import KindredBot
 from bot.services.privacy import PrivacyService, data_statement
-from bot.tree import send_ephemeral
+from bot.tree import report_interaction_error, send_ephemeral
 from cogs.common import ids, kindred
 
 CONFIRM_ID = "kindred:privacy:confirm-delete"
@@ -47,7 +47,11 @@ class ConfirmDeleteButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.Vi
             await send_ephemeral(interaction, "This button only works inside the server where you asked.")
             return
         guild_id, user_id = ids(interaction)
-        await kindred(interaction).services.privacy.confirm_delete(guild_id, user_id)
+        try:
+            await kindred(interaction).services.privacy.confirm_delete(guild_id, user_id)
+        except Exception as error:  # buttons bypass the command tree's error handler
+            await report_interaction_error(interaction, error, "privacy confirm button")
+            return
         await send_ephemeral(interaction, DELETE_DONE)
 
 

@@ -14,24 +14,11 @@ import re
 import discord
 
 from bot.services.buddies import ACCEPT_ID, DECLINE_ID
-from bot.tree import GENERIC_APOLOGY, send_ephemeral, user_message_for
+from bot.tree import report_interaction_error
 from cogs.buddies._messages import ACCEPTED_IN_DM, DECLINED_IN_DM
 from cogs.common import kindred
 
 log = logging.getLogger(__name__)
-
-
-async def reply_error(interaction: discord.Interaction, error: BaseException) -> None:
-    """Answer a button error like the command tree does: kindly, privately, ids-only logs."""
-    message = user_message_for(error)
-    if message is None:
-        log.error("buddy button failed (guild=%s user=%s interaction=%s): %s", interaction.guild_id,
-                  interaction.user.id, interaction.id, type(error).__name__, exc_info=error)
-        message = GENERIC_APOLOGY
-    try:
-        await send_ephemeral(interaction, message)
-    except discord.HTTPException:
-        log.warning("could not deliver error reply for interaction %s", interaction.id)
 
 
 async def answer(interaction: discord.Interaction, request_id: int, *, accept: bool) -> None:
@@ -42,7 +29,7 @@ async def answer(interaction: discord.Interaction, request_id: int, *, accept: b
         outcome = await kindred(interaction).services.buddies.answer_by_button(
             request_id, interaction.user.id, accept=accept)
     except Exception as exc:  # every failure gets a kind reply
-        await reply_error(interaction, exc)
+        await report_interaction_error(interaction, exc, "buddy button")
         return
     before = interaction.message.content if interaction.message is not None else ""
     suffix = (ACCEPTED_IN_DM if accept else DECLINED_IN_DM).format(user=outcome.requester_user)

@@ -13,32 +13,16 @@ describes the form.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import discord
 
 from bot.services.checkins import CHECKIN_BUTTON_ID, PLEDGE_BUTTON_ID, CheckInService
-from bot.tree import GENERIC_APOLOGY, send_ephemeral, user_message_for
+from bot.tree import report_interaction_error, send_ephemeral
 from cogs.checkins._messages import NEED_GUILD, checkin_reply, pledge_reply
 
-log = logging.getLogger(__name__)
-
 MODAL_ID = "kindred:checkin:modal"
-
-
-async def reply_error(interaction: discord.Interaction, error: BaseException, what: str) -> None:
-    """Answer a component or modal error like the command tree does: kindly, privately, ids-only logs."""
-    message = user_message_for(error)
-    if message is None:
-        log.error("%s failed (guild=%s user=%s interaction=%s): %s", what, interaction.guild_id,
-                  interaction.user.id, interaction.id, type(error).__name__, exc_info=error)
-        message = GENERIC_APOLOGY
-    try:
-        await send_ephemeral(interaction, message)
-    except discord.HTTPException:
-        log.warning("could not deliver error reply for interaction %s", interaction.id)
 
 
 class CheckInModal(discord.ui.Modal, title="Daily check-in"):
@@ -85,8 +69,8 @@ async def handle_modal_submit(service: CheckInService, interaction: discord.Inte
     try:
         result = await service.check_in(interaction.guild_id, interaction.user.id, mood=values.get("mood", ""),
                                         craving=values.get("craving"), note=values.get("note"))
-    except Exception as error:  # every failure gets a kind reply; faults are logged by reply_error
-        await reply_error(interaction, error, "check-in modal")
+    except Exception as error:  # every failure gets a kind reply; faults are logged by report_interaction_error
+        await report_interaction_error(interaction, error, "check-in modal")
         return
     await send_ephemeral(interaction, checkin_reply(result))
 
@@ -118,4 +102,4 @@ class PromptButtons(discord.ui.View):
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: discord.ui.Item[Any]) -> None:
         """Answer kindly instead of letting the interaction fail silently."""
-        await reply_error(interaction, error, f"button {getattr(item, 'custom_id', '?')}")
+        await report_interaction_error(interaction, error, f"button {getattr(item, 'custom_id', '?')}")
