@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import KindredBot
 from bot.db.outbox import NewOutboxItem
+from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendStatus
 from bot.tree import GENERIC_APOLOGY, NEED_MANAGE_GUILD
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
@@ -113,7 +115,7 @@ async def test_closed_dms_are_recorded_not_retried_and_explained(
 
 
 async def test_privacy_info_export_and_confirmed_delete(fake_discord: FakeDiscord, community: Community,
-                                                         kindred: KindredBot) -> None:
+                                                         kindred: KindredBot, clock: FakeClock) -> None:
     alice, bob, guild = community.alice, community.bob, community.guild
     info = await (await fake_discord.slash("/privacy info", user=alice, guild=guild)).reply()
     assert info.ephemeral and "/privacy delete" in info.text
@@ -126,6 +128,12 @@ async def test_privacy_info_export_and_confirmed_delete(fake_discord: FakeDiscor
     document = json.loads(export.attachments[0].data)
     assert document["format"] == "kindred-export/1"
     assert document["tables"]["members"][0]["timezone"] == "Europe/Berlin"
+
+    stale = await (await fake_discord.slash("/privacy delete", user=alice, guild=guild)).reply()
+    clock.advance(timedelta(minutes=6))
+    expired = await (await fake_discord.click(stale, user=alice)).reply()
+    assert expired.ephemeral and "expired" in expired.text
+    assert await kindred.services.members.get(guild.id, alice.id) is not None
 
     ask = await (await fake_discord.slash("/privacy delete", user=alice, guild=guild)).reply()
     assert ask.ephemeral and ask.custom_ids == ["kindred:privacy:confirm-delete"]
