@@ -1,0 +1,377 @@
+"""Crisis alerts and server-local crisis resources.
+
+Nothing here ever receives message text: an alert row holds ids, the tier, the rule id,
+what was done about it and which moderator acted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+import aiosqlite
+
+from bot.db.database import Database
+from bot.db.members import member_from_row
+from bot.domain.localtime import from_utc_text, to_utc_text
+from bot.domain.settings import MemberSettings
+
+
+class AlertSource(StrEnum):
+    """What raised an alert."""
+
+    DETECTION = "detection"
+    REQUEST = "request"       # the member used /alertmods
+
+
+class DmStatus(StrEnum):
+    """What happened about the member's crisis-support DM for an alert."""
+
+    NOT_OFFERED = "not_offered"  # abuse path, tier 1 without tier-1 replies, /alertmods
+    OPTED_OUT = "opted_out"      # /settings crisis-replies off
+    COOLDOWN = "cooldown"        # one went out recently (6 h for tiers 1-2, 10 min for tier 3)
+    PENDING = "pending"          # queued (or waiting to retry after a 429/5xx)
+    SENT = "sent"
+    NUDGED = "nudged"            # DMs closed; the public /crisis nudge went to the channel
+    UNDELIVERABLE = "undelivered"
+
+
+# DM states that count as "resources were offered" for the cooldown.
+DM_ATTEMPTED = (DmStatus.PENDING, DmStatus.SENT, DmStatus.NUDGED, DmStatus.UNDELIVERABLE)
+
+
+class AlertStatus(StrEnum):
+    """Where moderators are with an alert."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    FALSE_ALARM = "false_alarm"
+
+
+class AlertAction(StrEnum):
+    """A moderator's button press."""
+
+    ACK = "ack"
+    RESOLVE = "resolve"
+    FALSE = "false"
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisAlert:
+    """One moderator alert (never with the message text)."""
+
+    alert_id: int
+    guild_id: int
+    member_id: int
+    user_id: int
+    source: AlertSource
+    channel_id: int
+    message_id: int | None
+    tier: int
+    path: str | None
+    need: str
+    rule_id: str | None
+    ruleset_version: str | None
+    modifiers: tuple[str, ...]
+    lang: str
+    pinged: bool
+    prior_alerts: int
+    dm_status: DmStatus
+    dm_at: datetime | None
+    repeat_count: int
+    alert_channel_id: int | None
+    alert_message_id: int | None
+    status: AlertStatus
+    acknowledged_by: int | None
+    acknowledged_at: datetime | None
+    resolved_by: int | None
+    resolved_at: datetime | None
+    created_at: datetime
+    last_seen_at: datetime
+
+    @property
+    def closed(self) -> bool:
+        """Whether a moderator marked it resolved or a false alarm."""
+        return self.status in (AlertStatus.RESOLVED, AlertStatus.FALSE_ALARM)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert to record."""
+
+    guild_id: int
+    member_id: int
+    source: AlertSource
+    channel_id: int
+    message_id: int | None
+    tier: int
+    path: str | None
+    need: str
+    rule_id: str | None
+    ruleset_version: str | None
+    modifiers: tuple[str, ...]
+    lang: str
+    pinged: bool
+    prior_alerts: int
+    dm_status: DmStatus
+    alert_channel_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalResourceRow:
+    """A resource a server's moderators added."""
+
+    resource_id: int
+    guild_id: int
+    country: str
+    name: str
+    contact: str
+
+
+def _time(value: str | None) -> datetime | None:
+    return from_utc_text(value) if value else None
+
+
+def _alert(row: sqlite3.Row) -> CrisisAlert:
+    return CrisisAlert(
+        alert_id=row["alert_id"], guild_id=row["guild_id"], member_id=row["member_id"],
+        user_id=row["user_id"], source=AlertSource(row["source"]), channel_id=row["channel_id"],
+        message_id=row["message_id"], tier=row["tier"], path=row["path"], need=row["need"],
+        rule_id=row["rule_id"], ruleset_version=row["ruleset_version"],
+        modifiers=tuple(m for m in row["modifiers"].split("|") if m), lang=row["lang"],
+        pinged=bool(row["pinged"]), prior_alerts=row["prior_alerts"],
+        dm_status=DmStatus(row["dm_status"]), dm_at=_time(row["dm_at"]),
+        repeat_count=row["repeat_count"], alert_channel_id=row["alert_channel_id"],
+        alert_message_id=row["alert_message_id"], status=AlertStatus(row["status"]),
+        acknowledged_by=row["acknowledged_by"], acknowledged_at=_time(row["acknowledged_at"]),
+        resolved_by=row["resolved_by"], resolved_at=_time(row["resolved_at"]),
+        created_at=from_utc_text(row["created_at"]), last_seen_at=from_utc_text(row["last_seen_at"]),
+    )
+
+
+def _local(row: sqlite3.Row) -> LocalResourceRow:
+    return LocalResourceRow(row["resource_id"], row["guild_id"], row["country"], row["name"], row["contact"])
+
+
+_SELECT_ALERT = (
+    "SELECT a.*, m.user_id AS user_id FROM crisis_alerts a JOIN members m ON m.member_id = a.member_id "
+)
+_ATTEMPTED_SQL = "(" + ", ".join(f"'{s.value}'" for s in DM_ATTEMPTED) + ")"
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
+    # Closing the cursor finishes the statement, so no read stays open inside a write.
+    async with conn.execute(sql, params) as cursor:
+        return await cursor.fetchone()
+
+
+# -- inside the caller's transaction ------------------------------------------------------
+
+async def ensure_member_in(conn: aiosqlite.Connection, guild_id: int, user_id: int,
+                           now: datetime) -> MemberSettings:
+    """Return the member's row, creating it (and the server's) without marking them active.
+
+    Posting a message is not "using the bot": unlike `touch`, this neither moves
+    `last_active_at` nor lifts a closed-DM mark (which would make us retry a refused DM).
+    """
+    stamp = to_utc_text(now)
+    await conn.execute(
+        "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
+    await conn.execute(
+        "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (guild_id, user_id) DO NOTHING", (guild_id, user_id, stamp, stamp))
+    row = await _one(conn, "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+    assert row is not None
+    return member_from_row(row)
+
+
+async def alert_for_message_in(conn: aiosqlite.Connection, guild_id: int, message_id: int) -> int | None:
+    """Return the alert already raised for a message (a replayed gateway event), if any."""
+    row = await _one(conn, "SELECT alert_id FROM crisis_alerts WHERE guild_id = ? AND message_id = ?",
+                     (guild_id, message_id))
+    return None if row is None else int(row[0])
+
+
+async def open_alert_to_merge_in(conn: aiosqlite.Connection, member_id: int, since: datetime, path: str,
+                                 tier: int) -> CrisisAlert | None:
+    """Return the member's newest open detection alert since `since` on `path` with at least `tier`."""
+    row = await _one(conn, _SELECT_ALERT + "WHERE a.member_id = ? AND a.source = 'detection' AND a.created_at >= ? "
+                     "AND a.path = ? AND a.tier >= ? AND a.status IN ('open', 'acknowledged') "
+                     "ORDER BY a.created_at DESC, a.alert_id DESC LIMIT 1",
+                     (member_id, to_utc_text(since), path, tier))
+    return _alert(row) if row else None
+
+
+async def count_alerts_in(conn: aiosqlite.Connection, member_id: int, since: datetime) -> int:
+    """Count the member's alerts raised at or after `since`."""
+    row = await _one(conn, "SELECT count(*) FROM crisis_alerts WHERE member_id = ? AND created_at >= ?",
+                     (member_id, to_utc_text(since)))
+    return int(row[0]) if row else 0
+
+
+async def last_dm_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime | None:
+    """Return when resources were last offered to the member by DM (attempted, any outcome)."""
+    row = await _one(
+        conn, f"SELECT max(dm_at) FROM crisis_alerts WHERE member_id = ? AND dm_status IN {_ATTEMPTED_SQL}",  # noqa: S608 - fixed enum values
+        (member_id,))
+    return _time(row[0]) if row else None
+
+
+async def last_nudge_at_in(conn: aiosqlite.Connection, channel_id: int) -> datetime | None:
+    """Return when a public /crisis nudge last went to a channel."""
+    row = await _one(conn, "SELECT max(dm_at) FROM crisis_alerts WHERE channel_id = ? AND dm_status = 'nudged'",
+                     (channel_id,))
+    return _time(row[0]) if row else None
+
+
+async def insert_alert_in(conn: aiosqlite.Connection, alert: NewAlert, now: datetime) -> int:
+    """Record an alert and return its id."""
+    stamp = to_utc_text(now)
+    cursor = await conn.execute(
+        "INSERT INTO crisis_alerts (guild_id, member_id, source, channel_id, message_id, tier, path, need, "
+        "rule_id, ruleset_version, modifiers, lang, pinged, prior_alerts, dm_status, dm_at, alert_channel_id, "
+        "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (alert.guild_id, alert.member_id, alert.source.value, alert.channel_id, alert.message_id, alert.tier,
+         alert.path, alert.need, alert.rule_id, alert.ruleset_version, "|".join(alert.modifiers), alert.lang,
+         int(alert.pinged), alert.prior_alerts, alert.dm_status.value,
+         stamp if alert.dm_status is DmStatus.PENDING else None, alert.alert_channel_id, stamp, stamp))
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def get_alert_in(conn: aiosqlite.Connection, alert_id: int) -> CrisisAlert | None:
+    """Return one alert, inside the caller's transaction."""
+    row = await _one(conn, _SELECT_ALERT + "WHERE a.alert_id = ?", (alert_id,))
+    return _alert(row) if row else None
+
+
+async def bump_repeat_in(conn: aiosqlite.Connection, alert_id: int, now: datetime) -> None:
+    """Count one more matching message folded into an alert."""
+    await conn.execute(
+        "UPDATE crisis_alerts SET repeat_count = repeat_count + 1, last_seen_at = ? WHERE alert_id = ?",
+        (to_utc_text(now), alert_id))
+
+
+# -- repository -------------------------------------------------------------------------
+
+class CrisisRepository:
+    """Reads and writes `crisis_alerts` and `crisis_local_resources`."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def get(self, alert_id: int) -> CrisisAlert | None:
+        """Return one alert."""
+        row = await self.db.fetch_one(_SELECT_ALERT + "WHERE a.alert_id = ?", (alert_id,))
+        return _alert(row) if row else None
+
+    async def last_request_at(self, guild_id: int, user_id: int) -> datetime | None:
+        """Return when the member last used /alertmods in this server."""
+        value = await self.db.fetch_value(
+            "SELECT max(a.created_at) FROM crisis_alerts a JOIN members m ON m.member_id = a.member_id "
+            "WHERE m.guild_id = ? AND m.user_id = ? AND a.source = 'request'", (guild_id, user_id))
+        return _time(value)
+
+    async def set_alert_message(self, alert_id: int, message_id: int) -> None:
+        """Remember the posted alert's message id (so its status can be shown on it later)."""
+        await self.db.execute("UPDATE crisis_alerts SET alert_message_id = ? WHERE alert_id = ?",
+                              (message_id, alert_id))
+
+    async def set_dm_status(self, alert_id: int, status: DmStatus, now: datetime) -> None:
+        """Record what happened to the member's DM."""
+        await self.db.execute("UPDATE crisis_alerts SET dm_status = ?, dm_at = ? WHERE alert_id = ?",
+                              (status.value, to_utc_text(now), alert_id))
+
+    async def delete(self, alert_id: int) -> None:
+        """Forget an alert that never reached the moderators."""
+        await self.db.execute("DELETE FROM crisis_alerts WHERE alert_id = ?", (alert_id,))
+
+    async def act(self, alert_id: int, action: AlertAction, actor_user_id: int,
+                  now: datetime) -> tuple[CrisisAlert, bool] | None:
+        """Apply a moderator's action; return the alert and whether it changed (None if unknown).
+
+        Acknowledging an open alert, or closing (resolved / false alarm) one that is not
+        closed yet, changes it; anything else is a repeat press and changes nothing.
+        """
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            if action is AlertAction.ACK:
+                cursor = await conn.execute(
+                    "UPDATE crisis_alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ? "
+                    "WHERE alert_id = ? AND status = 'open'", (actor_user_id, stamp, alert_id))
+            else:
+                status = AlertStatus.RESOLVED if action is AlertAction.RESOLVE else AlertStatus.FALSE_ALARM
+                cursor = await conn.execute(
+                    "UPDATE crisis_alerts SET status = ?, resolved_by = ?, resolved_at = ? "
+                    "WHERE alert_id = ? AND status IN ('open', 'acknowledged')",
+                    (status.value, actor_user_id, stamp, alert_id))
+            changed = cursor.rowcount == 1
+            alert = await get_alert_in(conn, alert_id)
+        return None if alert is None else (alert, changed)
+
+    # -- regions ------------------------------------------------------------------------
+
+    async def member_region(self, guild_id: int, user_id: int) -> str | None:
+        """Return the country a member set in a server."""
+        value = await self.db.fetch_value(
+            "SELECT region FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
+        return str(value) if value else None
+
+    async def latest_region(self, user_id: int) -> str | None:
+        """Return the country the user set in the server they used most recently (for DMs)."""
+        value = await self.db.fetch_value(
+            "SELECT region FROM members WHERE user_id = ? AND region IS NOT NULL "
+            "ORDER BY last_active_at DESC LIMIT 1", (user_id,))
+        return str(value) if value else None
+
+    async def guild_region(self, guild_id: int) -> str | None:
+        """Return a server's default country, if a moderator set one."""
+        value = await self.db.fetch_value("SELECT region FROM guilds WHERE guild_id = ?", (guild_id,))
+        return str(value) if value else None
+
+    # -- local resources ------------------------------------------------------------------
+
+    async def local_resources(self, guild_id: int) -> list[LocalResourceRow]:
+        """Return a server's own resources, by country then name."""
+        rows = await self.db.fetch_all(
+            "SELECT * FROM crisis_local_resources WHERE guild_id = ? ORDER BY country, name COLLATE NOCASE",
+            (guild_id,))
+        return [_local(r) for r in rows]
+
+    async def add_local_resource(self, guild_id: int, country: str, name: str, contact: str,
+                                 now: datetime, *, limit: int) -> LocalResourceRow | None:
+        """Add or update (same country and name) a server resource; None if the server is at `limit`."""
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
+            existing = await _one(
+                conn, "SELECT resource_id FROM crisis_local_resources WHERE guild_id = ? AND country = ? "
+                "AND name = ? COLLATE NOCASE", (guild_id, country, name))
+            if existing is None:
+                count = await _one(conn, "SELECT count(*) FROM crisis_local_resources WHERE guild_id = ?",
+                                   (guild_id,))
+                if count is not None and count[0] >= limit:
+                    return None
+                cursor = await conn.execute(
+                    "INSERT INTO crisis_local_resources (guild_id, country, name, contact, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)", (guild_id, country, name, contact, stamp))
+                resource_id = cursor.lastrowid
+            else:
+                resource_id = existing[0]
+                await conn.execute("UPDATE crisis_local_resources SET name = ?, contact = ? WHERE resource_id = ?",
+                                   (name, contact, resource_id))
+            row = await _one(conn, "SELECT * FROM crisis_local_resources WHERE resource_id = ?", (resource_id,))
+        assert row is not None
+        return _local(row)
+
+    async def remove_local_resource(self, guild_id: int, resource_id: int) -> bool:
+        """Remove one of a server's resources; return whether it existed."""
+        return await self.db.execute(
+            "DELETE FROM crisis_local_resources WHERE guild_id = ? AND resource_id = ?",
+            (guild_id, resource_id)) == 1
