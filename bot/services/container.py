@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.db.buddies import BuddyRepository
 from bot.db.checkins import CheckInRepository
+from bot.db.crisis import CrisisRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import MemberRepository
@@ -17,6 +18,7 @@ from bot.domain.clock import Clock
 from bot.scheduling.scheduler import SweepScheduler
 from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
+from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Notifier
@@ -45,6 +47,7 @@ class Services:
     checkins: CheckInService
     recovery: RecoveryService
     buddies: BuddyService
+    crisis: CrisisService
 
 
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier) -> Services:
@@ -73,6 +76,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
             buddies=LazyBuddyDirectory(lambda: getattr(services, "buddies", None))),
         buddies=BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
                              clock, config),
+        # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
+        crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
+                             load_crisis_data(config)),
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts)
     scheduler.register("checkin-reminders", checkins.sweep_reminders)
@@ -87,4 +93,6 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     services.buddies.register_delivery_hooks()
     services.privacy.before_forget(services.buddies.forget_member)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
+    services.crisis.register_delivery_hooks()
+    guild_config.on_change(services.crisis.on_guild_change)
     return services

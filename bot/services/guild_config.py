@@ -100,13 +100,15 @@ class GuildConfigService:
         return await self._update(guild_id, alerts_channel_id=channel_id, alerts_role_id=role_id)
 
     async def set_crisis(self, guild_id: int, *, detection: bool, region: str | None = None,
-                         public_nudge: bool | None = None) -> GuildConfigView:
-        """Turn passive detection on or off; optionally set the default country and public nudges."""
+                         public_nudge: bool | None = None, tier1_replies: bool | None = None) -> GuildConfigView:
+        """Turn passive detection on or off; optionally set the default country, public nudges and tier-1 DMs."""
         values: dict[str, object] = {"crisis_detection": detection}
         if region is not None:
             values["region"] = parse_country_option(region)
         if public_nudge is not None:
             values["crisis_public_nudge"] = public_nudge
+        if tier1_replies is not None:
+            values["crisis_tier1_replies"] = tier1_replies
         return await self._update(guild_id, **values)
 
     async def set_buddies(self, guild_id: int, *, nudge_after_days: int | None = None,

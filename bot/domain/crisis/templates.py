@@ -93,6 +93,18 @@ class Label(StrEnum):
     ALERT_RESOLVED_BY = "alert_resolved_by"
     ALERT_FALSE_BY = "alert_false_by"
     ALERT_REMINDER = "alert_reminder"
+    ALERT_MEMBER = "alert_member"
+    ALERT_STATUS = "alert_status"
+    ALERT_STATUS_OPEN = "alert_status_open"
+    ALERT_DM_PENDING = "alert_dm_pending"
+    ALERT_DM_COOLDOWN = "alert_dm_cooldown"
+    ALERT_DM_UNDELIVERED = "alert_dm_undelivered"
+    ALERT_REPEATS = "alert_repeats"
+    ALERT_REQUEST_TITLE = "alert_request_title"
+    ALERT_REQUEST_MESSAGE = "alert_request_message"
+    ALERT_TEXT_NOT_COPIED = "alert_text_not_copied"
+    COUNTRY_NOT_COVERED = "country_not_covered"
+    COUNTRY_UNKNOWN = "country_unknown"
 
 
 @dataclass(frozen=True, slots=True)

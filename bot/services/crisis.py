@@ -1,0 +1,791 @@
+"""Crisis resources, `/alertmods`, passive detection and moderator alerts (SPEC §2, §5).
+
+Crisis help must not depend on the database: the resource directory, the reply templates
+and the phrase rules are loaded once, when the services are built, and kept in memory.
+`/crisis` reads the member's country and the server's own resources with a short timeout
+and answers from memory if that fails.
+
+Passive detection never stores or logs the message text. An alert row keeps the message
+id, channel id, tier, rule id, fixed modifier labels, what was done and who acted; the
+alert and the member's DM are queued in the outbox in the same transaction that records
+the alert (keyed by the message id), so a restart neither loses nor doubles them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from bot.config import Config, project_path
+from bot.db import crisis as crisis_db
+from bot.db.crisis import (
+    AlertAction,
+    AlertSource,
+    AlertStatus,
+    CrisisAlert,
+    CrisisRepository,
+    DmStatus,
+    LocalResourceRow,
+    NewAlert,
+)
+from bot.db.database import Database
+from bot.db.guilds import GuildRepository
+from bot.db.outbox import NewOutboxItem, OutboxItem
+from bot.db.outbox import enqueue as enqueue_in
+from bot.domain.clock import Clock
+from bot.domain.countries import find_country
+from bot.domain.crisis.detection import Detection, Detector, RiskPath
+from bot.domain.crisis.resources import (
+    EmergencyNumber,
+    Fallback,
+    HelpLine,
+    LineKind,
+    LocalResource,
+    Need,
+    ResourceDirectory,
+    ResourceItem,
+    ResourceSelection,
+    find_stale_numbers,
+)
+from bot.domain.crisis.templates import (
+    CrisisTemplates,
+    Label,
+    Language,
+    TemplateFields,
+    TemplateKey,
+    template_for,
+)
+from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
+from bot.domain.settings import GuildSettings
+from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
+from bot.services.ports import Notifier
+from bot.services.settings import parse_country_option
+
+log = logging.getLogger(__name__)
+
+ACK_ID = "kindred:alert:ack:{alert_id}"
+RESOLVE_ID = "kindred:alert:resolve:{alert_id}"
+FALSE_ID = "kindred:alert:false:{alert_id}"
+
+# SPEC §5: tiers 1-2 get at most one DM per 6 hours; tier 3 is never suppressed, only
+# deduplicated within 10 minutes.
+DM_COOLDOWN = timedelta(hours=6)
+TIER3_DEDUPE = timedelta(minutes=10)
+# A burst of matching messages folds into the member's open alert instead of flooding
+# moderators: within 10 minutes for tier 3 (the SPEC's dedupe window), within an hour for
+# tiers 1-2. A higher tier, another path, or an alert already closed raises a new one.
+MERGE_WINDOW = {3: TIER3_DEDUPE, 2: timedelta(hours=1), 1: timedelta(hours=1)}
+PRIOR_WINDOW = timedelta(days=7)
+# At most one public /crisis nudge per channel in this time, so a closed-DM member who
+# keeps posting is not pointed at (the nudge names no one, but repeats would).
+NUDGE_SPACING = timedelta(minutes=30)
+# /alertmods: once per few minutes, so a double tap does not alert twice.
+REQUEST_COOLDOWN = timedelta(minutes=5)
+# /crisis waits at most this long for the database before answering from memory.
+DB_LOOKUP_TIMEOUT = 1.0
+MAX_LOCAL_RESOURCES = 10
+MAX_NOTE = 1000
+EMBED_LIMIT = 4000
+
+AlertEditor = Callable[[int, int, OutgoingMessage], Awaitable[bool]]
+"""Replace a posted alert's embed and buttons (channel id, message id, rendering); keep its content."""
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisData:
+    """The in-memory data crisis help runs on."""
+
+    directory: ResourceDirectory
+    templates: CrisisTemplates
+    detector: Detector
+
+
+def load_crisis_data(config: Config) -> CrisisData:
+    """Load and validate the resource directory, templates and phrase rules (once, at start-up)."""
+    c = config.crisis
+    paths = tuple(project_path(p) for p in (c.resources_file, c.templates_file, c.phrases_file))
+    return _load(*((str(p), p.stat().st_mtime_ns) for p in paths))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(resources: tuple[str, int], templates: tuple[str, int], phrases: tuple[str, int]) -> CrisisData:
+    # Compiling the rules takes ~0.2 s. The values are immutable, so a process that builds
+    # its services more than once (tests do, hundreds of times) shares one copy; a changed
+    # file (another mtime) is loaded afresh.
+    return CrisisData(
+        directory=ResourceDirectory.load(resources[0]),
+        templates=CrisisTemplates.load(templates[0]),
+        detector=Detector.from_file(phrases[0]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SeenMessage:
+    """A member's message, without its text: where it was and who wrote it."""
+
+    guild_id: int
+    channel_id: int
+    message_id: int
+    author_id: int
+    guild_name: str
+    lang: Language = Language.EN
+
+
+class DetectionAction(StrEnum):
+    """What handling a detection did."""
+
+    NONE = "none"                    # tier 0, or the server does not use detection
+    DUPLICATE = "duplicate"          # the same message again (a replayed gateway event)
+    NO_ALERT_CHANNEL = "no_alert_channel"
+    MERGED = "merged"                # folded into the member's recent alert
+    ALERTED = "alerted"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionResult:
+    """The outcome of one detection."""
+
+    action: DetectionAction
+    alert_id: int | None = None
+    dm_status: DmStatus | None = None
+    pinged: bool = False
+
+
+class RequestStatus(StrEnum):
+    """What `/alertmods` did."""
+
+    SENT = "sent"
+    NO_CHANNEL = "no_channel"
+    TOO_SOON = "too_soon"
+    UNDELIVERED = "undelivered"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestResult:
+    """The outcome of `/alertmods`."""
+
+    status: RequestStatus
+    last_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActResult:
+    """A moderator's button press: the alert afterwards, whether it changed, and its rendering."""
+
+    alert: CrisisAlert
+    changed: bool
+    message: OutgoingMessage
+
+
+# -- rendering (pure) -------------------------------------------------------------------
+
+_SAFE_MODIFIERS = re.compile(
+    r"(third-party report -> path other|timing \+1|past framing -1|protective negation -1|humour -1"
+    r"|lyrics/title/news framing -1|inside quotation marks -1)(?=\s|$)")
+
+
+def safe_modifiers(modifiers: Sequence[str]) -> tuple[str, ...]:
+    """Keep only the fixed names of the modifiers that applied, never the words they quote.
+
+    `Detection.modifiers` quote the phrase that triggered them ("timing +1 ('tonight')");
+    those words come from the member's message, so they are cut off here, before anything
+    is stored or shown. Notes about suppressed idioms are dropped for the same reason.
+    """
+    kept = [m.group(1) for m in (_SAFE_MODIFIERS.match(text) for text in modifiers) if m]
+    return tuple(dict.fromkeys(kept))
+
+
+def _short_hours(hours: str) -> str:
+    return hours.split(" (", 1)[0].split(";", 1)[0].strip()
+
+
+def _short_name(name: str) -> str:
+    return name.split(" - ", 1)[0].strip()
+
+
+def _line_parts(line: HelpLine, t: CrisisTemplates, lang: Language) -> str:
+    parts = []
+    if line.phone:
+        parts.append(f"{t.label(Label.PHONE, lang)} **{line.phone}**")
+    if line.sms:
+        sms = line.sms.strip()
+        parts.append(f"{t.label(Label.TEXT, lang)} **{sms}**" if sms[:1].isdigit() or sms.startswith("+") else sms)
+    if line.url:
+        parts.append(f"<{line.url}>")
+    hours = _short_hours(line.hours)
+    if hours and not any(ch.isdigit() for ch in hours):  # "not verified" says nothing without its label
+        hours = f"{t.label(Label.HOURS, lang)}: {hours}"
+    return f"{line.name} — " + " · ".join(parts) + (f" ({hours})" if hours else "")
+
+
+def _item_text(item: ResourceItem, t: CrisisTemplates, lang: Language) -> str:
+    if isinstance(item, EmergencyNumber):
+        extra = f" ({item.text})" if item.text.strip() != item.dial else ""
+        return f"{t.label(Label.PHONE, lang)} **{item.dial}**{extra}"
+    if isinstance(item, HelpLine):
+        return _line_parts(item, t, lang)
+    if isinstance(item, Fallback):
+        return f"{_short_name(item.name)} — <{item.url}>"
+    return f"{item.name} — {item.contact}"
+
+
+def _heading(item: ResourceItem) -> Label:
+    if isinstance(item, EmergencyNumber):
+        return Label.EMERGENCY_HEADING
+    if isinstance(item, HelpLine):
+        return Label.SUBSTANCE_HEADING if item.kind is LineKind.SUBSTANCE_USE else Label.TALK_HEADING
+    if isinstance(item, Fallback):
+        return Label.WORLDWIDE_HEADING
+    return Label.SERVER_RESOURCES
+
+
+def render_primary(selection: ResourceSelection, t: CrisisTemplates, lang: Language) -> str:
+    """Render the (at most three) primary items, one line each, in the selection's order."""
+    lines = [f"**{t.label(_heading(item), lang)}:** {_item_text(item, t, lang)}" for item in selection.primary]
+    if selection.call_local_emergency:
+        lines.append(f"**{t.label(Label.EMERGENCY_HEADING, lang)}:** {t.label(Label.CALL_LOCAL_EMERGENCY, lang)}")
+    return "\n".join(lines)
+
+
+def render_more(selection: ResourceSelection, t: CrisisTemplates, lang: Language) -> str | None:
+    """Render "more options": the server's own resources first, then the rest (None if none)."""
+    local = [i for i in selection.more if isinstance(i, LocalResource)]
+    rest = [i for i in selection.more if not isinstance(i, LocalResource)]
+    blocks = []
+    if local:
+        blocks.append(f"**{t.label(Label.SERVER_RESOURCES, lang)}**\n"
+                      + "\n".join(f"• {_item_text(i, t, lang)}" for i in local))
+    if rest:
+        blocks.append("\n".join(f"• {_item_text(i, t, lang)}" for i in rest))
+    if not blocks:
+        return None
+    text = "\n\n".join(blocks)
+    if len(text) > EMBED_LIMIT:
+        text = text[: text.rfind("\n", 0, EMBED_LIMIT)] + "\n…"
+    return text
+
+
+def emergency_text(selection: ResourceSelection, t: CrisisTemplates, lang: Language) -> str:
+    """Return the number to call first, or "your local emergency number"."""
+    if selection.country is None:
+        return t.label(Label.CALL_LOCAL_EMERGENCY, lang)
+    return selection.country.emergency.dial
+
+
+def resources_message(selection: ResourceSelection, t: CrisisTemplates, key: TemplateKey, lang: Language,
+                      *, server: str, note: str | None = None) -> OutgoingMessage:
+    """Render a crisis template with the selection: primary items in the text, the rest in an embed."""
+    text = t.render(key, TemplateFields(server=server, emergency=emergency_text(selection, t, lang),
+                                        resources=render_primary(selection, t, lang)), lang)
+    more = render_more(selection, t, lang)
+    return OutgoingMessage(
+        content=(f"{note}\n\n{text}" if note else text),
+        embed_title=t.label(Label.MORE_OPTIONS, lang) if more else None,
+        embed_description=more,
+    )
+
+
+def _jump(guild_id: int, channel_id: int, message_id: int | None) -> str:
+    tail = f"/{message_id}" if message_id else ""
+    return f"https://discord.com/channels/{guild_id}/{channel_id}{tail}"
+
+
+_TIER_LABEL = {3: Label.ALERT_TIER_3, 2: Label.ALERT_TIER_2, 1: Label.ALERT_TIER_1}
+_PATH_LABEL = {"self": Label.ALERT_PATH_SELF, "other": Label.ALERT_PATH_OTHER, "abuse": Label.ALERT_PATH_ABUSE}
+_DM_LABEL = {
+    DmStatus.NOT_OFFERED: Label.ALERT_RESOURCES_NOT_SENT,
+    DmStatus.OPTED_OUT: Label.ALERT_MEMBER_OPTED_OUT,
+    DmStatus.COOLDOWN: Label.ALERT_DM_COOLDOWN,
+    DmStatus.PENDING: Label.ALERT_DM_PENDING,
+    DmStatus.SENT: Label.ALERT_RESOURCES_SENT,
+    DmStatus.NUDGED: Label.ALERT_DM_FAILED,
+    DmStatus.UNDELIVERABLE: Label.ALERT_DM_UNDELIVERED,
+}
+
+
+def _lang(alert: CrisisAlert) -> Language:
+    try:
+        return Language(alert.lang)
+    except ValueError:
+        return Language.EN
+
+
+def alert_headline(alert: CrisisAlert, t: CrisisTemplates, role_id: int | None,
+                   note: str | None = None) -> str:
+    """Return the alert's content line (fixed once posted): title, tier, and a role mention if pinged."""
+    lang = _lang(alert)
+    if alert.source is AlertSource.REQUEST:
+        text = f"**{t.label(Label.ALERT_REQUEST_TITLE, lang)}**"
+        if note:
+            quoted = "\n".join(f"> {line}" for line in note.splitlines() if line.strip())
+            text += f"\n{t.label(Label.ALERT_REQUEST_MESSAGE, lang)}:\n{quoted}"
+    else:
+        title = Label.ALERT_ABUSE_TITLE if alert.path == "abuse" else Label.ALERT_TITLE
+        text = f"**{t.label(title, lang)}** — {t.label(_TIER_LABEL[alert.tier], lang)}"
+    if alert.pinged and role_id:
+        text = f"<@&{role_id}> {text}"
+    return text
+
+
+def alert_details(alert: CrisisAlert, t: CrisisTemplates) -> str:
+    """Return the alert's embed text: who, where, which rule, prior alerts, DM outcome, status."""
+    lang = _lang(alert)
+
+    def line(label: Label, value: str) -> str:
+        return f"**{t.label(label, lang)}:** {value}"
+
+    jump = f"[{t.label(Label.ALERT_JUMP, lang)}]({_jump(alert.guild_id, alert.channel_id, alert.message_id)})"
+    lines = [line(Label.ALERT_MEMBER, f"<@{alert.user_id}>"),
+             line(Label.ALERT_CHANNEL, f"<#{alert.channel_id}> · {jump}")]
+    if alert.source is AlertSource.DETECTION:
+        lines.insert(1, t.label(_PATH_LABEL.get(alert.path or "self", Label.ALERT_PATH_SELF), lang))
+        lines.append(line(Label.ALERT_RULE, f"`{alert.rule_id}` ({alert.ruleset_version})"))
+        if alert.modifiers:
+            lines.append(line(Label.ALERT_WHY, ", ".join(alert.modifiers)))
+    lines.append(line(Label.ALERT_PRIOR, str(alert.prior_alerts)))
+    if alert.source is AlertSource.DETECTION:
+        lines.append(t.label(_DM_LABEL[alert.dm_status], lang))
+        if alert.repeat_count:
+            lines.append(line(Label.ALERT_REPEATS, str(alert.repeat_count)))
+    lines.append(line(Label.ALERT_STATUS, _status_text(alert, t, lang)))
+    if alert.source is AlertSource.DETECTION:
+        lines.append(f"-# {t.label(Label.ALERT_TEXT_NOT_COPIED, lang)}")
+    lines.append(f"-# {t.label(Label.ALERT_REMINDER, lang)}")
+    return "\n".join(lines)
+
+
+def _when(moment: datetime | None) -> str:
+    return f" <t:{int(moment.timestamp())}:R>" if moment else ""
+
+
+def _status_text(alert: CrisisAlert, t: CrisisTemplates, lang: Language) -> str:
+    parts = []
+    if alert.acknowledged_by:
+        parts.append(f"{t.label(Label.ALERT_ACKED_BY, lang)} <@{alert.acknowledged_by}>{_when(alert.acknowledged_at)}")
+    if alert.status is AlertStatus.RESOLVED:
+        parts.append(f"{t.label(Label.ALERT_RESOLVED_BY, lang)} <@{alert.resolved_by}>{_when(alert.resolved_at)}")
+    elif alert.status is AlertStatus.FALSE_ALARM:
+        parts.append(f"{t.label(Label.ALERT_FALSE_BY, lang)} <@{alert.resolved_by}>{_when(alert.resolved_at)}")
+    elif not parts:
+        parts.append(t.label(Label.ALERT_STATUS_OPEN, lang))
+    return "; ".join(parts)
+
+
+def alert_buttons(alert: CrisisAlert, t: CrisisTemplates) -> tuple[Button, ...]:
+    """Return the buttons an alert still needs: none once it is closed."""
+    lang = _lang(alert)
+    if alert.closed:
+        return ()
+    buttons = []
+    if alert.status is AlertStatus.OPEN:
+        buttons.append(Button(ACK_ID.format(alert_id=alert.alert_id), t.label(Label.ALERT_ACK_BUTTON, lang),
+                              ButtonStyle.PRIMARY))
+    buttons.append(Button(RESOLVE_ID.format(alert_id=alert.alert_id), t.label(Label.ALERT_RESOLVE_BUTTON, lang),
+                          ButtonStyle.SUCCESS))
+    buttons.append(Button(FALSE_ID.format(alert_id=alert.alert_id), t.label(Label.ALERT_FALSE_BUTTON, lang),
+                          ButtonStyle.SECONDARY))
+    return tuple(buttons)
+
+
+def render_alert(alert: CrisisAlert, t: CrisisTemplates, role_id: int | None = None,
+                 note: str | None = None) -> OutgoingMessage:
+    """Render a moderator alert; the role ping is allowed only if the alert pinged."""
+    lang = _lang(alert)
+    title = (Label.ALERT_REQUEST_TITLE if alert.source is AlertSource.REQUEST
+             else Label.ALERT_ABUSE_TITLE if alert.path == "abuse" else Label.ALERT_TITLE)
+    return OutgoingMessage(
+        content=alert_headline(alert, t, role_id, note),
+        embed_title=t.label(title, lang),
+        embed_description=alert_details(alert, t),
+        buttons=alert_buttons(alert, t),
+        mention_role_id=role_id if alert.pinged and role_id else None,
+    )
+
+
+# -- input checks for /config resources ---------------------------------------------------
+
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]*[0-9]")
+_URL = re.compile(r"https?://[^\s/<>]+\.[^\s<>]{2,}")
+
+
+def clean_local_name(text: str) -> str:
+    """Validate a server resource's name."""
+    name = " ".join(str(text).split())
+    if not 1 <= len(name) <= 80:
+        raise InvalidInputError("The name needs 1 to 80 characters, e.g. `Our peer-support warmline`.")
+    return name
+
+
+def clean_contact(text: str) -> str:
+    """Validate a phone number or web address for a server resource; refuse stale numbers."""
+    contact = " ".join(str(text).split())
+    stale = find_stale_numbers(contact)
+    if stale:
+        raise InvalidInputError(
+            f"{stale[0]} — that number no longer works, so I won't show it. Please add the current one instead.")
+    if _URL.fullmatch(contact) and len(contact) <= 200:
+        return contact
+    if _PHONE.fullmatch(contact) and 3 <= sum(ch.isdigit() for ch in contact) <= 15:
+        return contact
+    raise InvalidInputError(
+        "The contact needs to be a phone number (like `0800 123 4567` or `+44 800 123 4567`) or a web "
+        "address starting with `https://`.")
+
+
+# -- the service --------------------------------------------------------------------------
+
+class CrisisService:
+    """`/crisis`, server resources, `/alertmods`, passive detection and alert buttons."""
+
+    def __init__(self, db: Database, repo: CrisisRepository, guilds: GuildRepository, outbox: OutboxService,
+                 notifier: Notifier, clock: Clock, config: Config, data: CrisisData) -> None:
+        self.db = db
+        self.repo = repo
+        self.guilds = guilds
+        self.outbox = outbox
+        self.notifier = notifier
+        self.clock = clock
+        self.config = config
+        self.directory = data.directory
+        self.templates = data.templates
+        self.detector = data.detector
+        # Set by the cog: edits a posted alert in place (Discord lives outside this layer).
+        self.edit_alert: AlertEditor | None = None
+        # Servers with detection on, so messages elsewhere are not even looked at.
+        self._watching: set[int] | None = None
+        # Recently handled message ids: a gateway RESUME can replay MESSAGE_CREATE.
+        self._recent: OrderedDict[int, None] = OrderedDict()
+
+    # -- /crisis --------------------------------------------------------------------------
+
+    def suggest_countries(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
+        """Return (name, code) of directory countries matching what the member typed."""
+        return [(c.name, c.code) for c in self.directory.search(typed, limit=limit)]
+
+    async def crisis_reply(self, *, user_id: int, guild_id: int | None, country: str | None = None,
+                           guild_name: str = "", lang: Language = Language.EN) -> OutgoingMessage:
+        """Return the `/crisis` reply: option → member's country → server's → worldwide, plus server resources.
+
+        Never fails for lack of a database: lookups that fail or take too long are skipped.
+        """
+        note: str | None = None
+        code: str | None = None
+        if country and country.strip():
+            found = self.directory.country(country.strip())
+            if found is not None:
+                code = found.code
+            else:
+                label = Label.COUNTRY_NOT_COVERED if find_country(country.strip()) else Label.COUNTRY_UNKNOWN
+                note = self.templates.label(label, lang)
+        else:
+            # Without the database, the configured default country still beats the worldwide list.
+            code = await self._best_effort(self._region(guild_id, user_id), self.config.defaults.region or None,
+                                           "region")
+        rows: list[LocalResourceRow] = []
+        if guild_id is not None:
+            rows = await self._best_effort(self.repo.local_resources(guild_id), [], "local resources")
+        local = [LocalResource(r.name, r.contact) for r in rows if code is None or r.country == code]
+        selection = self.directory.select(code, need=Need.GENERAL, local=local)
+        return resources_message(selection, self.templates, TemplateKey.CRISIS_COMMAND, lang,
+                                 server=guild_name, note=note)
+
+    async def _region(self, guild_id: int | None, user_id: int) -> str | None:
+        if guild_id is None:
+            return await self.repo.latest_region(user_id) or self.config.defaults.region or None
+        return (await self.repo.member_region(guild_id, user_id)
+                or await self.repo.guild_region(guild_id)
+                or self.config.defaults.region or None)
+
+    async def _best_effort(self, work: Awaitable[_T], default: _T, what: str) -> _T:
+        try:
+            return await asyncio.wait_for(work, DB_LOOKUP_TIMEOUT)
+        except Exception as exc:  # any database trouble: crisis help answers from memory
+            log.warning("/crisis answered without %s: %s", what, type(exc).__name__)
+            return default
+
+    # -- server resources (/config resources) ----------------------------------------------
+
+    async def local_resources(self, guild_id: int) -> list[LocalResourceRow]:
+        """Return the server's own resources."""
+        return await self.repo.local_resources(guild_id)
+
+    async def add_local_resource(self, guild_id: int, country: str, name: str, contact: str) -> LocalResourceRow:
+        """Add (or update, same country and name) a resource shown with `/crisis` in this server."""
+        code = parse_country_option(country)
+        clean_name = clean_local_name(name)
+        if find_stale_numbers(clean_name):
+            raise InvalidInputError("Please put the phone number in `contact`, not in the name.")
+        added = await self.repo.add_local_resource(guild_id, code, clean_name, clean_contact(contact),
+                                                   self.clock.now(), limit=MAX_LOCAL_RESOURCES)
+        if added is None:
+            raise InvalidInputError(
+                f"This server already has {MAX_LOCAL_RESOURCES} resources of its own; remove one first "
+                "(`/config resources remove`). Short lists are easier to use on a bad day.")
+        return added
+
+    async def remove_local_resource(self, guild_id: int, which: str) -> LocalResourceRow:
+        """Remove a server resource chosen by id (from autocomplete) or by name."""
+        rows = await self.repo.local_resources(guild_id)
+        key = which.strip()
+        matches = [r for r in rows if str(r.resource_id) == key] or [
+            r for r in rows if r.name.casefold() == key.casefold()]
+        if not matches:
+            names = ", ".join(f"`{r.name}` ({r.country})" for r in rows) or "none yet"
+            raise NotFoundError(f"I couldn't find that resource. This server's resources: {names}.")
+        if len(matches) > 1:
+            raise InvalidInputError("More than one country has a resource with that name; pick one from the list as you type.")
+        await self.repo.remove_local_resource(guild_id, matches[0].resource_id)
+        return matches[0]
+
+    # -- passive detection --------------------------------------------------------------
+
+    async def watches(self, guild_id: int) -> bool:
+        """Tell whether passive detection is on in a server (cached; updated on every change)."""
+        if not self.config.crisis.detection_intent:
+            return False
+        if self._watching is None:
+            rows = await self.db.fetch_all(
+                "SELECT guild_id FROM guilds WHERE crisis_detection = 1 AND left_at IS NULL")
+            self._watching = {r["guild_id"] for r in rows}
+        return guild_id in self._watching
+
+    async def on_guild_change(self, guild: GuildSettings) -> None:
+        """Keep the set of watched servers current after `/config crisis`."""
+        if self._watching is None:
+            return
+        if guild.crisis_detection and guild.left_at is None:
+            self._watching.add(guild.guild_id)
+        else:
+            self._watching.discard(guild.guild_id)
+
+    def detect(self, text: str) -> Detection:
+        """Run the phrase rules on one message (pure CPU, in memory)."""
+        return self.detector.detect(text)
+
+    def _seen_before(self, message_id: int) -> bool:
+        if message_id in self._recent:
+            return True
+        self._recent[message_id] = None
+        if len(self._recent) > 4096:
+            self._recent.popitem(last=False)
+        return False
+
+    async def handle_detection(self, seen: SeenMessage, detection: Detection) -> DetectionResult:
+        """Alert the moderators and offer the member resources, as SPEC §5 says for the tier and path."""
+        if detection.tier <= 0 or detection.path is None or detection.rule_id is None:
+            return DetectionResult(DetectionAction.NONE)
+        guild = await self.guilds.get(seen.guild_id)
+        if guild is None or not guild.crisis_detection or guild.left_at is not None:
+            return DetectionResult(DetectionAction.NONE)
+        if guild.alerts_channel_id is None:
+            log.warning("crisis detection matched in guild %s but no alerts channel is set", seen.guild_id)
+            return DetectionResult(DetectionAction.NO_ALERT_CHANNEL)
+        if seen.channel_id == guild.alerts_channel_id or self._seen_before(seen.message_id):
+            return DetectionResult(DetectionAction.NONE if seen.channel_id == guild.alerts_channel_id
+                                   else DetectionAction.DUPLICATE)
+        now = self.clock.now()
+        tier, path = detection.tier, detection.path
+        async with self.db.transaction() as conn:
+            if await crisis_db.alert_for_message_in(conn, seen.guild_id, seen.message_id) is not None:
+                return DetectionResult(DetectionAction.DUPLICATE)
+            member = await crisis_db.ensure_member_in(conn, seen.guild_id, seen.author_id, now)
+            recent = await crisis_db.open_alert_to_merge_in(conn, member.member_id, now - MERGE_WINDOW[tier],
+                                                            path.value, tier)
+            if recent is not None:
+                await crisis_db.bump_repeat_in(conn, recent.alert_id, now)
+                merged = recent.alert_id
+            else:
+                merged = None
+                prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
+                last_dm = await crisis_db.last_dm_at_in(conn, member.member_id)
+                dm_status = self._dm_decision(detection, guild, member.crisis_replies, last_dm, now)
+                pinged = (guild.alerts_role_id is not None and tier >= 3 and path is not RiskPath.ABUSE
+                          and (path is RiskPath.SELF or detection.need is Need.OVERDOSE))
+                alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
+                    guild_id=seen.guild_id, member_id=member.member_id, source=AlertSource.DETECTION,
+                    channel_id=seen.channel_id, message_id=seen.message_id, tier=tier, path=path.value,
+                    need=detection.need.value, rule_id=detection.rule_id,
+                    ruleset_version=detection.ruleset_version, modifiers=safe_modifiers(detection.modifiers),
+                    lang=seen.lang.value, pinged=pinged, prior_alerts=prior, dm_status=dm_status,
+                    alert_channel_id=guild.alerts_channel_id), now)
+                alert = await self._alert_in(conn, alert_id)
+                # The alert first: its outbox row is older, so it is sent before the DM.
+                await enqueue_in(conn, NewOutboxItem(
+                    dedupe_key=f"crisis:alert:{alert_id}:{seen.message_id}", kind="crisis.alert",
+                    target="channel", target_id=guild.alerts_channel_id,
+                    message=render_alert(alert, self.templates, guild.alerts_role_id),
+                    guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
+                if dm_status is DmStatus.PENDING:
+                    nudge_ok = guild.crisis_public_nudge and await self._nudge_allowed(conn, seen.channel_id, now)
+                    region = member.region or guild.region or self.config.defaults.region or None
+                    await enqueue_in(conn, NewOutboxItem(
+                        dedupe_key=f"crisis:dm:{alert_id}:{seen.message_id}", kind="crisis.dm",
+                        target="dm", target_id=seen.author_id,
+                        message=self._dm_message(detection, region, seen, nudge_ok),
+                        guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
+        if merged is not None:
+            log.info("crisis alert %s: one more matching message in guild %s", merged, seen.guild_id)
+            await self.refresh_alert(merged)
+            return DetectionResult(DetectionAction.MERGED, merged)
+        log.info("crisis alert %s raised in guild %s (tier %d, path %s, rule %s, dm %s)", alert_id,
+                 seen.guild_id, tier, path.value, detection.rule_id, dm_status.value)
+        await self.outbox.dispatch()
+        return DetectionResult(DetectionAction.ALERTED, alert_id, dm_status, pinged)
+
+    @staticmethod
+    def _dm_decision(detection: Detection, guild: GuildSettings, replies_on: bool, last_dm: datetime | None,
+                     now: datetime) -> DmStatus:
+        key = template_for(detection.tier, detection.path.value if detection.path else "", detection.need.value)
+        if key is None or (detection.tier == 1 and not guild.crisis_tier1_replies):
+            return DmStatus.NOT_OFFERED
+        if not replies_on:
+            return DmStatus.OPTED_OUT
+        window = TIER3_DEDUPE if detection.tier >= 3 else DM_COOLDOWN
+        if last_dm is not None and now - last_dm < window:
+            return DmStatus.COOLDOWN
+        return DmStatus.PENDING
+
+    async def _nudge_allowed(self, conn: Any, channel_id: int, now: datetime) -> bool:
+        last = await crisis_db.last_nudge_at_in(conn, channel_id)
+        return last is None or now - last >= NUDGE_SPACING
+
+    def _dm_message(self, detection: Detection, region: str | None, seen: SeenMessage,
+                    nudge_ok: bool) -> OutgoingMessage:
+        key = template_for(detection.tier, detection.path.value if detection.path else "", detection.need.value)
+        assert key is not None
+        need = detection.need if detection.path is RiskPath.SELF or detection.need is Need.OVERDOSE else Need.GENERAL
+        selection = self.directory.select(region, need=need)
+        dm = resources_message(selection, self.templates, key, seen.lang, server=seen.guild_name)
+        if not nudge_ok:
+            return dm
+        nudge = OutgoingMessage(self.templates.render(
+            TemplateKey.PUBLIC_NUDGE, TemplateFields(server=seen.guild_name, emergency="", resources=""), seen.lang))
+        return OutgoingMessage(content=dm.content, embed_title=dm.embed_title, embed_description=dm.embed_description,
+                               fallback_channel_id=seen.channel_id, fallback=nudge)
+
+    @staticmethod
+    async def _alert_in(conn: Any, alert_id: int) -> CrisisAlert:
+        alert = await crisis_db.get_alert_in(conn, alert_id)
+        assert alert is not None
+        return alert
+
+    # -- delivery outcomes --------------------------------------------------------------
+
+    def register_delivery_hooks(self) -> None:
+        """Record what happened to alerts and DMs, and show it on the alert."""
+        self.outbox.on_result("crisis.alert", self._on_alert_result)
+        self.outbox.on_result("crisis.dm", self._on_dm_result)
+
+    @staticmethod
+    def _alert_id(item: OutboxItem) -> int:
+        return int(item.dedupe_key.split(":")[2])
+
+    async def _on_alert_result(self, item: OutboxItem, result: SendResult) -> None:
+        alert_id = self._alert_id(item)
+        if result.status is SendStatus.SENT and result.message_id is not None:
+            await self.repo.set_alert_message(alert_id, result.message_id)
+            alert = await self.repo.get(alert_id)
+            # The DM may have finished first (the alert waited for a retry): show its outcome.
+            shown = item.message.embed_description
+            if alert is not None and shown != alert_details(alert, self.templates):
+                await self.refresh_alert(alert_id)
+        elif result.status is not SendStatus.TRANSIENT:
+            log.warning("crisis alert %s could not be posted in channel %s: %s", alert_id, item.target_id,
+                        result.status.value)
+
+    async def _on_dm_result(self, item: OutboxItem, result: SendResult) -> None:
+        alert_id = self._alert_id(item)
+        if result.status is SendStatus.SENT:
+            status = DmStatus.SENT
+        elif result.status is SendStatus.TRANSIENT and item.attempts + 1 < MAX_ATTEMPTS:
+            return  # the outbox retries it; the alert keeps saying "sending"
+        elif result.status is SendStatus.DM_CLOSED and \
+                await self.outbox.outbox.status_of(item.dedupe_key + ":fallback") == "sent":
+            status = DmStatus.NUDGED
+        else:
+            status = DmStatus.UNDELIVERABLE
+        await self.repo.set_dm_status(alert_id, status, self.clock.now())
+        log.info("crisis alert %s: member DM %s", alert_id, status.value)
+        await self.refresh_alert(alert_id)
+
+    async def refresh_alert(self, alert_id: int) -> None:
+        """Show an alert's current state on its posted message (best effort)."""
+        alert = await self.repo.get(alert_id)
+        if alert is None or alert.alert_message_id is None or alert.alert_channel_id is None:
+            return
+        if self.edit_alert is None:
+            return
+        try:
+            await self.edit_alert(alert.alert_channel_id, alert.alert_message_id, render_alert(alert, self.templates))
+        except Exception as exc:  # the alert itself is already posted; an edit is a nicety
+            log.warning("could not update crisis alert %s: %s", alert_id, type(exc).__name__)
+
+    # -- /alertmods ---------------------------------------------------------------------
+
+    async def alert_moderators(self, guild_id: int, channel_id: int, user_id: int, note: str | None,
+                               lang: Language = Language.EN) -> RequestResult:
+        """Post the member's request in the alert channel; the note goes to Discord only, never to the database."""
+        guild = await self.guilds.ensure(guild_id, self.clock.now())
+        if guild.alerts_channel_id is None:
+            return RequestResult(RequestStatus.NO_CHANNEL)
+        now = self.clock.now()
+        last = await self.repo.last_request_at(guild_id, user_id)
+        if last is not None and now - last < REQUEST_COOLDOWN:
+            return RequestResult(RequestStatus.TOO_SOON, last)
+        async with self.db.transaction() as conn:
+            member = await crisis_db.ensure_member_in(conn, guild_id, user_id, now)
+            prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
+            alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
+                guild_id=guild_id, member_id=member.member_id, source=AlertSource.REQUEST, channel_id=channel_id,
+                message_id=None, tier=0, path=None, need=Need.GENERAL.value, rule_id=None, ruleset_version=None,
+                modifiers=(), lang=lang.value, pinged=False, prior_alerts=prior, dm_status=DmStatus.NOT_OFFERED,
+                alert_channel_id=guild.alerts_channel_id), now)
+            alert = await self._alert_in(conn, alert_id)
+        clean = (note or "").strip()[:MAX_NOTE] or None
+        # Sent directly, not through the outbox: the outbox stores payloads, and the note
+        # must not be stored. The nonce still makes a retried request post once.
+        result = await self.notifier.send_channel(
+            guild.alerts_channel_id, render_alert(alert, self.templates, note=clean),
+            nonce=nonce_for(f"crisis:request:{alert_id}:{alert.created_at.isoformat()}"))
+        if not result.ok or result.message_id is None:
+            log.warning("alertmods request %s could not be posted in guild %s: %s", alert_id, guild_id,
+                        result.status.value)
+            await self.repo.delete(alert_id)
+            return RequestResult(RequestStatus.UNDELIVERED)
+        await self.repo.set_alert_message(alert_id, result.message_id)
+        log.info("alertmods request %s posted in guild %s", alert_id, guild_id)
+        return RequestResult(RequestStatus.SENT)
+
+    # -- alert buttons ------------------------------------------------------------------
+
+    async def act(self, guild_id: int, alert_id: int, actor_user_id: int, action: AlertAction, *,
+                  manage_guild: bool, role_ids: Sequence[int]) -> ActResult:
+        """Record a moderator's acknowledgement, resolution or false-alarm mark on an alert."""
+        alert = await self.repo.get(alert_id)
+        if alert is None or alert.guild_id != guild_id:
+            raise NotFoundError("I can't find that alert any more (it may have been deleted).")
+        guild = await self.guilds.get(guild_id)
+        role_id = guild.alerts_role_id if guild else None
+        if not (manage_guild or (role_id is not None and role_id in role_ids)):
+            raise PermissionDeniedError(
+                "Thanks for wanting to help. Only moderators (Manage Server) or the responder role can update "
+                "alerts, so nothing was changed. If you're worried about someone, `/alertmods` reaches the "
+                "moderators privately.")
+        outcome = await self.repo.act(alert_id, action, actor_user_id, self.clock.now())
+        if outcome is None:
+            raise NotFoundError("I can't find that alert any more (it may have been deleted).")
+        updated, changed = outcome
+        if changed:
+            log.info("crisis alert %s: %s by user %s", alert_id, action.value, actor_user_id)
+        return ActResult(updated, changed, render_alert(updated, self.templates))
