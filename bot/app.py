@@ -29,6 +29,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.checkins",
     "cogs.recovery",
     "cogs.buddies",
+    "cogs.crisis",
 )
 
 

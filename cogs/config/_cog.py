@@ -12,12 +12,13 @@ from bot.tree import send_ephemeral
 from cogs.common import channel_mention, role_mention
 from cogs.config._general import GeneralConfigMixin
 from cogs.config._milestones import MilestonesConfigMixin
+from cogs.config._resources import ResourcesConfigMixin, resources_text
 from cogs.recovery._messages import ladder_text
 
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, commands.GroupCog, group_name="config",
+class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, ResourcesConfigMixin, commands.GroupCog, group_name="config",
                 group_description="Kindred server settings (Manage Server)"):
     """Moderator configuration."""
 
@@ -42,7 +43,8 @@ class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, commands.GroupCog, gr
             f"• Celebrations: {channel_mention(g.celebrations_channel_id)} from **{view.celebration_hour:02d}:00** local time",
             f"• Alerts: {channel_mention(g.alerts_channel_id)}; urgent alerts ping {role_mention(g.alerts_role_id)}",
             f"• Crisis detection: **{'on' if g.crisis_detection else 'off'}**; default country **{view.region or 'none'}**; "
-            f"public nudges **{'on' if g.crisis_public_nudge else 'off'}**",
+            f"public nudges **{'on' if g.crisis_public_nudge else 'off'}**; tier-1 replies **{'on' if g.crisis_tier1_replies else 'off'}**",
+            f"• Crisis resources added here: {resources_text(await self.services.crisis.local_resources(g.guild_id))}",
             f"• Buddies: nudge after **{view.buddy_nudge_after_days}** day(s); up to **{view.buddy_max}** each; "
             f"matching **{'on' if view.buddy_matching else 'off'}**",
             f"• Milestones: {ladder_text(await self.services.recovery.ladder(g.guild_id))}",

@@ -65,21 +65,28 @@ class GeneralConfigMixin:
 
     @app_commands.command(name="crisis", description="Passive crisis detection, default country, and public nudges")
     @app_commands.describe(detection="Watch messages for signs of crisis (tell your members first)",
-                           region="Default country for /crisis", public_nudge="If a DM fails, post a short /crisis reminder in the channel")
-    @app_commands.rename(public_nudge="public-nudge")
-    @app_commands.choices(detection=ON_OFF, public_nudge=ON_OFF)
+                           region="Default country for /crisis", public_nudge="If a DM fails, post a short /crisis reminder in the channel",
+                           tier1_replies="Also DM resources for tier-1 (distress) messages, not only tiers 2-3")
+    @app_commands.rename(public_nudge="public-nudge", tier1_replies="tier1-replies")
+    @app_commands.choices(detection=ON_OFF, public_nudge=ON_OFF, tier1_replies=ON_OFF)
     @app_commands.autocomplete(region=country_autocomplete)
     async def crisis(self, interaction: discord.Interaction, detection: app_commands.Choice[str],
                      region: app_commands.Range[str, 1, 64] | None = None,
-                     public_nudge: app_commands.Choice[str] | None = None) -> None:
+                     public_nudge: app_commands.Choice[str] | None = None,
+                     tier1_replies: app_commands.Choice[str] | None = None) -> None:
         """Configure crisis settings."""
         assert interaction.guild_id is not None
         view = await self.services.guild_config.set_crisis(
             interaction.guild_id, detection=detection.value == "on", region=region,
-            public_nudge=None if public_nudge is None else public_nudge.value == "on")
+            public_nudge=None if public_nudge is None else public_nudge.value == "on",
+            tier1_replies=None if tier1_replies is None else tier1_replies.value == "on")
         g = view.guild
         text = (f"Passive detection is **{'on' if g.crisis_detection else 'off'}**; default country "
-                f"**{view.region or 'none (worldwide directory)'}**; public nudges **{'on' if g.crisis_public_nudge else 'off'}**.")
+                f"**{view.region or 'none (worldwide directory)'}**; public nudges **{'on' if g.crisis_public_nudge else 'off'}**; "
+                f"tier-1 replies **{'on' if g.crisis_tier1_replies else 'off'}**.")
+        if g.crisis_detection and g.alerts_channel_id is None:
+            text += ("\n⚠️ No alert channel is set, so detection cannot alert anyone and does nothing yet. "
+                     "Set one with `/config alerts`.")
         if g.crisis_detection and not self.services.config.crisis.detection_intent:
             text += ("\n⚠️ This Kindred instance runs without the message-content intent, so it cannot read "
                      "messages yet. Ask whoever hosts it to set `[crisis] detection_intent = true`.")

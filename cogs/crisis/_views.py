@@ -1,0 +1,83 @@
+"""The alert buttons as `DynamicItem`s: `kindred:alert:ack|resolve|false:<alert id>`.
+
+They are rebuilt from the custom id on every click, so they keep working after restarts.
+Only members with Manage Server or the server's responder role may press them; anyone
+else gets a kind private note and nothing changes. A press records who did what and
+updates the alert's embed in place (the headline, with any member note, stays).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import discord
+
+from bot.checks import has_manage_guild
+from bot.db.crisis import AlertAction
+from bot.discord_notifier import build_embed, build_view
+from bot.domain.messages import OutgoingMessage
+from bot.tree import GENERIC_APOLOGY, send_ephemeral, user_message_for
+from cogs.common import kindred
+from cogs.crisis._messages import already_reply
+
+log = logging.getLogger(__name__)
+
+
+def stopped_view(message: OutgoingMessage) -> discord.ui.View | None:
+    """Return the message's buttons as a stopped view (never stored, so the DynamicItems answer clicks)."""
+    view = build_view(message)
+    if view is not None:
+        view.stop()
+    return view
+
+
+async def _reply_error(interaction: discord.Interaction, error: BaseException) -> None:
+    message = user_message_for(error)
+    if message is None:
+        log.error("alert button failed (guild=%s user=%s interaction=%s): %s", interaction.guild_id,
+                  interaction.user.id, interaction.id, type(error).__name__, exc_info=error)
+        message = GENERIC_APOLOGY
+    try:
+        await send_ephemeral(interaction, message)
+    except discord.HTTPException:
+        log.warning("could not deliver error reply for interaction %s", interaction.id)
+
+
+class AlertButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+                  template=r"kindred:alert:(?P<action>ack|resolve|false):(?P<alert_id>[0-9]{1,19})"):
+    """Acknowledge, resolve, or mark a moderator alert a false alarm."""
+
+    def __init__(self, action: AlertAction, alert_id: int) -> None:
+        super().__init__(discord.ui.Button(label=action.value, custom_id=f"kindred:alert:{action.value}:{alert_id}"))
+        self.action = action
+        self.alert_id = alert_id
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[discord.ui.View],
+                             match: re.Match[str]) -> AlertButton:
+        """Rebuild the button from its custom id (after restarts too)."""
+        return cls(AlertAction(match["action"]), int(match["alert_id"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Record the press if the member may act on alerts, then show the new status on the alert."""
+        user = interaction.user
+        role_ids = [role.id for role in user.roles] if isinstance(user, discord.Member) else []
+        try:
+            if interaction.guild_id is None:
+                raise LookupError("alert button outside a guild")
+            result = await kindred(interaction).services.crisis.act(
+                interaction.guild_id, self.alert_id, user.id, self.action,
+                manage_guild=has_manage_guild(interaction), role_ids=role_ids)
+        except Exception as exc:  # every failure gets a kind, private reply
+            await _reply_error(interaction, exc)
+            return
+        if not result.changed:
+            await send_ephemeral(interaction, already_reply(result.alert))
+            return
+        try:
+            await interaction.response.edit_message(embed=build_embed(result.message),
+                                                    view=stopped_view(result.message),
+                                                    allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException:
+            log.warning("could not update crisis alert %s for interaction %s", self.alert_id, interaction.id)
