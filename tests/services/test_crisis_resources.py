@@ -1,0 +1,143 @@
+"""`/crisis` replies, server-local resources and the rendering of every country's resources."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+
+import pytest
+
+from bot.config import Config
+from bot.domain.crisis.resources import Need
+from bot.domain.crisis.templates import Language, TemplateKey
+from bot.errors import InvalidInputError, NotFoundError
+from bot.services import crisis as crisis_module
+from bot.services.container import Services
+from bot.services.crisis import MAX_LOCAL_RESOURCES, load_crisis_data, resources_message
+
+G, ALICE = 800, 8001
+DATA = load_crisis_data(Config())
+NEEDS = {
+    TemplateKey.DM_IMMINENT: Need.IMMINENT, TemplateKey.DM_OVERDOSE: Need.OVERDOSE,
+    TemplateKey.DM_IDEATION: Need.GENERAL, TemplateKey.DM_DISTRESS: Need.GENERAL,
+    TemplateKey.DM_RELAPSE: Need.RELAPSE, TemplateKey.DM_WORRIED_OTHER: Need.GENERAL,
+    TemplateKey.CRISIS_COMMAND: Need.GENERAL,
+}
+
+
+def resource_lines(content: str) -> list[str]:
+    return [line for line in content.splitlines() if line.startswith("**")]
+
+
+@pytest.mark.parametrize("lang", list(Language))
+@pytest.mark.parametrize("key", list(NEEDS))
+def test_every_country_renders_within_discord_limits_in_the_guidance_order(key: TemplateKey, lang: Language) -> None:
+    for country in (*DATA.directory.countries, None):
+        selection = DATA.directory.select(country.code if country else None, need=NEEDS[key])
+        message = resources_message(selection, DATA.templates, key, lang, server="A Server With A Long Name " * 3)
+        where = country.code if country else "worldwide"
+        assert len(message.content) <= 2000, (where, len(message.content))
+        assert len(message.embed_description or "") <= 4096
+        lines = resource_lines(message.content)
+        assert 2 <= len(lines) <= 3, (where, message.content)
+        if country is None:
+            assert "findahelpline.com" in message.content
+            continue
+        emergency = next(i for i, line in enumerate(lines) if f"**{country.emergency.dial}**" in line)
+        if NEEDS[key] in (Need.IMMINENT, Need.OVERDOSE):
+            assert emergency == 0, (where, key)
+        else:
+            assert emergency > 0, (where, key)  # emergency first only for imminent risk and overdose
+        hidden = [line for line in country.lines if not line.verified_for_members]
+        for line in hidden:
+            assert line.name not in message.content + (message.embed_description or ""), (where, line.name)
+
+
+async def test_crisis_reply_follows_option_member_server_then_config(services: Services, config: Config) -> None:
+    crisis = services.crisis
+    worldwide = await crisis.crisis_reply(user_id=ALICE, guild_id=G)
+    assert "findahelpline.com" in worldwide.content and "your local emergency number" in worldwide.content
+    await services.guild_config.set_crisis(G, detection=False, region="AU")
+    assert "13 11 14" in (await crisis.crisis_reply(user_id=ALICE, guild_id=G)).content
+    await services.settings.set_region(G, ALICE, "United States")
+    assert "988" in (await crisis.crisis_reply(user_id=ALICE, guild_id=G)).content
+    gb = await crisis.crisis_reply(user_id=ALICE, guild_id=G, country="gb")
+    assert "116 123" in gb.content and "999" in gb.content
+    in_dm = await crisis.crisis_reply(user_id=ALICE, guild_id=None)
+    assert "988" in in_dm.content  # the region the member set where they were last active
+    spanish = await crisis.crisis_reply(user_id=ALICE, guild_id=None, country="ES", lang=Language.ES)
+    assert spanish.content.startswith("Aquí tienes") and "112" in spanish.content
+
+
+async def test_unknown_and_uncovered_countries_get_the_worldwide_directory(services: Services) -> None:
+    for typed, note in (("Atlantis", "couldn't find that country"), ("KE", "don't have checked numbers")):
+        reply = await services.crisis.crisis_reply(user_id=ALICE, guild_id=G, country=typed)
+        assert reply.content.startswith("I ") and note in reply.content
+        assert "findahelpline.com" in reply.content and "befrienders.org" in (reply.embed_description or "")
+
+
+async def test_crisis_reply_without_the_database(services: Services, config: Config) -> None:
+    services.crisis.config = dataclasses.replace(
+        config, defaults=dataclasses.replace(config.defaults, region="GB"))
+    await services.settings.set_region(G, ALICE, "US")
+    await services.crisis.add_local_resource(G, "GB", "Circle warmline", "0800 123 4567")
+    await services.db.close()
+    reply = await services.crisis.crisis_reply(user_id=ALICE, guild_id=G)
+    assert "999" in reply.content and "116 123" in reply.content  # the configured default, not US
+    assert "Circle warmline" not in (reply.embed_description or "")
+
+
+async def test_crisis_reply_does_not_wait_for_a_stalled_database(services: Services,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(crisis_module, "DB_LOOKUP_TIMEOUT", 0.05)
+    await services.settings.set_region(G, ALICE, "US")
+    gate = threading.Event()
+    await services.db.conn.create_function("stall", 0, lambda: gate.wait(10))
+    stuck = asyncio.create_task(services.db.fetch_value("SELECT stall()"))
+    try:
+        reply = await asyncio.wait_for(services.crisis.crisis_reply(user_id=ALICE, guild_id=G), 1.0)
+        assert "findahelpline.com" in reply.content  # no default configured: the worldwide directory
+    finally:
+        gate.set()
+        await stuck
+
+
+async def test_server_resources_are_validated_listed_and_shown(services: Services) -> None:
+    crisis = services.crisis
+    added = await crisis.add_local_resource(G, "United Kingdom", "  Circle   warmline ", "0800 123 4567")
+    assert (added.country, added.name) == ("GB", "Circle warmline")
+    await crisis.add_local_resource(G, "US", "Circle web", "https://example.org/help")
+    updated = await crisis.add_local_resource(G, "gb", "Circle warmline", "+44 800 123 4568")
+    assert updated.resource_id == added.resource_id and updated.contact == "+44 800 123 4568"
+    for country, name, contact, message in (
+            ("GB", "Old", "08457 90 90 90", "no longer works"),
+            ("US", "Old lifeline", "1-800-273-8255", "no longer works"),
+            ("GB", "Call 08457 90 90 90", "0800 123 4567", "not in the name"),
+            ("GB", "Nothing", "ring us", "phone number"),
+            ("GB", "Tiny", "12", "phone number"),
+            ("Narnia", "X", "0800 123 4567", "couldn't find a country"),
+            ("GB", "x" * 81, "0800 123 4567", "1 to 80")):
+        with pytest.raises(InvalidInputError, match=message):
+            await crisis.add_local_resource(G, country, name, contact)
+    gb = await crisis.crisis_reply(user_id=ALICE, guild_id=G, country="GB")
+    assert "Circle warmline" in (gb.embed_description or "") and "Circle web" not in (gb.embed_description or "")
+    everywhere = await crisis.crisis_reply(user_id=ALICE, guild_id=G, country="Atlantis")
+    assert "Circle warmline" in (everywhere.embed_description or "") and "Circle web" in (everywhere.embed_description or "")
+    assert "Circle warmline" not in (await crisis.crisis_reply(user_id=ALICE, guild_id=G + 1, country="GB")).embed_description or ""
+
+    removed = await crisis.remove_local_resource(G, "CIRCLE WARMLINE")
+    assert removed.name == "Circle warmline"
+    with pytest.raises(NotFoundError, match="Circle web"):
+        await crisis.remove_local_resource(G, "Circle warmline")
+    web = (await crisis.local_resources(G))[0]
+    await crisis.remove_local_resource(G, str(web.resource_id))
+    assert await crisis.local_resources(G) == []
+
+
+async def test_a_server_keeps_its_own_list_short(services: Services) -> None:
+    for i in range(MAX_LOCAL_RESOURCES):
+        await services.crisis.add_local_resource(G, "GB", f"Line {i}", f"0800 000 00{i:02d}")
+    with pytest.raises(InvalidInputError, match="already has"):
+        await services.crisis.add_local_resource(G, "GB", "One more", "0800 999 9999")
+    await services.crisis.add_local_resource(G, "GB", "Line 3", "0800 111 1111")  # updating one still works
