@@ -19,10 +19,12 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
+
+import aiosqlite
 
 from bot.config import Config, project_path
 from bot.db import crisis as crisis_db
@@ -38,6 +40,7 @@ from bot.db.crisis import (
 )
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
+from bot.db.members import touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.db.outbox import enqueue as enqueue_in
 from bot.domain.clock import Clock
@@ -64,7 +67,7 @@ from bot.domain.crisis.templates import (
     template_for,
 )
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
-from bot.domain.settings import GuildSettings
+from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
 from bot.services.ports import Notifier
@@ -94,6 +97,7 @@ REQUEST_COOLDOWN = timedelta(minutes=5)
 DB_LOOKUP_TIMEOUT = 1.0
 MAX_LOCAL_RESOURCES = 10
 MAX_NOTE = 1000
+MAX_NOTE_LINES = 20  # with the quote marks, a 1000-character note stays within Discord's 2000
 EMBED_LIMIT = 4000
 
 AlertEditor = Callable[[int, int, OutgoingMessage], Awaitable[bool]]
@@ -328,7 +332,8 @@ def alert_headline(alert: CrisisAlert, t: CrisisTemplates, role_id: int | None,
     if alert.source is AlertSource.REQUEST:
         text = f"**{t.label(Label.ALERT_REQUEST_TITLE, lang)}**"
         if note:
-            quoted = "\n".join(f"> {line}" for line in note.splitlines() if line.strip())
+            lines = [line for line in note.splitlines() if line.strip()][:MAX_NOTE_LINES]
+            quoted = "\n".join(f"> {line}" for line in lines)
             text += f"\n{t.label(Label.ALERT_REQUEST_MESSAGE, lang)}:\n{quoted}"
     else:
         title = Label.ALERT_ABUSE_TITLE if alert.path == "abuse" else Label.ALERT_TITLE
@@ -424,6 +429,9 @@ def clean_local_name(text: str) -> str:
     name = " ".join(str(text).split())
     if not 1 <= len(name) <= 80:
         raise InvalidInputError("The name needs 1 to 80 characters, e.g. `Our peer-support warmline`.")
+    if not name.isprintable():
+        raise InvalidInputError("The name has characters Discord can't show; please use letters, numbers and "
+                                "punctuation, e.g. `Our peer-support warmline`.")
     return name
 
 
@@ -434,6 +442,9 @@ def clean_contact(text: str) -> str:
     if stale:
         raise InvalidInputError(
             f"{stale[0]} — that number no longer works, so I won't show it. Please add the current one instead.")
+    if not contact.isprintable():
+        raise InvalidInputError("The contact has characters Discord can't show; please use a phone number or a "
+                                "web address starting with `https://`.")
     if _URL.fullmatch(contact) and len(contact) <= 200:
         return contact
     if _PHONE.fullmatch(contact) and 3 <= sum(ch.isdigit() for ch in contact) <= 15:
@@ -441,6 +452,10 @@ def clean_contact(text: str) -> str:
     raise InvalidInputError(
         "The contact needs to be a phone number (like `0800 123 4567` or `+44 800 123 4567`) or a web "
         "address starting with `https://`.")
+
+
+async def _value(value: _T) -> _T:
+    return value
 
 
 # -- the service --------------------------------------------------------------------------
@@ -479,22 +494,23 @@ class CrisisService:
 
         Never fails for lack of a database: lookups that fail or take too long are skipped.
         """
+        asked = (country or "").strip()
         note: str | None = None
-        code: str | None = None
-        if country and country.strip():
-            found = self.directory.country(country.strip())
+        chosen: str | None = None
+        if asked:
+            found = self.directory.country(asked)
             if found is not None:
-                code = found.code
+                chosen = found.code
             else:
-                label = Label.COUNTRY_NOT_COVERED if find_country(country.strip()) else Label.COUNTRY_UNKNOWN
-                note = self.templates.label(label, lang)
-        else:
-            # Without the database, the configured default country still beats the worldwide list.
-            code = await self._best_effort(self._region(guild_id, user_id), self.config.defaults.region or None,
-                                           "region")
-        rows: list[LocalResourceRow] = []
-        if guild_id is not None:
-            rows = await self._best_effort(self.repo.local_resources(guild_id), [], "local resources")
+                note = self.templates.label(
+                    Label.COUNTRY_NOT_COVERED if find_country(asked) else Label.COUNTRY_UNKNOWN, lang)
+        # Without the database, the configured default country still beats the worldwide list.
+        region = (_value(chosen) if asked else
+                  self._best_effort(self._region(guild_id, user_id), self.config.defaults.region or None, "region"))
+        local_rows = (_value([]) if guild_id is None else
+                      self._best_effort(self.repo.local_resources(guild_id), [], "local resources"))
+        # Side by side, so a stalled database costs one timeout, not two.
+        code, rows = await asyncio.gather(region, local_rows)
         local = [LocalResource(r.name, r.contact) for r in rows if code is None or r.country == code]
         selection = self.directory.select(code, need=Need.GENERAL, local=local)
         return resources_message(selection, self.templates, TemplateKey.CRISIS_COMMAND, lang,
@@ -591,56 +607,61 @@ class CrisisService:
         if guild.alerts_channel_id is None:
             log.warning("crisis detection matched in guild %s but no alerts channel is set", seen.guild_id)
             return DetectionResult(DetectionAction.NO_ALERT_CHANNEL)
-        if seen.channel_id == guild.alerts_channel_id or self._seen_before(seen.message_id):
-            return DetectionResult(DetectionAction.NONE if seen.channel_id == guild.alerts_channel_id
-                                   else DetectionAction.DUPLICATE)
+        if seen.channel_id == guild.alerts_channel_id:
+            return DetectionResult(DetectionAction.NONE)  # moderators talking about an alert
+        if self._seen_before(seen.message_id):
+            return DetectionResult(DetectionAction.DUPLICATE)
         now = self.clock.now()
-        tier, path = detection.tier, detection.path
         async with self.db.transaction() as conn:
             if await crisis_db.alert_for_message_in(conn, seen.guild_id, seen.message_id) is not None:
                 return DetectionResult(DetectionAction.DUPLICATE)
             member = await crisis_db.ensure_member_in(conn, seen.guild_id, seen.author_id, now)
-            recent = await crisis_db.open_alert_to_merge_in(conn, member.member_id, now - MERGE_WINDOW[tier],
-                                                            path.value, tier)
+            recent = await crisis_db.open_alert_to_merge_in(
+                conn, member.member_id, now - MERGE_WINDOW[detection.tier], detection.path.value, detection.tier)
             if recent is not None:
                 await crisis_db.bump_repeat_in(conn, recent.alert_id, now)
-                merged = recent.alert_id
             else:
-                merged = None
-                prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
-                last_dm = await crisis_db.last_dm_at_in(conn, member.member_id)
-                dm_status = self._dm_decision(detection, guild, member.crisis_replies, last_dm, now)
-                pinged = (guild.alerts_role_id is not None and tier >= 3 and path is not RiskPath.ABUSE
-                          and (path is RiskPath.SELF or detection.need is Need.OVERDOSE))
-                alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
-                    guild_id=seen.guild_id, member_id=member.member_id, source=AlertSource.DETECTION,
-                    channel_id=seen.channel_id, message_id=seen.message_id, tier=tier, path=path.value,
-                    need=detection.need.value, rule_id=detection.rule_id,
-                    ruleset_version=detection.ruleset_version, modifiers=safe_modifiers(detection.modifiers),
-                    lang=seen.lang.value, pinged=pinged, prior_alerts=prior, dm_status=dm_status,
-                    alert_channel_id=guild.alerts_channel_id), now)
-                alert = await self._alert_in(conn, alert_id)
-                # The alert first: its outbox row is older, so it is sent before the DM.
-                await enqueue_in(conn, NewOutboxItem(
-                    dedupe_key=f"crisis:alert:{alert_id}:{seen.message_id}", kind="crisis.alert",
-                    target="channel", target_id=guild.alerts_channel_id,
-                    message=render_alert(alert, self.templates, guild.alerts_role_id),
-                    guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
-                if dm_status is DmStatus.PENDING:
-                    nudge_ok = guild.crisis_public_nudge and await self._nudge_allowed(conn, seen.channel_id, now)
-                    region = member.region or guild.region or self.config.defaults.region or None
-                    await enqueue_in(conn, NewOutboxItem(
-                        dedupe_key=f"crisis:dm:{alert_id}:{seen.message_id}", kind="crisis.dm",
-                        target="dm", target_id=seen.author_id,
-                        message=self._dm_message(detection, region, seen, nudge_ok),
-                        guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
-        if merged is not None:
-            log.info("crisis alert %s: one more matching message in guild %s", merged, seen.guild_id)
-            await self.refresh_alert(merged)
-            return DetectionResult(DetectionAction.MERGED, merged)
-        log.info("crisis alert %s raised in guild %s (tier %d, path %s, rule %s, dm %s)", alert_id,
-                 seen.guild_id, tier, path.value, detection.rule_id, dm_status.value)
+                result = await self._raise_in(conn, seen, detection, guild, member, now)
+        if recent is not None:
+            log.info("crisis alert %s: one more matching message in guild %s", recent.alert_id, seen.guild_id)
+            await self.refresh_alert(recent.alert_id)
+            return DetectionResult(DetectionAction.MERGED, recent.alert_id)
+        log.info("crisis alert %s raised in guild %s (tier %d, path %s, rule %s, dm %s)", result.alert_id,
+                 seen.guild_id, detection.tier, detection.path.value, detection.rule_id, result.dm_status)
         await self.outbox.dispatch()
+        return result
+
+    async def _raise_in(self, conn: aiosqlite.Connection, seen: SeenMessage, detection: Detection,
+                        guild: GuildSettings, member: MemberSettings, now: datetime) -> DetectionResult:
+        """Record a new alert and queue it (and the member's DM, if one is due) in the caller's transaction."""
+        assert detection.path is not None and guild.alerts_channel_id is not None
+        prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
+        last_dm = await crisis_db.last_dm_at_in(conn, member.member_id)
+        dm_status = self._dm_decision(detection, guild, member.crisis_replies, last_dm, now)
+        path = detection.path
+        pinged = (guild.alerts_role_id is not None and detection.tier >= 3 and path is not RiskPath.ABUSE
+                  and (path is RiskPath.SELF or detection.need is Need.OVERDOSE))
+        alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
+            guild_id=seen.guild_id, member_id=member.member_id, source=AlertSource.DETECTION,
+            channel_id=seen.channel_id, message_id=seen.message_id, tier=detection.tier, path=path.value,
+            need=detection.need.value, rule_id=detection.rule_id, ruleset_version=detection.ruleset_version,
+            modifiers=safe_modifiers(detection.modifiers), lang=seen.lang.value, pinged=pinged,
+            prior_alerts=prior, dm_status=dm_status, alert_channel_id=guild.alerts_channel_id), now)
+        alert = await crisis_db.get_alert_in(conn, alert_id)
+        assert alert is not None
+        # The alert first: its outbox row is older, so it is sent before the DM. The keys name
+        # the message, so a replay or a restart can never queue either twice.
+        await enqueue_in(conn, NewOutboxItem(
+            dedupe_key=f"crisis:alert:{alert_id}:{seen.message_id}", kind="crisis.alert", target="channel",
+            target_id=guild.alerts_channel_id, message=render_alert(alert, self.templates, guild.alerts_role_id),
+            guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
+        if dm_status is DmStatus.PENDING:
+            nudge_ok = guild.crisis_public_nudge and await self._nudge_allowed(conn, seen.channel_id, now)
+            region = member.region or guild.region or self.config.defaults.region or None
+            await enqueue_in(conn, NewOutboxItem(
+                dedupe_key=f"crisis:dm:{alert_id}:{seen.message_id}", kind="crisis.dm", target="dm",
+                target_id=seen.author_id, message=self._dm_message(detection, region, seen, nudge_ok),
+                guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
         return DetectionResult(DetectionAction.ALERTED, alert_id, dm_status, pinged)
 
     @staticmethod
@@ -656,7 +677,8 @@ class CrisisService:
             return DmStatus.COOLDOWN
         return DmStatus.PENDING
 
-    async def _nudge_allowed(self, conn: Any, channel_id: int, now: datetime) -> bool:
+    @staticmethod
+    async def _nudge_allowed(conn: aiosqlite.Connection, channel_id: int, now: datetime) -> bool:
         last = await crisis_db.last_nudge_at_in(conn, channel_id)
         return last is None or now - last >= NUDGE_SPACING
 
@@ -671,14 +693,7 @@ class CrisisService:
             return dm
         nudge = OutgoingMessage(self.templates.render(
             TemplateKey.PUBLIC_NUDGE, TemplateFields(server=seen.guild_name, emergency="", resources=""), seen.lang))
-        return OutgoingMessage(content=dm.content, embed_title=dm.embed_title, embed_description=dm.embed_description,
-                               fallback_channel_id=seen.channel_id, fallback=nudge)
-
-    @staticmethod
-    async def _alert_in(conn: Any, alert_id: int) -> CrisisAlert:
-        alert = await crisis_db.get_alert_in(conn, alert_id)
-        assert alert is not None
-        return alert
+        return replace(dm, fallback_channel_id=seen.channel_id, fallback=nudge)
 
     # -- delivery outcomes --------------------------------------------------------------
 
@@ -744,14 +759,15 @@ class CrisisService:
         if last is not None and now - last < REQUEST_COOLDOWN:
             return RequestResult(RequestStatus.TOO_SOON, last)
         async with self.db.transaction() as conn:
-            member = await crisis_db.ensure_member_in(conn, guild_id, user_id, now)
+            member = await touch_in(conn, guild_id, user_id, now)  # a command: the member used the bot
             prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
             alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
                 guild_id=guild_id, member_id=member.member_id, source=AlertSource.REQUEST, channel_id=channel_id,
                 message_id=None, tier=0, path=None, need=Need.GENERAL.value, rule_id=None, ruleset_version=None,
                 modifiers=(), lang=lang.value, pinged=False, prior_alerts=prior, dm_status=DmStatus.NOT_OFFERED,
                 alert_channel_id=guild.alerts_channel_id), now)
-            alert = await self._alert_in(conn, alert_id)
+            alert = await crisis_db.get_alert_in(conn, alert_id)
+        assert alert is not None
         clean = (note or "").strip()[:MAX_NOTE] or None
         # Sent directly, not through the outbox: the outbox stores payloads, and the note
         # must not be stored. The nonce still makes a retried request post once.

@@ -17,10 +17,10 @@ from cogs.common import country_autocomplete
 
 
 def resources_text(rows: list[LocalResourceRow]) -> str:
-    """List a server's own resources, one line each (or say there are none)."""
+    """List a server's own resources by name and country (contacts are in /crisis), or say there are none."""
     if not rows:
         return "none yet"
-    return "; ".join(f"**{r.name}** ({r.country}) — {r.contact}" for r in rows)
+    return ", ".join(f"**{r.name}** ({r.country})" for r in rows)
 
 
 class ResourcesConfigMixin:

@@ -10,9 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.db.database import DatabaseUnavailableError
 from bot.discord_notifier import build_embed
 from bot.domain.crisis.templates import Language, language_for_locale
-from bot.services.crisis import CrisisService, SeenMessage
+from bot.services.crisis import CrisisService, RequestResult, RequestStatus, SeenMessage
 from bot.tree import send_ephemeral
 from cogs.common import ids
 from cogs.crisis._messages import alertmods_reply
@@ -75,8 +76,12 @@ class CrisisCog(commands.Cog):
         """Alert the moderators' channel; the member gets a private confirmation only."""
         guild_id, user_id = ids(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.service.alert_moderators(
-            guild_id, interaction.channel_id or 0, user_id, message, _guild_language(interaction.guild))
+        try:
+            result = await self.service.alert_moderators(
+                guild_id, interaction.channel_id or 0, user_id, message, _guild_language(interaction.guild))
+        except DatabaseUnavailableError:
+            log.warning("alertmods: database unavailable (guild=%s user=%s)", guild_id, user_id)
+            result = RequestResult(RequestStatus.UNDELIVERED)
         await send_ephemeral(interaction, alertmods_reply(result))
 
     @commands.Cog.listener()

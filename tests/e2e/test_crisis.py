@@ -317,6 +317,9 @@ async def test_idioms_raise_nothing(fake_discord: FakeDiscord, community: Commun
     await enable_detection(fake_discord, community)
     for text in (IDIOM, "I'd kill for a coffee right now", "the final boss killed me again", "`kill -9 1234`"):
         await fake_discord.say(community.general, text, user=community.alice)
+    other_bot = fake_discord.add_user("quotebot", bot=True)
+    fake_discord.add_member(community.guild, other_bot)
+    await fake_discord.say(community.general, TIER3, user=other_bot)  # bots are never scanned
     await fake_discord.say(community.general, TIER3, user=community.bob)  # a marker: handled after the idioms
     [alert] = await wait_alerts(fake_discord, community, 1)
     assert f"<@{community.bob.id}>" in alert.text

@@ -367,6 +367,14 @@ async def test_alertmods_posts_once_per_few_minutes_and_stores_no_note(
             assert "canary-note-55" not in " ".join(map(str, tuple(row)))
 
 
+async def test_a_long_note_still_fits_in_one_message(services: Services, notifier: RecordingNotifier) -> None:
+    await services.guild_config.set_alerts(G, channel_id=ALERTS, role_id=None)
+    note = "\n".join("a" for _ in range(500))  # 999 characters, 500 lines
+    assert (await services.crisis.alert_moderators(G, GENERAL, ALICE, note)).status is RequestStatus.SENT
+    [alert] = posts(notifier)
+    assert len(alert.content) <= 2000 and alert.content.count("> a") == 20
+
+
 async def test_alertmods_that_cannot_be_posted_leaves_no_alert(services: Services,
                                                                notifier: RecordingNotifier) -> None:
     await services.guild_config.set_alerts(G, channel_id=ALERTS, role_id=None)

@@ -117,7 +117,9 @@ async def test_server_resources_are_validated_listed_and_shown(services: Service
             ("GB", "Nothing", "ring us", "phone number"),
             ("GB", "Tiny", "12", "phone number"),
             ("Narnia", "X", "0800 123 4567", "couldn't find a country"),
-            ("GB", "x" * 81, "0800 123 4567", "1 to 80")):
+            ("GB", "x" * 81, "0800 123 4567", "1 to 80"),
+            ("GB", "warm\u200bline\U000e0262", "0800 123 4567", "can't show"),
+            ("GB", "Web", "https://example.org/\x00", "can't show")):
         with pytest.raises(InvalidInputError, match=message):
             await crisis.add_local_resource(G, country, name, contact)
     gb = await crisis.crisis_reply(user_id=ALICE, guild_id=G, country="GB")
