@@ -13,6 +13,7 @@ from datetime import timedelta
 from bot.db.privacy import PrivacyRepository
 from bot.domain.clock import FakeClock
 from bot.services.container import Services
+from bot.services.crisis import SeenMessage
 
 G, ALICE, BOB, CAROL = 900, 9101, 9102, 9103
 
@@ -33,6 +34,11 @@ async def use_every_feature(services: Services, clock: FakeClock) -> None:
     await services.buddies.toggle_pool(G, ALICE)
     await services.buddies.nudge(G, ALICE, BOB)
     await services.buddies.pause(G, ALICE, 3)
+    # Passive detection in a server that turned it on: an alert about Alice (never the text).
+    await services.guild_config.set_alerts(G, channel_id=4242, role_id=None)
+    await services.guild_config.set_crisis(G, detection=True, region="GB")
+    seen = SeenMessage(G, 4243, 4244, ALICE, "Recovery Circle")
+    await services.crisis.handle_detection(seen, services.crisis.detect("i want to end my life tonight"))
     # Milestones come due: the sweep records a celebration (and queues its DM in the outbox).
     clock.advance(timedelta(days=3))
     await services.scheduler.run_all_once()
@@ -49,6 +55,7 @@ async def test_every_member_table_appears_in_the_export(services: Services, cloc
         "(extend use_every_feature) or the export does not reach the table")
     text = json.dumps(exported)
     assert "alice's note" in text and "alcohol" in text
+    assert "end my life" not in text, "a crisis alert must never keep the message text"
 
 
 async def test_delete_after_every_feature_leaves_no_row_naming_alice(services: Services, clock: FakeClock) -> None:
