@@ -19,7 +19,9 @@ CANARY_NOTE = "zqxnote7 my private note"
 CANARY_COUNTER = "zqxcounter7"
 CANARY_DESCRIPTION = "zqxdescr7 cake day"
 CANARY_CHAT = "zqxchat7 I want to die tonight"
-CANARIES = ("zqxnote7", "zqxcounter7", "zqxdescr7", "zqxchat7")
+CANARY_ALERT = "zqxalert7 please check on me"
+CANARY_RESOURCE = "zqxresource7 helpline"
+CANARIES = ("zqxnote7", "zqxcounter7", "zqxdescr7", "zqxchat7", "zqxalert7", "zqxresource7")
 
 
 @pytest.mark.slow
@@ -39,6 +41,9 @@ async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, c
 
     await run("/config checkins", mod, channel=community.checkins, time="09:00", timezone="Europe/London")
     await run("/config milestones add", mod, days=5, description=CANARY_DESCRIPTION)
+    await run("/config alerts", mod, channel=community.alerts)
+    await run("/config crisis", mod, detection="on", region="GB")
+    await run("/config resources add", mod, country="GB", name=CANARY_RESOURCE, contact="0800 123 4567")
     await run("/checkin", mood=2, craving=7, note=CANARY_NOTE)
     await run("/recovery start", date="2026-01-01", name=CANARY_COUNTER, visibility="private")
     await run("/recovery show", name=CANARY_COUNTER)
@@ -47,7 +52,12 @@ async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, c
     await run("/recovery settings", name=CANARY_COUNTER, celebrate="dm")
     await run("/mystats")
     await run("/privacy export")
+    await run("/alertmods", message=CANARY_ALERT)
+    await run("/crisis")
     await fake_discord.say(community.general, CANARY_CHAT, user=alice)
+    # Detection ran: the moderators were alerted (without the text) before we stop.
+    await fake_discord.wait_for(lambda: len(fake_discord.messages_in(community.alerts)) >= 2, what="detection alert")
+    assert all("zqxchat7" not in m.text for m in fake_discord.messages_in(community.alerts))
     await run("/recovery remove", name=CANARY_COUNTER)
     await run("/settings show")
     assert await proc.stop() == 0
