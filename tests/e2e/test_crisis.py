@@ -337,7 +337,7 @@ async def test_nothing_happens_where_detection_is_off(
     await fake_discord.say(community.general, TIER3, user=community.bob)
     [alert] = await wait_alerts(fake_discord, community, 1)
     assert f"<@{community.bob.id}>" in alert.text
-    assert "ping" not in alert.content and not alert.content.startswith("<@&")  # no responder role set
+    assert not alert.content.startswith("<@&") and not (alert.allowed_mentions or {}).get("roles")  # no role set
 
 
 async def test_closed_dms_get_a_public_nudge_unless_turned_off(
