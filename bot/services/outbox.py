@@ -49,7 +49,11 @@ class OutboxService:
         self.clock = clock
         self.batch = batch
         self._hooks: dict[str, ResultHook] = {}
-        self._lock = asyncio.Lock()
+        # Dispatchers take turns; `deliver_now` does not wait for them (an urgent alert must
+        # not queue behind a morning's prompts). Each row is claimed while it is being sent,
+        # so no two senders ever send the same row.
+        self._dispatching = asyncio.Lock()
+        self._in_flight: set[int] = set()
 
     def on_result(self, kind: str, hook: ResultHook) -> None:
         """Call `hook` after each delivery attempt of messages of this kind."""
@@ -65,20 +69,33 @@ class OutboxService:
                               detail="already queued")
         queued = await self.outbox.get(outbox_id)
         assert queued is not None
-        async with self._lock:
-            return await self._send(queued)
+        result = await self._send_claimed(queued)
+        assert result is not None, "a row just queued cannot be in flight elsewhere"
+        return result
 
     async def dispatch(self) -> int:
         """Send every due message (in batches); return how many were attempted."""
         attempted = 0
-        async with self._lock:
+        async with self._dispatching:
             while True:
                 due = await self.outbox.due(self.clock.now(), self.batch)
+                sent_here = 0
                 for item in due:
-                    await self._send(item)
-                attempted += len(due)
-                if len(due) < self.batch:
+                    if await self._send_claimed(item) is not None:
+                        sent_here += 1
+                attempted += sent_here
+                if len(due) < self.batch or sent_here == 0:
                     return attempted
+
+    async def _send_claimed(self, item: OutboxItem) -> SendResult | None:
+        """Send a row unless another sender holds it; None if it was in flight elsewhere."""
+        if item.outbox_id in self._in_flight:
+            return None
+        self._in_flight.add(item.outbox_id)
+        try:
+            return await self._send(item)
+        finally:
+            self._in_flight.discard(item.outbox_id)
 
     async def _send(self, item: OutboxItem) -> SendResult:
         nonce = nonce_for(item.dedupe_key)
@@ -120,4 +137,4 @@ class OutboxService:
         if outbox_id is not None:
             queued = await self.outbox.get(outbox_id)
             assert queued is not None
-            await self._send(queued)
+            await self._send_claimed(queued)

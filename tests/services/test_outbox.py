@@ -112,3 +112,40 @@ def test_outgoing_message_round_trips_through_json() -> None:
                               embed_title="t", mention_role_id=5, react="🎉", fallback_channel_id=9,
                               fallback=OutgoingMessage("f"))
     assert OutgoingMessage.from_json(message.to_json()) == message
+
+
+async def test_deliver_now_does_not_wait_for_a_running_dispatch(services: Services, notifier: RecordingNotifier) -> None:
+    import asyncio
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+    original = notifier.send_channel
+
+    async def slow_channel(channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> object:
+        started.set()
+        await release.wait()
+        return await original(channel_id, message, nonce=nonce)
+
+    notifier.send_channel = slow_channel  # type: ignore[method-assign]
+    for n in range(3):
+        await queue(services, f"prompt:{n}")
+    drain = asyncio.create_task(services.outbox.dispatch())
+    await started.wait()
+    urgent = await asyncio.wait_for(
+        services.outbox.deliver_now(NewOutboxItem("urgent:1", "test.urgent", "dm", U, OutgoingMessage("urgent"))),
+        timeout=5)
+    assert urgent.ok, "the urgent DM went out while the prompt drain was still sending"
+    release.set()
+    assert await drain == 3
+    assert [s.message.content for s in notifier.sent if s.result.ok] == ["urgent", "hi", "hi", "hi"]
+
+
+async def test_concurrent_dispatches_never_send_a_row_twice(services: Services, notifier: RecordingNotifier) -> None:
+    import asyncio
+
+    for n in range(120):
+        await queue(services, f"k:{n}", target_id=1000 + n)
+    notifier._by_nonce.clear()
+    results = await asyncio.gather(services.outbox.dispatch(), services.outbox.dispatch())
+    assert sum(results) == 120
+    assert sorted(s.target_id for s in notifier.sent) == list(range(1000, 1120))
