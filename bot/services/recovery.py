@@ -73,6 +73,7 @@ NAME_MAX = 40
 DESCRIPTION_MAX = 100
 MAX_COUNTERS = 10
 MAX_RUNG_DAYS = 36500
+MAX_RUNGS = 30  # a ladder is read in one reply; ten steps is the default
 EARLIEST_DATE = date(1900, 1, 1)
 # Member-chosen defaults: private, and celebrated by DM (the one place that shares nothing).
 DEFAULT_VISIBILITY = Visibility.PRIVATE
@@ -108,6 +109,8 @@ SLIP_BEFORE_START = ("This count started on {start}, so a slip can be recorded f
 DESCRIPTION_TOO_LONG = f"A milestone description can be up to {DESCRIPTION_MAX} characters."
 RUNG_RANGE = f"Milestones are a number of days from 1 to {MAX_RUNG_DAYS:,}."
 NO_SUCH_RUNG = "There's no {days}-day milestone on this server's ladder."
+LADDER_FULL = (f"This server's ladder already has {MAX_RUNGS} milestones, which is as many as I keep. "
+               "Remove one with `/config milestones remove` to make room.")
 CHANGED_JUST_NOW = "That counter changed just now. Please try again."
 LAST_RUNG = ("That's the last milestone on the ladder, so I kept it. Add another first, or use "
              "`/config milestones reset` to go back to the default ladder.")
@@ -526,7 +529,11 @@ class RecoveryService:
         if not 1 <= days <= MAX_RUNG_DAYS:
             raise InvalidInputError(RUNG_RANGE)
         await self.guild_config.get(guild_id)  # the server's row, which the ladder references
-        await self.repo.set_rung(guild_id, Rung(days, clean_description(description)), self.default_ladder)
+        rung = Rung(days, clean_description(description))
+        current = (await self.ladder(guild_id)).days
+        if days not in current and len(current) >= MAX_RUNGS:
+            raise ConflictError(LADDER_FULL)
+        await self.repo.set_rung(guild_id, rung, self.default_ladder)
         await self.reschedule_guild(guild_id)
         return await self.ladder(guild_id)
 

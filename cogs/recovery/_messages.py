@@ -11,6 +11,8 @@ from bot.domain.recovery import Celebrate, Delivery, Ladder, Visibility, days_ph
 from bot.services.recovery import CounterView, SettingsResult, SlipResult, StartResult
 
 MAX_PERIODS_SHOWN = 12
+LADDER_TEXT_MAX = 900
+LADDER_DESCRIPTION_SHORT = 24
 
 WHO_SEES = {
     Visibility.PRIVATE: "only you",
@@ -156,13 +158,23 @@ def history(counters: list[CounterView]) -> str:
     return "\n\n".join(blocks)
 
 
-def ladder_text(ladder: Ladder) -> str:
-    """Describe a server's ladder in one line (descriptions in brackets)."""
-    steps = [f"{r.days}" + (f" (“{r.description}”)" if r.description else "") for r in ladder.rungs]
+def ladder_text(ladder: Ladder, limit: int = LADDER_TEXT_MAX) -> str:
+    """Describe a server's ladder in one line (descriptions in brackets), within `limit` characters.
+
+    Replies that show the ladder carry other lines too, so a long ladder shortens its
+    descriptions, then leaves them out (they are still shown with each celebration).
+    """
     origin = "this server's own" if ladder.custom else "the default"
-    return f"{', '.join(steps)} days, then every year ({origin} ladder)"
+    text = ""
+    for room in (None, LADDER_DESCRIPTION_SHORT, 0):
+        steps = [f"{r.days}" + (f" (“{clip(r.description, room)}”)" if r.description and room != 0 else "")
+                 for r in ladder.rungs]
+        text = f"{', '.join(steps)} days, then every year ({origin} ladder)"
+        if len(text) <= limit:
+            return text
+    return clip(text, limit)
 
 
-def clip(text: str, limit: int = 1900) -> str:
-    """Keep a reply within Discord's message limit."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def clip(text: str, limit: int | None = 1900) -> str:
+    """Keep a reply within Discord's message limit (None: no limit)."""
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
