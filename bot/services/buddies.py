@@ -113,6 +113,7 @@ RECENTLY_DECLINED = ("<@{user}> said not right now a little while ago, so I won'
 NO_REQUESTS = "You have no open buddy requests right now."
 NO_REQUEST_FROM = "There's no open buddy request from <@{user}> for you."
 WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
+WHICH_REQUEST_SHOWN = 10
 REQUEST_GONE = "That buddy request is no longer open."
 REQUEST_EXPIRED = "That buddy request has expired — requests stay open for 14 days."
 NOT_YOUR_REQUEST = "This buddy request is addressed to someone else, so your click doesn't change anything. 🙂"
@@ -448,7 +449,10 @@ class BuddyService:
         if not incoming:
             raise NotFoundError(NO_REQUESTS)
         if len(incoming) > 1:
-            users = ", ".join(f"<@{r.requester_user}>" for r in incoming)
+            # Anyone may ask, so the list is unbounded; a reply holds 2,000 characters.
+            users = ", ".join(f"<@{r.requester_user}>" for r in incoming[:WHICH_REQUEST_SHOWN])
+            if len(incoming) > WHICH_REQUEST_SHOWN:
+                users += f" and {len(incoming) - WHICH_REQUEST_SHOWN} more"
             raise InvalidInputError(WHICH_REQUEST.format(users=users))
         return incoming[0]
 

@@ -46,6 +46,8 @@ ENDED = "Your pairing with <@{user}> has ended. I've let them know kindly — no
 
 NO_BUDDIES = ("You don't have a buddy yet. `/buddy request` asks someone you know; `/buddy find` joins the "
               "matching pool.")
+MAX_INCOMING_SHOWN = 10  # a reply holds 2,000 characters; anyone may ask, so the list is unbounded
+MORE_INCOMING = "• …and {count} more — `/buddy accept member:` or `/buddy decline member:` answers any of them"
 SHARING_ON = "Your buddies can see your last check-in day and streak (never moods or notes)."
 SHARING_OFF = ("Your check-ins are private from buddies, so they see nothing and get no nudges about you. "
                "`/settings share-checkins with:buddies` changes that.")
@@ -101,7 +103,9 @@ def status_reply(status: BuddyStatus, now: datetime) -> str:
         lines.append("")
         lines.append("**Waiting for your answer**")
         lines.extend(f"• <@{r.requester_user}> asked to be buddies — `/buddy accept` or `/buddy decline` "
-                     f"(open until {_ts(r.expires_at, 'D')})" for r in status.incoming)
+                     f"(open until {_ts(r.expires_at, 'D')})" for r in status.incoming[:MAX_INCOMING_SHOWN])
+        if len(status.incoming) > MAX_INCOMING_SHOWN:
+            lines.append(MORE_INCOMING.format(count=len(status.incoming) - MAX_INCOMING_SHOWN))
     if status.outgoing:
         lines.append("")
         lines.append("**Your requests**")
