@@ -18,6 +18,30 @@ from cogs.common import (
 TEXT_CHANNELS = [discord.ChannelType.text, discord.ChannelType.news]
 
 
+class PostableChannel(app_commands.Transformer):
+    """A channel option whose picker offers only text and announcement channels.
+
+    A category, voice channel or forum would be accepted and every prompt, celebration or
+    alert posted there refused by Discord.
+    """
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return TEXT_CHANNELS
+
+    async def transform(self, interaction: discord.Interaction, value: app_commands.AppCommandChannel,
+                        /) -> app_commands.AppCommandChannel:
+        """Keep the resolved channel as it is."""
+        return value
+
+
+Channel = app_commands.Transform[app_commands.AppCommandChannel, PostableChannel]
+
+
 class GeneralConfigMixin:
     """Check-ins, celebrations, alerts, crisis and buddy settings."""
 
@@ -29,7 +53,7 @@ class GeneralConfigMixin:
                            enabled="Post the daily prompt (default: true)")
     @app_commands.autocomplete(timezone=zone_autocomplete)
     async def checkins(self, interaction: discord.Interaction,
-                       channel: app_commands.AppCommandChannel | app_commands.AppCommandThread,
+                       channel: Channel,
                        time: app_commands.Range[str, 1, 5], timezone: app_commands.Range[str, 1, 64],
                        enabled: bool | None = None) -> None:
         """Configure the daily check-in prompt."""
@@ -43,7 +67,7 @@ class GeneralConfigMixin:
     @app_commands.command(name="celebrations", description="Channel for public milestone celebrations")
     @app_commands.describe(channel="Where members who chose to share celebrate milestones")
     async def celebrations(self, interaction: discord.Interaction,
-                           channel: app_commands.AppCommandChannel | app_commands.AppCommandThread) -> None:
+                           channel: Channel) -> None:
         """Set the celebrations channel."""
         assert interaction.guild_id is not None
         view = await self.services.guild_config.set_celebrations(interaction.guild_id, channel_id=channel.id)
@@ -54,7 +78,7 @@ class GeneralConfigMixin:
     @app_commands.describe(channel="A private channel only moderators can read",
                            role="Role pinged for urgent (imminent-risk) alerts")
     async def alerts(self, interaction: discord.Interaction,
-                     channel: app_commands.AppCommandChannel | app_commands.AppCommandThread,
+                     channel: Channel,
                      role: discord.Role | None = None) -> None:
         """Set the alerts channel and responder role."""
         assert interaction.guild_id is not None
