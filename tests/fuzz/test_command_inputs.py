@@ -6,11 +6,12 @@ lengths, ranges, choices, channel types — are respected, as the client would).
 bot answers every example of a group; values come from a seeded `random.Random`, so the run
 is the same every time.
 
-For every example: the member gets exactly one visible reply, it is ephemeral, it shows no
-fault (no traceback, exception name or generic apology), its allowed mentions cannot ping
-@everyone, @here or a role, Discord accepted every request the bot made for it (no 4xx —
-e.g. a reply over 2,000 characters), and when the bot refused the input nothing in the
-database changed.
+For every example: the member gets a visible reply, it is ephemeral, it shows no fault (no
+traceback, exception name or generic apology), its allowed mentions cannot ping @everyone,
+@here or a role, Discord accepted every request the bot made for it (no 4xx — e.g. a reply
+over 2,000 characters), and when the bot refused the input nothing in the database changed.
+After each run, nothing the bot posted on the way (request DMs, notices, alerts) could ping
+either, no ERROR was logged, and Discord refused no request at all.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ VALID: dict[str, tuple[str, ...]] = {
 }
 TEXT_EXAMPLES = 40    # per command with a free text option
 VALUE_EXAMPLES = 12   # per command with numbers (the client keeps them in range) or members
-FIXED_EXAMPLES = 3    # per command whose options are only choices, members, channels, or none
+FIXED_EXAMPLES = 3    # per command whose options are only choices, channels, roles, or none
 
 
 @dataclass
@@ -209,6 +210,14 @@ async def run_leaves(fake: FakeDiscord, community: Community, kindred: KindredBo
         snapshots.close()
     faults = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not faults, [f"{r.name}: {r.getMessage()}" for r in faults]
+    # Everything else the bot posted on the way (request DMs, notices, alerts) pings nobody either.
+    for message in fake.world.messages.values():
+        if message.author is fake.bot:
+            mentions = message.allowed_mentions
+            assert mentions is not None, f"no allowed_mentions, so Discord would parse every mention: {message}"
+            assert not {"everyone", "roles"} & set(mentions.get("parse", [])) and not mentions.get("roles"), message
+    refused = [r for r in fake.requests() if r.status >= 400]
+    assert not refused, f"Discord refused requests: {[(r, r.response) for r in refused]}"
     return ran
 
 
