@@ -21,15 +21,6 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-# Known gaps in features this suite does not own, reported to their owners. Until fixed, these
-# options get printable text only (everything else about them is still fuzzed); delete an
-# entry once its owner fixed it.
-PRINTABLE_ONLY: dict[tuple[str, str], str] = {
-    ("/config resources add", "name"): "a server resource's name keeps control, bidi-override and unassigned "
-                                       "characters, and replies and /crisis show it as typed "
-                                       "(bot/services/crisis.py clean_local_name)",
-}
-
 # Deterministic and bounded: the same examples on every run, no example database on disk.
 FUZZ = settings(
     derandomize=True,

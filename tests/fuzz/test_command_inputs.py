@@ -33,7 +33,7 @@ from bot.errors import UserFacingError
 from bot.tree import GENERIC_APOLOGY, user_message_for
 from tests.e2e.helpers import Community
 from tests.fakediscord import FakeDiscord, FakeDiscordError, InteractionHandle, Message, User
-from tests.fuzz.support import PRINTABLE_ONLY, RandomText, Snapshots, changed_tables, leaks
+from tests.fuzz.support import RandomText, Snapshots, changed_tables, leaks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -108,10 +108,7 @@ class Fuzzer:
         for opt in leaf.options:
             if not opt.get("required") and self.rng.random() < 0.35:
                 continue
-            value = self.value(opt)
-            if (leaf.path, opt["name"]) in PRINTABLE_ONLY:
-                value = "".join(c for c in value if c.isprintable()) or "x"
-            values[opt["name"]] = value
+            values[opt["name"]] = self.value(opt)
         return values
 
     def value(self, opt: dict[str, Any]) -> Any:
