@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -23,6 +27,13 @@ _STYLES = {
     ButtonStyle.DANGER: discord.ButtonStyle.danger,
 }
 DM_CLOSED_CODES = {50007, 50278}
+# Discord allows a bot 50 requests a second in all (interaction responses do not count) and
+# answers the excess with global 429s, which count toward its invalid-request ban (10,000 in
+# ten minutes). discord.py only reacts to a 429, so a fan-out sent as fast as the bot can
+# (300+ a second) would earn a 429 for nearly every message. The notifier keeps its own
+# requests under the limit instead, with a little room for the requests commands make.
+GLOBAL_LIMIT = 48
+GLOBAL_PERIOD = 1.0  # seconds
 
 
 def build_view(message: OutgoingMessage) -> discord.ui.View | None:
@@ -54,21 +65,60 @@ def allowed_mentions(message: OutgoingMessage) -> discord.AllowedMentions:
                                    roles=[discord.Object(message.mention_role_id)])
 
 
+class RequestPacer:
+    """Let at most `limit` requests start in any `period` seconds (a sliding window).
+
+    A window rather than an even spacing: a short burst goes out at once, and a sender held
+    up for a moment (a slow disk under the outbox's commits) catches up within the same
+    second instead of losing that time. At most `limit` starts in every window also means
+    at most `limit` × (1 + t) in any t seconds, so a token bucket of `limit` per second with
+    bursts of `limit` (how Discord's limits usually behave) never refuses one either.
+    """
+
+    def __init__(self, limit: int = GLOBAL_LIMIT, period: float = GLOBAL_PERIOD, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        self.limit = limit
+        self.period = period
+        self.clock = clock
+        self.sleep = sleep
+        self._starts: deque[float] = deque(maxlen=limit)  # the last `limit` start times
+
+    async def wait(self) -> None:
+        """Return when one more request may start, and count it as started."""
+        while True:
+            now = self.clock()
+            # Waiters re-check after sleeping: another may have taken the slot meanwhile.
+            delay = self._starts[0] + self.period - now if len(self._starts) == self.limit else 0.0
+            if delay < 1e-6:  # (not <= 0: float rounding must not leave a waiter sleeping for nothing)
+                self._starts.append(now)
+                return
+            await self.sleep(delay)
+
+
 class DiscordNotifier:
     """Sends OutgoingMessages through a discord.py client."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, *, pacer: RequestPacer | None = None) -> None:
         self.client = client
+        self.pacer = pacer or RequestPacer()
 
     async def send_dm(self, user_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
         """Open (or reuse) the DM channel and send."""
         try:
-            channel = await self.client.create_dm(discord.Object(user_id))
+            channel = await self._dm_channel(user_id)
         except discord.HTTPException as exc:
             return self._failure(exc, dm=True, target=user_id)
         except (TimeoutError, aiohttp.ClientError, OSError):
             return SendResult(SendStatus.TRANSIENT, detail="network")
         return await self._send(channel, message, nonce, dm=True, target=user_id)
+
+    async def _dm_channel(self, user_id: int) -> discord.DMChannel:
+        user = self.client.get_user(user_id)
+        if user is not None and user.dm_channel is not None:
+            return user.dm_channel  # discord.py remembers recent DM channels: no request
+        await self.pacer.wait()
+        return await self.client.create_dm(discord.Object(user_id))
 
     async def send_channel(self, channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
         """Post in a channel by id without fetching it first."""
@@ -92,6 +142,7 @@ class DiscordNotifier:
             kwargs["nonce"] = nonce
         if message.attachment is not None:
             kwargs["file"] = discord.File(io.BytesIO(message.attachment.data), filename=message.attachment.filename)
+        await self.pacer.wait()
         try:
             sent = await channel.send(message.content or None, **kwargs)  # type: ignore[call-overload]
         except discord.HTTPException as exc:
@@ -100,6 +151,7 @@ class DiscordNotifier:
             log.warning("network error sending to %s", target)
             return SendResult(SendStatus.TRANSIENT, detail="network")
         if message.react:
+            await self.pacer.wait()
             try:
                 await sent.add_reaction(message.react)
             except discord.HTTPException:
