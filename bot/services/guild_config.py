@@ -97,6 +97,11 @@ class GuildConfigService:
 
     async def set_alerts(self, guild_id: int, *, channel_id: int, role_id: int | None) -> GuildConfigView:
         """Set the moderators' alert channel and the role pinged for urgent alerts."""
+        if role_id == guild_id:
+            # The @everyone role's id is the server's id: an urgent alert must reach the
+            # responders, never ping the whole server.
+            raise InvalidInputError("Please choose a responder role (like your moderators' role), "
+                                    "not @everyone — urgent alerts should reach the people who respond.")
         return await self._update(guild_id, alerts_channel_id=channel_id, alerts_role_id=role_id)
 
     async def set_crisis(self, guild_id: int, *, detection: bool, region: str | None = None,

@@ -97,3 +97,11 @@ async def test_guild_config_validates_and_notifies(services: Services) -> None:
         await services.guild_config.set_buddies(G, max_buddies=9)
     assert len(seen) == 1
     assert (await services.guild_config.view(G)).timezone == "Europe/London"
+
+
+async def test_everyone_is_not_a_responder_role(services: Services) -> None:
+    with pytest.raises(InvalidInputError, match="@everyone"):
+        await services.guild_config.set_alerts(G, channel_id=5, role_id=G)
+    assert (await services.guild_config.view(G)).guild.alerts_channel_id is None
+    view = await services.guild_config.set_alerts(G, channel_id=5, role_id=77)
+    assert view.guild.alerts_role_id == 77
