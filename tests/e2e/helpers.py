@@ -162,6 +162,13 @@ class BotProcess:
         if self.returncode is not None:
             raise RuntimeError(f"bot process exited with {self.returncode} before it was ready; output:\n{self.output}")
 
+    async def kill(self) -> int:
+        """SIGKILL at once (no clean shutdown, as in a crash or an OOM kill); return the exit code."""
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.kill()
+        return await self.stop()
+
     async def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, wait up to `timeout`, then SIGKILL; return the exit code."""
         proc = self.proc

@@ -26,6 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.config import Config
 from bot.db.database import Database
 from bot.domain.clock import FakeClock
@@ -130,6 +132,7 @@ def on_a_dst_night(instant: datetime, tz: ZoneInfo) -> bool:
     return any(abs(instant - change) <= DST_NIGHT for change in transitions(tz))
 
 
+@pytest.mark.slow
 async def test_a_year_in_eight_zones_prompts_once_a_day_and_milestones_on_their_day(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     # Retention is set beyond the year: a member who only receives celebrations counts as
