@@ -23,7 +23,7 @@ from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Notifier
 from bot.services.privacy import PrivacyService
-from bot.services.recovery import LazyBuddyDirectory, RecoveryService
+from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
 
 
@@ -62,6 +62,8 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
                               load_prompts())
+    buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
+                           clock, config)
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
         members=members, guilds=guilds, outbox_repo=outbox_repo,
@@ -70,12 +72,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         outbox=outbox, scheduler=scheduler,
         privacy=PrivacyService(db, PrivacyRepository(db), members, clock, config),
         checkins_repo=checkins_repo, checkins=checkins,
-        recovery=RecoveryService(
-            RecoveryRepository(db), members, settings, guild_config, clock, config,
-            # resolved per call, so it works whichever order the buddies feature is wired in
-            buddies=LazyBuddyDirectory(lambda: getattr(services, "buddies", None))),
-        buddies=BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
-                             clock, config),
+        recovery=RecoveryService(RecoveryRepository(db), members, settings, guild_config, clock, config,
+                                 buddies=buddies),
+        buddies=buddies,
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
                              load_crisis_data(config)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Protocol, TypeVar
@@ -137,21 +137,6 @@ class NoBuddies:
     async def are_buddies(self, guild_id: int, user_a: int, user_b: int) -> bool:
         """Return False."""
         return False
-
-
-class LazyBuddyDirectory:
-    """Asks the directory `lookup()` returns at call time; nobody is a buddy while it returns None.
-
-    The composition root can wire recovery before (or without) the buddies feature.
-    """
-
-    def __init__(self, lookup: Callable[[], BuddyDirectory | None]) -> None:
-        self._lookup = lookup
-
-    async def are_buddies(self, guild_id: int, user_a: int, user_b: int) -> bool:
-        """Return the wired directory's answer, or False."""
-        directory = self._lookup()
-        return False if directory is None else await directory.are_buddies(guild_id, user_a, user_b)
 
 
 @dataclass(frozen=True, slots=True)

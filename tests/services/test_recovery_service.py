@@ -13,7 +13,7 @@ from bot.domain.clock import FakeClock
 from bot.domain.recovery import Celebrate, Visibility
 from bot.errors import ConflictError, InvalidInputError, NotFoundError
 from bot.services.container import Services, build_services
-from bot.services.recovery import MAX_COUNTERS, BuddyDirectory, LazyBuddyDirectory
+from bot.services.recovery import MAX_COUNTERS
 from tests.support import RecordingNotifier
 
 G, A, B, C = 1001, 2002, 3003, 4004
@@ -223,14 +223,6 @@ async def test_looking_at_someone_creates_no_record_of_them(services: Services, 
 async def test_default_directory_treats_nobody_as_a_buddy(services: Services) -> None:
     await _three_counters(services)
     assert [c.name for c in await services.recovery.shared_counters(G, A, B)] == ["open"]
-
-
-async def test_lazy_buddy_directory_asks_whatever_is_wired_at_call_time() -> None:
-    wired: dict[str, BuddyDirectory] = {}
-    lazy = LazyBuddyDirectory(lambda: wired.get("buddies"))
-    assert not await lazy.are_buddies(G, A, B)
-    wired["buddies"] = Buddies((A, B))
-    assert await lazy.are_buddies(G, A, B) and not await lazy.are_buddies(G, A, C)
 
 
 async def test_buddies_visibility_through_the_wired_buddy_service(services: Services) -> None:
