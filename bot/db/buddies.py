@@ -211,26 +211,6 @@ class BuddyRepository:
         row = await self.db.fetch_one(_MEMBER_SELECT + "WHERE m.member_id = ?", (member_id,))
         return _member(row) if row else None
 
-    async def ensure_member(self, conn: aiosqlite.Connection, guild_id: int, user_id: int,
-                            now: datetime) -> int:
-        """Return a member's id, creating a row for someone who has not used the bot yet.
-
-        Unlike `MemberRepository.touch` this neither marks them active nor lifts a
-        closed-DM mark: being asked is not using the bot.
-        """
-        stamp = to_utc_text(now)
-        await conn.execute(
-            "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
-        await conn.execute(
-            "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (guild_id, user_id) DO NOTHING", (guild_id, user_id, stamp, stamp))
-        cursor = await conn.execute(
-            "SELECT member_id FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-        row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
-
     # -- pairs -----------------------------------------------------------------------
 
     async def active_pairs_of(self, member_id: int) -> list[BuddyPair]:

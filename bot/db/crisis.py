@@ -14,9 +14,7 @@ from enum import StrEnum
 import aiosqlite
 
 from bot.db.database import Database
-from bot.db.members import member_from_row
 from bot.domain.localtime import from_utc_text, to_utc_text
-from bot.domain.settings import MemberSettings
 
 
 class AlertSource(StrEnum):
@@ -169,25 +167,6 @@ async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...])
 
 
 # -- inside the caller's transaction ------------------------------------------------------
-
-async def ensure_member_in(conn: aiosqlite.Connection, guild_id: int, user_id: int,
-                           now: datetime) -> MemberSettings:
-    """Return the member's row, creating it (and the server's) without marking them active.
-
-    Posting a message is not "using the bot": unlike `touch`, this neither moves
-    `last_active_at` nor lifts a closed-DM mark (which would make us retry a refused DM).
-    """
-    stamp = to_utc_text(now)
-    await conn.execute(
-        "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
-    await conn.execute(
-        "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (guild_id, user_id) DO NOTHING", (guild_id, user_id, stamp, stamp))
-    row = await _one(conn, "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-    assert row is not None
-    return member_from_row(row)
-
 
 async def alert_for_message_in(conn: aiosqlite.Connection, guild_id: int, message_id: int) -> int | None:
     """Return the alert already raised for a message (a replayed gateway event), if any."""

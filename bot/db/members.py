@@ -36,18 +36,26 @@ def member_from_row(row: sqlite3.Row) -> MemberSettings:
     )
 
 
-async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime) -> MemberSettings:
-    """Do `MemberRepository.touch` inside the caller's transaction (so a write commits once)."""
+async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime, *,
+                   active: bool = True) -> MemberSettings:
+    """Return a member's row inside the caller's transaction, creating it (and the server's).
+
+    With `active` (the member used the bot) it also marks them active and lifts a closed-DM
+    mark. Without it — being asked to be a buddy, a message seen by detection — nothing
+    about their activity changes: that is not using the bot, and lifting the mark would
+    make us retry a refused DM.
+    """
     stamp = to_utc_text(now)
     await conn.execute(
         "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
         "ON CONFLICT (guild_id) DO NOTHING",
         (guild_id, stamp, stamp),
     )
+    on_conflict = ("DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL"
+                   if active else "DO NOTHING")
     await conn.execute(
         "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) "
-        "DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL",
+        f"VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) {on_conflict}",  # noqa: S608 - one of two fixed clauses
         (guild_id, user_id, stamp, stamp),
     )
     cursor = await conn.execute(

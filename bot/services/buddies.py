@@ -55,7 +55,7 @@ from bot.db.buddies import (
     PoolGuild,
 )
 from bot.db.database import Database
-from bot.db.members import MemberRepository
+from bot.db.members import MemberRepository, touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.domain.buddies import (
     REQUEST_TTL,
@@ -377,7 +377,7 @@ class BuddyService:
         view = await self._view(guild_id)
         now = self.clock.now()
         async with self.db.transaction() as conn:
-            target_member = await self.repo.ensure_member(conn, guild_id, target_user, now)
+            target_member = (await touch_in(conn, guild_id, target_user, now, active=False)).member_id
             if await self.repo.active_pair(me.member_id, target_member) is not None:
                 raise ConflictError(ALREADY_BUDDIES.format(user=target_user))
             count = await self.repo.active_count(me.member_id)

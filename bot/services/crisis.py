@@ -615,7 +615,7 @@ class CrisisService:
         async with self.db.transaction() as conn:
             if await crisis_db.alert_for_message_in(conn, seen.guild_id, seen.message_id) is not None:
                 return DetectionResult(DetectionAction.DUPLICATE)
-            member = await crisis_db.ensure_member_in(conn, seen.guild_id, seen.author_id, now)
+            member = await touch_in(conn, seen.guild_id, seen.author_id, now, active=False)
             recent = await crisis_db.open_alert_to_merge_in(
                 conn, member.member_id, now - MERGE_WINDOW[detection.tier], detection.path.value, detection.tier)
             if recent is not None:

@@ -9,6 +9,7 @@ import pytest
 
 from bot.db.buddies import AlreadyBuddiesError, BuddyRepository, DuplicateRequestError
 from bot.db.database import Database
+from bot.db.members import touch_in
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 GUILD = 900_000_000_000_000_001
@@ -21,7 +22,7 @@ async def repo(db: Database) -> BuddyRepository:
 
 async def members(repo: BuddyRepository, *users: int) -> list[int]:
     async with repo.db.transaction() as conn:
-        return [await repo.ensure_member(conn, GUILD, u, NOW) for u in users]
+        return [(await touch_in(conn, GUILD, u, NOW, active=False)).member_id for u in users]
 
 
 async def test_ensure_member_neither_marks_active_nor_lifts_closed_dms(repo: BuddyRepository, db: Database) -> None:
