@@ -36,6 +36,16 @@ def member_from_row(row: sqlite3.Row) -> MemberSettings:
     )
 
 
+_MARK_ACTIVE = (
+    "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (guild_id, user_id) DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL"
+)
+_ENSURE_ONLY = (
+    "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (guild_id, user_id) DO NOTHING"
+)
+
+
 async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime, *,
                    active: bool = True) -> MemberSettings:
     """Return a member's row inside the caller's transaction, creating it (and the server's).
@@ -51,13 +61,7 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
         "ON CONFLICT (guild_id) DO NOTHING",
         (guild_id, stamp, stamp),
     )
-    on_conflict = ("DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL"
-                   if active else "DO NOTHING")
-    await conn.execute(
-        "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
-        f"VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_id) {on_conflict}",  # noqa: S608 - one of two fixed clauses
-        (guild_id, user_id, stamp, stamp),
-    )
+    await conn.execute(_MARK_ACTIVE if active else _ENSURE_ONLY, (guild_id, user_id, stamp, stamp))
     cursor = await conn.execute(
         "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
     row = await cursor.fetchone()
