@@ -17,7 +17,7 @@ from bot.checks import has_manage_guild
 from bot.db.crisis import AlertAction
 from bot.discord_notifier import build_embed, build_view
 from bot.domain.messages import OutgoingMessage
-from bot.tree import GENERIC_APOLOGY, send_ephemeral, user_message_for
+from bot.tree import report_interaction_error, send_ephemeral
 from cogs.common import kindred
 from cogs.crisis._messages import already_reply
 
@@ -30,18 +30,6 @@ def stopped_view(message: OutgoingMessage) -> discord.ui.View | None:
     if view is not None:
         view.stop()
     return view
-
-
-async def _reply_error(interaction: discord.Interaction, error: BaseException) -> None:
-    message = user_message_for(error)
-    if message is None:
-        log.error("alert button failed (guild=%s user=%s interaction=%s): %s", interaction.guild_id,
-                  interaction.user.id, interaction.id, type(error).__name__, exc_info=error)
-        message = GENERIC_APOLOGY
-    try:
-        await send_ephemeral(interaction, message)
-    except discord.HTTPException:
-        log.warning("could not deliver error reply for interaction %s", interaction.id)
 
 
 class AlertButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
@@ -70,7 +58,7 @@ class AlertButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
                 interaction.guild_id, self.alert_id, user.id, self.action,
                 manage_guild=has_manage_guild(interaction), role_ids=role_ids)
         except Exception as exc:  # every failure gets a kind, private reply
-            await _reply_error(interaction, exc)
+            await report_interaction_error(interaction, exc, "alert button")
             return
         if not result.changed:
             await send_ephemeral(interaction, already_reply(result.alert))
