@@ -24,13 +24,25 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
+# SQLite's own busy wait is kept short: it blocks the connection's one thread, and so every
+# read queued behind it. Longer waits for another process's lock happen in `transaction()`,
+# between attempts, where reads (and `/crisis`) carry on.
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA secure_delete = ON",
-    "PRAGMA busy_timeout = 5000",
+    "PRAGMA busy_timeout = 50",
 )
+# How long a write waits in all for the writer lock (this process's, then SQLite's) before
+# giving up. Discord drops an interaction not answered within 3 seconds, and a member should
+# hear "try again in a few minutes" rather than nothing.
+BUSY_TIMEOUT = 1.5  # seconds
+_BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
+# SQLite result codes that mean "cannot be used right now" (locked, read-only, I/O, full),
+# as opposed to a mistake in a statement.
+_UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
+                                sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN})
 
 
 class DatabaseUnavailableError(Exception):
@@ -67,8 +79,9 @@ def bundled_migrations() -> list[Migration]:
 class Database:
     """The process's single SQLite connection."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
+        self.busy_timeout = busy_timeout
         self._conn: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
@@ -137,15 +150,28 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Hold the writer lock inside `BEGIN IMMEDIATE … COMMIT` (rollback on error)."""
-        async with self._write_lock:
+        """Hold the writer lock inside `BEGIN IMMEDIATE … COMMIT` (rollback on error).
+
+        Taking the lock gives up after `busy_timeout` in all, counting both the wait behind
+        this process's other writes and the wait for another process to let go of the file,
+        so writes queued behind one another while the file is locked each fail in time.
+        """
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailableError("timed out waiting for the writer lock") from None
+        try:
             conn = self.conn
-            try:
-                await conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise DatabaseUnavailableError(str(exc)) from exc
+            await _begin(conn, deadline)
             try:
                 yield conn
+            except sqlite3.OperationalError as exc:
+                await _rollback_quietly(conn)
+                if _unavailable(exc):  # e.g. a read-only file: the write fails, not BEGIN
+                    raise DatabaseUnavailableError(str(exc)) from exc
+                raise
             except BaseException:
                 await _rollback_quietly(conn)
                 raise
@@ -154,6 +180,8 @@ class Database:
             except sqlite3.OperationalError as exc:
                 await _rollback_quietly(conn)
                 raise DatabaseUnavailableError(str(exc)) from exc
+        finally:
+            self._write_lock.release()
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one write statement in its own transaction; return the changed row count."""
@@ -232,6 +260,25 @@ class Database:
         finally:
             await check.close()
         return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+async def _begin(conn: aiosqlite.Connection, deadline: float) -> None:
+    """BEGIN IMMEDIATE, trying again while another process holds the file, until `deadline`."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or loop.time() >= deadline:
+                raise DatabaseUnavailableError(str(exc)) from exc
+        await asyncio.sleep(_BUSY_RETRY)
+
+
+def _unavailable(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors not raised by SQLite itself
+    return code is not None and code & 0xFF in _UNAVAILABLE_CODES
 
 
 async def _rollback_quietly(conn: aiosqlite.Connection) -> None:

@@ -1,0 +1,163 @@
+"""Database trouble: a locked or read-only database gets a kind reply in time, /crisis still works,
+and the bot carries on once the database is back.
+
+Discord's 3-second answer deadline is on for these tests (`fake.interaction_deadline`): a kind
+reply that comes after it is never seen by the member, who gets "the application did not
+respond" instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from bot.app import KindredBot
+from bot.config import Config
+from bot.db.database import BUSY_TIMEOUT, Database, DatabaseUnavailableError
+from bot.domain.clock import FakeClock
+from bot.tree import DATABASE_TROUBLE
+from tests.e2e.helpers import Community, running_kindred
+from tests.fakediscord import FakeDiscord, Message, User
+from tests.fakediscord.interactions import InteractionHandle
+
+DISCORD_DEADLINE = 3.0
+EIGHT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+NINE = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+
+
+@contextmanager
+def locked(database: Path) -> Iterator[None]:
+    """Another process holds the write lock (WAL readers still read)."""
+    blocker = sqlite3.connect(database, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN EXCLUSIVE")
+    blocker.execute("UPDATE guilds SET updated_at = updated_at")
+    try:
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+async def answered(handle: InteractionHandle) -> Message:
+    """The reply, which must be private and within Discord's deadline."""
+    reply = await handle.reply()
+    assert reply.ephemeral
+    assert handle.response_time is not None and handle.response_time < DISCORD_DEADLINE
+    return reply
+
+
+async def stored_mood(bot: KindredBot, user: User, guild_id: int) -> int | None:
+    return await bot.services.db.fetch_value(
+        "SELECT c.mood FROM checkins c JOIN members m USING (member_id) WHERE m.guild_id = ? AND m.user_id = ?",
+        (guild_id, user.id))
+
+
+async def crisis_still_works(fake: FakeDiscord, user: User, community: Community) -> None:
+    reply = await answered(await fake.slash("/crisis", user=user, guild=community.guild, country="GB"))
+    assert "999" in reply.text and "116 123" in reply.text
+
+
+async def set_up(fake: FakeDiscord, community: Community, clock: FakeClock) -> None:
+    """The prompt at 09:00 London, and a first check-in by Alice (mood 3)."""
+    clock.set(EIGHT)
+    await answered(await fake.slash("/config checkins", user=community.mod, guild=community.guild,
+                                    channel=community.checkins, time="09:00", timezone="Europe/London"))
+    await answered(await fake.slash("/checkin", user=community.alice, guild=community.guild, mood=3))
+
+
+async def test_a_locked_database_answers_kindly_in_time_and_the_bot_catches_up_when_it_is_free(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock,
+        kindred_config: Config) -> None:
+    fake, guild, alice = fake_discord, community.guild, community.alice
+    fake.interaction_deadline = DISCORD_DEADLINE
+    await set_up(fake, community, clock)
+    clock.set(NINE)
+    with locked(kindred_config.database_path):
+        # The sweeps cannot claim the prompt (it waits; nothing is lost), and members using the
+        # bot meanwhile queue behind them and each other: every one must hear back in time.
+        sweeping = asyncio.create_task(kindred.run_sweeps_once())
+        burst = await asyncio.gather(
+            fake.slash("/checkin", user=alice, guild=guild, mood=1, note="rough night"),
+            fake.slash("/pledge", user=community.bob, guild=guild),
+            fake.slash("/settings timezone", user=community.mod, guild=guild, tz="Europe/Paris"),
+            fake.slash("/reminder set", user=community.bob, guild=guild, time="20:00"))
+        for handle in burst:
+            assert (await answered(handle)).text == DATABASE_TROUBLE
+        await crisis_still_works(fake, alice, community)
+        assert await stored_mood(kindred, alice, guild.id) == 3  # nothing half-saved
+        assert fake.messages_in(community.checkins) == []
+    await sweeping  # its later sweeps find the database free again
+
+    await kindred.run_sweeps_once()
+    assert len(fake.messages_in(community.checkins)) == 1  # late, once
+    again = await answered(await fake.slash("/checkin", user=alice, guild=guild, mood=4))
+    assert "Updated your check-in" in again.text
+    assert await stored_mood(kindred, alice, guild.id) == 4
+    await kindred.run_sweeps_once()
+    assert len(fake.messages_in(community.checkins)) == 1
+
+
+@contextmanager
+def opened_read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The database file opens read-only, as on a read-only mount or a file the bot may not write."""
+    connect = aiosqlite.connect
+
+    def read_only(database: Any, **kwargs: Any) -> aiosqlite.Connection:
+        return connect(f"file:{database}?mode=ro", uri=True, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(aiosqlite, "connect", read_only)
+        yield
+
+
+async def test_a_read_only_database_answers_kindly_and_the_bot_catches_up_when_it_is_writable(
+        fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, guild, alice = fake_discord, community.guild, community.alice
+    fake.interaction_deadline = DISCORD_DEADLINE
+    async with running_kindred(fake, kindred_config, clock=clock):
+        await set_up(fake, community, clock)
+    clock.set(NINE)
+    with opened_read_only(monkeypatch):
+        async with running_kindred(fake, kindred_config, clock=clock, sync=False) as bot:
+            await bot.run_sweeps_once()
+            for command, options in [("/checkin", {"mood": 1}), ("/pledge", {}), ("/reminder set", {"time": "20:00"})]:
+                reply = await answered(await fake.slash(command, user=alice, guild=guild, **options))
+                assert reply.text == DATABASE_TROUBLE, command
+            await crisis_still_works(fake, alice, community)
+            shown = await answered(await fake.slash("/settings show", user=community.bob, guild=guild))
+            assert shown.text == DATABASE_TROUBLE  # even a first use writes the member's row
+    assert fake.messages_in(community.checkins) == []
+
+    async with running_kindred(fake, kindred_config, clock=clock, sync=False) as bot:
+        await bot.run_sweeps_once()
+        assert len(fake.messages_in(community.checkins)) == 1
+        assert "Updated" in (await answered(await fake.slash("/checkin", user=alice, guild=guild, mood=5))).text
+        assert await stored_mood(bot, alice, guild.id) == 5
+
+
+async def test_waiting_for_the_writer_lock_is_bounded_too(tmp_path: Path) -> None:
+    async with Database(tmp_path / "k.sqlite3", busy_timeout=0.2) as db:
+        await db.migrate()
+        release = asyncio.Event()
+
+        async def slow_writer() -> None:  # e.g. a sweep waiting out another process's lock
+            async with db.transaction():
+                await release.wait()
+
+        holder = asyncio.create_task(slow_writer())
+        await asyncio.sleep(0)
+        with pytest.raises(DatabaseUnavailableError):
+            await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+        release.set()
+        await holder
+        assert await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')") == 1
+    assert BUSY_TIMEOUT <= DISCORD_DEADLINE / 2  # room for Discord's latency and the reply itself
