@@ -95,8 +95,7 @@ class CheckInRepository:
     @staticmethod
     async def checkin_days_in(conn: aiosqlite.Connection, member_id: int) -> list[DayRecord]:
         """Return a member's checked-in days inside a transaction, in date order."""
-        cursor = await conn.execute(_CHECKIN_DAYS, (member_id,))
-        return _days(list(await cursor.fetchall()))
+        return _days(list(await conn.execute_fetchall(_CHECKIN_DAYS, (member_id,))))
 
     @staticmethod
     async def upsert_checkin(conn: aiosqlite.Connection, *, member_id: int, local_date: date, timezone: str,

@@ -62,10 +62,9 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
         (guild_id, stamp, stamp),
     )
     await conn.execute(_MARK_ACTIVE if active else _ENSURE_ONLY, (guild_id, user_id, stamp, stamp))
-    cursor = await conn.execute(
+    # One round trip to the database thread (execute and fetch together): every command runs this.
+    [row] = await conn.execute_fetchall(
         "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-    row = await cursor.fetchone()
-    assert row is not None
     return member_from_row(row)
 
 
