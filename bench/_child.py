@@ -1,0 +1,160 @@
+"""A bot in a child process for the benchmarks: `kindred` (KindredBot) or `bare` (a minimal discord.py bot).
+
+Usage (from bench/_support.py): python bench/_child.py kindred|bare
+
+Both connect to the REST base and gateway in DISCORD_API_BASE / DISCORD_GATEWAY_URL, print one
+JSON line when ready, then answer JSON commands on stdin, one line each:
+
+* ``{"cmd": "set", "iso": "..."}`` / ``{"cmd": "advance", "seconds": n}`` — move Kindred's FakeClock;
+* ``{"cmd": "sweep"}`` — run every registered sweep once, then drain the outbox (what the
+  scheduler does on each tick), and report monotonic timestamps: start, claimed, drained;
+* ``{"cmd": "unpace"}`` — turn off the notifier's global-limit pacing (to compare);
+* ``{"cmd": "objects"}`` — Python objects alive after a full collection, by type;
+* ``{"cmd": "quit"}`` — close the bot and exit.
+
+Kindred runs exactly as `python -m bot run` builds it (config from the environment, logging
+at KINDRED_LOG_LEVEL) except that its clock is a FakeClock starting at KINDRED_BENCH_NOW (default: now) and
+its sweeps run when told instead of on APScheduler's timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import discord  # noqa: E402
+from discord import app_commands  # noqa: E402
+
+
+def emit(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+async def stdin_lines() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=1 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def serve(client: discord.Client, handlers: dict[str, Any]) -> None:
+    """Start `client`, announce readiness, then answer commands until "quit"."""
+    token = os.environ["DISCORD_TOKEN"]
+    runner = asyncio.create_task(client.start(token))
+    ready = asyncio.create_task(client.wait_until_ready())
+    done, _ = await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if ready not in done:
+        runner.result()
+    emit({"ready": True, "guilds": len(client.guilds), "pid": os.getpid(), "at": time.monotonic()})
+    reader = await stdin_lines()
+    try:
+        while line := await reader.readline():
+            request = json.loads(line)
+            cmd = request.pop("cmd")
+            if cmd == "quit":
+                break
+            try:
+                emit(await handlers[cmd](**request))
+            except Exception as exc:  # report to the parent instead of dying silently
+                emit({"error": f"{cmd}: {type(exc).__name__}: {exc}"})
+    finally:
+        await client.close()
+        try:
+            await asyncio.wait_for(runner, 10)
+        except (TimeoutError, asyncio.CancelledError, Exception):
+            runner.cancel()
+    emit({"bye": True})
+
+
+async def objects() -> dict[str, Any]:
+    # Python objects alive after a full collection, by type: where memory growth lives.
+    gc.collect()
+    alive = gc.get_objects()
+    counts = Counter(type(o).__qualname__ for o in alive)
+    return {"objects": len(alive), "types": dict(counts.most_common(40))}
+
+
+async def run_kindred() -> None:
+    from bot.app import KindredBot
+    from bot.config import load_config
+    from bot.domain.clock import FakeClock
+    from bot.logging_setup import configure_logging
+
+    config = load_config()
+    configure_logging(config.log_level)
+    start = os.environ.get("KINDRED_BENCH_NOW")
+    clock = FakeClock(datetime.fromisoformat(start) if start else datetime.now(UTC))
+    bot = KindredBot(config, clock=clock, start_scheduler=False)
+
+    async def set_(iso: str) -> dict[str, Any]:
+        clock.set(datetime.fromisoformat(iso))
+        return {"now": clock.now().isoformat()}
+
+    async def advance(seconds: float) -> dict[str, Any]:
+        clock.advance(timedelta(seconds=seconds))
+        return {"now": clock.now().isoformat()}
+
+    async def sweep() -> dict[str, Any]:
+        # The same work as SweepScheduler.run_all_once, timed in two parts.
+        scheduler = bot.services.scheduler
+        start = time.monotonic()
+        claimed = 0
+        for registered in scheduler.sweeps:
+            claimed += await registered.run(clock.now())
+        claimed_at = time.monotonic()
+        sent = await bot.services.outbox.dispatch()
+        return {"start": start, "claimed_at": claimed_at, "drained_at": time.monotonic(),
+                "claimed": claimed, "attempted": sent}
+
+    async def unpace() -> dict[str, Any]:
+        # For comparison only: the notifier without its global-limit pacing.
+        from bot.discord_notifier import DiscordNotifier, RequestPacer
+
+        notifier = bot.services.notifier
+        assert isinstance(notifier, DiscordNotifier)
+        notifier.pacer = RequestPacer(limit=1_000_000)
+        return {"paced": False}
+
+    await serve(bot, {"set": set_, "advance": advance, "sweep": sweep, "unpace": unpace, "objects": objects})
+
+
+async def run_bare() -> None:
+    # The smallest useful discord.py bot: a CommandTree with `/checkin` answering a constant
+    # ephemeral reply. It takes the same options as Kindred's so the same payloads parse.
+    import yarl
+
+    discord.http.Route.BASE = os.environ["DISCORD_API_BASE"]
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["DISCORD_GATEWAY_URL"])
+    client = discord.Client(intents=discord.Intents(guilds=True))
+    tree = app_commands.CommandTree(client)
+
+    @tree.command(name="checkin", description="Check in")
+    @app_commands.guild_only()
+    async def checkin(interaction: discord.Interaction, mood: app_commands.Range[int, 1, 5],
+                      craving: app_commands.Range[int, 0, 10] | None = None,
+                      note: app_commands.Range[str, 1, 500] | None = None,
+                      day: app_commands.Range[str, 1, 10] | None = None) -> None:
+        await interaction.response.send_message("Thanks for checking in.", ephemeral=True)
+
+    await serve(client, {})
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+
+
+if __name__ == "__main__":
+    main()
