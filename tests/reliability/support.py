@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -26,6 +27,19 @@ from bot.services.ports import Notifier
 
 # Discord deduplicates an `enforce_nonce` send against the same nonce for about 5 minutes.
 NONCE_WINDOW = timedelta(minutes=5)
+_PROMPT_HEADER = re.compile(r"\*\*Daily check-in\*\* · \w+ (\d+ \w+)")
+
+
+def prompt_day(content: str) -> str:
+    """The day a daily prompt names in its header, e.g. "25 October"."""
+    found = _PROMPT_HEADER.search(content)
+    assert found is not None, content
+    return found[1]
+
+
+def day_name(day: date) -> str:
+    """A date as prompt headers write it ("25 October")."""
+    return f"{day.day} {day.strftime('%B')}"
 
 
 class Crash(BaseException):

@@ -41,6 +41,8 @@ from tests.reliability.support import (
     CrashPoint,
     Delivered,
     DiscordLikeNotifier,
+    day_name,
+    prompt_day,
 )
 
 SEED = 20261025
@@ -55,7 +57,6 @@ PROMPTS = {G1: ("Europe/London", time(1, 30)), G2: ("Asia/Kolkata", time(9, 0)),
            G3: ("America/St_Johns", time(20, 0))}
 REMINDED_QUIET, SOBER_DM, SOBER_PUBLIC, BUDDY_A, BUDDY_B = (940_000_000_000_000_000 + i for i in range(1, 6))
 REMINDED_BERLIN = [950_000_000_000_000_000 + i for i in range(1, 5)]  # several sends due at once
-HEADER = re.compile(r"\*\*Daily check-in\*\* · \w+ (\d+ \w+)")
 
 Action = Callable[[Services], Awaitable[object]]
 
@@ -185,7 +186,7 @@ def assert_reference_is_what_is_due(delivered: list[Delivered]) -> None:
         assert by_local_date(prompts, tz) == expected_days(tz, at, START, END), guild_id
         for prompt in prompts:  # sent on the day it names, at or after its local time
             day = local_date(prompt.at, zone(tz))
-            assert HEADER.search(prompt.content)[1] == f"{day.day} {day.strftime('%B')}"  # type: ignore[index]
+            assert prompt_day(prompt.content) == day_name(day)
             assert prompt.at >= occurrence_on(day, at, zone(tz))
 
     def dms(user_id: int, needle: str) -> list[Delivered]:
@@ -303,22 +304,22 @@ async def test_restarts_of_the_real_bot_send_each_due_message_once(
     for instant in instants:
         clock.set(instant)
         # At a due time the first process dies around its first send; then anything goes.
-        plan = CrashPlan(rng.choice((CrashPoint.BEFORE_SEND, CrashPoint.AFTER_SEND))) if instant in due else None
+        first = CrashPlan(rng.choice((CrashPoint.BEFORE_SEND, CrashPoint.AFTER_SEND))) if instant in due else None
         while True:
             restarts += 1
-            process.append(plan or CrashPlan.random(rng, clean_share=0.4, send_share=0.3, max_commits=4))
-            plan = None
+            plan = first or CrashPlan.random(rng, clean_share=0.4, send_share=0.3, max_commits=4)
+            plan.task, first = asyncio.current_task(), None  # the sweeps below, not start-up or gateway events
+            process.append(plan)
             async with running_kindred(fake, kindred_config, clock=clock, sync=False) as bot:
-                process[-1].task = asyncio.current_task()  # only the sweeps below, not gateway events
                 try:
                     await bot.run_sweeps_once()
                     break
                 except Crash:
-                    crashes[process[-1].point] += 1  # type: ignore[index]
+                    crashes[plan.point] += 1  # type: ignore[index]
 
     assert restarts >= 50 and all(crashes[point] >= 3 for point in CrashPoint), (restarts, crashes)
     prompts = fake.messages_in(community.checkins)
-    assert [HEADER.search(p.content)[1] for p in prompts] == [  # type: ignore[index]
+    assert [prompt_day(p.content) for p in prompts] == [
         "21 November", "22 November", "23 November"]
     assert [m.content for m in fake.messages_in(community.celebrations)] == [
         f"🎉 <@{alice.id}> has reached **3 days** — *recovery*! Every day counts. 💚"]
