@@ -125,19 +125,19 @@ class Database:
 
     # -- reads --------------------------------------------------------------------------
 
+    # Reads are key lookups and short lists, fetched whole in one round trip to the database
+    # thread: a cursor's execute, fetch and close would be three, and every command waits
+    # for each in turn.
+
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         """Run a query and return its first row."""
-        try:
-            async with self.conn.execute(sql, params) as cursor:
-                return await cursor.fetchone()
-        except sqlite3.OperationalError as exc:
-            raise DatabaseUnavailableError(str(exc)) from exc
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a query and return all rows."""
         try:
-            async with self.conn.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            return list(await self.conn.execute_fetchall(sql, params))
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
 
