@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+from bot.db.database import DatabaseUnavailableError
 from bot.db.members import MemberRepository
 from bot.db.outbox import NewOutboxItem, OutboxItem, OutboxRepository
 from bot.domain.clock import Clock
@@ -54,6 +55,11 @@ class OutboxService:
         # so no two senders ever send the same row.
         self._dispatching = asyncio.Lock()
         self._in_flight: set[int] = set()
+        # Outcomes the database could not store when they happened (locked, read-only, full).
+        # The row still says "pending", and sending it again once Discord has forgotten the
+        # nonce (about 5 minutes) would post a duplicate, so they are stored before anything
+        # else is sent, and their rows are not sent again meanwhile.
+        self._unrecorded: dict[int, tuple[OutboxItem, SendResult]] = {}
 
     def on_result(self, kind: str, hook: ResultHook) -> None:
         """Call `hook` after each delivery attempt of messages of this kind."""
@@ -77,6 +83,9 @@ class OutboxService:
         """Send every due message (in batches); return how many were attempted."""
         attempted = 0
         async with self._dispatching:
+            for outbox_id, (item, result) in list(self._unrecorded.items()):
+                await self._record(item, result)  # raises while the database is still unavailable
+                del self._unrecorded[outbox_id]
             while True:
                 due = await self.outbox.due(self.clock.now(), self.batch)
                 sent_here = 0
@@ -89,7 +98,7 @@ class OutboxService:
 
     async def _send_claimed(self, item: OutboxItem) -> SendResult | None:
         """Send a row unless another sender holds it; None if it was in flight elsewhere."""
-        if item.outbox_id in self._in_flight:
+        if item.outbox_id in self._in_flight or item.outbox_id in self._unrecorded:
             return None
         self._in_flight.add(item.outbox_id)
         try:
@@ -107,6 +116,16 @@ class OutboxService:
             result = await self.notifier.send_dm(item.target_id, item.message, nonce=nonce)
         else:
             result = await self.notifier.send_channel(item.target_id, item.message, nonce=nonce)
+        try:
+            await self._record(item, result)
+        except DatabaseUnavailableError:
+            self._unrecorded[item.outbox_id] = (item, result)
+            log.warning("outbox %s (%s): %s, not stored yet (database unavailable)", item.outbox_id, item.kind,
+                        result.status.value)
+            raise
+        return result
+
+    async def _record(self, item: OutboxItem, result: SendResult) -> None:
         now = self.clock.now()
         if result.status is SendStatus.SENT:
             await self.outbox.mark_sent(item.outbox_id, result.message_id, now)
@@ -122,7 +141,6 @@ class OutboxService:
         hook = self._hooks.get(item.kind)
         if hook is not None:
             await hook(item, result)
-        return result
 
     async def _fall_back(self, item: OutboxItem, now: datetime) -> None:
         message = item.message

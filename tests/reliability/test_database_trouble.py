@@ -9,10 +9,12 @@ respond" instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,12 @@ from bot.app import KindredBot
 from bot.config import Config
 from bot.db.database import BUSY_TIMEOUT, Database, DatabaseUnavailableError
 from bot.domain.clock import FakeClock
+from bot.services.container import build_services
 from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import Community, running_kindred
 from tests.fakediscord import FakeDiscord, Message, User
 from tests.fakediscord.interactions import InteractionHandle
+from tests.reliability.support import CrashPlan, DiscordLikeNotifier
 
 DISCORD_DEADLINE = 3.0
 EIGHT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -161,3 +165,29 @@ async def test_waiting_for_the_writer_lock_is_bounded_too(tmp_path: Path) -> Non
         await holder
         assert await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')") == 1
     assert BUSY_TIMEOUT <= DISCORD_DEADLINE / 2  # room for Discord's latency and the reply itself
+
+
+async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(tmp_path: Path) -> None:
+    # Writes fail while reads work (another process holds the lock; a full disk is the same):
+    # the drain must not send the still-"pending" prompt again every 30 seconds, which Discord
+    # absorbs by nonce for about 5 minutes and then posts again and again.
+    config = dataclasses.replace(Config(), database_path=tmp_path / "k.sqlite3")
+    clock = FakeClock(EIGHT)
+    discord = DiscordLikeNotifier(clock)
+    guild_id, channel_id = 990_000_000_000_000_001, 990_000_000_000_000_002
+    async with Database(config.database_path, busy_timeout=0.05) as db:
+        await db.migrate()
+        services = build_services(config, db, clock, discord.for_process(CrashPlan()))
+        await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
+                                                 timezone="Europe/London")
+        clock.set(NINE)
+        assert await services.checkins.sweep_prompts(NINE) == 1  # queued, not sent yet
+        with locked(config.database_path):
+            for _ in range(20):  # ten minutes of the scheduler's drains
+                with contextlib.suppress(DatabaseUnavailableError):
+                    await services.outbox.dispatch()
+                clock.advance(timedelta(seconds=30))
+        await services.scheduler.run_all_once()
+        status = await db.fetch_value("SELECT status FROM outbox")
+    assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE)]
+    assert status == "sent"
