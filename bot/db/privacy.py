@@ -179,11 +179,12 @@ class PrivacyRepository:
                     found.append((table, column))
         return found
 
-    async def members_inactive_since(self, cutoff: datetime, limit: int = 500) -> list[tuple[int, int, int]]:
-        """Return (member_id, guild_id, user_id) of members not active since `cutoff`."""
+    async def members_inactive_since(self, cutoff: datetime, *, after_member_id: int = 0,
+                                     limit: int = 500) -> list[tuple[int, int, int]]:
+        """Return (member_id, guild_id, user_id) of members not active since `cutoff`, by member id."""
         rows = await self.db.fetch_all(
-            "SELECT member_id, guild_id, user_id FROM members WHERE last_active_at < ? "
-            "ORDER BY last_active_at LIMIT ?", (to_utc_text(cutoff), limit))
+            "SELECT member_id, guild_id, user_id FROM members WHERE last_active_at < ? AND member_id > ? "
+            "ORDER BY member_id LIMIT ?", (to_utc_text(cutoff), after_member_id, limit))
         return [(r["member_id"], r["guild_id"], r["user_id"]) for r in rows]
 
     async def guilds_left_before(self, cutoff: datetime) -> list[int]:

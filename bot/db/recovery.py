@@ -173,6 +173,16 @@ class RecoveryRepository:
 
     # -- counters -----------------------------------------------------------------------
 
+    async def members_with_counters(self, member_ids: Sequence[int]) -> set[int]:
+        """Return which of these members have a recovery counter."""
+        if not member_ids:
+            return set()
+        marks = ",".join("?" * len(member_ids))
+        rows = await self.db.fetch_all(
+            f"SELECT DISTINCT member_id FROM recovery_counters WHERE member_id IN ({marks})",  # noqa: S608 - placeholders only
+            tuple(member_ids))
+        return {r["member_id"] for r in rows}
+
     async def counters(self, member_id: int) -> list[CounterRecord]:
         """Return a member's counters, oldest first, with their periods."""
         rows = await self.db.fetch_all(

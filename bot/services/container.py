@@ -91,6 +91,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     scheduler.register("buddy-matching", services.buddies.matching_sweep)
     services.buddies.register_delivery_hooks()
     services.privacy.before_forget(services.buddies.forget_member)
+    # A counter keeps counting (and celebrating) for a member who never types a command:
+    # retention must not delete someone's days just before their anniversary.
+    services.privacy.hold_while(services.recovery.members_counting)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
     guild_config.on_change(services.crisis.on_guild_change)

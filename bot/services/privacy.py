@@ -33,6 +33,8 @@ DATA_STATEMENT = "data/data_statement.md"
 
 # Called before a member's data is deleted (guild_id, user_id): e.g. end buddy pairs kindly.
 ForgetHook = Callable[[int, int], Awaitable[None]]
+# Given inactive members' ids, returns those whose data a feature still serves them with.
+RetentionHold = Callable[[list[int]], Awaitable[set[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,11 @@ class PrivacyService:
         self.clock = clock
         self.config = config
         self._forget_hooks: list[ForgetHook] = []
+        self._holds: list[RetentionHold] = []
+
+    def hold_while(self, hold: RetentionHold) -> None:
+        """Keep inactive members `hold(member_ids)` returns (e.g. a counter still counting for them)."""
+        self._holds.append(hold)
 
     def before_forget(self, hook: ForgetHook) -> None:
         """Run `hook(guild_id, user_id)` before a member's data is deleted."""
@@ -135,9 +142,15 @@ class PrivacyService:
         """Apply retention: inactive members, servers left long ago, old outbox records."""
         deleted = 0
         cutoff = now - timedelta(days=self.config.privacy.retention_days)
-        while batch := await self.privacy.members_inactive_since(cutoff):
-            for _, guild_id, user_id in batch:
-                deleted += await self.forget(guild_id, user_id)
+        after = 0
+        while batch := await self.privacy.members_inactive_since(cutoff, after_member_id=after):
+            after = batch[-1][0]
+            held: set[int] = set()
+            for hold in self._holds:
+                held |= await hold([member_id for member_id, _, _ in batch])
+            for member_id, guild_id, user_id in batch:
+                if member_id not in held:
+                    deleted += await self.forget(guild_id, user_id)
         for guild_id in await self.privacy.guilds_left_before(now - timedelta(days=self.config.privacy.left_guild_days)):
             await self.privacy.delete_guild(guild_id)
             deleted += 1

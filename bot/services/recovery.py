@@ -306,6 +306,10 @@ class RecoveryService:
         """The config file's ladder."""
         return self.config.milestones.ladder
 
+    async def members_counting(self, member_ids: Sequence[int]) -> set[int]:
+        """Return the members with a counter: retention keeps them while it counts for them."""
+        return await self.repo.members_with_counters(member_ids)
+
     async def ladder(self, guild_id: int) -> Ladder:
         """Return a server's milestone ladder."""
         return await self.repo.ladder(guild_id, self.default_ladder)

@@ -70,3 +70,19 @@ async def test_delete_after_every_feature_leaves_no_row_naming_alice(services: S
                      and (k.endswith(("user_id", "member_id", "_by")) or k == "target_id")}
             assert not named, f"{table} still names Alice after deletion: {named}"
     assert await services.buddies.are_buddies(G, BOB, ALICE) is False
+
+
+async def test_retention_keeps_a_member_whose_counter_is_still_counting(services: Services, clock: FakeClock) -> None:
+    await services.recovery.start(G, ALICE, "2026-11-01", "alcohol")
+    await services.settings.touch(G, BOB)
+    for n in range(1200):  # more held members than one purge batch: the purge must page past them
+        await services.recovery.start(G, 20_000 + n, "2026-11-01", "gambling")
+    clock.advance(timedelta(days=400))
+    await services.privacy.purge(clock.now())
+    assert await services.members.get(G, BOB) is None, "an inactive member without a counter is purged"
+    assert await services.members.get(G, ALICE) is not None, "a running counter keeps its member"
+    assert await services.members.get(G, 21_199) is not None
+    await services.recovery.remove(G, ALICE, "alcohol")
+    clock.advance(timedelta(days=400))
+    await services.privacy.purge(clock.now())
+    assert await services.members.get(G, ALICE) is None
