@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,7 +13,7 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Config
-from bot.db.database import Database
+from bot.db.database import Database, DatabaseUnavailableError, MigrationError
 from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
@@ -73,6 +75,7 @@ class KindredBot(commands.Bot):
         self.db = Database(config.database_path)
         self._services: Services | None = None
         self._announced = False
+        self._db_retry: asyncio.Task[None] | None = None
         # Features add lines to `/settings show` (e.g. the reminder time) here.
         self.settings_show_providers: list[Callable[[int, int], Awaitable[list[str]]]] = []
 
@@ -92,14 +95,41 @@ class KindredBot(commands.Bot):
         """Open and migrate the database, build services, register views and cogs, start sweeps.
 
         This runs once per process, before the gateway connects; `on_ready` is not used
-        for set-up because it fires again after every reconnect.
+        for set-up because it fires again after every reconnect. If the database cannot be
+        opened, the bot still starts: crisis help is served from memory, other commands
+        answer kindly that records are unreachable, and the database is retried.
         """
-        await self.db.open()
-        version = await self.db.migrate()
-        log.info("database ready at schema version %d", version)
+        database_ready = await self.try_open_database()
         self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self))
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        if database_ready:
+            self._start_sweeps()
+        else:
+            self._db_retry = asyncio.create_task(self._retry_database(), name="kindred-db-retry")
+
+    async def try_open_database(self) -> bool:
+        """Open and migrate the database; on failure log it (ids only) and return False."""
+        if self.db.is_open:
+            return True
+        try:
+            await self.db.open()
+            version = await self.db.migrate()
+        except (DatabaseUnavailableError, MigrationError, sqlite3.Error, OSError) as exc:
+            await self.db.close()
+            log.error("database unavailable (%s): serving crisis help from memory, retrying",
+                      type(exc).__name__)
+            return False
+        log.info("database ready at schema version %d", version)
+        return True
+
+    async def _retry_database(self) -> None:
+        # A plain periodic retry: nothing signals "the disk is back", so polling is the honest way.
+        while not await self.try_open_database():  # noqa: ASYNC110
+            await asyncio.sleep(self.config.scheduler.sweep_seconds)
+        self._start_sweeps()
+
+    def _start_sweeps(self) -> None:
         if self.start_scheduler:
             self.services.scheduler.start()
 
@@ -110,13 +140,17 @@ class KindredBot(commands.Bot):
     async def on_ready(self) -> None:
         """Log the connection (ids only); tell the operator channel once per process."""
         log.info("connected as %s to %d guild(s)", self.user.id if self.user else "?", len(self.guilds))
-        # Servers that re-added the bot while it was offline are not "left" any more.
-        await self.services.guilds.mark_present([g.id for g in self.guilds], self.clock.now())
+        try:
+            # Servers that re-added the bot while it was offline are not "left" any more.
+            await self.services.guilds.mark_present([g.id for g in self.guilds], self.clock.now())
+            version: int | str = await self.db.schema_version()
+        except DatabaseUnavailableError:
+            log.warning("database unavailable at ready; server presence not recorded")
+            version = "unavailable"
         if self.config.bot.ops_channel_id and not self._announced:
             self._announced = True
-            version = await self.db.schema_version()
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
-                f"Kindred is up: schema version {version}, {len(self.guilds)} server(s)."))
+                f"Kindred is up: database schema {version}, {len(self.guilds)} server(s)."))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Create the server's row when the bot joins (or clear its "left" mark)."""
@@ -130,6 +164,8 @@ class KindredBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the scheduler, then the gateway, then the database."""
+        if self._db_retry is not None:
+            self._db_retry.cancel()
         if self._services is not None:
             self._services.scheduler.shutdown()
         try:

@@ -22,6 +22,7 @@ DELETE_ASK = ("This deletes **everything** Kindred stores about you in this serv
               "alert records about you. Buddies will be told kindly that the pairing ended (nothing else). "
               "It can't be undone. If you'd like a copy first, use `/privacy export`.\n\n"
               "To go ahead, press the button within 5 minutes.")
+INFO_INTRO = "Here's exactly what Kindred keeps, and how to take it with you or delete it."
 NOTHING_STORED = "Kindred has nothing stored about you in this server, so there's nothing to delete."
 DELETE_DONE = ("Done — everything Kindred stored about you in this server has been deleted, and nothing more "
                "is scheduled for you. You're always welcome back.")
@@ -65,8 +66,9 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="Wha
 
     @app_commands.command(name="info", description="What Kindred stores, why, for how long, and how to delete it")
     async def info(self, interaction: discord.Interaction) -> None:
-        """Show the data statement."""
-        await send_ephemeral(interaction, data_statement())
+        """Show the data statement (as an embed: it is longer than a message may be)."""
+        embed = discord.Embed(description=data_statement(), colour=discord.Colour.from_rgb(88, 166, 140))
+        await send_ephemeral(interaction, INFO_INTRO, embed=embed)
 
     @app_commands.command(name="export", description="Get a file with everything Kindred stores about you here")
     async def export(self, interaction: discord.Interaction) -> None:

@@ -86,6 +86,11 @@ class Database:
         self._write_lock = asyncio.Lock()
 
     @property
+    def is_open(self) -> bool:
+        """Whether the connection is open."""
+        return self._conn is not None
+
+    @property
     def conn(self) -> aiosqlite.Connection:
         """The open connection."""
         if self._conn is None:
@@ -94,13 +99,17 @@ class Database:
 
     async def open(self) -> None:
         """Open the connection and apply the pragmas."""
-        if self.path.parent and str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self.path.parent and str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = await aiosqlite.connect(self.path, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        try:
             for pragma in PRAGMAS:
                 await conn.execute(pragma)
         except sqlite3.Error as exc:
+            await conn.close()  # its worker thread would otherwise outlive the failure
             raise DatabaseUnavailableError(str(exc)) from exc
         conn.row_factory = sqlite3.Row
         self._conn = conn

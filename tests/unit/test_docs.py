@@ -33,3 +33,8 @@ def test_invite_permissions_integer_matches_spec_permissions() -> None:
     perms = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True,
                                 add_reactions=True, read_message_history=True)
     assert f"**{perms.value}**" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_data_statement_fits_in_an_embed() -> None:
+    # /privacy info shows it as an embed description, which Discord caps at 4096 characters.
+    assert len((ROOT / "data" / "data_statement.md").read_text(encoding="utf-8")) <= 4096
