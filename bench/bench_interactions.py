@@ -23,9 +23,10 @@ of the rounds' p99s; the target is Kindred's p99 within 2x the bare bot's.
 
 So the numbers are honest about the fake and the machine, each round also reports the fake's
 and the bot's CPU use (per interaction and as a share of one core), how late the fake sent
-events against the fixed schedule (a saturated or descheduled fake shows here), and the
-worst fsync of a probe thread writing 4 KiB + fsync every 100 ms beside the database (the
-virtual disk's stalls show here).
+events against the fixed schedule and the fake's worst event-loop stall (a saturated or
+descheduled fake shows here; its garbage collector is paused during measured rounds, or its
+growing logs would make each round's pauses longer), and the worst fsync of a probe thread
+writing 4 KiB + fsync every 100 ms beside the database (the virtual disk's stalls show here).
 
 Not part of the test suite.
 """
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
 import sys
@@ -77,6 +79,7 @@ class Round:
     bot_cpu_s: float = 0.0
     bot_rss_mib: float = 0.0
     fsync_max_ms: float = 0.0
+    fake_stall_ms: float = 0.0
 
     @property
     def p50(self) -> float:
@@ -162,18 +165,40 @@ async def answered(fake: FakeDiscord, handles: list[InteractionHandle], timeout:
         pass  # counted as unanswered
 
 
+async def loop_stalls(worst: list[float]) -> None:
+    """Record the fake's worst event-loop stall (how late a 1 ms sleep wakes up)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(0.001)
+        worst[0] = max(worst[0], (loop.time() - before - 0.001) * 1000)
+
+
 async def one_round(world: World, child: Child, name: str, rate: float, seconds: float, folder: Path) -> Round:
     fake = world.fake
     await answered(fake, await open_loop(world, rate, WARMUP_SECONDS))
     result = Round(name)
-    with DiskProbe(folder) as probe:
-        cpu_fake, cpu_bot, wall = time.process_time(), cpu_seconds(child.pid), time.monotonic()
-        handles = await open_loop(world, rate, seconds, result.late_ms)
-        await answered(fake, handles)
-        result.wall_s = time.monotonic() - wall
-        result.fake_cpu_s = time.process_time() - cpu_fake
-        result.bot_cpu_s = cpu_seconds(child.pid) - cpu_bot
+    # The fake keeps every request, frame and message; a full garbage collection over all of
+    # that would stall it for longer each round and be measured as the bot's latency. So the
+    # collector is off while a round is measured (the bots' own collectors are untouched).
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    stall = [0.0]
+    monitor = asyncio.create_task(loop_stalls(stall))
+    try:
+        with DiskProbe(folder) as probe:
+            cpu_fake, cpu_bot, wall = time.process_time(), cpu_seconds(child.pid), time.monotonic()
+            handles = await open_loop(world, rate, seconds, result.late_ms)
+            await answered(fake, handles)
+            result.wall_s = time.monotonic() - wall
+            result.fake_cpu_s = time.process_time() - cpu_fake
+            result.bot_cpu_s = cpu_seconds(child.pid) - cpu_bot
+    finally:
+        monitor.cancel()
+        gc.enable()
     result.fsync_max_ms = probe.worst_ms
+    result.fake_stall_ms = stall[0]
     result.bot_rss_mib = memory_mib(child.pid)[0]
     result.sent = len(handles)
     for h in handles:
@@ -193,6 +218,7 @@ def report_round(n: int, r: Round) -> None:
           f"CPU per interaction: fake {r.fake_cpu_s / r.sent * 1000:.2f} ms, bot {r.bot_cpu_s / r.sent * 1000:.2f} ms "
           f"({r.fake_cpu_s / r.wall_s:.0%} / {r.bot_cpu_s / r.wall_s:.0%} of a core)  "
           f"sends >{LATE_MS:g} ms late {len(r.late_ms)} (worst {max(r.late_ms, default=0):.0f} ms)  "
+          f"worst fake stall {r.fake_stall_ms:.0f} ms  "
           f"worst probe fsync {r.fsync_max_ms:.0f} ms  bot RSS {r.bot_rss_mib:.0f} MiB", flush=True)
 
 
