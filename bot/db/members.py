@@ -44,6 +44,7 @@ _ENSURE_ONLY = (
     "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (guild_id, user_id) DO NOTHING"
 )
+_SELECT = "SELECT * FROM members WHERE guild_id = ? AND user_id = ?"
 
 
 async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime, *,
@@ -56,16 +57,22 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
     make us retry a refused DM.
     """
     stamp = to_utc_text(now)
-    await conn.execute(
-        "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (guild_id) DO NOTHING",
-        (guild_id, stamp, stamp),
-    )
-    await conn.execute(_MARK_ACTIVE if active else _ENSURE_ONLY, (guild_id, user_id, stamp, stamp))
-    # One round trip to the database thread (execute and fetch together): every command runs this.
-    [row] = await conn.execute_fetchall(
-        "SELECT * FROM members WHERE guild_id = ? AND user_id = ?", (guild_id, user_id))
-    return member_from_row(row)
+    # Every command runs this, and each statement is a round trip to the database thread:
+    # one, usually (two for an unchanged row, three for a server's first member).
+    upsert = (_MARK_ACTIVE if active else _ENSURE_ONLY) + " RETURNING *"
+    params = (guild_id, user_id, stamp, stamp)
+    try:
+        rows = list(await conn.execute_fetchall(upsert, params))
+    except sqlite3.IntegrityError:  # the server has no row yet (foreign key): add it, then the member
+        await conn.execute(
+            "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (guild_id) DO NOTHING",
+            (guild_id, stamp, stamp),
+        )
+        rows = list(await conn.execute_fetchall(upsert, params))
+    if not rows:  # DO NOTHING returns nothing: the member was there and stays as they were
+        rows = list(await conn.execute_fetchall(_SELECT, (guild_id, user_id)))
+    return member_from_row(rows[0])
 
 
 class MemberRepository:

@@ -1,0 +1,57 @@
+"""`touch_in`: the member row every command reads and marks, for new and returning members."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.db.database import Database
+from bot.db.members import touch_in
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+GUILD = 900_000_000_000_000_002
+
+
+async def test_a_new_member_gets_a_row_and_so_does_their_server(db: Database) -> None:
+    async with db.transaction() as conn:
+        member = await touch_in(conn, GUILD, 21, NOW)
+    assert (member.guild_id, member.user_id, member.dm_closed_at) == (GUILD, 21, None)
+    assert await db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = ?", (GUILD,)) == 1
+    assert await db.fetch_value("SELECT last_active_at FROM members WHERE member_id = ?",
+                                (member.member_id,)) == "2026-11-21T10:00:00+00:00"
+
+
+async def test_a_returning_member_is_marked_active_and_their_closed_dm_mark_lifted(db: Database) -> None:
+    async with db.transaction() as conn:
+        first = await touch_in(conn, GUILD, 21, NOW)
+    await db.execute("UPDATE members SET dm_closed_at = ? WHERE member_id = ?",
+                     ("2026-11-21T11:00:00+00:00", first.member_id))
+    later = NOW + timedelta(days=2)
+    async with db.transaction() as conn:
+        again = await touch_in(conn, GUILD, 21, later)
+    assert again.member_id == first.member_id and again.dm_closed_at is None
+    row = await db.fetch_one("SELECT dm_closed_at, last_active_at, created_at FROM members WHERE member_id = ?",
+                             (first.member_id,))
+    assert row is not None
+    assert (row["dm_closed_at"], row["last_active_at"], row["created_at"]) == (
+        None, "2026-11-23T10:00:00+00:00", "2026-11-21T10:00:00+00:00")
+    assert await db.fetch_value("SELECT count(*) FROM members") == 1
+
+
+async def test_the_same_user_in_another_server_is_another_member(db: Database) -> None:
+    async with db.transaction() as conn:
+        here = await touch_in(conn, GUILD, 21, NOW)
+        there = await touch_in(conn, GUILD + 1, 21, NOW)
+        here_again = await touch_in(conn, GUILD, 21, NOW)
+    assert here.member_id == here_again.member_id != there.member_id
+
+
+async def test_a_new_member_of_a_known_server_and_a_quiet_look_up(db: Database) -> None:
+    async with db.transaction() as conn:
+        first = await touch_in(conn, GUILD, 21, NOW)
+        second = await touch_in(conn, GUILD, 22, NOW + timedelta(hours=1))
+        # Being looked up without using the bot changes nothing about them.
+        looked_up = await touch_in(conn, GUILD, 21, NOW + timedelta(hours=2), active=False)
+    assert second.member_id != first.member_id and second.guild_id == GUILD
+    assert looked_up == first
+    assert await db.fetch_value("SELECT last_active_at FROM members WHERE member_id = ?",
+                                (first.member_id,)) == "2026-11-21T10:00:00+00:00"
