@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every benchmark in bench/ in sequence and print what each reports.
 #
-#   bench/run_all.sh            # full sizes, as in bench/README.md (~25 minutes on 2 cores)
-#   bench/run_all.sh --quick    # small sizes, to check that everything runs (~5 minutes)
+#   bench/run_all.sh            # full sizes, as in bench/README.md (~12 minutes on 2 cores)
+#   bench/run_all.sh --quick    # small sizes, to check that everything runs (~2 minutes)
 #
 # Each benchmark's full output is also kept in a folder (printed at the end; set
 # BENCH_OUT=DIR to choose it). Run on an otherwise idle machine: the benchmarks run one
