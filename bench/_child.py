@@ -5,7 +5,7 @@ Usage (from bench/_support.py): python bench/_child.py kindred|bare
 Both connect to the REST base and gateway in DISCORD_API_BASE / DISCORD_GATEWAY_URL, print one
 JSON line when ready, then answer JSON commands on stdin, one line each:
 
-* ``{"cmd": "set", "iso": "..."}`` / ``{"cmd": "advance", "seconds": n}`` — move Kindred's FakeClock;
+* ``{"cmd": "set", "iso": "..."}`` — move Kindred's FakeClock to an instant;
 * ``{"cmd": "sweep"}`` — run every registered sweep once, then drain the outbox (what the
   scheduler does on each tick), and report monotonic timestamps: start, claimed, drained;
 * ``{"cmd": "unpace"}`` — turn off the notifier's global-limit pacing (to compare);
@@ -13,8 +13,8 @@ JSON line when ready, then answer JSON commands on stdin, one line each:
 * ``{"cmd": "quit"}`` — close the bot and exit.
 
 Kindred runs exactly as `python -m bot run` builds it (config from the environment, logging
-at KINDRED_LOG_LEVEL) except that its clock is a FakeClock starting at KINDRED_BENCH_NOW (default: now) and
-its sweeps run when told instead of on APScheduler's timer.
+at KINDRED_LOG_LEVEL) except that its clock is a FakeClock starting at KINDRED_BENCH_NOW
+(default: now) and its sweeps run when told instead of on APScheduler's timer.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,20 +102,16 @@ async def run_kindred() -> None:
         clock.set(datetime.fromisoformat(iso))
         return {"now": clock.now().isoformat()}
 
-    async def advance(seconds: float) -> dict[str, Any]:
-        clock.advance(timedelta(seconds=seconds))
-        return {"now": clock.now().isoformat()}
-
     async def sweep() -> dict[str, Any]:
         # The same work as SweepScheduler.run_all_once, timed in two parts.
         scheduler = bot.services.scheduler
-        start = time.monotonic()
+        began = time.monotonic()
         claimed = 0
         for registered in scheduler.sweeps:
             claimed += await registered.run(clock.now())
         claimed_at = time.monotonic()
         sent = await bot.services.outbox.dispatch()
-        return {"start": start, "claimed_at": claimed_at, "drained_at": time.monotonic(),
+        return {"start": began, "claimed_at": claimed_at, "drained_at": time.monotonic(),
                 "claimed": claimed, "attempted": sent}
 
     async def unpace() -> dict[str, Any]:
@@ -127,7 +123,7 @@ async def run_kindred() -> None:
         notifier.pacer = RequestPacer(limit=1_000_000)
         return {"paced": False}
 
-    await serve(bot, {"set": set_, "advance": advance, "sweep": sweep, "unpace": unpace, "objects": objects})
+    await serve(bot, {"set": set_, "sweep": sweep, "unpace": unpace, "objects": objects})
 
 
 async def run_bare() -> None:

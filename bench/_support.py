@@ -1,8 +1,8 @@
 """Shared helpers for the benchmarks that run a bot process against the loopback fake Discord.
 
 The fake (tests/fakediscord) runs in the benchmark's own process and event loop; each bot runs
-in a child process (`bench/_child.py`) so neither shares an event loop or a core's time slice
-with the other. The child answers JSON commands on stdin (advance its FakeClock, run the
+in a child process (`bench/_child.py`), so a bot never shares an event loop (or a GIL) with
+the fake. The child answers JSON commands on stdin (set its FakeClock, run the
 sweeps once, quit) with one JSON line on stdout; its log goes to a file.
 """
 
@@ -131,13 +131,12 @@ class Child:
         return self.proc.returncode or 0
 
 
-async def start_child(mode: str, env: dict[str, str], log_path: Path, *args: str,
-                      python: Sequence[str] = (sys.executable,)) -> Child:
+async def start_child(mode: str, env: dict[str, str], log_path: Path) -> Child:
     """Start `bench/_child.py <mode>` and wait until its bot is connected and ready."""
     log_file = log_path.open("ab")
     try:
         proc = await asyncio.create_subprocess_exec(
-            *python, str(CHILD), mode, *args, cwd=str(log_path.parent), env=env,
+            sys.executable, str(CHILD), mode, cwd=str(log_path.parent), env=env,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log_file,
             limit=1 << 20)
     finally:

@@ -263,12 +263,13 @@ async def run(args: argparse.Namespace) -> None:
                          f"most grown since connected: {grown(baseline['types'], alive['types'])}]")
             finally:
                 await child.stop()
-    print(f"SUMMARY memory: {args.servers} servers connected: Kindred RSS {start_rss:.1f} MiB (target <= 150 MB: "
-          f"{'met' if start_rss * 1.048576 <= 150 else 'NOT met'}); after day 1 without its charts "
-          f"{before_charts[0]:.1f} MiB ({before_charts[0] - start_rss:+.1f}), with {args.mystats} /mystats charts "
-          f"{after[0]:.1f} MiB ({after[0] - start_rss:+.1f}); "
-          + "; ".join(f"day {n + 1} {after[n]:.1f} MiB ({after[n] - after[n - 1]:+.1f})" for n in range(1, len(after)))
-          + f"; peak {peak:.1f} MiB")
+    later = [f"day {n + 1} {after[n]:.1f} MiB ({after[n] - after[n - 1]:+.1f})" for n in range(1, len(after))]
+    print("; ".join([
+        f"SUMMARY memory: {args.servers} servers connected: Kindred RSS {start_rss:.1f} MiB (target <= 150 MB: "
+        f"{'met' if start_rss * 1.048576 <= 150 else 'NOT met'})",
+        f"after day 1 without its charts {before_charts[0]:.1f} MiB ({before_charts[0] - start_rss:+.1f}), "
+        f"with {args.mystats} /mystats charts {after[0]:.1f} MiB ({after[0] - start_rss:+.1f})",
+        *later, f"peak {peak:.1f} MiB"]))
 
 
 def main() -> None:
