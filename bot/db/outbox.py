@@ -95,12 +95,6 @@ class OutboxRepository:
         )
         return [_item(r) for r in rows]
 
-    async def next_due_at(self) -> datetime | None:
-        """Return when the earliest pending message becomes due."""
-        value = await self.db.fetch_value(
-            "SELECT min(not_before) FROM outbox WHERE status = 'pending'")
-        return from_utc_text(value) if value else None
-
     async def mark_sent(self, outbox_id: int, message_id: int | None, now: datetime) -> None:
         """Record a delivery."""
         await self.db.execute(

@@ -70,7 +70,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         settings=settings,
         guild_config=guild_config,
         outbox=outbox, scheduler=scheduler,
-        privacy=PrivacyService(db, PrivacyRepository(db), members, clock, config),
+        privacy=PrivacyService(db, PrivacyRepository(db), members, outbox_repo, clock, config),
         checkins_repo=checkins_repo, checkins=checkins,
         recovery=RecoveryService(RecoveryRepository(db), members, settings, guild_config, clock, config,
                                  buddies=buddies),

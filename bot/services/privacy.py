@@ -20,6 +20,7 @@ from typing import Any
 from bot.config import Config, project_path
 from bot.db.database import Database
 from bot.db.members import MemberRepository
+from bot.db.outbox import OutboxRepository
 from bot.db.privacy import PrivacyRepository
 from bot.domain.clock import Clock
 from bot.domain.localtime import from_utc_text, to_utc_text
@@ -54,11 +55,12 @@ def data_statement() -> str:
 class PrivacyService:
     """Export, delete and retention for member data."""
 
-    def __init__(self, db: Database, privacy: PrivacyRepository, members: MemberRepository, clock: Clock,
-                 config: Config) -> None:
+    def __init__(self, db: Database, privacy: PrivacyRepository, members: MemberRepository,
+                 outbox: OutboxRepository, clock: Clock, config: Config) -> None:
         self.db = db
         self.privacy = privacy
         self.members = members
+        self.outbox = outbox
         self.clock = clock
         self.config = config
         self._forget_hooks: list[ForgetHook] = []
@@ -156,9 +158,7 @@ class PrivacyService:
             deleted += 1
             log.info("purged guild %s (left more than %d days ago)", guild_id, self.config.privacy.left_guild_days)
         await self.db.execute("DELETE FROM privacy_delete_requests WHERE expires_at < ?", (to_utc_text(now),))
-        await self.db.execute(
-            "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
-            (to_utc_text(now - timedelta(days=30)),))
+        await self.outbox.purge_finished(now - timedelta(days=30))
         if deleted:
             await self.db.checkpoint()
         return deleted

@@ -153,3 +153,19 @@ def test_data_statement_mentions_every_promise() -> None:
     text = data_statement()
     for phrase in ("/privacy export", "/privacy delete", "Never the message", "ids only", "30 days"):
         assert phrase in text
+
+
+async def test_retention_drops_finished_outbox_rows_after_30_days(services: Services, clock: FakeClock) -> None:
+    now = clock.now()
+    await services.outbox_repo.enqueue(NewOutboxItem("old:1", "t", "channel", 5, OutgoingMessage("x")),
+                                       not_before=now, now=now)
+    await services.outbox_repo.enqueue(NewOutboxItem("pending:1", "t", "channel", 5, OutgoingMessage("y")),
+                                       not_before=now + timedelta(days=90), now=now)
+    await services.outbox.dispatch()
+    clock.advance(timedelta(days=29))
+    await services.privacy.purge(clock.now())
+    assert await services.outbox_repo.status_of("old:1") == "sent"
+    clock.advance(timedelta(days=2))
+    await services.privacy.purge(clock.now())
+    assert await services.outbox_repo.status_of("old:1") is None
+    assert await services.outbox_repo.status_of("pending:1") == "pending"
