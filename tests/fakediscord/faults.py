@@ -24,6 +24,7 @@ class Fault:
     retry_after: float = 0.05
     is_global: bool = False
     scope: str = "user"
+    after_handling: bool = False  # the request is carried out, then the answer is this error
 
     def headers(self) -> dict[str, str]:
         if self.status != 429:
@@ -100,9 +101,13 @@ class Faults:
         """Answer the next `times` requests to `route` with 429."""
         self._rules.append(_Rule(route, Fault(429, retry_after, is_global, scope), times))
 
-    def server_error(self, route: str = "*", *, times: int = 1, status: int = 500) -> None:
-        """Answer the next `times` requests to `route` with `status` (discord.py retries 500/502/504/524)."""
-        self._rules.append(_Rule(route, Fault(status), times))
+    def server_error(self, route: str = "*", *, times: int = 1, status: int = 500, after_handling: bool = False) -> None:
+        """Answer the next `times` requests to `route` with `status` (discord.py retries 500/502/504/524).
+
+        With `after_handling`, each request is carried out first (a message is created) and the error
+        replaces the answer, as when Discord's edge times out after the work was done.
+        """
+        self._rules.append(_Rule(route, Fault(status, after_handling=after_handling), times))
 
     def random_rate_limits(self, share: float, *, route: str = "*", retry_after: float = 0.05) -> None:
         """Answer a seeded-random `share` (0..1) of requests to `route` with 429."""

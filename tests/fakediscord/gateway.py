@@ -29,6 +29,7 @@ class Connection:
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, gateway: Gateway) -> None:
         self.request, self.ws, self.gateway = request, ws, gateway
         self.session: Session | None = None
+        self.heartbeats: asyncio.Task[None] | None = None
         self._zlib = zlib.compressobj() if gateway.compress and request.query.get("compress") == "zlib-stream" else None
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -76,6 +77,11 @@ class Gateway:
         self.log: list[GatewayRecord] = []
         self.resume_gate = asyncio.Event()
         self.resume_gate.set()
+        # Seconds between heartbeat requests (op 1) the server sends on its own; None: only answer
+        # the client's. A client on a fast-forwarded clock needs them: libfaketime does not translate
+        # timed waits in threads, so discord.py's heartbeat thread never wakes, while its receive
+        # timeout (on the fast clock) expires after a moment of silence.
+        self.server_heartbeat_s: float | None = None
 
     # queries ---------------------------------------------------------------------------------------
 
@@ -174,6 +180,8 @@ class Gateway:
         self.connections.append(conn)
         try:
             await conn.send({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms, "_trace": ["fakediscord"]}})
+            if self.server_heartbeat_s is not None:
+                conn.heartbeats = asyncio.create_task(self._request_heartbeats(conn))
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
@@ -181,8 +189,15 @@ class Gateway:
                 self.record("recv", frame, conn.session)
                 await self._on_frame(conn, frame)
         finally:
+            if conn.heartbeats is not None:
+                conn.heartbeats.cancel()
             self._detach(conn, close_code=ws.close_code)
         return ws
+
+    async def _request_heartbeats(self, conn: Connection) -> None:
+        while not conn.ws.closed and self.server_heartbeat_s is not None:
+            await asyncio.sleep(self.server_heartbeat_s)  # read each time: a test may change the pace
+            await conn.send({"op": HEARTBEAT, "d": None})
 
     def _detach(self, conn: Connection, close_code: int | None = None) -> None:
         if conn in self.connections:

@@ -120,7 +120,7 @@ class Rest:
             record.status = 401
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
         fault = fake.faults.check(record.method, record.route, record.path)
-        if fault is not None:
+        if fault is not None and not fault.after_handling:
             record.status, record.response = fault.status, fault.body()
             return json_response(fault.body(), fault.status, fault.headers())
         try:
@@ -128,6 +128,9 @@ class Rest:
         except ApiError as exc:
             record.status, record.response = exc.status, exc.body()
             return json_response(exc.body(), exc.status)
+        if fault is not None:  # done, but the client hears only the error
+            record.status, record.response = fault.status, fault.body()
+            return json_response(fault.body(), fault.status, fault.headers())
         if data is None:
             record.status = 204
             return web.Response(status=204)

@@ -102,3 +102,17 @@ async def test_wrong_token_is_refused(fake: FakeDiscord, guild: Guild) -> None:
         with pytest.raises(discord.LoginFailure):
             await client.login("not-the-token")
         await client.close()
+
+
+async def test_server_heartbeat_requests_are_answered(fake: FakeDiscord, mini: MiniBot) -> None:
+    """With `server_heartbeat_s`, the fake asks for heartbeats itself (op 1) and the client answers each.
+
+    A process on a fast-forwarded clock (libfaketime) never wakes discord.py's heartbeat thread, so
+    the server must keep the connection's traffic flowing for it.
+    """
+    before = len(fake.gateway.received(1))
+    fake.gateway.server_heartbeat_s = 0.02
+    await fake.reconnect()  # the new connection starts the server's own heartbeat requests
+    await fake.wait_for(lambda: len([r for r in fake.gateway.log if r.direction == "send" and r.op == 1]) >= 3,
+                        what="three heartbeat requests from the server")
+    await fake.wait_for(lambda: len(fake.gateway.received(1)) >= before + 3, what="the client's answers")

@@ -79,6 +79,18 @@ async def test_5xx_is_retried(fake: FakeDiscord, guild: Guild, mini: MiniBot) ->
     assert [r.status for r in fake.requests("POST /channels/{channel_id}/messages")] == [502, 200]
 
 
+async def test_5xx_after_the_work_was_done_creates_the_message_but_answers_the_error(
+        fake: FakeDiscord, guild: Guild, mini: MiniBot) -> None:
+    """Discord's edge can time out after the message was created; only the nonce then prevents a second copy."""
+    fake.faults.server_error("POST /channels/{channel_id}/messages", times=1, status=503, after_handling=True)
+    with pytest.raises(discord.DiscordServerError):
+        await text_channel(mini, guild).send("once", nonce="n-1")
+    assert [m.content for m in fake.messages_in(guild.channel("general"))] == ["once"]
+    await text_channel(mini, guild).send("once", nonce="n-1")  # discord.py adds enforce_nonce to a nonce
+    assert [m.content for m in fake.messages_in(guild.channel("general"))] == ["once"]
+    assert [r.status for r in fake.requests("POST /channels/{channel_id}/messages")] == [503, 200]
+
+
 def test_token_bucket() -> None:
     now = [0.0]
     bucket = TokenBucket(10, burst=2, clock=lambda: now[0])
