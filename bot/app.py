@@ -141,8 +141,10 @@ class KindredBot(commands.Bot):
         """Log the connection (ids only); tell the operator channel once per process."""
         log.info("connected as %s to %d guild(s)", self.user.id if self.user else "?", len(self.guilds))
         try:
-            # Servers that re-added the bot while it was offline are not "left" any more.
-            await self.services.guilds.mark_present([g.id for g in self.guilds], self.clock.now())
+            # READY lists every server the bot is in: one that re-added it while it was offline is
+            # present again, and one that removed it meanwhile has left (its data is then purged
+            # after the retention period, as the data statement promises).
+            await self.services.guilds.reconcile([g.id for g in self.guilds], self.clock.now())
             version: int | str = await self.db.schema_version()
         except DatabaseUnavailableError:
             log.warning("database unavailable at ready; server presence not recorded")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,8 @@ from bot.db.database import Database
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import GuildSettings
 
+_MARK_PRESENT = ("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+                 "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL WHERE left_at IS NOT NULL")
 # Columns a moderator command may change; anything else is refused before SQL is built.
 GUILD_SETTING_COLUMNS = frozenset({
     "timezone", "region", "checkin_channel_id", "checkin_time", "checkin_enabled",
@@ -76,10 +79,17 @@ class GuildRepository:
         """Record that the bot is in these servers (joined, or back after leaving)."""
         stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL WHERE left_at IS NOT NULL",
-                [(guild_id, stamp, stamp) for guild_id in guild_ids],
+            await conn.executemany(_MARK_PRESENT, [(guild_id, stamp, stamp) for guild_id in guild_ids])
+
+    async def reconcile(self, present_ids: list[int], now: datetime) -> None:
+        """Record that the bot is in exactly these servers: any other stored server has been left."""
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            await conn.executemany(_MARK_PRESENT, [(guild_id, stamp, stamp) for guild_id in present_ids])
+            await conn.execute(
+                "UPDATE guilds SET left_at = ? WHERE left_at IS NULL "
+                "AND guild_id NOT IN (SELECT value FROM json_each(?))",
+                (stamp, json.dumps(present_ids)),
             )
 
     async def update(self, guild_id: int, now: datetime, **values: Any) -> GuildSettings:

@@ -9,10 +9,10 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tests.fakediscord import Channel, FakeDiscord, Guild, User
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from bot.config import Config
     from bot.domain.clock import Clock
 
+T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 30.0
 # The bot logs this from on_ready; a subprocess counts as ready once it appears after IDENTIFY.
@@ -86,6 +87,16 @@ async def running_kindred(fake: FakeDiscord, config: Config, *, clock: Clock | N
             await asyncio.wait_for(runner, 10)
         except (TimeoutError, asyncio.CancelledError):
             runner.cancel()
+
+
+async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 10.0) -> T:
+    """Read until `done(value)` (for state a bot's listener task records a moment after an event); return it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not done(value := await read()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"still {value!r} after {timeout}s")
+        await asyncio.sleep(0.01)
+    return value
 
 
 def bot_env(fake: FakeDiscord, database: Path, **extra: str) -> dict[str, str]:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.app import KindredBot
+from bot.config import Config
 from bot.db.outbox import NewOutboxItem
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendStatus
 from bot.tree import GENERIC_APOLOGY, NEED_MANAGE_GUILD
-from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
+from tests.e2e.helpers import BotProcess, Community, bot_env, eventually, run_cli, running_kindred
 from tests.fakediscord import FakeDiscord, FakeDiscordError
 
 
@@ -162,3 +163,21 @@ async def test_sigterm_then_restart_keeps_settings(fake_discord: FakeDiscord, co
     shown = await (await fake_discord.slash("/settings show", user=community.alice, guild=community.guild)).reply()
     assert "Pacific/Chatham" in shown.text
     assert await second.stop() == 0
+
+
+async def test_a_server_that_removed_the_bot_while_it_was_offline_is_marked_left_at_ready(
+        fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock) -> None:
+    other = fake_discord.add_guild("Second Circle")
+
+    async def left_at(bot: KindredBot) -> list[datetime | None | str]:
+        """Each server's `left_at`, or "unknown" until on_ready (a listener task) has recorded it."""
+        rows = [await bot.services.guilds.get(g.id) for g in (community.guild, other)]
+        return ["unknown" if row is None else row.left_at for row in rows]
+
+    async with running_kindred(fake_discord, kindred_config, clock=clock, sync=False) as bot:
+        assert await eventually(lambda: left_at(bot), lambda v: "unknown" not in v) == [None, None]
+    fake_discord.world.guilds.pop(other.id)  # removed from the server while Kindred was offline: no GUILD_DELETE
+    clock.advance(timedelta(hours=1))
+    async with running_kindred(fake_discord, kindred_config, clock=clock, sync=False) as bot:
+        # The retention clock starts when Kindred noticed (its data is purged after left_guild_days).
+        assert await eventually(lambda: left_at(bot), lambda v: v[1] is not None) == [None, clock.now()]
