@@ -22,6 +22,8 @@ from bot.tree import KindredTree
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE = 10.0  # seconds a sweep, a send or a transaction in flight may take to finish at shutdown
+
 # Extensions loaded in this order; each module's `setup(bot)` registers its persistent
 # components first and then adds its cog with the services it needs.
 EXTENSIONS: tuple[str, ...] = (
@@ -131,7 +133,12 @@ class KindredBot(commands.Bot):
 
     def _start_sweeps(self) -> None:
         if self.start_scheduler:
+            self.services.scheduler.gateway_probe = self.gateway_connected
             self.services.scheduler.start()
+
+    def gateway_connected(self) -> bool:
+        """Tell whether the gateway websocket is open (discord.py closes it after 60 s without a frame)."""
+        return self.ws is not None and self.ws.open
 
     async def run_sweeps_once(self) -> int:
         """Run every due-work sweep once and drain the outbox (tests drive time with a FakeClock)."""
@@ -165,13 +172,13 @@ class KindredBot(commands.Bot):
         log.info("left guild %s", guild.id)
 
     async def close(self) -> None:
-        """Stop the scheduler, then the gateway, then the database."""
+        """Stop the scheduler (letting a running sweep and send finish), then the gateway, then the database."""
         if self._db_retry is not None:
             self._db_retry.cancel()
         if self._services is not None:
-            self._services.scheduler.shutdown()
+            await self._services.scheduler.stop(grace=SHUTDOWN_GRACE)
         try:
             await super().close()
         finally:
-            await self.db.close()
+            await self.db.close(grace=SHUTDOWN_GRACE)
             log.info("shut down cleanly")

@@ -88,6 +88,15 @@ def _ladder(value: Any) -> tuple[int, ...]:
     return tuple(sorted(set(days)))
 
 
+SWEEP_SECONDS = (5, 6, 10, 12, 15, 20, 30, 60)
+
+
+def _sweep_seconds(value: Any) -> int:
+    if isinstance(value, bool) or value not in SWEEP_SECONDS:
+        raise ValueError(f"must divide a minute, so sweeps fall on its start: one of {', '.join(map(str, SWEEP_SECONDS))}")
+    return int(value)
+
+
 def _log_level(value: Any) -> str:
     if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
@@ -165,7 +174,7 @@ class CrisisSection:
 class SchedulerSection:
     """[scheduler]: how often due work is looked for."""
 
-    sweep_seconds: int = _spec(30, _int_range(5, 3600), "seconds between due-work sweeps")
+    sweep_seconds: int = _spec(60, _sweep_seconds, "seconds between due-work sweeps, on the minute (divides 60)")
     send_batch: int = _spec(50, _int_range(1, 1000), "messages sent per outbox pass")
 
 

@@ -397,6 +397,10 @@ class BuddyRepository:
             "AND (requester_id = ? OR target_id = ?)", (to_utc_text(now), member_id, member_id))
         return cursor.rowcount
 
+    async def earliest_request_expiry(self) -> datetime | None:
+        """Return the earliest instant a pending request expires."""
+        return await self.db.fetch_instant("SELECT min(expires_at) FROM buddy_requests WHERE status = 'pending'")
+
     async def has_expired_requests(self, now: datetime) -> bool:
         """Tell whether any pending request has passed its expiry (a cheap indexed check)."""
         value = await self.db.fetch_value(

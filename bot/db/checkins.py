@@ -216,6 +216,14 @@ class CheckInRepository:
         )
         return [guild_from_row(r) for r in await cursor.fetchall()]
 
+    async def earliest_prompt_due(self) -> datetime | None:
+        """Return the earliest instant a server's prompt is due (the sweep moves it on once handled)."""
+        return await self.db.fetch_instant("SELECT min(next_due_at) FROM checkin_prompt_schedule")
+
+    async def earliest_reminder_due(self) -> datetime | None:
+        """Return the earliest instant a reminder is due."""
+        return await self.db.fetch_instant("SELECT min(next_due_at) FROM checkin_reminders")
+
     @staticmethod
     async def advance_prompt(conn: aiosqlite.Connection, guild_id: int, next_due_at: datetime | None) -> None:
         """Move a server's schedule on inside a transaction (None removes it)."""

@@ -15,11 +15,14 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from bot.domain.localtime import from_utc_text
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +117,17 @@ class Database:
         conn.row_factory = sqlite3.Row
         self._conn = conn
 
-    async def close(self) -> None:
-        """Checkpoint the WAL and close."""
+    async def close(self, grace: float = 0.0) -> None:
+        """Checkpoint the WAL and close, first giving a transaction in flight up to `grace` seconds to end."""
         if self._conn is None:
             return
+        if grace > 0:
+            try:
+                async with asyncio.timeout(grace):
+                    await self._write_lock.acquire()
+                self._write_lock.release()
+            except TimeoutError:
+                log.warning("closing the database under a transaction still running after %.0f s", grace)
         conn, self._conn = self._conn, None
         try:
             await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -154,6 +164,11 @@ class Database:
         """Run a query and return the first column of its first row (or None)."""
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
+
+    async def fetch_instant(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> datetime | None:
+        """Run a query whose first value is a stored UTC instant (or NULL) and return it."""
+        value = await self.fetch_value(sql, params)
+        return None if value is None else from_utc_text(value)
 
     # -- writes -------------------------------------------------------------------------
 

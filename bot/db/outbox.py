@@ -95,6 +95,14 @@ class OutboxRepository:
         )
         return [_item(r) for r in rows]
 
+    async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Return how many pending messages are due at `now`, and the earliest instant one was due."""
+        row = await self.db.fetch_one(
+            "SELECT count(*) AS waiting, min(not_before) AS oldest FROM outbox "
+            "WHERE status = 'pending' AND not_before <= ?", (to_utc_text(now),))
+        assert row is not None
+        return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])
+
     async def mark_sent(self, outbox_id: int, message_id: int | None, now: datetime) -> None:
         """Record a delivery."""
         await self.db.execute(

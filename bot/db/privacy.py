@@ -23,6 +23,8 @@ from bot.domain.localtime import to_utc_text
 # Columns that may name a member by Discord id in a row that is not about them
 # (e.g. the moderator who acknowledged an alert). On delete they are cleared.
 ACTOR_COLUMN_SUFFIXES = ("_by_user_id", "acknowledged_by", "resolved_by", "actor_user_id")
+# Tables about the running process, not about anyone: they may have no id columns at all.
+OPERATIONAL_TABLES = frozenset({"sweep_health"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,13 @@ class PrivacyRepository:
         members = await self.member_linked_tables()
         guilds = await self.guild_linked_tables()
         return [t for t in await self.tables()
-                if t not in members and t not in guilds and t not in ("members", "guilds")]
+                if t not in members and t not in guilds and t not in ("members", "guilds")
+                and t not in OPERATIONAL_TABLES]
+
+    async def operational_tables_with_ids(self) -> list[str]:
+        """Return operational tables that have an id column (which could name a member or server)."""
+        return [t for t in sorted(OPERATIONAL_TABLES)
+                if any(c.endswith("_id") or c in ("user", "member", "guild") for c in await self.columns(t))]
 
     async def server_tables_naming_members(self) -> list[str]:
         """Return server-level tables with user-id columns: member data that export would miss."""

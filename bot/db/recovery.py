@@ -329,6 +329,11 @@ class RecoveryRepository:
         rows = await self.db.fetch_all(DUE_SQL, (to_utc_text(now), limit))
         return [_schedule_input(r) for r in rows]
 
+    async def earliest_due(self) -> datetime | None:
+        """Return the earliest instant a celebration is due."""
+        return await self.db.fetch_instant(
+            "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL")
+
     async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None]], now: datetime) -> None:
         """Store recomputed schedules in one transaction."""
         async with self.db.transaction() as conn:

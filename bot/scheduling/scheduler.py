@@ -1,115 +1,274 @@
-"""A handful of periodic sweeps; the database, not the timer, decides what is due.
+"""A handful of sweeps on wall-clock boundaries; the database, not the timer, decides what is due.
 
-APScheduler (AsyncIOScheduler, memory job store) only says "look now" every few
-seconds. Each sweep asks the database for rows whose next-due instant has passed,
-claims them in a transaction that also queues the outbox message, and the outbox is
-then drained. Nothing here survives a restart because nothing needs to: the first
-sweep after start-up finds whatever came due while the bot was down. The cost is one
-timer per kind of work, not one per member.
+APScheduler (AsyncIOScheduler, memory job store) only says "look now". Sweeps that share an
+interval run together in one job whose runs are aligned to the wall clock (every minute at
+second 0, every hour at minute 0, every day at 00:00 UTC), so work due at 09:00 starts in the
+first seconds of 09:00. Each sweep asks the database for rows whose next-due instant has
+passed, claims them in a transaction that also queues the outbox message, and the outbox is
+drained right after. Every job also runs once at start-up, which finds whatever came due
+while the bot was down. The cost is one job per interval, not one timer per member.
+
+Each run is recorded in `sweep_health` (and, every minute, whether the gateway is connected),
+so `python -m bot status` and the ops channel can see a process whose timers stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.base import BaseTrigger
 
+from bot.db.database import DatabaseUnavailableError
+from bot.db.health import HealthRepository
 from bot.domain.clock import Clock
+from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, SweepRecord
+from bot.scheduling.ops import OpsNotices
 from bot.services.outbox import OutboxService
 
 log = logging.getLogger(__name__)
 
 SweepFunc = Callable[[datetime], Awaitable[int]]
+DueFunc = Callable[[], Awaitable[datetime | None]]
+# Runs are aligned to multiples of their interval counted from here (a Monday at 00:00 UTC),
+# so a 60-second sweep runs at second 0 of every minute whenever the process started.
+ALIGNMENT = datetime(2001, 1, 1, tzinfo=UTC)
+VALID_INTERVALS = "seconds dividing a minute, or whole minutes dividing a day (e.g. 30, 60, 3600, 86400)"
+
+
+class AlignedTrigger(BaseTrigger):
+    """Fire on every multiple of `seconds` counted from ALIGNMENT: at second 0 of each minute for 60.
+
+    APScheduler's IntervalTrigger counts from the previous run instead, so a job first run at
+    start-up (08:00:45) would go on running at 45 seconds past every minute.
+    """
+
+    def __init__(self, seconds: int) -> None:
+        _check_interval(seconds)
+        self.interval = timedelta(seconds=seconds)
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
+        """Return the first boundary at or after `now`, and after the previous run."""
+        after = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(microseconds=1))
+        elapsed = after - ALIGNMENT
+        boundaries = -(-elapsed // self.interval)  # ceiling division of timedeltas
+        return ALIGNMENT + boundaries * self.interval
+
+    def __str__(self) -> str:
+        return f"every {int(self.interval.total_seconds())}s on the boundary"
 
 
 @dataclass(frozen=True, slots=True)
 class Sweep:
-    """A periodic look for due work; returns how many items it claimed."""
+    """A periodic look for due work; `run` returns how many items it claimed."""
 
     name: str
     run: SweepFunc
     every_seconds: int
+    oldest_due: DueFunc | None = None  # the earliest due instant not yet handled, for health checks
 
 
 class SweepScheduler:
-    """Runs registered sweeps periodically, then drains the outbox."""
+    """Runs registered sweeps on wall-clock boundaries, records each run, then drains the outbox."""
 
-    def __init__(self, clock: Clock, outbox: OutboxService, *, default_seconds: int = 30) -> None:
+    def __init__(self, clock: Clock, outbox: OutboxService, health: HealthRepository, *,
+                 default_seconds: int = 60, ops: OpsNotices | None = None) -> None:
+        _check_interval(default_seconds)
         self.clock = clock
         self.outbox = outbox
+        self.health = health
         self.default_seconds = default_seconds
+        self.ops = ops
+        # Tells whether the gateway connection is up; set by the bot (the scheduler knows no Discord).
+        self.gateway_probe: Callable[[], bool] | None = None
         self._sweeps: list[Sweep] = []
+        self._groups: dict[int, list[Sweep]] = {}
         self._scheduler: AsyncIOScheduler | None = None
-        self._lock = asyncio.Lock()
+        self._last: dict[str, SweepRecord] = {}
+        self._ticks_running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._drain_wanted = asyncio.Event()
+        self._drainer: asyncio.Task[None] | None = None
+        self._stopping = False
 
-    def register(self, name: str, run: SweepFunc, every_seconds: int | None = None) -> None:
+    def register(self, name: str, run: SweepFunc, every_seconds: int | None = None, *,
+                 oldest_due: DueFunc | None = None) -> None:
         """Add a sweep (before `start`)."""
         if any(s.name == name for s in self._sweeps):
             raise ValueError(f"sweep {name!r} registered twice")
-        self._sweeps.append(Sweep(name, run, every_seconds or self.default_seconds))
+        every = every_seconds or self.default_seconds
+        _check_interval(every)
+        self._sweeps.append(Sweep(name, run, every, oldest_due))
 
     @property
     def sweeps(self) -> tuple[Sweep, ...]:
         """The registered sweeps."""
         return tuple(self._sweeps)
 
+    @property
+    def minute_interval(self) -> int:
+        """The shortest interval: its job also records the gateway and checks health."""
+        return min([s.every_seconds for s in self._sweeps] + [self.default_seconds])
+
     def start(self) -> None:
-        """Start periodic sweeps on the running event loop (first run immediately)."""
-        scheduler = AsyncIOScheduler(timezone="UTC")
+        """Start the aligned jobs on the running event loop; each runs once at once, to catch up."""
+        if self._scheduler is not None:
+            return
+        self._stopping = False
+        self._groups = {self.minute_interval: []}
         for sweep in self._sweeps:
+            self._groups.setdefault(sweep.every_seconds, []).append(sweep)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        for every in sorted(self._groups):
             scheduler.add_job(
-                self._run_one, IntervalTrigger(seconds=sweep.every_seconds), args=(sweep,),
-                id=sweep.name, max_instances=1, coalesce=True, misfire_grace_time=None,
-                next_run_time=None,
+                self._tick, AlignedTrigger(every), args=(every,),
+                id=f"sweeps-every-{every}s", name=f"sweeps every {every}s",
+                max_instances=1, coalesce=True, misfire_grace_time=None,
+                next_run_time=datetime.now(UTC),  # now, then on the boundaries (None would add it paused)
             )
-        # Retries of transient send failures come due on their own, between sweeps.
-        scheduler.add_job(self._drain, IntervalTrigger(seconds=self.default_seconds), id="outbox",
-                          max_instances=1, coalesce=True, misfire_grace_time=None)
-        scheduler.add_job(self.run_all_once, id="startup-catch-up", max_instances=1)
         scheduler.start()
         self._scheduler = scheduler
-
-    def shutdown(self) -> None:
-        """Stop scheduling new sweeps (a sweep already running finishes its transaction)."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        self._drainer = asyncio.create_task(self._drain_loop(), name="kindred-outbox-drainer")
 
     @property
     def running(self) -> bool:
-        """Whether periodic sweeps are scheduled."""
-        return self._scheduler is not None
+        """Whether the aligned jobs are scheduled."""
+        return self._scheduler is not None and bool(self._scheduler.get_jobs())
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        """The next run of each job (for logs and tests)."""
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Schedule nothing more, let a running sweep and the send in flight finish (up to `grace` s), stop."""
+        self._stopping = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        self.outbox.stop()
+        self._drain_wanted.set()  # wakes the drainer so it can see it is stopping
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._idle.wait())}
+        if self._drainer is not None:
+            waits.add(self._drainer)
+        _, pending = await asyncio.wait(waits, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("stopped with scheduled work still running after %.0f s", grace)
+        self._drainer = None
 
     async def run_all_once(self) -> int:
-        """Run every sweep once, then drain the outbox; return items claimed."""
+        """Run every sweep once, record it, then drain the outbox; return items claimed (tests drive time so)."""
         claimed = 0
+        records = []
         for sweep in self._sweeps:
-            claimed += await self._run_sweep(sweep)
+            record, count = await self._run_sweep(sweep)
+            records.append(record)
+            claimed += count
+        await self._save(records)
         await self._drain()
         return claimed
 
-    async def _run_one(self, sweep: Sweep) -> None:
-        await self._run_sweep(sweep)
-        await self._drain()
+    # -- the jobs --------------------------------------------------------------------------
 
-    async def _run_sweep(self, sweep: Sweep) -> int:
-        async with self._lock:
-            try:
-                claimed = await sweep.run(self.clock.now())
-            except Exception:
-                log.exception("sweep %s failed", sweep.name)
-                return 0
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        self._ticks_running += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._ticks_running -= 1
+            if self._ticks_running == 0:
+                self._idle.set()
+
+    async def _tick(self, every: int) -> None:
+        with self._busy():
+            records = []
+            for sweep in self._groups[every]:
+                if self._stopping:
+                    return
+                record, _ = await self._run_sweep(sweep)
+                records.append(record)
+            if every == self.minute_interval:
+                now = self.clock.now()
+                connected = self.gateway_probe is not None and self.gateway_probe()
+                records.append(SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, now, now, now if connected else None,
+                                           None if connected else "Disconnected"))
+            saved = await self._save(records)
+            if every == self.minute_interval and self.ops is not None:
+                database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
+                await self._report_health(database_ok)
+            self._drain_wanted.set()
+
+    async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int]:
+        started = self.clock.now()
+        error, claimed = None, 0
+        try:
+            claimed = await sweep.run(started)
+        except DatabaseUnavailableError:
+            error = DatabaseUnavailableError.__name__
+            log.warning("sweep %s: database unavailable", sweep.name)
+        except Exception as exc:
+            error = type(exc).__name__
+            log.exception("sweep %s failed", sweep.name)
+        finished = self.clock.now()
         if claimed:
             log.info("sweep %s claimed %d item(s)", sweep.name, claimed)
-        return claimed
+        record = SweepRecord(sweep.name, sweep.every_seconds, started, finished,
+                             finished if error is None else None, error)
+        self._last[sweep.name] = record
+        return record, claimed
+
+    async def _save(self, records: list[SweepRecord]) -> bool:
+        try:
+            await self.health.record(records)
+        except DatabaseUnavailableError:
+            log.warning("could not record sweep health: database unavailable")
+            return False
+        return True
+
+    async def _report_health(self, database_ok: bool) -> None:
+        assert self.ops is not None
+        oldest: dict[str, datetime | None] = {}
+        if database_ok:
+            for sweep in self._sweeps:
+                if sweep.oldest_due is not None:
+                    try:
+                        oldest[sweep.name] = await sweep.oldest_due()
+                    except DatabaseUnavailableError:
+                        database_ok = False
+                        break
+        await self.ops.observe(self.clock.now(), [(s.name, s.every_seconds) for s in self._sweeps], self._last,
+                               oldest, database_ok=database_ok)
+
+    async def _drain_loop(self) -> None:
+        while not self._stopping:
+            await self._drain_wanted.wait()
+            self._drain_wanted.clear()
+            if not self._stopping:
+                await self._drain()
 
     async def _drain(self) -> None:
         try:
             await self.outbox.dispatch()
+        except DatabaseUnavailableError:
+            log.warning("outbox dispatch: database unavailable")
         except Exception:
             log.exception("outbox dispatch failed")
+
+
+def _check_interval(seconds: int) -> None:
+    """Refuse an interval whose runs would not fall on minute boundaries (or hours, or days)."""
+    aligned = 0 < seconds and (60 % seconds == 0 or (seconds % 60 == 0 and 86400 % seconds == 0))
+    if not aligned:
+        raise ValueError(f"a sweep interval must be {VALID_INTERVALS}, got {seconds}")

@@ -795,20 +795,32 @@ class BuddyService:
     async def matching_sweep(self, now: datetime) -> int:
         """Close expired requests, tidy old records, and run each server's due matching round."""
         claimed = await self._expire_requests(now)
-        for guild in await self.repo.pool_guilds():
-            matching = self.config.buddies.matching if guild.matching is None else guild.matching
-            if not matching:
-                continue
-            tz = guild.timezone or self.config.defaults.timezone
-            day = latest_due_date(now, ROUND_TIME, zone(tz))
-            if day is None or await self.repo.round_done(guild.guild_id, day):
-                continue
+        for guild, tz, day in await self._due_rounds(now):
             try:
                 claimed += await self._run_round(guild, tz, day, now)
             except Exception:
                 # One server's trouble must not hold up every other server's round.
                 log.exception("matching round failed for guild %s", guild.guild_id)
         return claimed
+
+    async def matching_due(self) -> datetime | None:
+        """Return the earliest request expiry or matching round not yet handled (for health checks)."""
+        due = [occurrence_on(day, ROUND_TIME, zone(tz)) for _, tz, day in await self._due_rounds(self.clock.now())]
+        expiry = await self.repo.earliest_request_expiry()
+        return min([*due, *([expiry] if expiry else [])], default=None)
+
+    async def _due_rounds(self, now: datetime) -> list[tuple[PoolGuild, str, date]]:
+        """Return (server, zone, local date) of each matching round due and not run yet."""
+        due = []
+        for guild in await self.repo.pool_guilds():
+            matching = self.config.buddies.matching if guild.matching is None else guild.matching
+            if not matching:
+                continue
+            tz = guild.timezone or self.config.defaults.timezone
+            day = latest_due_date(now, ROUND_TIME, zone(tz))
+            if day is not None and not await self.repo.round_done(guild.guild_id, day):
+                due.append((guild, tz, day))
+        return due
 
     async def _purge(self, now: datetime) -> None:
         # Ended pairs are kept only as long as repeat avoidance needs them.

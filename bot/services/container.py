@@ -10,11 +10,13 @@ from bot.db.checkins import CheckInRepository
 from bot.db.crisis import CrisisRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
+from bot.db.health import HealthRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxRepository
 from bot.db.privacy import PrivacyRepository
 from bot.db.recovery import RecoveryRepository
 from bot.domain.clock import Clock
+from bot.scheduling.ops import OpsNotices
 from bot.scheduling.scheduler import SweepScheduler
 from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
@@ -57,7 +59,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     checkins_repo = CheckInRepository(db)
     outbox_repo = OutboxRepository(db)
     outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch)
-    scheduler = SweepScheduler(clock, outbox, default_seconds=config.scheduler.sweep_seconds)
+    ops = OpsNotices(notifier, config.bot.ops_channel_id) if config.bot.ops_channel_id else None
+    scheduler = SweepScheduler(clock, outbox, HealthRepository(db), default_seconds=config.scheduler.sweep_seconds,
+                               ops=ops)
     settings = SettingsService(members, guilds, clock, config)
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
@@ -79,16 +83,17 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
                              load_crisis_data(config)),
     )
-    scheduler.register("checkin-prompts", checkins.sweep_prompts)
-    scheduler.register("checkin-reminders", checkins.sweep_reminders)
+    scheduler.register("checkin-prompts", checkins.sweep_prompts, oldest_due=checkins_repo.earliest_prompt_due)
+    scheduler.register("checkin-reminders", checkins.sweep_reminders, oldest_due=checkins_repo.earliest_reminder_due)
     outbox.on_result("checkin.reminder", checkins.on_reminder_result)
     guild_config.on_change(checkins.on_guild_changed)
     settings.on_change(checkins.on_member_changed)
-    scheduler.register("recovery-milestones", services.recovery.sweep)
+    scheduler.register("recovery-milestones", services.recovery.sweep,
+                       oldest_due=services.recovery.repo.earliest_due)
     guild_config.on_change(services.recovery.on_guild_change)
     settings.on_change(services.recovery.on_member_change)
     scheduler.register("buddy-nudges", services.buddies.nudge_sweep, every_seconds=3600)
-    scheduler.register("buddy-matching", services.buddies.matching_sweep)
+    scheduler.register("buddy-matching", services.buddies.matching_sweep, oldest_due=services.buddies.matching_due)
     services.buddies.register_delivery_hooks()
     services.privacy.before_forget(services.buddies.forget_member)
     # A counter keeps counting (and celebrating) for a member who never types a command:

@@ -60,6 +60,11 @@ class OutboxService:
         # nonce (about 5 minutes) would post a duplicate, so they are stored before anything
         # else is sent, and their rows are not sent again meanwhile.
         self._unrecorded: dict[int, tuple[OutboxItem, SendResult]] = {}
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Send nothing more after the send in flight (shutdown: the outcome of that one is still recorded)."""
+        self._stopping = True
 
     def on_result(self, kind: str, hook: ResultHook) -> None:
         """Call `hook` after each delivery attempt of messages of this kind."""
@@ -90,6 +95,8 @@ class OutboxService:
                 due = await self.outbox.due(self.clock.now(), self.batch)
                 sent_here = 0
                 for item in due:
+                    if self._stopping:
+                        return attempted + sent_here
                     if await self._send_claimed(item) is not None:
                         sent_here += 1
                 attempted += sent_here

@@ -63,6 +63,8 @@ async def test_every_table_is_member_linked_or_server_level(services: Services) 
     assert await repo.server_tables_naming_members() == [], (
         "server-level tables must not hold member data: link them to members(member_id) instead")
     assert await repo.non_cascading_keys() == [], "deleting a member or server must cascade (or set null) everywhere"
+    assert await repo.operational_tables_with_ids() == [], (
+        "operational tables are exempt from export and delete only because they name nobody")
 
 
 async def test_export_follows_foreign_keys_and_hides_internal_ids(services: Services) -> None:

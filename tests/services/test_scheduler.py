@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.db.outbox import NewOutboxItem
 from bot.domain.messages import OutgoingMessage
+from bot.scheduling.scheduler import AlignedTrigger
 from bot.services.container import Services
 from tests.support import RecordingNotifier
 
@@ -55,5 +57,35 @@ async def test_start_catches_up_immediately_and_shutdown_stops(services: Service
         await asyncio.wait_for(ran.wait(), timeout=10)
         assert services.scheduler.running
     finally:
-        services.scheduler.shutdown()
+        await services.scheduler.stop()
     assert not services.scheduler.running
+
+
+@pytest.mark.parametrize(("seconds", "now", "previous", "expected"), [
+    # At second 0 of every minute, whenever the process started or last ran.
+    (60, datetime(2027, 3, 13, 8, 0, 45, 893651, tzinfo=UTC), None, datetime(2027, 3, 13, 8, 1, tzinfo=UTC)),
+    (60, datetime(2027, 3, 13, 8, 0, 45, tzinfo=UTC), datetime(2027, 3, 13, 8, 0, 45, tzinfo=UTC),
+     datetime(2027, 3, 13, 8, 1, tzinfo=UTC)),
+    # Exactly on a boundary that has not fired yet: that boundary; once it has fired: the next.
+    (60, datetime(2027, 3, 13, 9, 0, tzinfo=UTC), datetime(2027, 3, 13, 8, 59, tzinfo=UTC),
+     datetime(2027, 3, 13, 9, 0, tzinfo=UTC)),
+    (60, datetime(2027, 3, 13, 9, 0, tzinfo=UTC), datetime(2027, 3, 13, 9, 0, tzinfo=UTC),
+     datetime(2027, 3, 13, 9, 1, tzinfo=UTC)),
+    # A clock that read a moment earlier than the last run never fires the same boundary twice.
+    (60, datetime(2027, 3, 13, 8, 59, 59, 999000, tzinfo=UTC), datetime(2027, 3, 13, 9, 0, tzinfo=UTC),
+     datetime(2027, 3, 13, 9, 1, tzinfo=UTC)),
+    (15, datetime(2027, 3, 13, 9, 0, 16, tzinfo=UTC), None, datetime(2027, 3, 13, 9, 0, 30, tzinfo=UTC)),
+    (3600, datetime(2027, 3, 13, 9, 0, 1, tzinfo=UTC), None, datetime(2027, 3, 13, 10, 0, tzinfo=UTC)),
+    (86400, datetime(2027, 3, 13, 23, 59, tzinfo=UTC), None, datetime(2027, 3, 14, 0, 0, tzinfo=UTC)),
+    # Any zone's "now": the boundary is an instant.
+    (3600, datetime(2027, 3, 13, 9, 30, tzinfo=ZoneInfo("Asia/Kolkata")), None, datetime(2027, 3, 13, 4, 0, tzinfo=UTC)),
+])
+def test_aligned_trigger_fires_on_wall_clock_boundaries(seconds: int, now: datetime, previous: datetime | None,
+                                                         expected: datetime) -> None:
+    assert AlignedTrigger(seconds).get_next_fire_time(previous, now) == expected
+
+
+@pytest.mark.parametrize("seconds", [0, -60, 7, 45, 90, 7 * 86400])
+def test_aligned_trigger_refuses_intervals_that_miss_minute_boundaries(seconds: int) -> None:
+    with pytest.raises(ValueError, match="dividing a minute"):
+        AlignedTrigger(seconds)

@@ -1,0 +1,50 @@
+"""Notices to the operators' channel: once when something goes wrong, once when it recovers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from bot.domain.health import Finding, SweepRecord, sweep_finding
+from bot.domain.messages import OutgoingMessage
+from bot.services.ports import Notifier
+
+log = logging.getLogger(__name__)
+
+DATABASE = "database"
+TROUBLE = "⚠️ Kindred: {subject} — {detail}. `python -m bot status` on the host shows more."
+RECOVERED = "✅ Kindred: {subject} has recovered."
+
+
+class OpsNotices:
+    """Tell the ops channel when a sweep falls behind or the database becomes unreachable, and when it recovers.
+
+    Sent straight through the notifier, not the outbox: the database may be what is wrong. A
+    notice names a sweep and a duration, never a member, a server or anything they wrote.
+    """
+
+    def __init__(self, notifier: Notifier, channel_id: int) -> None:
+        self.notifier = notifier
+        self.channel_id = channel_id
+        self._troubled: set[str] = set()
+
+    async def observe(self, now: datetime, sweeps: Sequence[tuple[str, int]], records: Mapping[str, SweepRecord],
+                      oldest_due: Mapping[str, datetime | None], *, database_ok: bool) -> None:
+        """Compare the sweeps' and the database's state with the last observation; tell what changed."""
+        findings = [Finding(DATABASE, database_ok, "unreachable")]
+        if database_ok:  # while it is not, every sweep fails for that one reason: one notice says it all
+            findings += [sweep_finding(now, name, every, records[name], oldest_due.get(name))
+                         for name, every in sweeps if name in records]  # not yet run at start-up: no news
+        for finding in findings:
+            if not finding.healthy and finding.subject not in self._troubled:
+                self._troubled.add(finding.subject)
+                await self._send(TROUBLE.format(subject=finding.subject, detail=finding.detail))
+            elif finding.healthy and finding.subject in self._troubled:
+                self._troubled.discard(finding.subject)
+                await self._send(RECOVERED.format(subject=finding.subject))
+
+    async def _send(self, text: str) -> None:
+        result = await self.notifier.send_channel(self.channel_id, OutgoingMessage(text))
+        if not result.ok:
+            log.warning("could not post an ops notice to channel %s: %s", self.channel_id, result.status.value)
