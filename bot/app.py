@@ -13,10 +13,11 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Config
-from bot.db.database import Database, DatabaseUnavailableError, MigrationError
+from bot.db.database import Database
 from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
+from bot.errors import DatabaseUnavailableError, MigrationError
 from bot.services.container import Services, build_services
 from bot.tree import KindredTree
 

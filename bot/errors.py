@@ -55,6 +55,18 @@ class ServiceUnavailableError(UserFacingError):
     kind = "unavailable"
 
 
+class DatabaseUnavailableError(Exception):
+    """The database cannot be used right now (locked, read-only, missing, closed).
+
+    A fault, not a `UserFacingError`: the command tree answers it with its own kind reply
+    that points to `/crisis`. It lives here so cogs can catch it without importing `bot.db`.
+    """
+
+
+class MigrationError(Exception):
+    """A migration failed and was rolled back."""
+
+
 class ConfigError(Exception):
     """The configuration file or environment is invalid; names the key at fault."""
 

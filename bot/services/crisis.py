@@ -28,16 +28,7 @@ import aiosqlite
 
 from bot.config import Config, project_path
 from bot.db import crisis as crisis_db
-from bot.db.crisis import (
-    AlertAction,
-    AlertSource,
-    AlertStatus,
-    CrisisAlert,
-    CrisisRepository,
-    DmStatus,
-    LocalResourceRow,
-    NewAlert,
-)
+from bot.db.crisis import CrisisRepository, NewAlert
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import touch_in
@@ -46,6 +37,14 @@ from bot.db.outbox import enqueue as enqueue_in
 from bot.domain.clock import Clock
 from bot.domain.countries import find_country
 from bot.domain.crisis.detection import Detection, Detector, RiskPath
+from bot.domain.crisis.records import (
+    AlertAction,
+    AlertSource,
+    AlertStatus,
+    CrisisAlert,
+    DmStatus,
+    LocalResourceRow,
+)
 from bot.domain.crisis.resources import (
     EmergencyNumber,
     Fallback,

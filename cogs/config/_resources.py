@@ -10,7 +10,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.db.crisis import LocalResourceRow
+from bot.domain.crisis.records import LocalResourceRow
 from bot.services.container import Services
 from bot.tree import send_ephemeral
 from cogs.common import country_autocomplete
