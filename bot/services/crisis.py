@@ -26,7 +26,7 @@ from typing import TypeVar
 
 import aiosqlite
 
-from bot.config import Config, project_path
+from bot.config import Config
 from bot.db import crisis as crisis_db
 from bot.db.crisis import CrisisRepository, NewAlert
 from bot.db.database import Database
@@ -117,8 +117,8 @@ class CrisisData:
 
 def load_crisis_data(config: Config) -> CrisisData:
     """Load and validate the resource directory, templates and phrase rules (once, at start-up)."""
-    c = config.crisis
-    paths = tuple(project_path(p) for p in (c.resources_file, c.templates_file, c.phrases_file))
+    files = config.data_files()
+    paths = (files["crisis_resources.toml"], files["crisis_templates.toml"], files["crisis_phrases.toml"])
     return _load(*((str(p), p.stat().st_mtime_ns) for p in paths))
 
 

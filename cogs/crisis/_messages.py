@@ -1,7 +1,7 @@
 """Member- and moderator-facing wording for `/crisis`, `/alertmods` and alert buttons.
 
 The crisis texts themselves (the `/crisis` reply, DMs, the public nudge and every alert
-label) are fixed, reviewed templates in `data/crisis_templates.toml`; what is here are
+label) are fixed, reviewed templates in `bot/data/crisis_templates.toml`; what is here are
 the short confirmations around them.
 """
 

@@ -12,7 +12,7 @@ def test_readme_data_statement_matches_the_source() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(r"<!-- data-statement:start[^>]*-->\n(.*?)<!-- data-statement:end -->", readme, re.S)
     assert match, "README lost its data-statement markers"
-    assert match.group(1) == (ROOT / "data" / "data_statement.md").read_text(encoding="utf-8")
+    assert match.group(1) == (ROOT / "bot" / "data" / "data_statement.md").read_text(encoding="utf-8")
 
 
 def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> None:
@@ -37,4 +37,4 @@ def test_invite_permissions_integer_matches_spec_permissions() -> None:
 
 def test_data_statement_fits_in_an_embed() -> None:
     # /privacy info shows it as an embed description, which Discord caps at 4096 characters.
-    assert len((ROOT / "data" / "data_statement.md").read_text(encoding="utf-8")) <= 4096
+    assert len((ROOT / "bot" / "data" / "data_statement.md").read_text(encoding="utf-8")) <= 4096

@@ -22,7 +22,7 @@ import pytest
 from bot.domain.crisis.detection import Detection, Detector
 
 ROOT = Path(__file__).resolve().parents[3]
-RULES = ROOT / "data" / "crisis_phrases.toml"
+RULES = ROOT / "bot" / "data" / "crisis_phrases.toml"
 LABELLED = Path(__file__).with_name("labelled_messages.tsv")
 LATER_SETS = [Path(__file__).with_name(n) for n in ("heldout_messages.tsv", "unseen_messages.tsv")]
 

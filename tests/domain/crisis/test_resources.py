@@ -36,7 +36,7 @@ from bot.domain.crisis.resources import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT / "data" / "crisis_resources.toml"
+DATA = ROOT / "bot" / "data" / "crisis_resources.toml"
 
 
 @pytest.fixture(scope="module")
