@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -22,6 +24,36 @@ from bot.services.container import Services, build_services
 from bot.tree import KindredTree
 
 log = logging.getLogger(__name__)
+
+# What "Discord cannot be reached" looks like: no route, refused, reset, timed out, DNS, or
+# Discord's own 5xx after discord.py's retries. Worth waiting out; nothing to fix in config.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError, TimeoutError,
+                                                   discord.DiscordServerError)
+# Waits between login attempts while Discord cannot be reached at start: 1, 2, 4 … 60 s.
+LOGIN_RETRY_FIRST = 1.0
+LOGIN_RETRY_MAX = 60.0
+LOGIN_REFUSED = ("Discord rejected the token: check DISCORD_TOKEN (Developer Portal → Bot → Reset Token).")
+
+
+def network_problem(exc: BaseException) -> str:
+    """Describe a network failure in one line (its type and what it says)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def operator_problem(exc: BaseException, config: Config) -> str | None:
+    """Return the one line an operator should see for a failure to start, or None for a fault (a bug)."""
+    if isinstance(exc, discord.LoginFailure):
+        return LOGIN_REFUSED
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return ("Discord refused the message-content intent: turn on Message Content Intent for the bot in the "
+                "Developer Portal, or set [crisis] detection_intent = false.")
+    if isinstance(exc, discord.ConnectionClosed):
+        return f"Discord closed the gateway connection (code {exc.code}: {exc.reason or 'no reason given'})."
+    if isinstance(exc, NETWORK_ERRORS):
+        return (f"can't reach Discord at {config.api_base} ({network_problem(exc)}); check the network "
+                "(or DISCORD_API_BASE) and try again.")
+    return None
 
 # Extensions loaded in this order; each module's `setup(bot)` registers its persistent
 # components first and then adds its cog with the services it needs.
@@ -77,6 +109,8 @@ class KindredBot(commands.Bot):
         self._services: Services | None = None
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()  # wakes a login that is waiting for the network
+        self._setting_up = False
         # Features add lines to `/settings show` (e.g. the reminder time) here.
         self.settings_show_providers: list[Callable[[int, int], Awaitable[list[str]]]] = []
 
@@ -88,9 +122,38 @@ class KindredBot(commands.Bot):
         return self._services
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
-        """Point discord.py at the configured endpoints, then log in and connect."""
+        """Point discord.py at the configured endpoints, then log in (waiting for the network) and connect."""
         apply_endpoints(self.config)
-        await super().start(token, reconnect=reconnect)
+        await self.login_when_reachable(token)
+        if not self.is_closed():
+            await self.connect(reconnect=reconnect)
+
+    async def login_when_reachable(self, token: str) -> None:
+        """Log in; while Discord cannot be reached, try again after 1, 2, 4 … 60 s, one log line each.
+
+        The gateway itself is retried by discord.py once logged in; this covers the first
+        request, which discord.py does not retry (a server that boots before its network).
+        A wrong token or any other error is raised at once.
+        """
+        delay = LOGIN_RETRY_FIRST
+        attempt = 0
+        while not self._closing.is_set():
+            try:
+                await self.login(token)
+                return
+            except NETWORK_ERRORS as exc:
+                if self._setting_up:  # login() reached setup_hook: not the network, a real failure
+                    raise
+                attempt += 1
+                log.warning("can't reach Discord at %s (%s); retrying in %.0fs (attempt %d)",
+                            self.config.api_base, network_problem(exc), delay, attempt)
+                # login() opens a new HTTP session each time; close this one (and the connector
+                # it owns) so the next attempt starts clean.
+                await self.http.close()
+                self.http.connector = discord.utils.MISSING
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+            delay = min(delay * 2, LOGIN_RETRY_MAX)
 
     async def setup_hook(self) -> None:
         """Open and migrate the database, build services, register views and cogs, start sweeps.
@@ -100,6 +163,7 @@ class KindredBot(commands.Bot):
         opened, the bot still starts: crisis help is served from memory, other commands
         answer kindly that records are unreachable, and the database is retried.
         """
+        self._setting_up = True
         database_ready = await self.try_open_database()
         self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self))
         for extension in EXTENSIONS:
@@ -165,6 +229,7 @@ class KindredBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the scheduler, then the gateway, then the database."""
+        self._closing.set()
         if self._db_retry is not None:
             self._db_retry.cancel()
         if self._services is not None:

@@ -249,7 +249,6 @@ class Config:
                 if isinstance(value, tuple):
                     value = list(value)
                 lines.append(f"{name}.{f.name} = {value!r}")
-        lines += [f"{name} = {path}" for name, path in self.data_files().items()]
         return lines
 
     def data_files(self) -> dict[str, Path]:

@@ -67,6 +67,14 @@ class MigrationError(Exception):
     """A migration failed and was rolled back."""
 
 
+class OperatorError(Exception):
+    """Something the person running Kindred must fix (a path, a file, the token, the network).
+
+    The command line prints its message as one line and exits with code 2, never a traceback;
+    the message names the problem and, where it can, what to do.
+    """
+
+
 class ConfigError(Exception):
     """The configuration file or environment is invalid; names the key at fault."""
 

@@ -6,8 +6,9 @@ includes interaction options and message content; aiosqlite logs every call with
 SQL parameters), so those loggers are capped at INFO whatever level is asked for.
 
 Noise is cut too: APScheduler's per-job chatter (WARNING and above still show, e.g. a
-missed run), discord.py's "voice will NOT be supported" warnings (Kindred has no voice),
-and the traceback discord.py prints with every gateway reconnect (one line instead).
+missed run), discord.py's "voice will NOT be supported" warnings (Kindred has no voice) and
+"logging in" lines, and the traceback discord.py prints with every gateway reconnect (one
+line instead).
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ CAPPED_AT_INFO = ("discord", "aiosqlite", "aiohttp", "asyncio")
 CAPPED_AT_WARNING = ("apscheduler",)
 
 
-class _DropVoiceWarnings(logging.Filter):
-    """Drop discord.py's warnings that optional voice libraries are missing: Kindred uses no voice."""
+# discord.py lines that tell an operator nothing: the voice libraries Kindred does not use
+# are missing; "logging in" (followed by "connected as …" or by the reason it could not).
+_NOISE = (("discord.client", "voice will NOT be supported"), ("discord.client", "logging in using static token"))
+
+
+class _DropNoise(logging.Filter):
+    """Drop library lines that say nothing an operator needs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name == "discord.client" and "voice will NOT be supported" in str(record.msg))
+        return not any(record.name == name and text in str(record.msg) for name, text in _NOISE)
 
 
 class _Formatter(logging.Formatter):
@@ -56,16 +62,17 @@ def configure_logging(level: str = "INFO") -> None:
             root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(_DropVoiceWarnings())
+    handler.addFilter(_DropNoise())
     handler._kindred = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(numeric)
-    cap_library_loggers()
+    cap_library_loggers(numeric)
 
 
-def cap_library_loggers() -> None:
-    """Keep payload-logging libraries at INFO or above, and chatty ones at WARNING."""
-    for names, floor in ((CAPPED_AT_INFO, logging.INFO), (CAPPED_AT_WARNING, logging.WARNING)):
+def cap_library_loggers(at_least: int = logging.NOTSET) -> None:
+    """Keep payload-logging libraries at INFO or above, chatty ones at WARNING (and all at `at_least`)."""
+    for names, cap in ((CAPPED_AT_INFO, logging.INFO), (CAPPED_AT_WARNING, logging.WARNING)):
+        floor = max(cap, at_least)
         for name in names:
             logger = logging.getLogger(name)
             if logger.getEffectiveLevel() < floor or logger.level < floor:

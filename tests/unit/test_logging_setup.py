@@ -31,6 +31,7 @@ def test_info_leaves_out_voice_warnings_and_scheduler_chatter(configured: None,
     # What discord.py and APScheduler say on every start and every sweep:
     logging.getLogger("discord.client").warning("PyNaCl is not installed, voice will NOT be supported")
     logging.getLogger("discord.client").warning("davey is not installed, voice will NOT be supported")
+    logging.getLogger("discord.client").info("logging in using static token")
     logging.getLogger("apscheduler.scheduler").info('Added job "%s" to job store "%s"', "SweepScheduler._run_one",
                                                     "default")
     logging.getLogger("apscheduler.executors.default").info('Job "%s" executed successfully', "run_all_once")

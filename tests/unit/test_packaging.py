@@ -75,7 +75,7 @@ def test_check_config_and_migrate_from_any_folder_use_the_config_files_folder(in
 
     checked = run_installed(installed, "-m", "bot", "check-config", cwd=first, KINDRED_CONFIG=str(config))
     assert checked.returncode == 0, checked.stderr
-    assert f"database = {database}" in checked.stdout
+    assert f"database = {database} (will be created)" in checked.stdout
     assert f"prompts.toml = {etc / 'own' / 'prompts.toml'}" in checked.stdout
     shipped = [line for line in checked.stdout.splitlines() if "crisis_resources.toml = " in line]
     assert len(shipped) == 1 and "/bot/data/crisis_resources.toml" in shipped[0] and str(installed.parent.parent) in shipped[0]

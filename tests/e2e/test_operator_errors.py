@@ -1,0 +1,43 @@
+"""Operator mistakes and a missing network at start: one line each, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import BotProcess, Community, bot_env, build_community, run_cli
+from tests.fakediscord import FakeDiscord
+
+
+@pytest.mark.parametrize("command", ["sync", "run"])
+async def test_a_wrong_token_is_one_line_and_exit_2(fake_discord: FakeDiscord, community: Community,
+                                                    tmp_path: Path, command: str) -> None:
+    env = bot_env(fake_discord, tmp_path / "kindred.sqlite3", DISCORD_TOKEN="not-the-token")
+    code, output = await run_cli(command, env=env)
+    assert code == 2, output
+    assert "Traceback" not in output
+    [line] = [line for line in output.splitlines() if "rejected the token" in line]
+    assert "DISCORD_TOKEN" in line
+
+
+@pytest.mark.slow
+async def test_run_waits_for_the_network_at_start_and_says_so(tmp_path: Path) -> None:
+    fake = await FakeDiscord().start()
+    build_community(fake)
+    port = fake.port
+    await fake.stop()  # the network is down when the bot starts
+    proc = BotProcess(fake, bot_env(fake, tmp_path / "kindred.sqlite3"))
+    await proc.start()
+    try:
+        await fake.wait_for(lambda: proc.output.count("retrying in") >= 2 or proc.returncode is not None, 30,
+                            "two retries")
+        assert proc.returncode is None, proc.output
+        await fake.start(port=port)  # the network is back
+        await proc.wait_ready()
+    finally:
+        await proc.stop()
+        await fake.stop()
+    waits = [line for line in proc.output.splitlines() if "can't reach Discord" in line]
+    assert len(waits) >= 2 and all("retrying in" in line and f"127.0.0.1:{port}" in line for line in waits)
+    assert "Traceback" not in proc.output
