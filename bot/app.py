@@ -166,6 +166,8 @@ class KindredBot(commands.Bot):
         self._setting_up = True
         database_ready = await self.try_open_database()
         self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self))
+        fresh = self.services.crisis.data_freshness()
+        log.log(logging.WARNING if fresh.stale else logging.INFO, "%s", fresh.describe())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if database_ready:
@@ -214,8 +216,9 @@ class KindredBot(commands.Bot):
             version = "unavailable"
         if self.config.bot.ops_channel_id and not self._announced:
             self._announced = True
+            fresh = self.services.crisis.data_freshness()
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
-                f"Kindred is up: database schema {version}, {len(self.guilds)} server(s)."))
+                f"Kindred is up: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Create the server's row when the bot joins (or clear its "left" mark)."""

@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config
 from bot.domain.crisis.detection import Detector
-from bot.domain.crisis.resources import ResourceDirectory
+from bot.domain.crisis.resources import ResourceDirectory, data_freshness
 from bot.domain.crisis.templates import CrisisTemplates
 from bot.errors import OperatorError
 from bot.services.checkins import load_prompts
@@ -29,7 +30,9 @@ def _one_line(text: str) -> str:
 
 def _resources(path: Path) -> str:
     directory = ResourceDirectory.load(path)
-    return f"{len(directory.countries)} countries, last checked {directory.last_checked.isoformat()}"
+    # The real date, on purpose: this is the operator asking about today.
+    fresh = data_freshness(directory, datetime.now(UTC).date())
+    return f"{len(directory.countries)} countries; {'WARNING: ' if fresh.stale else ''}{fresh.describe()}"
 
 
 def _templates(path: Path) -> str:

@@ -20,7 +20,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -47,6 +47,7 @@ from bot.domain.crisis.records import (
     LocalResourceRow,
 )
 from bot.domain.crisis.resources import (
+    DataFreshness,
     EmergencyNumber,
     Fallback,
     HelpLine,
@@ -56,6 +57,7 @@ from bot.domain.crisis.resources import (
     ResourceDirectory,
     ResourceItem,
     ResourceSelection,
+    data_freshness,
     find_stale_numbers,
 )
 from bot.domain.crisis.templates import (
@@ -522,6 +524,10 @@ class CrisisService:
         self._recent: OrderedDict[int, None] = OrderedDict()
 
     # -- /crisis --------------------------------------------------------------------------
+
+    def data_freshness(self) -> DataFreshness:
+        """Return how old the crisis numbers in memory are today (UTC), by the service's clock."""
+        return data_freshness(self.directory, self.clock.now().astimezone(UTC).date())
 
     def suggest_countries(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
         """Return (name, code) of directory countries matching what the member typed."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from bot.config import Config
+from bot.domain.clock import FakeClock
 from bot.domain.crisis.resources import Need
 from bot.domain.crisis.templates import Language, TemplateKey
 from bot.errors import InvalidInputError, NotFoundError
@@ -168,3 +170,12 @@ async def test_a_contact_that_is_not_a_real_number_or_https_link_is_refused_kind
     assert says in caught.value.message
     assert "nothing" in caught.value.message.casefold()  # says that nothing changed
     assert await crisis.local_resources(G) == before
+
+
+async def test_data_freshness_follows_the_clock_not_the_calendar(services: Services, clock: FakeClock) -> None:
+    checked = services.crisis.directory.last_checked
+    clock.set(datetime.combine(checked + timedelta(days=90), time(23, 0), UTC))
+    assert not services.crisis.data_freshness().stale
+    clock.set(datetime.combine(checked + timedelta(days=91), time(1, 0), UTC))
+    fresh = services.crisis.data_freshness()
+    assert fresh.stale and fresh.age == timedelta(days=91) and "older than 90 days" in fresh.describe()

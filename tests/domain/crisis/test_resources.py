@@ -30,6 +30,7 @@ from bot.domain.crisis.resources import (
     ResourceDataError,
     ResourceDirectory,
     ResourceItem,
+    data_freshness,
     find_stale_numbers,
     select_for_reply,
     stale_entries,
@@ -223,19 +224,34 @@ def test_stale_entries_reference_date_is_injectable(directory: ResourceDirectory
     assert any("GB 'Samaritans' (116 123)" in e.where for e in late)
 
 
-def test_data_is_not_older_than_90_days(directory: ResourceDirectory) -> None:
-    # date.today() on purpose: this is a data-freshness alarm, not a unit test.
-    stale = stale_entries(directory, date.today())
-    message = "\n".join(
-        f"  - {e.where}: last checked {e.last_checked}; re-check against {e.source or 'the operator'}"
-        for e in stale
-    )
-    assert not stale, (
-        f"crisis resources older than {MAX_DATA_AGE.days} days. Re-check each entry below with "
-        "its operator's own site, fix any change in data/crisis_resources.toml (and the "
-        "reference), then set its last_checked (and the top-level one) to the day you checked:\n"
-        + message
-    )
+@pytest.mark.parametrize(
+    ("days_after", "stale", "says"),
+    [
+        (0, False, "last checked 2026-11-21 (today)"),
+        (1, False, "last checked 2026-11-21 (1 day ago)"),
+        (90, False, "(90 days ago)"),
+        (91, True, "91 days ago: older than 90 days"),
+        (400, True, "400 days ago: older than 90 days"),
+    ],
+)
+def test_freshness_says_whether_the_data_is_stale_and_how_old(
+    directory: ResourceDirectory, days_after: int, stale: bool, says: str
+) -> None:
+    # A fixed "today", never the real date: the suite must pass whatever day it runs.
+    today = date(2026, 11, 21) + timedelta(days=days_after)
+    fresh = data_freshness(directory, today)
+    assert fresh.last_checked == date(2026, 11, 21)  # the oldest entry
+    assert fresh.age == timedelta(days=days_after)
+    assert fresh.stale is stale
+    assert fresh.stale_entries == (85 if stale else 0)
+    assert says in fresh.describe()
+
+
+def test_freshness_follows_the_oldest_entry(raw: dict[str, Any]) -> None:
+    older = _break(raw, "country.6.line.0.last_checked", "2026-06-01")
+    fresh = data_freshness(ResourceDirectory.from_mapping(older), date(2026, 9, 1))
+    assert fresh.last_checked == date(2026, 6, 1) and fresh.stale and fresh.stale_entries == 1
+    assert "1 entry" in fresh.describe()
 
 
 # ---------------------------------------------------------------- lookup
