@@ -111,6 +111,7 @@ class KindredBot(commands.Bot):
         self._db_retry: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # wakes a login that is waiting for the network
         self._setting_up = False
+        self._commands_checked = False
         # Features add lines to `/settings show` (e.g. the reminder time) here.
         self.settings_show_providers: list[Callable[[int, int], Awaitable[list[str]]]] = []
 
@@ -214,11 +215,26 @@ class KindredBot(commands.Bot):
         except DatabaseUnavailableError:
             log.warning("database unavailable at ready; server presence not recorded")
             version = "unavailable"
+        if not self._commands_checked:
+            self._commands_checked = True
+            await self._warn_if_no_commands()
         if self.config.bot.ops_channel_id and not self._announced:
             self._announced = True
             fresh = self.services.crisis.data_freshness()
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
                 f"Kindred is up: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
+
+    async def _warn_if_no_commands(self) -> None:
+        """Say once if Discord has no global commands for this application: members would see none."""
+        try:
+            registered = await self.tree.fetch_commands()
+        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.warning("could not check the registered slash commands (%s)", network_problem(exc))
+            return
+        if not registered:
+            log.warning("no slash commands are registered for this application, so members see none: run "
+                        "`python -m bot sync` once (and after upgrades); commands synced with --guild show "
+                        "in that server only")
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Create the server's row when the bot joins (or clear its "left" mark)."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import BotProcess, Community, bot_env, build_community, run_cli
+from bot.config import Config
+from tests.e2e.helpers import BotProcess, Community, bot_env, build_community, run_cli, running_kindred
 from tests.fakediscord import FakeDiscord
 
 
@@ -41,3 +44,33 @@ async def test_run_waits_for_the_network_at_start_and_says_so(tmp_path: Path) ->
     waits = [line for line in proc.output.splitlines() if "can't reach Discord" in line]
     assert len(waits) >= 2 and all("retrying in" in line and f"127.0.0.1:{port}" in line for line in waits)
     assert "Traceback" not in proc.output
+
+
+NO_COMMANDS = "no slash commands are registered"
+
+
+async def test_run_says_once_when_no_commands_are_registered(fake_discord: FakeDiscord, community: Community,
+                                                             kindred_config: Config,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.app")
+    async with running_kindred(fake_discord, kindred_config, sync=False):
+        await fake_discord.wait_for_request("GET /applications/{application_id}/commands")
+        await fake_discord.wait_for(lambda: any(NO_COMMANDS in r.getMessage() for r in caplog.records), 5,
+                                    "the warning")
+    [warning] = [r.getMessage() for r in caplog.records if NO_COMMANDS in r.getMessage()]
+    assert "python -m bot sync" in warning
+
+
+async def test_no_warning_once_commands_are_synced(fake_discord: FakeDiscord, community: Community,
+                                                   kindred_config: Config, caplog: pytest.LogCaptureFixture) -> None:
+    async with running_kindred(fake_discord, kindred_config, sync=True):
+        pass  # registers the commands, as `python -m bot sync` does
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="bot.app")
+    # The start-up notice goes out after the check, so once it is there the check is done.
+    ops = community.guild.channel("general")
+    config = dataclasses.replace(kindred_config, bot=dataclasses.replace(kindred_config.bot, ops_channel_id=ops.id))
+    async with running_kindred(fake_discord, config, sync=False):
+        await fake_discord.wait_for(lambda: fake_discord.messages_in(ops), 10, "the start-up notice")
+    assert fake_discord.requests("GET /applications/{application_id}/commands")
+    assert not [r for r in caplog.records if NO_COMMANDS in r.getMessage()]
