@@ -38,3 +38,17 @@ def test_invite_permissions_integer_matches_spec_permissions() -> None:
 def test_data_statement_fits_in_an_embed() -> None:
     # /privacy info shows it as an embed description, which Discord caps at 4096 characters.
     assert len((ROOT / "bot" / "data" / "data_statement.md").read_text(encoding="utf-8")) <= 4096
+
+
+def test_readme_says_how_to_use_the_venv_before_its_first_bare_python_command() -> None:
+    # The set-up commands call .venv/bin/python; later ones say `python -m bot …`, which only
+    # works in a shell where the venv is active, so the README must say how before the first.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme.index("## Set up")
+    block_end = readme.index("```", readme.index("```sh", setup) + 5)
+    rest = readme[block_end:]
+    first_bare = re.search(r"(?<![/\w])python -m bot", rest)
+    activation = re.search(r"(?:source|\.) \.venv/bin/activate", rest)
+    assert first_bare is not None
+    assert activation is not None and activation.start() < first_bare.start(), (
+        "README uses `python -m bot` before saying to activate the venv")
