@@ -52,3 +52,36 @@ def test_readme_says_how_to_use_the_venv_before_its_first_bare_python_command() 
     assert first_bare is not None
     assert activation is not None and activation.start() < first_bare.start(), (
         "README uses `python -m bot` before saying to activate the venv")
+
+
+def _tracked_text_files() -> list[Path]:
+    import subprocess
+
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.splitlines()
+    return [ROOT / name for name in listed
+            if name.endswith((".md", ".toml", ".py", ".sql", ".sh")) and (ROOT / name).is_file()]
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    # A clone has no ../shared or /work: what the docs rely on is kept under docs/.
+    outside = re.compile(r"(?:\.\./shared/|/work/|(?<![\w/.])shared/reference/)[\w./-]*")
+    found = [f"{path.relative_to(ROOT)}: {match.group(0)}" for path in _tracked_text_files()
+             for match in outside.finditer(path.read_text(encoding="utf-8"))
+             if path != Path(__file__)]
+    assert not found, found
+
+
+def test_documents_named_in_the_docs_exist() -> None:
+    named = re.compile(r"(?<![\w/.<-])((?:\.\./)?[\w.-]+(?:/[\w.-]+)+\.(?:md|toml))\b")
+    missing = []
+    for doc in (ROOT / "README.md", ROOT / "tests" / "README.md", ROOT / "bench" / "README.md",
+                *(ROOT / "docs").glob("*.md")):
+        for match in named.finditer(doc.read_text(encoding="utf-8")):
+            target = match.group(1)
+            inside = [c for c in ((doc.parent / target).resolve(), (ROOT / target).resolve()) if c.is_relative_to(ROOT)]
+            if not any(c.exists() for c in inside):
+                missing.append(f"{doc.relative_to(ROOT)}: {target}")
+    assert not missing, missing
+    for name in ("SPEC.md", "DESIGN.md", "reference/crisis_guidance.md", "reference/crisis_resources.reference.toml"):
+        assert (ROOT / "docs" / name).is_file(), name

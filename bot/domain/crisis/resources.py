@@ -42,7 +42,7 @@ MAX_PRIMARY_ITEMS = 3
 MAX_DATA_AGE = timedelta(days=90)
 
 
-# Numbers that still circulate in old lists but must never be shown (crisis_guidance.md).
+# Numbers that still circulate in old lists but must never be shown (docs/reference/crisis_guidance.md).
 # Digits only; matched against whole numbers, so "*4141" is not "141".
 STALE_NUMBERS: Mapping[str, str] = {
     "18002738255": "the old US Lifeline number; use 988",
