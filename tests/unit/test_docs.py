@@ -85,3 +85,12 @@ def test_documents_named_in_the_docs_exist() -> None:
     assert not missing, missing
     for name in ("SPEC.md", "DESIGN.md", "reference/crisis_guidance.md", "reference/crisis_resources.reference.toml"):
         assert (ROOT / "docs" / name).is_file(), name
+
+
+def test_the_licence_file_is_the_one_pyproject_declares() -> None:
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["license"]["text"]
+    assert declared == "MIT"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n") and "Permission is hereby granted, free of charge" in text
