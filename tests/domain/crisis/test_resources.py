@@ -153,6 +153,28 @@ def test_every_shipped_number_passes_the_validator_moderators_face(directory: Re
     assert checked == 33 + 89  # the 33 emergency numbers and the 89 numbers written in the 82 lines
 
 
+REFERENCE = ROOT / "docs" / "reference" / "crisis_resources.reference.toml"
+
+
+def test_every_number_shown_to_members_is_in_the_vetted_reference(directory: ResourceDirectory) -> None:
+    # The shipped data may only trim and annotate the reference, never add a number it does not
+    # list for that country (e.g. Malaysia: Befrienders KL has no verified number there and Talian
+    # HEAL 15555 is not in it at all, so Malaysia shows the worldwide directory until a human
+    # verifies them and the reference is updated).
+    with open(REFERENCE, "rb") as fh:
+        reference = {c["code"]: c for c in tomllib.load(fh)["country"]}
+    unsourced = []
+    for country in directory.countries:
+        listed = {re.sub(r"\D", "", n) for line in reference[country.code]["line"]
+                  for n in phone_numbers_in(line.get("phone", ""))}
+        if country.emergency.dial not in re.sub(r"[^\d ]", " ", reference[country.code]["emergency"]).split():
+            unsourced.append(f"{country.code} emergency {country.emergency.dial}")
+        unsourced += [f"{country.code} {line.name!r} {number}" for line in country.member_lines
+                      for number in phone_numbers_in(line.phone) if re.sub(r"\D", "", number) not in listed]
+    assert not unsourced, unsourced
+    assert directory.country("MY") is not None and not directory.country("MY").member_lines  # type: ignore[union-attr]
+
+
 def test_short_code_allow_list_is_needed_and_used(directory: ResourceDirectory) -> None:
     # Each entry is a short code the shipped data uses and phonenumbers does not know yet;
     # once phonenumbers learns one, it comes off the list.
