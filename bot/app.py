@@ -228,7 +228,11 @@ class KindredBot(commands.Bot):
         """Say once if Discord has no global commands for this application: members would see none."""
         try:
             registered = await self.tree.fetch_commands()
-        except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except Exception as exc:
+            if self.is_closed():  # shutting down while asking: nothing to report
+                return
+            if not isinstance(exc, discord.HTTPException | aiohttp.ClientError | OSError | TimeoutError):
+                raise
             log.warning("could not check the registered slash commands (%s)", network_problem(exc))
             return
         if not registered:
