@@ -268,7 +268,9 @@ def main() -> None:
                  per_minute(args.guilds // 10)),
         Scenario("tenth, same due", args.members // 10, args.guilds // 10, full.due_members, full.due_guilds),
     ]
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="kindred-bench-", dir=ROOT / "data"))
+    scratch = ROOT / "bench" / "results"  # git-ignored, on the checkout's disk
+    scratch.mkdir(parents=True, exist_ok=True)
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="kindred-bench-", dir=scratch))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"Check-ins benchmark, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, in {folder}")
     print(f"{'scenario':<16} {'reminders':>9} {'prompts':>7} {'due r/p':>9} {'build s':>7} {'repair ms':>9} "

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.domain.crisis.detection import Detector  # noqa: E402
 
-RULES = ROOT / "data" / "crisis_phrases.toml"
+RULES = ROOT / "bot" / "data" / "crisis_phrases.toml"
 LABELLED = [
     ROOT / "tests" / "domain" / "crisis" / name
     for name in ("labelled_messages.tsv", "heldout_messages.tsv", "unseen_messages.tsv")

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
+import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from bot.config import Config, load_config
-from bot.db.database import Database, MigrationError
-from bot.errors import ConfigError
+from bot.db.database import Database
+from bot.errors import ConfigError, DatabaseUnavailableError, MigrationError, OperatorError
 from bot.logging_setup import configure_logging
+from bot.preflight import check_data_files, check_database_path, database_version
 
 log = logging.getLogger("bot")
 
@@ -39,52 +42,102 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(message: str) -> int:
+    """Print one line naming an operator's problem on stderr and return exit code 2."""
+    print(" ".join(message.split()), file=sys.stderr)
+    return EXIT_USAGE
+
+
+def operator_errors(command: Callable[[], int]) -> int:
+    """Run a CLI command; a bad configuration or an `OperatorError` becomes one line and exit 2."""
+    try:
+        return command()
+    except ConfigError as exc:
+        return fail(f"configuration error: {exc}")
+    except OperatorError as exc:
+        return fail(str(exc))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return an exit code."""
     args = _parser().parse_args(argv)
-    try:
-        config = load_config()
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    configure_logging(config.log_level)
+    return operator_errors(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = load_config()
+    # A one-shot command prints its own result; its INFO logs ("logging in", "applied
+    # migration …") would bury that line, or the one line naming a problem. DEBUG still shows all.
+    quiet = args.command != "run" and config.log_level == "INFO"
+    configure_logging("WARNING" if quiet else config.log_level)
     if args.command == "check-config":
-        print("configuration OK")
-        for line in config.describe():
-            print(f"  {line}")
-        return EXIT_OK
+        return _check_config(config)
     if args.command == "migrate":
+        check_database_path(config.database_path)
         return asyncio.run(_migrate(config))
     if args.command == "backup":
         if not config.database_path.exists():
-            print(f"no database at {config.database_path}", file=sys.stderr)
-            return EXIT_USAGE
+            return fail(f"no database at {config.database_path}")
+        check_database_path(config.database_path)
         if args.path.exists():
-            print(f"{args.path} already exists; choose a new path", file=sys.stderr)
-            return EXIT_USAGE
+            return fail(f"{args.path} already exists; choose a new path")
         return asyncio.run(_backup(config, args.path))
     if not config.token:
-        print(HOW_TO_SET_UP, file=sys.stderr)
-        return EXIT_USAGE
+        return fail(HOW_TO_SET_UP)
+    check_data_files(config)
     if args.command == "sync":
         return asyncio.run(_sync(config, args.guild))
+    # Crisis help is served even when the database is locked or not writable (it retries);
+    # a path that can never work is a mistake to fix first.
+    check_database_path(config.database_path, permissions=False)
     return asyncio.run(_run(config))
 
 
-async def _migrate(config: Config) -> int:
+def _check_config(config: Config) -> int:
+    data = check_data_files(config)
+    database = check_database_path(config.database_path)
+    version = database_version(config.database_path)
+    if version is not None:
+        database = database.replace("(exists)", f"(exists, schema version {version})")
+    print("configuration OK")
+    for line in config.describe():
+        print(f"  database = {database}" if line.startswith("database = ") else f"  {line}")
+    for line in data:
+        print(f"  {line}")
+    return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def _open_database(config: Config) -> AsyncIterator[Database]:
+    """Open the configured database; a failure to open it is the operator's to fix."""
+    db = Database(config.database_path)
     try:
-        async with Database(config.database_path) as db:
+        await db.open()
+    except DatabaseUnavailableError as exc:
+        raise OperatorError(f"cannot open the database at {config.database_path}: {exc}") from None
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def _migrate(config: Config) -> int:
+    async with _open_database(config) as db:
+        try:
             version = await db.migrate()
-    except MigrationError as exc:
-        print(f"migration failed: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        except (MigrationError, DatabaseUnavailableError) as exc:
+            print(f"migration failed: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
     print(f"database {config.database_path} is at schema version {version}")
     return EXIT_OK
 
 
 async def _backup(config: Config, target: Path) -> int:
-    async with Database(config.database_path) as db:
-        result = await db.backup_to(target)
+    async with _open_database(config) as db:
+        try:
+            result = await db.backup_to(target)
+        except (OSError, sqlite3.Error) as exc:
+            raise OperatorError(f"cannot write the backup to {target}: {exc}") from None
     if result != "ok":
         print(f"backup written to {target} but its integrity check failed: {result}", file=sys.stderr)
         return EXIT_FAILURE
@@ -95,26 +148,32 @@ async def _backup(config: Config, target: Path) -> int:
 async def _sync(config: Config, guild_id: int | None) -> int:
     import discord
 
-    from bot.app import KindredBot, apply_endpoints
+    from bot.app import KindredBot, apply_endpoints, operator_problem
 
     bot = KindredBot(config, start_scheduler=False)
     assert config.token is not None
     async with bot:
         apply_endpoints(config)
-        await bot.login(config.token)  # runs setup_hook, which loads every cog's commands
-        if guild_id is not None:
-            guild = discord.Object(guild_id)
-            bot.tree.copy_global_to(guild=guild)
-            synced = await bot.tree.sync(guild=guild)
-            print(f"synced {len(synced)} command(s) to guild {guild_id}")
-        else:
-            synced = await bot.tree.sync()
-            print(f"synced {len(synced)} global command(s); Discord may take a while to show them")
+        try:
+            await bot.login(config.token)  # runs setup_hook, which loads every cog's commands
+            if guild_id is not None:
+                guild = discord.Object(guild_id)
+                bot.tree.copy_global_to(guild=guild)
+                synced = await bot.tree.sync(guild=guild)
+                print(f"synced {len(synced)} command(s) to guild {guild_id}")
+            else:
+                synced = await bot.tree.sync()
+                print(f"synced {len(synced)} global command(s); Discord may take a while to show them")
+        except Exception as exc:
+            problem = operator_problem(exc, config)  # None: a fault, shown as one
+            if problem is None:
+                raise
+            raise OperatorError(problem) from None
     return EXIT_OK
 
 
 async def _run(config: Config) -> int:
-    from bot.app import KindredBot
+    from bot.app import KindredBot, operator_problem
 
     assert config.token is not None
     bot = KindredBot(config)
@@ -135,12 +194,10 @@ async def _run(config: Config) -> int:
     stopper.cancel()
     if runner in done and runner.exception() is not None:
         exc = runner.exception()
-        import discord
-
-        if isinstance(exc, discord.LoginFailure):
-            print("Discord rejected the token: check DISCORD_TOKEN (Developer Portal → Bot → Reset Token).",
-                  file=sys.stderr)
-            return EXIT_USAGE
+        assert exc is not None
+        problem = operator_problem(exc, config)
+        if problem is not None:
+            raise OperatorError(problem)
         log.error("bot stopped with an error: %s", type(exc).__name__, exc_info=exc)
         return EXIT_FAILURE
     try:

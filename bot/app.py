@@ -3,26 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
 
 from bot.config import Config
-from bot.db.database import Database, DatabaseUnavailableError, MigrationError
+from bot.db.database import Database
 from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
+from bot.errors import DatabaseUnavailableError, MigrationError
 from bot.services.container import Services, build_services
 from bot.tree import KindredTree
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0  # seconds a sweep, a send or a transaction in flight may take to finish at shutdown
+# What "Discord cannot be reached" looks like: no route, refused, reset, timed out, DNS, or
+# Discord's own 5xx after discord.py's retries. Worth waiting out; nothing to fix in config.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, OSError, TimeoutError,
+                                                   discord.DiscordServerError)
+# Waits between login attempts while Discord cannot be reached at start: 1, 2, 4 … 60 s.
+LOGIN_RETRY_FIRST = 1.0
+LOGIN_RETRY_MAX = 60.0
+LOGIN_REFUSED = ("Discord rejected the token: check DISCORD_TOKEN (Developer Portal → Bot → Reset Token).")
+
+
+def network_problem(exc: BaseException) -> str:
+    """Describe a network failure in one line (its type and what it says)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def operator_problem(exc: BaseException, config: Config) -> str | None:
+    """Return the one line an operator should see for a failure to start, or None for a fault (a bug)."""
+    if isinstance(exc, discord.LoginFailure):
+        return LOGIN_REFUSED
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return ("Discord refused the message-content intent: turn on Message Content Intent for the bot in the "
+                "Developer Portal, or set [crisis] detection_intent = false.")
+    if isinstance(exc, discord.ConnectionClosed):
+        return f"Discord closed the gateway connection (code {exc.code}: {exc.reason or 'no reason given'})."
+    if isinstance(exc, NETWORK_ERRORS):
+        return (f"can't reach Discord at {config.api_base} ({network_problem(exc)}); check the network "
+                "(or DISCORD_API_BASE) and try again.")
+    return None
 
 # Extensions loaded in this order; each module's `setup(bot)` registers its persistent
 # components first and then adds its cog with the services it needs.
@@ -78,6 +110,9 @@ class KindredBot(commands.Bot):
         self._services: Services | None = None
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()  # wakes a login that is waiting for the network
+        self._setting_up = False
+        self._commands_checked = False
         # Features add lines to `/settings show` (e.g. the reminder time) here.
         self.settings_show_providers: list[Callable[[int, int], Awaitable[list[str]]]] = []
 
@@ -89,9 +124,38 @@ class KindredBot(commands.Bot):
         return self._services
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
-        """Point discord.py at the configured endpoints, then log in and connect."""
+        """Point discord.py at the configured endpoints, then log in (waiting for the network) and connect."""
         apply_endpoints(self.config)
-        await super().start(token, reconnect=reconnect)
+        await self.login_when_reachable(token)
+        if not self.is_closed():
+            await self.connect(reconnect=reconnect)
+
+    async def login_when_reachable(self, token: str) -> None:
+        """Log in; while Discord cannot be reached, try again after 1, 2, 4 … 60 s, one log line each.
+
+        The gateway itself is retried by discord.py once logged in; this covers the first
+        request, which discord.py does not retry (a server that boots before its network).
+        A wrong token or any other error is raised at once.
+        """
+        delay = LOGIN_RETRY_FIRST
+        attempt = 0
+        while not self._closing.is_set():
+            try:
+                await self.login(token)
+                return
+            except NETWORK_ERRORS as exc:
+                if self._setting_up:  # login() reached setup_hook: not the network, a real failure
+                    raise
+                attempt += 1
+                log.warning("can't reach Discord at %s (%s); retrying in %.0fs (attempt %d)",
+                            self.config.api_base, network_problem(exc), delay, attempt)
+                # login() opens a new HTTP session each time; close this one (and the connector
+                # it owns) so the next attempt starts clean.
+                await self.http.close()
+                self.http.connector = discord.utils.MISSING
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
+            delay = min(delay * 2, LOGIN_RETRY_MAX)
 
     async def setup_hook(self) -> None:
         """Open and migrate the database, build services, register views and cogs, start sweeps.
@@ -101,8 +165,11 @@ class KindredBot(commands.Bot):
         opened, the bot still starts: crisis help is served from memory, other commands
         answer kindly that records are unreachable, and the database is retried.
         """
+        self._setting_up = True
         database_ready = await self.try_open_database()
         self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self))
+        fresh = self.services.crisis.data_freshness()
+        log.log(logging.WARNING if fresh.stale else logging.INFO, "%s", fresh.describe())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if database_ready:
@@ -156,10 +223,30 @@ class KindredBot(commands.Bot):
         except DatabaseUnavailableError:
             log.warning("database unavailable at ready; server presence not recorded")
             version = "unavailable"
+        if not self._commands_checked:
+            self._commands_checked = True
+            await self._warn_if_no_commands()
         if self.config.bot.ops_channel_id and not self._announced:
             self._announced = True
+            fresh = self.services.crisis.data_freshness()
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
-                f"Kindred is up: database schema {version}, {len(self.guilds)} server(s)."))
+                f"Kindred is up: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
+
+    async def _warn_if_no_commands(self) -> None:
+        """Say once if Discord has no global commands for this application: members would see none."""
+        try:
+            registered = await self.tree.fetch_commands()
+        except Exception as exc:
+            if self.is_closed():  # shutting down while asking: nothing to report
+                return
+            if not isinstance(exc, discord.HTTPException | aiohttp.ClientError | OSError | TimeoutError):
+                raise
+            log.warning("could not check the registered slash commands (%s)", network_problem(exc))
+            return
+        if not registered:
+            log.warning("no slash commands are registered for this application, so members see none: run "
+                        "`python -m bot sync` once (and after upgrades); commands synced with --guild show "
+                        "in that server only")
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         """Create the server's row when the bot joins (or clear its "left" mark)."""
@@ -173,6 +260,7 @@ class KindredBot(commands.Bot):
 
     async def close(self) -> None:
         """Stop the scheduler (letting a running sweep and send finish), then the gateway, then the database."""
+        self._closing.set()
         if self._db_retry is not None:
             self._db_retry.cancel()
         if self._services is not None:

@@ -3,6 +3,12 @@
 Precedence: built-in defaults < the TOML file < environment variables. Every key is
 validated for type and range at load time and a problem names the key at fault, so
 `python -m bot check-config` can say exactly what to fix.
+
+Paths are resolved once, at load, so the bot uses the same files wherever it is started:
+a relative path in the config file is relative to the file's own folder; one from an
+environment variable (or the default, when there is no config file) to the working
+directory. The shipped data files are `data/`, packaged as `bot/data` (a link to it); a file of the same
+name in `[bot] data_dir` replaces one of them, and `[crisis] *_file` names one explicitly.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ from bot.domain.countries import find_country
 from bot.domain.localtime import InvalidTimeOfDayError, InvalidTimezoneError, parse_hhmm, zone
 from bot.errors import ConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_DATA = Path(__file__).resolve().parent / "data"
+DATA_FILES = ("prompts.toml", "crisis_resources.toml", "crisis_phrases.toml", "crisis_templates.toml",
+              "data_statement.md")
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE = "data/kindred.sqlite3"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -109,6 +117,12 @@ def _path(value: Any) -> str:
     return value
 
 
+def _path_or_empty(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a path, or \"\" for the default")
+    return value.strip()
+
+
 def _url(value: Any) -> str:
     if not isinstance(value, str) or not value.startswith(("http://", "https://", "ws://", "wss://")):
         raise ValueError("must be an http(s):// or ws(s):// URL")
@@ -126,7 +140,11 @@ class BotSection:
     """[bot]: process-level settings."""
 
     log_level: str = _spec("INFO", _log_level, "log level (KINDRED_LOG_LEVEL overrides)")
-    database: str = _spec(DEFAULT_DATABASE, _path, "SQLite file (KINDRED_DATABASE overrides)")
+    database: str = _spec(DEFAULT_DATABASE, _path,
+                          "SQLite file (KINDRED_DATABASE overrides); relative to this file's folder")
+    data_dir: str = _spec("", _path_or_empty,
+                          "folder of your own data files (prompts.toml, crisis_*.toml, data_statement.md); each "
+                          "replaces the shipped file of its name (KINDRED_DATA_DIR overrides; empty = shipped only)")
     ops_channel_id: int = _spec(0, _snowflake_or_zero,
                                 "channel for operator notices (start-up, database trouble); never member data; 0 = off")
 
@@ -165,9 +183,12 @@ class CrisisSection:
 
     detection_intent: bool = _spec(False, _bool,
                                    "request the message-content intent so servers can enable passive detection")
-    resources_file: str = _spec("data/crisis_resources.toml", _path, "vetted crisis resources")
-    phrases_file: str = _spec("data/crisis_phrases.toml", _path, "passive-detection phrase rules")
-    templates_file: str = _spec("data/crisis_templates.toml", _path, "reply templates")
+    resources_file: str = _spec("", _path_or_empty,
+                                "vetted crisis resources; empty = crisis_resources.toml from data_dir, else shipped")
+    phrases_file: str = _spec("", _path_or_empty,
+                              "passive-detection phrase rules; empty = crisis_phrases.toml from data_dir, else shipped")
+    templates_file: str = _spec("", _path_or_empty,
+                                "reply templates; empty = crisis_templates.toml from data_dir, else shipped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +222,8 @@ class Config:
 
     token: str | None = None
     database_path: Path = Path(DEFAULT_DATABASE)
+    # A folder whose files replace shipped data files of the same name (None: shipped only).
+    data_dir: Path | None = None
     api_base: str = DEFAULT_API_BASE
     gateway_url: str | None = None
     source: str = "defaults"
@@ -224,6 +247,7 @@ class Config:
             f"source = {self.source}",
             f"DISCORD_TOKEN = {token}",
             f"database = {self.database_path}",
+            f"data_dir = {self.data_dir or '(none: shipped data files only)'}",
             f"api_base = {self.api_base}",
             f"gateway_url = {self.gateway_url or '(Discord default)'}",
         ]
@@ -236,13 +260,20 @@ class Config:
                 lines.append(f"{name}.{f.name} = {value!r}")
         return lines
 
+    def data_files(self) -> dict[str, Path]:
+        """Return where each data file is read from (file name → path)."""
+        configured = {"crisis_resources.toml": self.crisis.resources_file,
+                      "crisis_phrases.toml": self.crisis.phrases_file,
+                      "crisis_templates.toml": self.crisis.templates_file}
+        return {name: self.data_file(name, configured.get(name, "")) for name in DATA_FILES}
 
-def project_path(path: str | Path) -> Path:
-    """Resolve a data path: absolute, or relative to the working directory, else to the checkout."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists():
-        return candidate
-    return PROJECT_ROOT / candidate
+    def data_file(self, name: str, configured: str = "") -> Path:
+        """Return where to read a data file: `configured` if set, else data_dir's copy, else the shipped one."""
+        if configured:
+            return Path(configured)
+        if self.data_dir is not None and (self.data_dir / name).is_file():
+            return self.data_dir / name
+        return SHIPPED_DATA / name
 
 
 def _build_section(name: str, raw: Any) -> Any:
@@ -264,31 +295,74 @@ def _build_section(name: str, raw: Any) -> Any:
     return cls(**values)
 
 
+# The defaults of the `[crisis] *_file` keys before the data moved into the package; a config
+# copied from an old example still names them.
+_OLD_DATA_DEFAULTS = {f"data/{name}" for name in DATA_FILES}
+
+
+def _resolve(path: str, base: Path) -> Path:
+    """Return `path` made absolute against `base` (`~` expanded)."""
+    candidate = Path(path).expanduser()
+    return candidate if candidate.is_absolute() else base / candidate
+
+
+def _data_folder(value: str, base: Path, key: str) -> Path | None:
+    if not value:
+        return None
+    folder = _resolve(value, base)
+    if not folder.is_dir():
+        raise ConfigError(key, f"no folder at {folder}")
+    return folder
+
+
+def _crisis_files(section: CrisisSection, base: Path) -> CrisisSection:
+    """Resolve the explicitly named crisis data files; each must exist."""
+    values = {}
+    for f in fields(CrisisSection):
+        value = getattr(section, f.name)
+        if not f.name.endswith("_file") or not value:
+            values[f.name] = value
+            continue
+        resolved = _resolve(value, base)
+        if not resolved.is_file():
+            hint = ("; the shipped data now lives inside the package, so delete this key to use it "
+                    "(or put your own copy in [bot] data_dir)") if value in _OLD_DATA_DEFAULTS else ""
+            raise ConfigError(f"crisis.{f.name}", f"no file at {resolved}{hint}")
+        values[f.name] = str(resolved)
+    return CrisisSection(**values)
+
+
 def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Load defaults, then the TOML file, then environment overrides; validate everything."""
     env = os.environ if env is None else env
+    cwd = Path.cwd()
     if path is None and env.get("KINDRED_CONFIG"):
         path = env["KINDRED_CONFIG"]
         if not Path(path).is_file():
-            raise ConfigError("KINDRED_CONFIG", f"no config file at {path}")
+            raise ConfigError("KINDRED_CONFIG", f"no config file at {_resolve(str(path), cwd)}")
     if path is None and Path("config.toml").is_file():
         path = "config.toml"
     raw: dict[str, Any] = {}
     source = "defaults"
+    # Relative paths in the file are relative to the file, wherever the bot is started.
+    base = cwd
     if path is not None:
+        config_file = _resolve(str(path), cwd)
         try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError("config", f"no config file at {path}") from None
+            raise ConfigError("config", f"no config file at {config_file}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
-        source = str(path)
+            raise ConfigError("config", f"{config_file} is not valid TOML: {exc}") from None
+        source = str(config_file)
+        base = config_file.parent
         if "token" in raw or any(isinstance(v, dict) and "token" in v for v in raw.values()):
             raise ConfigError("token", "never put the token in the file; set DISCORD_TOKEN instead")
     for key in raw:
         if key not in SECTIONS:
             raise ConfigError(key, f"unknown section (known: {', '.join(SECTIONS)})")
     sections = {name: _build_section(name, raw.get(name)) for name in SECTIONS}
+    sections["crisis"] = _crisis_files(sections["crisis"], base)
 
     overrides = {}
     if env.get("KINDRED_LOG_LEVEL"):
@@ -296,8 +370,15 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             overrides["log_level"] = _log_level(env["KINDRED_LOG_LEVEL"])
         except ValueError as exc:
             raise ConfigError("KINDRED_LOG_LEVEL", str(exc)) from None
+    database = _resolve(sections["bot"].database, base)
     if env.get("KINDRED_DATABASE"):
+        database = _resolve(env["KINDRED_DATABASE"], cwd)
         overrides["database"] = env["KINDRED_DATABASE"]
+    if env.get("KINDRED_DATA_DIR"):
+        data_dir = _data_folder(env["KINDRED_DATA_DIR"].strip(), cwd, "KINDRED_DATA_DIR")
+        overrides["data_dir"] = env["KINDRED_DATA_DIR"].strip()
+    else:
+        data_dir = _data_folder(sections["bot"].data_dir, base, "bot.data_dir")
     if overrides:
         bot_section = sections["bot"]
         values = {f.name: getattr(bot_section, f.name) for f in fields(BotSection)} | overrides
@@ -319,7 +400,8 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Config(
         token=token,
-        database_path=Path(sections["bot"].database),
+        database_path=database,
+        data_dir=data_dir,
         api_base=api_base,
         gateway_url=gateway_url,
         source=source,
@@ -332,8 +414,10 @@ def example_toml() -> str:
     out = [
         "# Kindred configuration. Copy to config.toml and edit; every key is optional and",
         "# shows its default. Environment variables override: DISCORD_TOKEN (required to run,",
-        "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, DISCORD_API_BASE,",
-        "# DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL.",
+        "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, KINDRED_DATA_DIR,",
+        "# DISCORD_API_BASE, DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL.",
+        "# Relative paths here are relative to this file's folder; relative paths in environment",
+        "# variables (and the defaults, when there is no config file) to the working directory.",
     ]
     for name, cls in SECTIONS.items():
         out.append("")

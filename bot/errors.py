@@ -55,6 +55,26 @@ class ServiceUnavailableError(UserFacingError):
     kind = "unavailable"
 
 
+class DatabaseUnavailableError(Exception):
+    """The database cannot be used right now (locked, read-only, missing, closed).
+
+    A fault, not a `UserFacingError`: the command tree answers it with its own kind reply
+    that points to `/crisis`. It lives here so cogs can catch it without importing `bot.db`.
+    """
+
+
+class MigrationError(Exception):
+    """A migration failed and was rolled back."""
+
+
+class OperatorError(Exception):
+    """Something the person running Kindred must fix (a path, a file, the token, the network).
+
+    The command line prints its message as one line and exits with code 2, never a traceback;
+    the message names the problem and, where it can, what to do.
+    """
+
+
 class ConfigError(Exception):
     """The configuration file or environment is invalid; names the key at fault."""
 

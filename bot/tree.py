@@ -8,8 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.checks import GuildOnlyError, ManageGuildRequiredError
-from bot.db.database import DatabaseUnavailableError
-from bot.errors import UserFacingError
+from bot.errors import DatabaseUnavailableError, UserFacingError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import KindredBot
-from bot.services.privacy import PrivacyService, data_statement
+from bot.services.privacy import PrivacyService
 from bot.tree import report_interaction_error, send_ephemeral
 from cogs.common import ids, kindred
 
@@ -67,7 +67,7 @@ class PrivacyCog(commands.GroupCog, group_name="privacy", group_description="Wha
     @app_commands.command(name="info", description="What Kindred stores, why, for how long, and how to delete it")
     async def info(self, interaction: discord.Interaction) -> None:
         """Show the data statement (as an embed: it is longer than a message may be)."""
-        embed = discord.Embed(description=data_statement(), colour=discord.Colour.from_rgb(88, 166, 140))
+        embed = discord.Embed(description=self.privacy.data_statement(), colour=discord.Colour.from_rgb(88, 166, 140))
         await send_ephemeral(interaction, INFO_INTRO, embed=embed)
 
     @app_commands.command(name="export", description="Get a file with everything Kindred stores about you here")

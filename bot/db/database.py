@@ -23,6 +23,7 @@ from typing import Any
 import aiosqlite
 
 from bot.domain.localtime import from_utc_text
+from bot.errors import DatabaseUnavailableError, MigrationError
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,6 @@ _BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
 # as opposed to a mistake in a statement.
 _UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
                                 sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN})
-
-
-class DatabaseUnavailableError(Exception):
-    """The database cannot be used right now (locked, read-only, missing, closed)."""
-
-
-class MigrationError(Exception):
-    """A migration failed and was rolled back."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,10 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from bot.db.database import DatabaseUnavailableError
 from bot.db.health import HealthRepository
 from bot.domain.clock import Clock
 from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, SweepRecord
+from bot.errors import DatabaseUnavailableError
 from bot.scheduling.ops import OpsNotices
 from bot.services.outbox import OutboxService
 

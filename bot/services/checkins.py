@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.config import Config
+from bot.config import SHIPPED_DATA, Config
 from bot.db.checkins import CheckInRepository, DueReminder, Reminder
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
@@ -78,7 +78,7 @@ from bot.services.settings import SettingsService, parse_time_option
 
 log = logging.getLogger(__name__)
 
-PROMPTS_FILE = Path(__file__).resolve().parents[2] / "data" / "prompts.toml"
+PROMPTS_FILE = SHIPPED_DATA / "prompts.toml"
 PROMPT_KIND = "checkin.prompt"
 REMINDER_KIND = "checkin.reminder"
 CHECKIN_BUTTON_ID = "kindred:checkin"

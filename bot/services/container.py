@@ -65,7 +65,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     settings = SettingsService(members, guilds, clock, config)
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
-                              load_prompts())
+                              load_prompts(config.data_file("prompts.toml")))
     buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
     services = Services(

@@ -20,33 +20,34 @@ import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
 import aiosqlite
 
-from bot.config import Config, project_path
+from bot.config import Config
 from bot.db import crisis as crisis_db
-from bot.db.crisis import (
-    AlertAction,
-    AlertSource,
-    AlertStatus,
-    CrisisAlert,
-    CrisisRepository,
-    DmStatus,
-    LocalResourceRow,
-    NewAlert,
-)
+from bot.db.crisis import CrisisRepository, NewAlert
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.db.outbox import enqueue as enqueue_in
 from bot.domain.clock import Clock
+from bot.domain.contacts import ContactError, ContactIssue, check_contact, example_number
 from bot.domain.countries import find_country
 from bot.domain.crisis.detection import Detection, Detector, RiskPath
+from bot.domain.crisis.records import (
+    AlertAction,
+    AlertSource,
+    AlertStatus,
+    CrisisAlert,
+    DmStatus,
+    LocalResourceRow,
+)
 from bot.domain.crisis.resources import (
+    DataFreshness,
     EmergencyNumber,
     Fallback,
     HelpLine,
@@ -56,6 +57,7 @@ from bot.domain.crisis.resources import (
     ResourceDirectory,
     ResourceItem,
     ResourceSelection,
+    data_freshness,
     find_stale_numbers,
 )
 from bot.domain.crisis.templates import (
@@ -71,7 +73,7 @@ from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
 from bot.services.ports import Notifier
-from bot.services.settings import parse_country_option
+from bot.services.settings import clip_for_reply, parse_country_option
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +119,8 @@ class CrisisData:
 
 def load_crisis_data(config: Config) -> CrisisData:
     """Load and validate the resource directory, templates and phrase rules (once, at start-up)."""
-    c = config.crisis
-    paths = tuple(project_path(p) for p in (c.resources_file, c.templates_file, c.phrases_file))
+    files = config.data_files()
+    paths = (files["crisis_resources.toml"], files["crisis_templates.toml"], files["crisis_phrases.toml"])
     return _load(*((str(p), p.stat().st_mtime_ns) for p in paths))
 
 
@@ -420,10 +422,6 @@ def render_alert(alert: CrisisAlert, t: CrisisTemplates, role_id: int | None = N
 
 # -- input checks for /config resources ---------------------------------------------------
 
-_PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]*[0-9]")
-_URL = re.compile(r"https?://[^\s/<>]+\.[^\s<>]{2,}")
-
-
 def clean_local_name(text: str) -> str:
     """Validate a server resource's name."""
     name = " ".join(str(text).split())
@@ -435,8 +433,52 @@ def clean_local_name(text: str) -> str:
     return name
 
 
-def clean_contact(text: str) -> str:
-    """Validate a phone number or web address for a server resource; refuse stale numbers."""
+UNCHANGED = "Nothing has changed."
+CONTACT_NEEDED = ("The contact needs to be a phone number (like `0800 123 4567` or `+44 800 123 4567`) or a web "
+                  "address starting with `https://`. " + UNCHANGED)
+
+
+def _country_phrase(code: str) -> str:
+    """Return a country's name as it reads in a sentence ("the United Kingdom", "Brazil")."""
+    found = find_country(code)
+    name = found.name if found else code
+    needs_the = ("United", "Republic", "Kingdom", "Islands", "Netherlands", "Philippines", "Bahamas", "Gambia",
+                 "Maldives", "Emirates", "Holy See")
+    return f"the {name}" if any(word in name for word in needs_the) else name
+
+
+def _contact_refusal(problem: ContactError, contact: str, country: str) -> str:
+    shown = clip_for_reply(contact, 60)
+    here = _country_phrase(country)
+    match problem.issue:
+        case ContactIssue.BAD_NUMBER:
+            return (f"`{shown}` isn't a complete phone number in {here} — could you check the digits? Write it "
+                    f"as members there would dial it, or with the country code (like `{example_number(country)}`); "
+                    f"short codes such as `116 123` are fine where they exist. {UNCHANGED}")
+        case ContactIssue.OTHER_COUNTRY:
+            return (f"`{shown}` is a number in {_country_phrase(problem.detail)}, not {here}. If it's for members "
+                    f"there, add it with `country:{problem.detail}`; otherwise please check the number. {UNCHANGED}")
+        case ContactIssue.UNKNOWN_PLAN:
+            return (f"I can't check phone numbers for {here}, so please write it with its country code (like "
+                    f"`+44 800 123 4567`) or add a web address starting with `https://`. {UNCHANGED}")
+        case ContactIssue.NOT_HTTPS:
+            return (f"Links need to start with `https://`, so members land on a secure page — try "
+                    f"`{clip_for_reply(problem.detail, 200)}` if the site offers it. {UNCHANGED}")
+        case ContactIssue.NO_SCHEME:
+            return (f"Please write the full web address, starting with `https://` — for example "
+                    f"`{clip_for_reply(problem.detail, 200)}`. {UNCHANGED}")
+        case ContactIssue.NOT_A_WEB_LINK:
+            return ("I can add only web addresses starting with `https://` (or a phone number), so members always "
+                    f"know where a link takes them. {UNCHANGED}")
+        case ContactIssue.BAD_LINK:
+            return ("That link has something a plain web address can't contain (spaces, brackets, `*`, `|`, a "
+                    "name before `@`) or no proper site name. Please paste just the address, like "
+                    f"`https://example.org/help`. {UNCHANGED}")
+    return CONTACT_NEEDED
+
+
+def clean_contact(text: str, country: str) -> str:
+    """Validate a phone number (for `country`) or https address for a server resource; refuse stale numbers."""
     contact = " ".join(str(text).split())
     stale = find_stale_numbers(contact)
     if stale:
@@ -445,13 +487,12 @@ def clean_contact(text: str) -> str:
     if not contact.isprintable():
         raise InvalidInputError("The contact has characters Discord can't show; please use a phone number or a "
                                 "web address starting with `https://`.")
-    if _URL.fullmatch(contact) and len(contact) <= 200:
-        return contact
-    if _PHONE.fullmatch(contact) and 3 <= sum(ch.isdigit() for ch in contact) <= 15:
-        return contact
-    raise InvalidInputError(
-        "The contact needs to be a phone number (like `0800 123 4567` or `+44 800 123 4567`) or a web "
-        "address starting with `https://`.")
+    if len(contact) > 200:
+        raise InvalidInputError(f"The contact can be at most 200 characters. {UNCHANGED}")
+    try:
+        return check_contact(contact, country).text
+    except ContactError as problem:
+        raise InvalidInputError(_contact_refusal(problem, contact, country)) from None
 
 
 async def _value(value: _T) -> _T:
@@ -483,6 +524,10 @@ class CrisisService:
         self._recent: OrderedDict[int, None] = OrderedDict()
 
     # -- /crisis --------------------------------------------------------------------------
+
+    def data_freshness(self) -> DataFreshness:
+        """Return how old the crisis numbers in memory are today (UTC), by the service's clock."""
+        return data_freshness(self.directory, self.clock.now().astimezone(UTC).date())
 
     def suggest_countries(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
         """Return (name, code) of directory countries matching what the member typed."""
@@ -542,7 +587,7 @@ class CrisisService:
         clean_name = clean_local_name(name)
         if find_stale_numbers(clean_name):
             raise InvalidInputError("Please put the phone number in `contact`, not in the name.")
-        added = await self.repo.add_local_resource(guild_id, code, clean_name, clean_contact(contact),
+        added = await self.repo.add_local_resource(guild_id, code, clean_name, clean_contact(contact, code),
                                                    self.clock.now(), limit=MAX_LOCAL_RESOURCES)
         if added is None:
             raise InvalidInputError(

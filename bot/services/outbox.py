@@ -16,11 +16,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-from bot.db.database import DatabaseUnavailableError
 from bot.db.members import MemberRepository
 from bot.db.outbox import NewOutboxItem, OutboxItem, OutboxRepository
 from bot.domain.clock import Clock
 from bot.domain.messages import SendResult, SendStatus
+from bot.errors import DatabaseUnavailableError
 from bot.services.ports import Notifier
 
 log = logging.getLogger(__name__)

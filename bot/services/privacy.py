@@ -15,9 +15,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from bot.config import Config, project_path
+from bot.config import SHIPPED_DATA, Config
 from bot.db.database import Database
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxRepository
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "kindred-export/1"
 CONFIRM_WINDOW = timedelta(minutes=5)
-DATA_STATEMENT = "data/data_statement.md"
+DATA_STATEMENT = "data_statement.md"
 
 # Called before a member's data is deleted (guild_id, user_id): e.g. end buddy pairs kindly.
 ForgetHook = Callable[[int, int], Awaitable[None]]
@@ -47,9 +48,9 @@ class ExportFile:
     row_count: int
 
 
-def data_statement() -> str:
-    """Return the data statement shown by `/privacy info` and in the README."""
-    return project_path(DATA_STATEMENT).read_text(encoding="utf-8")
+def data_statement(path: Path = SHIPPED_DATA / DATA_STATEMENT) -> str:
+    """Return the data statement shown by `/privacy info` (the shipped one is also in the README)."""
+    return path.read_text(encoding="utf-8")
 
 
 class PrivacyService:
@@ -63,8 +64,14 @@ class PrivacyService:
         self.outbox = outbox
         self.clock = clock
         self.config = config
+        # Read once at start-up: a missing or unreadable file stops the start, not /privacy info.
+        self._statement = data_statement(config.data_file(DATA_STATEMENT))
         self._forget_hooks: list[ForgetHook] = []
         self._holds: list[RetentionHold] = []
+
+    def data_statement(self) -> str:
+        """Return the data statement `/privacy info` shows (the server's own copy if it has one)."""
+        return self._statement
 
     def hold_while(self, hold: RetentionHold) -> None:
         """Keep inactive members `hold(member_ids)` returns (e.g. a counter still counting for them)."""

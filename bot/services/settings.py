@@ -45,7 +45,7 @@ def parse_zone_option(text: str) -> str:
         zone(text.strip())
     except InvalidTimezoneError:
         raise InvalidInputError(
-            f"I don't recognise “{_clip(text)}” as a time zone. Pick one from the list as you "
+            f"I don't recognise “{clip_for_reply(text)}” as a time zone. Pick one from the list as you "
             "type, like `Europe/London` or `America/New_York` (a city name, not an offset like +2)."
         ) from None
     return text.strip()
@@ -57,7 +57,7 @@ def parse_time_option(text: str, what: str = "time") -> str:
         parsed = parse_hhmm(text)
     except InvalidTimeOfDayError:
         raise InvalidInputError(
-            f"The {what} needs to be a 24-hour time like `07:30` or `21:00`; “{_clip(text)}” isn't one."
+            f"The {what} needs to be a 24-hour time like `07:30` or `21:00`; “{clip_for_reply(text)}” isn't one."
         ) from None
     return f"{parsed.hour:02d}:{parsed.minute:02d}"
 
@@ -67,13 +67,14 @@ def parse_country_option(text: str) -> str:
     country = find_country(text)
     if country is None:
         raise InvalidInputError(
-            f"I couldn't find a country called “{_clip(text)}”. Try its two-letter code, like `GB`, "
+            f"I couldn't find a country called “{clip_for_reply(text)}”. Try its two-letter code, like `GB`, "
             "`US` or `IN`, or pick one from the list as you type."
         )
     return country.code
 
 
-def _clip(text: str, limit: int = 40) -> str:
+def clip_for_reply(text: str, limit: int = 40) -> str:
+    """Return what a person typed, safe to quote in a reply: printable, no backticks, at most `limit` long."""
     cleaned = "".join(ch for ch in str(text) if ch.isprintable()).replace("`", "'")
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 

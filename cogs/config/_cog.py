@@ -12,7 +12,7 @@ from bot.tree import send_ephemeral
 from cogs.common import channel_mention, role_mention
 from cogs.config._general import GeneralConfigMixin
 from cogs.config._milestones import MilestonesConfigMixin
-from cogs.config._resources import ResourcesConfigMixin, resources_text
+from cogs.config._resources import ResourcesConfigMixin, crisis_data_text, resources_text
 from cogs.recovery._messages import ladder_text
 
 
@@ -45,6 +45,7 @@ class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, ResourcesConfigMixin,
             f"• Crisis detection: **{'on' if g.crisis_detection else 'off'}**; default country **{view.region or 'none'}**; "
             f"public nudges **{'on' if g.crisis_public_nudge else 'off'}**; tier-1 replies **{'on' if g.crisis_tier1_replies else 'off'}**",
             f"• Crisis resources added here: {resources_text(await self.services.crisis.local_resources(g.guild_id))}",
+            f"• {crisis_data_text(self.services.crisis.data_freshness())}",
             f"• Buddies: nudge after **{view.buddy_nudge_after_days}** day(s); up to **{view.buddy_max}** each; "
             f"matching **{'on' if view.buddy_matching else 'off'}**",
             f"• Milestones: {ladder_text(await self.services.recovery.ladder(g.guild_id))}",

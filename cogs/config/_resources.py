@@ -10,7 +10,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.db.crisis import LocalResourceRow
+from bot.domain.crisis.records import LocalResourceRow
+from bot.domain.crisis.resources import DataFreshness
 from bot.services.container import Services
 from bot.tree import send_ephemeral
 from cogs.common import country_autocomplete
@@ -21,6 +22,15 @@ def resources_text(rows: list[LocalResourceRow]) -> str:
     if not rows:
         return "none yet"
     return ", ".join(f"**{r.name}** ({r.country})" for r in rows)
+
+
+def crisis_data_text(fresh: DataFreshness) -> str:
+    """Say how old the vetted crisis numbers are, and who re-checks them when they are too old."""
+    text = fresh.describe()
+    text = text[0].upper() + text[1:]
+    if fresh.stale:
+        text += " — please ask whoever hosts Kindred to re-check them; `/crisis` still shows them"
+    return text
 
 
 class ResourcesConfigMixin:

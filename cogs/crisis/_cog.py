@@ -10,9 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.db.database import DatabaseUnavailableError
 from bot.discord_notifier import build_embed
 from bot.domain.crisis.templates import Language, language_for_locale
+from bot.errors import DatabaseUnavailableError
 from bot.services.crisis import CrisisService, RequestResult, RequestStatus, SeenMessage
 from bot.tree import send_ephemeral
 from cogs.common import ids

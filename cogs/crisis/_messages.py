@@ -7,7 +7,7 @@ the short confirmations around them.
 
 from __future__ import annotations
 
-from bot.db.crisis import AlertStatus, CrisisAlert
+from bot.domain.crisis.records import AlertStatus, CrisisAlert
 from bot.services.crisis import RequestResult, RequestStatus
 
 ALERTMODS_SENT = ("I've let the moderators know privately, with a link to this channel. Only they can see it; "

@@ -14,8 +14,8 @@ import re
 import discord
 
 from bot.checks import has_manage_guild
-from bot.db.crisis import AlertAction
 from bot.discord_notifier import build_embed, build_view
+from bot.domain.crisis.records import AlertAction
 from bot.domain.messages import OutgoingMessage
 from bot.tree import report_interaction_error, send_ephemeral
 from cogs.common import kindred

@@ -183,11 +183,16 @@ async def test_server_resources_are_added_to_crisis(
     bad = await run(fake_discord, community, "/config resources add", community.mod,
                     country="GB", name="Nothing", contact="call us!")
     assert "phone number" in bad.content
+    for contact, says in (("+44 12", "isn't a complete phone number"), ("http://example.org/help", "https://"),
+                          ("https://example.org/[help](https://evil.example)", "just the address")):
+        refused = await run(fake_discord, community, "/config resources add", community.mod,  # ephemeral
+                            country="GB", name="Not this one", contact=contact)
+        assert says in refused.content and "Nothing has changed" in refused.content
 
     gb = await crisis(fake_discord, community.alice, community.guild, country="GB")
     more = gb.embeds[0]["description"]
     assert "Circle warmline" in more and "0800 123 4567" in more and "Added by this server's moderators" in more
-    assert "Old Samaritans" not in gb.text
+    assert "Old Samaritans" not in gb.text and "Not this one" not in gb.text
     us = await crisis(fake_discord, community.alice, community.guild, country="US")
     assert "Circle warmline" not in us.text  # a UK resource is not offered for the US
 

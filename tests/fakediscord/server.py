@@ -65,13 +65,14 @@ class FakeDiscord:
 
     # lifecycle ---------------------------------------------------------------------------------
 
-    async def start(self) -> FakeDiscord:
+    async def start(self, port: int = 0) -> FakeDiscord:
+        """Serve on 127.0.0.1: a free port, or `port` (to come back where a stopped fake was)."""
         app = web.Application(middlewares=[self.rest.middleware], client_max_size=64 * 1024 * 1024)
         app.add_routes(self.rest.routes())
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/resume-gateway", self.gateway.handle)])
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self

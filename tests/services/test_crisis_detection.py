@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Config
-from bot.db.crisis import AlertAction, DmStatus
 from bot.domain.clock import FakeClock
 from bot.domain.crisis.detection import Detection
+from bot.domain.crisis.records import AlertAction, DmStatus
 from bot.domain.crisis.templates import Language
 from bot.domain.messages import OutgoingMessage
 from bot.errors import NotFoundError, PermissionDeniedError

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from bot.config import Config
+from bot.domain.clock import FakeClock
 from bot.domain.crisis.resources import Need
 from bot.domain.crisis.templates import Language, TemplateKey
 from bot.errors import InvalidInputError, NotFoundError
@@ -143,3 +145,37 @@ async def test_a_server_keeps_its_own_list_short(services: Services) -> None:
     with pytest.raises(InvalidInputError, match="already has"):
         await services.crisis.add_local_resource(G, "GB", "One more", "0800 999 9999")
     await services.crisis.add_local_resource(G, "GB", "Line 3", "0800 111 1111")  # updating one still works
+
+
+@pytest.mark.parametrize(
+    ("contact", "says"),
+    [
+        ("+44 12", "+44 12` isn't a complete phone number in the United Kingdom"),
+        ("1 1 1", "1 1 1` isn't a complete phone number in the United Kingdom"),
+        ("+1 800 662 4357", "a number in the United States, not the United Kingdom"),
+        ("http://example.org/help", "https://example.org/help"),
+        ("javascript:alert(1)", "only web addresses starting with `https://`"),
+        ("https://example.org/[help](https://evil.example)", "just the address"),
+        ("https://trusted.org@evil.example/", "just the address"),
+        ("www.example.org", "https://www.example.org"),
+    ],
+)
+async def test_a_contact_that_is_not_a_real_number_or_https_link_is_refused_kindly(
+        services: Services, contact: str, says: str) -> None:
+    crisis = services.crisis
+    await crisis.add_local_resource(G, "GB", "Circle warmline", "0800 123 4567")
+    before = await crisis.local_resources(G)
+    with pytest.raises(InvalidInputError) as caught:
+        await crisis.add_local_resource(G, "GB", "Circle warmline", contact)
+    assert says in caught.value.message
+    assert "nothing" in caught.value.message.casefold()  # says that nothing changed
+    assert await crisis.local_resources(G) == before
+
+
+async def test_data_freshness_follows_the_clock_not_the_calendar(services: Services, clock: FakeClock) -> None:
+    checked = services.crisis.directory.last_checked
+    clock.set(datetime.combine(checked + timedelta(days=90), time(23, 0), UTC))
+    assert not services.crisis.data_freshness().stale
+    clock.set(datetime.combine(checked + timedelta(days=91), time(1, 0), UTC))
+    fresh = services.crisis.data_freshness()
+    assert fresh.stale and fresh.age == timedelta(days=91) and "older than 90 days" in fresh.describe()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,3 +73,83 @@ def test_sync_without_token_exits_2(tmp_path: Path) -> None:
 
 def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     assert run("dance", cwd=tmp_path).returncode == 2
+
+
+# -- operator errors: one line naming the problem, exit 2, never a traceback ----------------------
+
+UNREACHABLE = "http://127.0.0.1:9/api/v10"  # the discard port: nothing listens, the connection is refused
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """Return the only line on stderr, after checking the exit code and that there is no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def broken_data(tmp_path: Path, name: str, text: str) -> dict[str, str]:
+    own = tmp_path / "own"
+    own.mkdir(exist_ok=True)
+    (own / name).write_text(text, encoding="utf-8")
+    return {"KINDRED_DATA_DIR": str(own)}
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("crisis_resources.toml", "country = [", "not valid TOML"),
+        ("crisis_resources.toml", "schema_version = 2\n", "schema_version is 2"),
+        ("crisis_phrases.toml", "version = 1\n[[rule]]\nid = 'x'\n", "crisis_phrases.toml"),
+        ("crisis_templates.toml", "version = 7\n", "version is 7"),
+        ("prompts.toml", "prompts = []\n", "non-empty `prompts` array"),
+    ],
+)
+def test_check_config_loads_every_data_file(tmp_path: Path, name: str, text: str, says: str) -> None:
+    line = one_line(run("check-config", env=broken_data(tmp_path, name, text), cwd=tmp_path))
+    assert name in line and says in line and str(tmp_path / "own" / name) in line
+
+
+def test_check_config_reports_the_data_it_loaded(tmp_path: Path) -> None:
+    result = run("check-config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "33 countries" in result.stdout and "prompts" in result.stdout
+
+
+def _unusable_databases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    folder = tmp_path / "a-folder.sqlite3"
+    folder.mkdir()
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_text("not a database at all, but long enough to have a header")
+    return {"under a file": (blocker / "k.sqlite3", "is a file, not a folder"),
+            "a folder": (folder, "is a folder"),
+            "not sqlite": (junk, "not a SQLite database")}
+
+
+@pytest.mark.parametrize("case", ["under a file", "a folder", "not sqlite"])
+@pytest.mark.parametrize("command", [("check-config",), ("migrate",), ("backup", "copy.sqlite3"), ("run",)])
+def test_an_unusable_database_path_is_one_line(tmp_path: Path, case: str, command: tuple[str, ...]) -> None:
+    database, says = _unusable_databases(tmp_path)[case]
+    if command[0] == "backup" and case == "under a file":
+        says = "no database at"
+    # `run` must say so before it tries the network (nothing listens at UNREACHABLE).
+    env = {"KINDRED_DATABASE": str(database), "DISCORD_TOKEN": "token", "DISCORD_API_BASE": UNREACHABLE}
+    line = one_line(run(*command, env=env, cwd=tmp_path))
+    assert str(database) in line and says in line
+    assert not (tmp_path / "copy.sqlite3").exists()
+
+
+def test_run_with_broken_data_says_so_before_connecting(tmp_path: Path) -> None:
+    env = broken_data(tmp_path, "crisis_resources.toml", "country = [") | {
+        "DISCORD_TOKEN": "token", "DISCORD_API_BASE": UNREACHABLE, "KINDRED_DATABASE": str(tmp_path / "k.sqlite3")}
+    line = one_line(run("run", env=env, cwd=tmp_path))
+    assert "crisis_resources.toml" in line and "not valid TOML" in line
+
+
+def test_sync_without_network_is_one_line(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "token", "DISCORD_API_BASE": UNREACHABLE, "KINDRED_DATABASE": str(tmp_path / "k.sqlite3")}
+    line = one_line(run("sync", env=env, cwd=tmp_path))
+    assert "can't reach Discord" in line and "127.0.0.1:9" in line

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_BASE, example_toml, load_config
+from bot.config import DATA_FILES, DEFAULT_API_BASE, example_toml, load_config
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ def test_defaults_without_file_or_env(tmp_path: Path, monkeypatch: pytest.Monkey
     assert config.token is None
     assert config.api_base == DEFAULT_API_BASE
     assert config.gateway_url is None
-    assert str(config.database_path) == "data/kindred.sqlite3"
+    assert config.database_path == tmp_path / "data" / "kindred.sqlite3"  # resolved once, at start
     assert config.defaults.timezone == "UTC"
     assert config.milestones.ladder == (1, 3, 7, 14, 30, 60, 90, 180, 270, 365)
 
@@ -132,3 +132,66 @@ def test_describe_masks_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert token not in text
     assert "abcdefghijklmnopqrstuvwxyz" not in text
     assert "DISCORD_TOKEN = MTAx… (set," in text
+
+
+# -- where files are: the same wherever the bot is started --------------------------------------
+
+def test_relative_paths_in_the_file_resolve_against_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    etc, elsewhere = tmp_path / "etc", tmp_path / "elsewhere"
+    etc.mkdir()
+    elsewhere.mkdir()
+    (etc / "own").mkdir()
+    (etc / "rules").mkdir()
+    (etc / "rules" / "phrases.toml").write_text("", encoding="utf-8")
+    path = write(etc, '[bot]\ndatabase = "state/kindred.sqlite3"\ndata_dir = "own"\n'
+                      '[crisis]\nphrases_file = "rules/phrases.toml"\n')
+    for cwd in (tmp_path, elsewhere, etc):
+        monkeypatch.chdir(cwd)
+        for config in (load_config(path, env={}), load_config(env={"KINDRED_CONFIG": str(path)})):
+            assert config.database_path == etc / "state" / "kindred.sqlite3"
+            assert config.data_dir == etc / "own"
+            assert config.data_files()["crisis_phrases.toml"] == etc / "rules" / "phrases.toml"
+
+
+def test_paths_from_the_environment_resolve_against_the_working_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").mkdir()
+    config = load_config(env={"KINDRED_DATABASE": "db/k.sqlite3", "KINDRED_DATA_DIR": "mine"})
+    assert config.database_path == tmp_path / "db" / "k.sqlite3"
+    assert config.data_dir == tmp_path / "mine"
+
+
+def test_the_shipped_data_is_package_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={})
+    package = ROOT / "bot"
+    for name in DATA_FILES:
+        found = config.data_file(name)
+        assert found.is_file() and package in found.parents, (name, found)
+
+
+def test_a_data_folder_overrides_the_shipped_files_one_by_one(tmp_path: Path) -> None:
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "prompts.toml").write_text('prompts = ["What helped today?"]\n', encoding="utf-8")
+    config = load_config(write(tmp_path, '[bot]\ndata_dir = "own"\n'), env={})
+    assert config.data_file("prompts.toml") == own / "prompts.toml"
+    assert config.data_file("crisis_resources.toml") == load_config(env={}).data_file("crisis_resources.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "key", "says"),
+    [
+        ('[bot]\ndata_dir = "missing"\n', {}, "bot.data_dir", "no folder at"),
+        ("", {"KINDRED_DATA_DIR": "missing"}, "KINDRED_DATA_DIR", "no folder at"),
+        ('[crisis]\nresources_file = "data/crisis_resources.toml"\n', {}, "crisis.resources_file",
+         "shipped data now lives inside the package"),
+    ],
+)
+def test_a_data_path_that_is_not_there_names_the_key(tmp_path: Path, text: str, env: dict[str, str], key: str,
+                                                     says: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env=env)
+    assert info.value.key == key and says in info.value.problem and str(tmp_path) in info.value.problem

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 __all__ = [
     "Confidence",
     "CountryResources",
+    "DataFreshness",
     "EmergencyNumber",
     "Fallback",
     "HelpLine",
@@ -29,6 +30,7 @@ __all__ = [
     "ResourceSelection",
     "STALE_NUMBERS",
     "StaleEntry",
+    "data_freshness",
     "find_stale_numbers",
     "select_for_reply",
     "stale_entries",
@@ -40,7 +42,7 @@ MAX_PRIMARY_ITEMS = 3
 MAX_DATA_AGE = timedelta(days=90)
 
 
-# Numbers that still circulate in old lists but must never be shown (crisis_guidance.md).
+# Numbers that still circulate in old lists but must never be shown (docs/reference/crisis_guidance.md).
 # Digits only; matched against whole numbers, so "*4141" is not "141".
 STALE_NUMBERS: Mapping[str, str] = {
     "18002738255": "the old US Lifeline number; use 988",
@@ -495,6 +497,44 @@ def stale_entries(
                 where = f"{country.code} {line.name!r} ({line.contact})"
                 stale.append(StaleEntry(where, line.last_checked, line.source))
     return stale
+
+
+@dataclass(frozen=True, slots=True)
+class DataFreshness:
+    """How old the resource data is on a given day (for start-up, `/config show` and `status`)."""
+
+    last_checked: date  # the oldest `last_checked` of any entry
+    today: date
+    max_age: timedelta
+    stale_entries: int  # entries checked longer than `max_age` ago
+
+    @property
+    def age(self) -> timedelta:
+        """Return how long ago the oldest entry was checked."""
+        return max(self.today - self.last_checked, timedelta(0))
+
+    @property
+    def stale(self) -> bool:
+        """Return whether any entry is older than allowed, so a human must re-check it."""
+        return self.age > self.max_age
+
+    def describe(self) -> str:
+        """Return one line for an operator or moderator, saying what to do when stale."""
+        days = self.age.days
+        when = "today" if days == 0 else f"{days} day{'' if days == 1 else 's'} ago"
+        if not self.stale:
+            return f"crisis numbers last checked {self.last_checked.isoformat()} ({when})"
+        count = f"{self.stale_entries} entr{'y' if self.stale_entries == 1 else 'ies'}"
+        return (f"crisis numbers last checked {self.last_checked.isoformat()} ({when}: older than "
+                f"{self.max_age.days} days; {count} to re-check with their sources)")
+
+
+def data_freshness(directory: ResourceDirectory, today: date, max_age: timedelta = MAX_DATA_AGE) -> DataFreshness:
+    """Return how old `directory` is on `today` (pure: the caller's clock decides the day)."""
+    dates = [directory.last_checked, *(fb.last_checked for fb in directory.fallbacks),
+             *(line.last_checked for country in directory.countries for line in country.lines)]
+    return DataFreshness(last_checked=min(dates), today=today, max_age=max_age,
+                         stale_entries=len(stale_entries(directory, today, max_age)))
 
 
 # ---------------------------------------------------------------- selection

@@ -13,7 +13,7 @@ from bot.domain.crisis.detection import Detection, Detector, PhraseRulesError, R
 from bot.domain.crisis.resources import Need
 
 ROOT = Path(__file__).resolve().parents[3]
-RULES = ROOT / "data" / "crisis_phrases.toml"
+RULES = ROOT / "bot" / "data" / "crisis_phrases.toml"
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Evaluate passive detection on the labelled sets: recall, false alarms, confusion table.
 
 Run with `-s` to see the tables. The thresholds are the ones to meet before a server turns
-detection on (crisis_guidance.md "Measure before enabling").
+detection on (docs/reference/crisis_guidance.md "Measure before enabling").
 
 Read the numbers with care: every set here has been used to write or widen the rules, so
 they measure coverage of known phrasings, not accuracy on new ones. Each later set's header
@@ -22,7 +22,7 @@ import pytest
 from bot.domain.crisis.detection import Detection, Detector
 
 ROOT = Path(__file__).resolve().parents[3]
-RULES = ROOT / "data" / "crisis_phrases.toml"
+RULES = ROOT / "bot" / "data" / "crisis_phrases.toml"
 LABELLED = Path(__file__).with_name("labelled_messages.tsv")
 LATER_SETS = [Path(__file__).with_name(n) for n in ("heldout_messages.tsv", "unseen_messages.tsv")]
 

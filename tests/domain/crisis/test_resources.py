@@ -11,7 +11,14 @@ from typing import Any
 
 import phonenumbers
 import pytest
+from phonenumbers import shortnumberinfo
 
+from bot.domain.contacts import (
+    SHORT_CODES_NOT_IN_PHONENUMBERS,
+    ContactError,
+    check_phone,
+    phone_numbers_in,
+)
 from bot.domain.crisis.resources import (
     MAX_DATA_AGE,
     Confidence,
@@ -23,13 +30,14 @@ from bot.domain.crisis.resources import (
     ResourceDataError,
     ResourceDirectory,
     ResourceItem,
+    data_freshness,
     find_stale_numbers,
     select_for_reply,
     stale_entries,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-DATA = ROOT / "data" / "crisis_resources.toml"
+DATA = ROOT / "bot" / "data" / "crisis_resources.toml"
 
 
 @pytest.fixture(scope="module")
@@ -129,64 +137,55 @@ def test_invalid_toml_is_a_resource_error(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------- phone numbers
 
-# Short codes phonenumbers cannot judge as full numbers; each checked by hand against the
-# reference. Keyed by country so "988" is not silently accepted for, say, Germany.
-SHORT_CODES: dict[str, set[str]] = {
-    "US": {"988"},
-    "CA": {"988"},
-    "BR": {"188"},
-    "AR": {"135"},
-    "CL": {"4141", "1412"},
-    "GB": {"116123", "111"},
-    "IE": {"116123"},
-    "DE": {"116123"},
-    "AT": {"142", "147"},
-    "CH": {"143", "147"},
-    "FR": {"3114"},
-    "ES": {"024"},
-    "NL": {"113"},
-    "BE": {"1813"},
-    "SE": {"90101"},
-    "NO": {"116123"},
-    "PL": {"116123"},
-    "PT": {"1411", "1414"},
-    "IL": {"1201"},
-    "AU": {"131114"},
-    "NZ": {"1737"},
-    "IN": {"14416", "14446"},
-    "KR": {"109"},
-    "PH": {"1553"},
-    "SG": {"1767", "1771"},
-    "HK": {"18111"},
-}
-# Parenthetical remarks with letters ("(0508 TAUTOKO)", "(free, CABA ...)") are not numbers.
-_REMARK = re.compile(r"\([^)]*[A-Za-z][^)]*\)")
-_NUMBER = re.compile(r"\*?\(?\d[\d \-()]*\d|\*?\d")
-
-
-def phone_numbers(text: str) -> list[str]:
-    """Return each number written in a `phone` field."""
-    return [m.strip() for m in _NUMBER.findall(_REMARK.sub(" ", text))]
-
-
-def test_every_phone_number_is_possible_or_an_allowed_short_code(
-    directory: ResourceDirectory,
-) -> None:
+def test_every_shipped_number_passes_the_validator_moderators_face(directory: ResourceDirectory) -> None:
+    # The same check as `/config resources add`: phonenumbers for the line's country, short
+    # codes included; a typo in a long number, or a short code of another country, fails here.
     problems: list[str] = []
-    used_short: set[tuple[str, str]] = set()
+    checked = 0
     for country in directory.countries:
-        for line in country.lines:
-            for number in phone_numbers(line.phone):
-                digits = re.sub(r"\D", "", number)
-                if digits in SHORT_CODES.get(country.code, set()):
-                    used_short.add((country.code, digits))
-                    continue
-                parsed = phonenumbers.parse(number.lstrip("*"), country.code)
-                if not phonenumbers.is_possible_number(parsed):
-                    problems.append(f"{country.code} {line.name!r}: {number!r}")
-    assert not problems, "not a possible phone number (typo?): " + "; ".join(problems)
-    allowed = {(c, d) for c, codes in SHORT_CODES.items() for d in codes}
-    assert allowed == used_short, f"allow-list entries no longer used: {allowed - used_short}"
+        for number in (country.emergency.dial, *(n for line in country.lines for n in phone_numbers_in(line.phone))):
+            checked += 1
+            try:
+                check_phone(number, country.code)
+            except ContactError as exc:
+                problems.append(f"{country.code} {number!r}: {exc.issue}")
+    assert not problems, "not a valid number in its country (typo?): " + "; ".join(problems)
+    assert checked == 33 + 89  # the 33 emergency numbers and the 89 numbers written in the 82 lines
+
+
+REFERENCE = ROOT / "docs" / "reference" / "crisis_resources.reference.toml"
+
+
+def test_every_number_shown_to_members_is_in_the_vetted_reference(directory: ResourceDirectory) -> None:
+    # The shipped data may only trim and annotate the reference, never add a number it does not
+    # list for that country (e.g. Malaysia: Befrienders KL has no verified number there and Talian
+    # HEAL 15555 is not in it at all, so Malaysia shows the worldwide directory until a human
+    # verifies them and the reference is updated).
+    with open(REFERENCE, "rb") as fh:
+        reference = {c["code"]: c for c in tomllib.load(fh)["country"]}
+    unsourced = []
+    for country in directory.countries:
+        listed = {re.sub(r"\D", "", n) for line in reference[country.code]["line"]
+                  for n in phone_numbers_in(line.get("phone", ""))}
+        if country.emergency.dial not in re.sub(r"[^\d ]", " ", reference[country.code]["emergency"]).split():
+            unsourced.append(f"{country.code} emergency {country.emergency.dial}")
+        unsourced += [f"{country.code} {line.name!r} {number}" for line in country.member_lines
+                      for number in phone_numbers_in(line.phone) if re.sub(r"\D", "", number) not in listed]
+    assert not unsourced, unsourced
+    assert directory.country("MY") is not None and not directory.country("MY").member_lines  # type: ignore[union-attr]
+
+
+def test_short_code_allow_list_is_needed_and_used(directory: ResourceDirectory) -> None:
+    # Each entry is a short code the shipped data uses and phonenumbers does not know yet;
+    # once phonenumbers learns one, it comes off the list.
+    shipped = {(c.code, re.sub(r"\D", "", n)) for c in directory.countries for line in c.lines
+               for n in phone_numbers_in(line.phone)}
+    for country, codes in SHORT_CODES_NOT_IN_PHONENUMBERS.items():
+        for code in codes:
+            assert (country, code) in shipped, f"{country} {code} is not in the shipped data any more"
+            parsed = phonenumbers.parse(code, country)
+            assert not shortnumberinfo.is_valid_short_number_for_region(parsed, country), (
+                f"phonenumbers now knows {country} {code}: remove it from SHORT_CODES_NOT_IN_PHONENUMBERS")
 
 
 def test_every_verified_line_has_a_way_to_reach_it(directory: ResourceDirectory) -> None:
@@ -247,19 +246,34 @@ def test_stale_entries_reference_date_is_injectable(directory: ResourceDirectory
     assert any("GB 'Samaritans' (116 123)" in e.where for e in late)
 
 
-def test_data_is_not_older_than_90_days(directory: ResourceDirectory) -> None:
-    # date.today() on purpose: this is a data-freshness alarm, not a unit test.
-    stale = stale_entries(directory, date.today())
-    message = "\n".join(
-        f"  - {e.where}: last checked {e.last_checked}; re-check against {e.source or 'the operator'}"
-        for e in stale
-    )
-    assert not stale, (
-        f"crisis resources older than {MAX_DATA_AGE.days} days. Re-check each entry below with "
-        "its operator's own site, fix any change in data/crisis_resources.toml (and the "
-        "reference), then set its last_checked (and the top-level one) to the day you checked:\n"
-        + message
-    )
+@pytest.mark.parametrize(
+    ("days_after", "stale", "says"),
+    [
+        (0, False, "last checked 2026-11-21 (today)"),
+        (1, False, "last checked 2026-11-21 (1 day ago)"),
+        (90, False, "(90 days ago)"),
+        (91, True, "91 days ago: older than 90 days"),
+        (400, True, "400 days ago: older than 90 days"),
+    ],
+)
+def test_freshness_says_whether_the_data_is_stale_and_how_old(
+    directory: ResourceDirectory, days_after: int, stale: bool, says: str
+) -> None:
+    # A fixed "today", never the real date: the suite must pass whatever day it runs.
+    today = date(2026, 11, 21) + timedelta(days=days_after)
+    fresh = data_freshness(directory, today)
+    assert fresh.last_checked == date(2026, 11, 21)  # the oldest entry
+    assert fresh.age == timedelta(days=days_after)
+    assert fresh.stale is stale
+    assert fresh.stale_entries == (85 if stale else 0)
+    assert says in fresh.describe()
+
+
+def test_freshness_follows_the_oldest_entry(raw: dict[str, Any]) -> None:
+    older = _break(raw, "country.6.line.0.last_checked", "2026-06-01")
+    fresh = data_freshness(ResourceDirectory.from_mapping(older), date(2026, 9, 1))
+    assert fresh.last_checked == date(2026, 6, 1) and fresh.stale and fresh.stale_entries == 1
+    assert "1 entry" in fresh.describe()
 
 
 # ---------------------------------------------------------------- lookup

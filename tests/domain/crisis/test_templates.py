@@ -25,7 +25,7 @@ from bot.domain.crisis.templates import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
-PATH = ROOT / "data" / "crisis_templates.toml"
+PATH = ROOT / "bot" / "data" / "crisis_templates.toml"
 
 FULL = TemplateFields(
     server="Sober Sundays",
