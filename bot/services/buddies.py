@@ -599,7 +599,7 @@ class BuddyService:
             other, pair = await self._pair_with(me, buddy_user)
             if other.paused_at(now):
                 raise ConflictError(THEY_ARE_PAUSED.format(user=buddy_user))
-            if other.dm_closed:
+            if other.dms_closed(now):
                 raise ConflictError(THEY_HAVE_NO_DMS.format(user=buddy_user))
             # Either direction counts: the pair shares one nudge a day.
             if await self.repo.manual_nudge_between(pair.pair_id, day_start, day_end):
@@ -777,7 +777,7 @@ class BuddyService:
         """Decide whether `recipient` should be nudged about `absent` now."""
         if absent.share_checkins is not ShareCheckins.BUDDIES:
             return None  # their absence is theirs to keep private
-        if absent.paused_at(now) or recipient.paused_at(now) or recipient.dm_closed:
+        if absent.paused_at(now) or recipient.paused_at(now) or recipient.dms_closed(now):
             return None
         recipient_tz = self._tz(recipient)
         if not may_dm_now(now, recipient_tz, recipient.quiet_start, recipient.quiet_end):
@@ -842,7 +842,7 @@ class BuddyService:
                 member = entry.member
                 if counts.get(member.member_id, 0) >= max_buddies:
                     await self.repo.leave_pool(conn, member.member_id)  # full now: nothing to find
-                elif not member.paused_at(now) and not member.dm_closed:
+                elif not member.paused_at(now) and not member.dms_closed(now):
                     entries[member.member_id] = entry
             # The pool comes longest-waiting first; a round considers at most MAX_ROUND of
             # them, which bounds the time the writer (and the event loop) is held.

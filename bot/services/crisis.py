@@ -701,6 +701,9 @@ class CrisisService:
         """Record what happened to alerts and DMs, and show it on the alert."""
         self.outbox.on_result("crisis.alert", self._on_alert_result)
         self.outbox.on_result("crisis.dm", self._on_dm_result)
+        # Crisis help is always offered: a closed-DM mark from a refused reminder or nudge
+        # must not stop it (a refusal falls back to the public nudge, if allowed).
+        self.outbox.always_attempt("crisis.dm")
 
     @staticmethod
     def _alert_id(item: OutboxItem) -> int:

@@ -26,6 +26,8 @@ from bot.services.ports import Notifier
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# The detail of a DM not tried because the member's DMs are known to be closed.
+KNOWN_CLOSED = "known closed"
 ResultHook = Callable[[OutboxItem, SendResult], Awaitable[None]]
 
 
@@ -50,6 +52,7 @@ class OutboxService:
         self.clock = clock
         self.batch = batch
         self._hooks: dict[str, ResultHook] = {}
+        self._always_attempt: set[str] = set()
         # Dispatchers take turns; `deliver_now` does not wait for them (an urgent alert must
         # not queue behind a morning's prompts). Each row is claimed while it is being sent,
         # so no two senders ever send the same row.
@@ -64,6 +67,14 @@ class OutboxService:
     def on_result(self, kind: str, hook: ResultHook) -> None:
         """Call `hook` after each delivery attempt of messages of this kind."""
         self._hooks[kind] = hook
+
+    def always_attempt(self, kind: str) -> None:
+        """Try DMs of this kind even to a member whose DMs are known to be closed (crisis help).
+
+        The mark may be out of date (DMs opened again without a command), and a refusal
+        costs one 4xx and then takes the message's fallback, as any refusal does.
+        """
+        self._always_attempt.add(kind)
 
     async def deliver_now(self, item: NewOutboxItem) -> SendResult:
         """Queue a message and send it at once (used by commands that must report the outcome)."""
@@ -108,10 +119,12 @@ class OutboxService:
 
     async def _send(self, item: OutboxItem) -> SendResult:
         nonce = nonce_for(item.dedupe_key)
-        if item.target == "dm" and await self.members.dm_closed(item.target_id):
+        if (item.target == "dm" and item.kind not in self._always_attempt
+                and await self.members.dm_closed(item.target_id, self.clock.now())):
             # Known-closed DMs are not tried again: repeated 4xx count toward Discord's
-            # invalid-request limit. The mark lifts when the member next uses the bot.
-            result = SendResult(SendStatus.DM_CLOSED, detail="known closed")
+            # invalid-request limit. The mark lifts when the member next uses the bot, or
+            # after a week (`DM_CLOSED_FOR`).
+            result = SendResult(SendStatus.DM_CLOSED, detail=KNOWN_CLOSED)
         elif item.target == "dm":
             result = await self.notifier.send_dm(item.target_id, item.message, nonce=nonce)
         else:
@@ -136,7 +149,8 @@ class OutboxService:
             await self.outbox.mark_undeliverable(item.outbox_id, result.status.value)
             log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
             if result.status is SendStatus.DM_CLOSED:
-                await self.members.mark_dm_closed(item.target_id, now)
+                if result.detail != KNOWN_CLOSED:  # a refusal just now: the week starts again
+                    await self.members.mark_dm_closed(item.target_id, now)
                 await self._fall_back(item, now)
         hook = self._hooks.get(item.kind)
         if hook is not None:

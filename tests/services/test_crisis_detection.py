@@ -219,8 +219,8 @@ async def test_closed_dms_post_one_public_nudge_per_channel_per_half_hour(
     assert (await services.crisis.repo.get(second or 0)).dm_status is DmStatus.UNDELIVERABLE  # type: ignore[union-attr]
     clock.advance(timedelta(minutes=40))
     refused_before = len([s for s in notifier.sent if s.target == "dm"])
-    await say(services, TIER3)  # alice's DMs are known closed: no new attempt, the nudge again
-    assert len([s for s in notifier.sent if s.target == "dm"]) == refused_before
+    await say(services, TIER3)  # alice's DMs are known closed, but crisis help is always tried: refused, the nudge again
+    assert len([s for s in notifier.sent if s.target == "dm"]) == refused_before + 1
     assert len(posts(notifier, GENERAL)) == 2
 
 

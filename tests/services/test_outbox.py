@@ -76,7 +76,7 @@ async def test_closed_dm_marks_member_falls_back_and_is_not_retried(services: Se
     nudge = OutgoingMessage("public nudge")
     await queue(services, "dm1", "dm", U, OutgoingMessage("private", fallback_channel_id=777, fallback=nudge))
     await services.outbox.dispatch()
-    assert await services.members.dm_closed(U)
+    assert await services.members.dm_closed(U, services.clock.now())
     assert [s.message.content for s in notifier.posts_in(777)] == ["public nudge"]
     attempts_before = len(notifier.sent)
     await queue(services, "dm2", "dm", U)
