@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 import aiosqlite
 
 from bot.db.database import Database
+from bot.db.outbox import cancel_in
 from bot.domain.buddies import pair_key
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, ShareCheckins, dms_closed
@@ -507,16 +508,14 @@ class BuddyRepository:
         """Cancel queued, unsent nudges of a pair, or to or about a member."""
         params: tuple[int, ...]
         if pair_id is not None:
-            where, params = "n.pair_id = ?", (pair_id,)
+            where, params = "pair_id = ?", (pair_id,)
         elif member_id is not None:
-            where, params = "(n.recipient_id = ? OR n.about_id = ?)", (member_id, member_id)
+            where, params = "(recipient_id = ? OR about_id = ?)", (member_id, member_id)
         else:
             raise ValueError("give pair_id or member_id")
-        cursor = await conn.execute(
-            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND dedupe_key IN "  # noqa: S608 - fixed fragments
-            f"(SELECT n.dedupe_key FROM buddy_nudges n WHERE {where})",
-            params)
-        return cursor.rowcount
+        # Every nudge's outbox row carries the nudge's dedupe key.
+        rows = await conn.execute_fetchall(f"SELECT dedupe_key FROM buddy_nudges WHERE {where}", params)  # noqa: S608 - fixed fragments
+        return await cancel_in(conn, keys=[r[0] for r in rows])
 
     async def delivery_outcome(self, dedupe_key: str) -> tuple[str | None, str | None]:
         """Return the outbox status of a buddy DM and the reason it was not delivered, if any."""
