@@ -5,10 +5,14 @@ row is still pending and nobody else holds it, and only the claimant can record 
 outcome. Features withdraw messages with `cancel_in`, in the transaction of the change
 that makes them unwanted; a cancelled (or deleted) row can no longer be claimed, so a
 batch read before the change does not send it.
+
+A row keeps the message body (`payload`) only while it may still be sent: once sent, given
+up or cancelled, only what exactly-once needs stays (key, status, times, message id).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -116,8 +120,29 @@ async def cancel_in(conn: aiosqlite.Connection, *, keys: Sequence[str] | None = 
         where.append("target = ?")
         params.append(target)
     cursor = await conn.execute(
-        f"UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND {' AND '.join(where)}",  # noqa: S608 - fixed fragments
+        f"UPDATE outbox SET status = 'cancelled', payload = NULL WHERE status = 'pending' AND {' AND '.join(where)}",  # noqa: S608 - fixed fragments
         params)
+    return cursor.rowcount
+
+
+async def cancel_naming_in(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
+    """Withdraw a server's unsent messages whose words name a user (a mention, a link); return how many.
+
+    For `/privacy delete`: the member's own messages go with their row, but a message to
+    someone else can name them too (a buddy request carries the requester's mention).
+    Sent messages keep no words, so only unsent ones can.
+    """
+    rows = await conn.execute_fetchall(
+        "SELECT outbox_id, payload FROM outbox WHERE status = 'pending' AND guild_id = ? AND instr(payload, ?) > 0",
+        (guild_id, str(user_id)))
+    # instr() finds the digits anywhere; a Discord id inside a longer number is not a mention.
+    named = re.compile(rf"(?<![0-9]){user_id}(?![0-9])")
+    ids = [r[0] for r in rows if named.search(r[1])]
+    if not ids:
+        return 0
+    cursor = await conn.execute(
+        f"UPDATE outbox SET status = 'cancelled', payload = NULL WHERE outbox_id IN ({','.join('?' * len(ids))})",  # noqa: S608 - placeholders only
+        ids)
     return cursor.rowcount
 
 
@@ -182,7 +207,8 @@ class OutboxRepository:
         """Record a delivery (even of a row cancelled while it was being sent: it did go out)."""
         return await self.db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-            "last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE outbox_id = ? AND claimed_by = ?",
+            "last_error = NULL, payload = NULL, claimed_by = NULL, claimed_until = NULL "
+            "WHERE outbox_id = ? AND claimed_by = ?",
             (to_utc_text(now), message_id, outbox_id, claimant),
         ) == 1
 
@@ -190,7 +216,7 @@ class OutboxRepository:
         """Give up on a message for a reason that retrying will not fix."""
         return await self.db.execute(
             "UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'undeliverable' ELSE status END, "
-            "attempts = attempts + 1, last_error = ?, claimed_by = NULL, claimed_until = NULL "
+            "attempts = attempts + 1, last_error = ?, payload = NULL, claimed_by = NULL, claimed_until = NULL "
             "WHERE outbox_id = ? AND claimed_by = ?",
             (reason, outbox_id, claimant),
         ) == 1

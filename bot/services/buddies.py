@@ -149,8 +149,12 @@ EXPIRED_DM = ("Your buddy request to <@{target}> in {where} has closed after 14 
 ENDED_DM = ("<@{ender}> has ended your buddy pairing in {where}. No blame, and nothing you need to do — "
             "people's needs change. Take care of yourself. 💛 Whenever you're ready, `/buddy find` can "
             "pair you with someone new.")
-LEFT_DM = ("<@{leaver}> has stepped away from buddies in {where}, so your pairing has ended. It isn't about "
-           "you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
+# Sent when a member deletes their data (or retention removes it): the notice outlives
+# everything about them, so it must not name them either. The start date tells the partner
+# which pairing it was.
+LEFT_DM = ("Your buddy from the pairing that began <t:{since}:D> in {where} has stepped away from Kindred, so "
+           "that pairing has ended. It isn't about you. 💛 Whenever you're ready, `/buddy find` can pair you "
+           "with someone new.")
 LEFT_SERVER_DM = ("<@{leaver}> is no longer a member of {where}, so your buddy pairing there has ended. It isn't "
                   "about you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
 UNREACHABLE_DM = ("I can no longer reach <@{leaver}>'s account, so your buddy pairing in {where} has ended. "
@@ -653,7 +657,8 @@ class BuddyService:
         """End a member's pairs (partners told kindly), cancel their requests, pool place and nudges.
 
         For `/privacy delete`, before the member's rows are removed: the partners'
-        notices belong to the partners, so they survive the deletion.
+        notices belong to the partners, so they survive the deletion (and do not name the
+        member: anything still unsent that names them is withdrawn with their data).
         """
         await self._withdraw(guild_id, user_id, reason="left")
 
@@ -673,7 +678,8 @@ class BuddyService:
                 await self.repo.end_pair(conn, pair.pair_id, ended_by=member.member_id, reason=reason, now=now)
                 await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
                 await self._notice_in(conn, f"buddy:{reason}:{pair.pair_id}", pair.partner_member(member.member_id),
-                                      text.format(leaver=user_id, where=self._where(guild_id)), now)
+                                      text.format(leaver=user_id, where=self._where(guild_id),
+                                                  since=int(pair.started_at.timestamp())), now)
             await self.repo.cancel_requests_of(conn, member.member_id, now)
             await self.repo.leave_pool(conn, member.member_id)
             await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)

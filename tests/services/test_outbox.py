@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from bot.config import Config
 from bot.db.database import Database
-from bot.db.outbox import NewOutboxItem, enqueue
+from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendStatus
 from bot.services.container import Services, build_services
@@ -111,6 +111,23 @@ async def test_result_hooks_see_outcomes(services: Services, notifier: Recording
     await queue(services, "k4")
     await services.outbox.dispatch()
     assert len(seen) == 1
+
+
+async def test_a_finished_message_keeps_only_what_exactly_once_needs(services: Services,
+                                                                       notifier: RecordingNotifier) -> None:
+    notifier.dm_closed.add(U + 1)
+    await queue(services, "body:sent", message=OutgoingMessage("private words"))
+    await queue(services, "body:refused", "dm", U + 1, OutgoingMessage("private words"))
+    await queue(services, "body:waiting", "dm", U, OutgoingMessage("private words"))
+    async with services.db.transaction() as conn:
+        await cancel_in(conn, keys=["body:waiting"])
+    await services.outbox.dispatch()
+    rows = await services.db.fetch_all("SELECT dedupe_key, status, payload, sent_at, message_id FROM outbox "
+                                       "ORDER BY outbox_id")
+    assert [(r["dedupe_key"], r["status"], r["payload"]) for r in rows] == [
+        ("body:sent", "sent", None), ("body:refused", "undeliverable", None), ("body:waiting", "cancelled", None)]
+    assert rows[0]["sent_at"] is not None and rows[0]["message_id"] is not None
+    assert await queue(services, "body:sent") is None  # the key still makes a second queueing a no-op
 
 
 def test_outgoing_message_round_trips_through_json() -> None:
