@@ -200,6 +200,13 @@ async def last_dm_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime 
     return _time(row[0]) if row else None
 
 
+async def last_request_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime | None:
+    """Return when the member last used /alertmods (in the server of this member row)."""
+    row = await _one(conn, "SELECT max(created_at) FROM crisis_alerts WHERE member_id = ? AND source = 'request'",
+                     (member_id,))
+    return _time(row[0]) if row else None
+
+
 async def last_nudge_at_in(conn: aiosqlite.Connection, channel_id: int) -> datetime | None:
     """Return when a public /crisis nudge last went to a channel."""
     row = await _one(conn, "SELECT max(dm_at) FROM crisis_alerts WHERE channel_id = ? AND dm_status = 'nudged'",
@@ -247,13 +254,6 @@ class CrisisRepository:
         """Return one alert."""
         row = await self.db.fetch_one(_SELECT_ALERT + "WHERE a.alert_id = ?", (alert_id,))
         return _alert(row) if row else None
-
-    async def last_request_at(self, guild_id: int, user_id: int) -> datetime | None:
-        """Return when the member last used /alertmods in this server."""
-        value = await self.db.fetch_value(
-            "SELECT max(a.created_at) FROM crisis_alerts a JOIN members m ON m.member_id = a.member_id "
-            "WHERE m.guild_id = ? AND m.user_id = ? AND a.source = 'request'", (guild_id, user_id))
-        return _time(value)
 
     async def set_alert_message(self, alert_id: int, message_id: int) -> None:
         """Remember the posted alert's message id (so its status can be shown on it later)."""

@@ -758,11 +758,12 @@ class CrisisService:
         if guild.alerts_channel_id is None:
             return RequestResult(RequestStatus.NO_CHANNEL)
         now = self.clock.now()
-        last = await self.repo.last_request_at(guild_id, user_id)
-        if last is not None and now - last < REQUEST_COOLDOWN:
-            return RequestResult(RequestStatus.TOO_SOON, last)
         async with self.db.transaction() as conn:
             member = await touch_in(conn, guild_id, user_id, now)  # a command: the member used the bot
+            # Checked and recorded under the write lock, so a double tap cannot pass twice.
+            last = await crisis_db.last_request_at_in(conn, member.member_id)
+            if last is not None and now - last < REQUEST_COOLDOWN:
+                return RequestResult(RequestStatus.TOO_SOON, last)
             prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
             alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
                 guild_id=guild_id, member_id=member.member_id, source=AlertSource.REQUEST, channel_id=channel_id,

@@ -285,6 +285,15 @@ async def test_alertmods_reaches_the_moderators_quietly_once(
     assert "Acknowledged by" in alert.text and "zebra-canary-7731" in alert.content
 
 
+async def test_a_double_tap_of_alertmods_alerts_the_moderators_once(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    await run(fake_discord, community, "/config alerts", community.mod, channel=community.alerts)
+    taps = [await fake_discord.slash("/alertmods", user=community.alice, guild=community.guild) for _ in range(2)]
+    replies = [await tap.reply() for tap in taps]
+    assert sorted("already got your request" in r.content for r in replies) == [False, True]
+    assert len(alerts(fake_discord, community)) == 1
+
+
 # -- passive detection -----------------------------------------------------------------------
 
 

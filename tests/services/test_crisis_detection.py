@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -365,6 +366,15 @@ async def test_alertmods_posts_once_per_few_minutes_and_stores_no_note(
     for table in ("crisis_alerts", "outbox", "members"):
         for row in await services.db.fetch_all(f"SELECT * FROM {table}"):  # noqa: S608
             assert "canary-note-55" not in " ".join(map(str, tuple(row)))
+
+
+async def test_a_double_tap_of_alertmods_alerts_once(services: Services, notifier: RecordingNotifier) -> None:
+    await services.guild_config.set_alerts(G, channel_id=ALERTS, role_id=None)
+    first, second = await asyncio.gather(services.crisis.alert_moderators(G, GENERAL, ALICE, "help"),
+                                         services.crisis.alert_moderators(G, GENERAL, ALICE, "help"))
+    assert sorted(r.status.value for r in (first, second)) == [RequestStatus.SENT.value, RequestStatus.TOO_SOON.value]
+    assert len(posts(notifier)) == 1, "two quick taps posted two alerts"
+    assert await services.db.fetch_value("SELECT count(*) FROM crisis_alerts") == 1
 
 
 async def test_a_long_note_still_fits_in_one_message(services: Services, notifier: RecordingNotifier) -> None:
