@@ -763,7 +763,8 @@ class CrisisService:
         """Show an alert's current state on its posted message (best effort)."""
         await self.show_alert(alert_id)
 
-    async def show_alert(self, alert_id: int, editor: AlertEditor | None = None) -> bool:
+    async def show_alert(self, alert_id: int, editor: AlertEditor | None = None, *,
+                         posted: tuple[int, int] | None = None) -> bool:
         """Edit the posted alert to show its newest state, unless it shows that already; return whether it did.
 
         Edits of one alert take turns, and each reads the alert only once it is its turn, so
@@ -771,16 +772,22 @@ class CrisisService:
         a refresh waiting out a rate limit does not undo a moderator's "Resolved". The
         version makes the turn-taking cheap: an edit finding its version shown skips the request.
         `editor` defaults to editing the message by id; a button press passes its own
-        interaction's, so the moderator's click is answered by the same edit.
+        interaction's, and where the alert is (`posted`: channel id, message id), so the
+        moderator's click is answered by the same edit even if the id was never stored
+        (a restart right after posting).
         """
         editor = editor or self.edit_alert
         async with self._edit_turns.turn(alert_id):
             alert = await self.repo.get(alert_id)
-            if (alert is None or alert.alert_message_id is None or alert.alert_channel_id is None
-                    or editor is None or alert.version <= alert.shown_version):
+            if alert is None or editor is None or alert.version <= alert.shown_version:
+                return False
+            if posted is not None and alert.alert_message_id is None:
+                await self.repo.set_alert_message(alert_id, posted[1], shown_version=alert.shown_version)
+            where = posted or (alert.alert_channel_id, alert.alert_message_id)
+            if where[0] is None or where[1] is None:
                 return False
             try:
-                await editor(alert.alert_channel_id, alert.alert_message_id, render_alert(alert, self.templates))
+                await editor(where[0], where[1], render_alert(alert, self.templates))
             except Exception as exc:  # the alert itself is already posted; an edit is a nicety
                 log.warning("could not update crisis alert %s: %s", alert_id, type(exc).__name__)
                 return False

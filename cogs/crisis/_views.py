@@ -73,4 +73,5 @@ class AlertButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
                                                      allowed_mentions=discord.AllowedMentions.none())
             return True
 
-        await kindred(interaction).services.crisis.show_alert(self.alert_id, edit_pressed)
+        posted = (interaction.channel_id, interaction.message.id) if interaction.message and interaction.channel_id else None
+        await kindred(interaction).services.crisis.show_alert(self.alert_id, edit_pressed, posted=posted)

@@ -382,6 +382,21 @@ async def test_an_alert_is_edited_only_when_there_is_something_newer_to_show(ser
     assert stored is not None and stored.shown_version == stored.version
 
 
+async def test_a_press_shows_its_change_even_if_the_posted_message_id_was_never_stored(services: Services,
+                                                                                      edits: Edits) -> None:
+    await enable(services)
+    _, _, alert_id, _ = await say(services, TIER3)
+    assert alert_id is not None
+    # The process stopped right after Discord accepted the alert, before its id was stored.
+    await services.db.execute("UPDATE crisis_alerts SET alert_message_id = NULL, shown_version = 1")
+    await services.crisis.act(G, alert_id, MOD, AlertAction.RESOLVE, manage_guild=True, role_ids=[])
+    pressed = Edits()
+    assert await services.crisis.show_alert(alert_id, pressed, posted=(ALERTS, 4242))
+    assert pressed.calls[0][:2] == (ALERTS, 4242) and pressed.last.buttons == ()
+    stored = await services.crisis.repo.get(alert_id)
+    assert stored is not None and stored.alert_message_id == 4242 and stored.shown_version == stored.version
+
+
 async def test_a_deleted_moderator_is_cleared_from_alerts(services: Services, notifier: RecordingNotifier) -> None:
     await enable(services)
     _, _, alert_id, _ = await say(services, TIER3)
