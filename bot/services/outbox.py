@@ -175,12 +175,14 @@ class OutboxService:
                                                      result.status.value)
             log.warning("outbox %s (%s) transient failure, attempt %d", item.outbox_id, item.kind, item.attempts + 1)
         else:
-            recorded = await self.outbox.mark_undeliverable(item.outbox_id, self.token, result.status.value)
-            log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
-            if recorded and result.status is SendStatus.DM_CLOSED:
+            if result.status is SendStatus.DM_CLOSED:
+                # Before the row is closed, so that storing this outcome again after a database
+                # failure (see `_unrecorded`) still does them; both are safe to repeat.
                 if result.detail != KNOWN_CLOSED:  # a refusal just now: the week starts again
                     await self.members.mark_dm_closed(item.target_id, now)
-                await self._fall_back(item, now)
+                await self._fall_back(item, now)  # its own dedupe key: queued and sent once
+            recorded = await self.outbox.mark_undeliverable(item.outbox_id, self.token, result.status.value)
+            log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
         if not recorded:
             # Deleted with its member meanwhile, or our claim lapsed and another sender holds
             # it (it records the outcome; the nonce made its resend return this message).
