@@ -124,7 +124,7 @@ FULL_FOR_POOL = ("You already have {count} buddies, the most this server allows,
 NOT_BUDDIES = "<@{user}> isn't one of your buddies. `/buddy status` shows who is."
 THEY_ARE_PAUSED = "<@{user}> is taking a break from buddy nudges right now. Maybe try again in a few days. 💛"
 THEY_HAVE_NO_DMS = ("I can't reach <@{user}> by DM at the moment (their DMs are closed to me), so I can't "
-                    "deliver a nudge. I'll be able to again once they use Kindred.")
+                    "deliver a nudge. I'll try again once they use Kindred, or in a week.")
 NUDGED_TODAY = ("You two have already shared a nudge today. One a day keeps nudges feeling kind — you can "
                 "always message them yourself.")
 PAUSE_RANGE = "A pause is from 1 to 30 days."
