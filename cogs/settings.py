@@ -28,7 +28,7 @@ SHARE_SET = {"nobody": "Your check-ins are private — buddies see nothing about
              "buddies": "Your buddies can now see your last check-in day and your check-in streak "
                         "(never your mood or notes)."}
 DM_CLOSED_NOTE = ("Note: when I last tried to DM you ({when} UTC) Discord said your DMs are closed to me, "
-                  "so I stopped trying. Now that you've used a command I'll try again; to receive DMs, "
+                  "so I paused DMs for a week. Now that you've used a command I'll try again; to receive DMs, "
                   "allow direct messages from this server's members in your privacy settings.")
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from itertools import count
 
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
+
+
+def names_in_text(value: object, user_id: int) -> bool:
+    """Tell whether a stored value is text containing a Discord user id (a mention, a link, JSON)."""
+    return isinstance(value, str) and re.search(rf"(?<![0-9]){user_id}(?![0-9])", value) is not None
 
 
 @dataclass

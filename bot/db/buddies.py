@@ -15,9 +15,10 @@ from datetime import date, datetime, time
 import aiosqlite
 
 from bot.db.database import Database
+from bot.db.outbox import cancel_in
 from bot.domain.buddies import pair_key
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
-from bot.domain.settings import ShareCheckins
+from bot.domain.settings import DM_CLOSED_FOR, ShareCheckins, dms_closed
 
 _IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 
@@ -41,12 +42,16 @@ class BuddyMember:
     quiet_start: time | None
     quiet_end: time | None
     share_checkins: ShareCheckins
-    dm_closed: bool
+    dm_closed_at: datetime | None
     paused_until: datetime | None
 
     def paused_at(self, now: datetime) -> bool:
         """Tell whether the member's buddy pause covers `now`."""
         return self.paused_until is not None and now < self.paused_until
+
+    def dms_closed(self, now: datetime) -> bool:
+        """Tell whether DMs to the member are known to fail at `now`."""
+        return dms_closed(self.dm_closed_at, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +150,7 @@ def _member(row: sqlite3.Row, prefix: str = "") -> BuddyMember:
         quiet_start=parse_hhmm(row[f"{prefix}quiet_start"]) if row[f"{prefix}quiet_start"] else None,
         quiet_end=parse_hhmm(row[f"{prefix}quiet_end"]) if row[f"{prefix}quiet_end"] else None,
         share_checkins=ShareCheckins(row[f"{prefix}share"]),
-        dm_closed=row[f"{prefix}dm_closed_at"] is not None,
+        dm_closed_at=from_utc_text(closed) if (closed := row[f"{prefix}dm_closed_at"]) else None,
         paused_until=from_utc_text(paused) if paused else None,
     )
 
@@ -279,10 +284,12 @@ class BuddyRepository:
             "JOIN members ab ON ab.member_id = d.absent JOIN members rc ON rc.member_id = d.recipient "
             "LEFT JOIN buddy_pauses pa ON pa.member_id = d.absent "
             "LEFT JOIN buddy_pauses pr ON pr.member_id = d.recipient "
-            "WHERE g.left_at IS NULL AND ab.share_checkins = 'buddies' AND rc.dm_closed_at IS NULL "
+            "WHERE g.left_at IS NULL AND ab.share_checkins = 'buddies' "
+            "AND (rc.dm_closed_at IS NULL OR rc.dm_closed_at <= :closed_before) "
             "AND (pa.paused_until IS NULL OR pa.paused_until <= :now) "
             "AND (pr.paused_until IS NULL OR pr.paused_until <= :now) "
-            "ORDER BY d.pair_id, d.absent", {"now": to_utc_text(now)})
+            "ORDER BY d.pair_id, d.absent",
+            {"now": to_utc_text(now), "closed_before": to_utc_text(now - DM_CLOSED_FOR)})
         return [NudgeCandidate(r["pair_id"], r["absent"], date.fromisoformat(r["started_at"][:10]),
                                r["buddy_nudge_after_days"]) for r in rows]
 
@@ -505,16 +512,14 @@ class BuddyRepository:
         """Cancel queued, unsent nudges of a pair, or to or about a member."""
         params: tuple[int, ...]
         if pair_id is not None:
-            where, params = "n.pair_id = ?", (pair_id,)
+            where, params = "pair_id = ?", (pair_id,)
         elif member_id is not None:
-            where, params = "(n.recipient_id = ? OR n.about_id = ?)", (member_id, member_id)
+            where, params = "(recipient_id = ? OR about_id = ?)", (member_id, member_id)
         else:
             raise ValueError("give pair_id or member_id")
-        cursor = await conn.execute(
-            "UPDATE outbox SET status = 'cancelled' WHERE status = 'pending' AND dedupe_key IN "  # noqa: S608 - fixed fragments
-            f"(SELECT n.dedupe_key FROM buddy_nudges n WHERE {where})",
-            params)
-        return cursor.rowcount
+        # Every nudge's outbox row carries the nudge's dedupe key.
+        rows = await conn.execute_fetchall(f"SELECT dedupe_key FROM buddy_nudges WHERE {where}", params)  # noqa: S608 - fixed fragments
+        return await cancel_in(conn, keys=[r[0] for r in rows])
 
     async def delivery_outcome(self, dedupe_key: str) -> tuple[str | None, str | None]:
         """Return the outbox status of a buddy DM and the reason it was not delivered, if any."""

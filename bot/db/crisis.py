@@ -23,6 +23,9 @@ from bot.domain.crisis.records import (
 )
 from bot.domain.localtime import from_utc_text, to_utc_text
 
+# An alert's version when it is recorded, the one its first posting is rendered from.
+FIRST_VERSION = 1
+
 # DM states that count as "resources were offered" for the cooldown.
 DM_ATTEMPTED = (DmStatus.PENDING, DmStatus.SENT, DmStatus.NUDGED, DmStatus.UNDELIVERABLE)
 
@@ -67,6 +70,7 @@ def _alert(row: sqlite3.Row) -> CrisisAlert:
         acknowledged_by=row["acknowledged_by"], acknowledged_at=_time(row["acknowledged_at"]),
         resolved_by=row["resolved_by"], resolved_at=_time(row["resolved_at"]),
         created_at=from_utc_text(row["created_at"]), last_seen_at=from_utc_text(row["last_seen_at"]),
+        version=row["version"], shown_version=row["shown_version"],
     )
 
 
@@ -120,6 +124,13 @@ async def last_dm_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime 
     return _time(row[0]) if row else None
 
 
+async def last_request_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime | None:
+    """Return when the member last used /alertmods (in the server of this member row)."""
+    row = await _one(conn, "SELECT max(created_at) FROM crisis_alerts WHERE member_id = ? AND source = 'request'",
+                     (member_id,))
+    return _time(row[0]) if row else None
+
+
 async def last_nudge_at_in(conn: aiosqlite.Connection, channel_id: int) -> datetime | None:
     """Return when a public /crisis nudge last went to a channel."""
     row = await _one(conn, "SELECT max(dm_at) FROM crisis_alerts WHERE channel_id = ? AND dm_status = 'nudged'",
@@ -151,7 +162,8 @@ async def get_alert_in(conn: aiosqlite.Connection, alert_id: int) -> CrisisAlert
 async def bump_repeat_in(conn: aiosqlite.Connection, alert_id: int, now: datetime) -> None:
     """Count one more matching message folded into an alert."""
     await conn.execute(
-        "UPDATE crisis_alerts SET repeat_count = repeat_count + 1, last_seen_at = ? WHERE alert_id = ?",
+        "UPDATE crisis_alerts SET repeat_count = repeat_count + 1, last_seen_at = ?, version = version + 1 "
+        "WHERE alert_id = ?",
         (to_utc_text(now), alert_id))
 
 
@@ -168,22 +180,23 @@ class CrisisRepository:
         row = await self.db.fetch_one(_SELECT_ALERT + "WHERE a.alert_id = ?", (alert_id,))
         return _alert(row) if row else None
 
-    async def last_request_at(self, guild_id: int, user_id: int) -> datetime | None:
-        """Return when the member last used /alertmods in this server."""
-        value = await self.db.fetch_value(
-            "SELECT max(a.created_at) FROM crisis_alerts a JOIN members m ON m.member_id = a.member_id "
-            "WHERE m.guild_id = ? AND m.user_id = ? AND a.source = 'request'", (guild_id, user_id))
-        return _time(value)
+    async def set_alert_message(self, alert_id: int, message_id: int, shown_version: int) -> None:
+        """Remember the posted alert's message id and the version it was rendered from."""
+        await self.db.execute(
+            "UPDATE crisis_alerts SET alert_message_id = ?, shown_version = max(shown_version, ?) WHERE alert_id = ?",
+            (message_id, shown_version, alert_id))
 
-    async def set_alert_message(self, alert_id: int, message_id: int) -> None:
-        """Remember the posted alert's message id (so its status can be shown on it later)."""
-        await self.db.execute("UPDATE crisis_alerts SET alert_message_id = ? WHERE alert_id = ?",
-                              (message_id, alert_id))
+    async def mark_shown(self, alert_id: int, version: int) -> None:
+        """Record that the posted alert now shows `version` (never going back to an older one)."""
+        await self.db.execute(
+            "UPDATE crisis_alerts SET shown_version = ? WHERE alert_id = ? AND shown_version < ?",
+            (version, alert_id, version))
 
     async def set_dm_status(self, alert_id: int, status: DmStatus, now: datetime) -> None:
         """Record what happened to the member's DM."""
-        await self.db.execute("UPDATE crisis_alerts SET dm_status = ?, dm_at = ? WHERE alert_id = ?",
-                              (status.value, to_utc_text(now), alert_id))
+        await self.db.execute(
+            "UPDATE crisis_alerts SET dm_status = ?, dm_at = ?, version = version + 1 WHERE alert_id = ?",
+            (status.value, to_utc_text(now), alert_id))
 
     async def delete(self, alert_id: int) -> None:
         """Forget an alert that never reached the moderators."""
@@ -200,12 +213,12 @@ class CrisisRepository:
         async with self.db.transaction() as conn:
             if action is AlertAction.ACK:
                 cursor = await conn.execute(
-                    "UPDATE crisis_alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ? "
-                    "WHERE alert_id = ? AND status = 'open'", (actor_user_id, stamp, alert_id))
+                    "UPDATE crisis_alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, "
+                    "version = version + 1 WHERE alert_id = ? AND status = 'open'", (actor_user_id, stamp, alert_id))
             else:
                 status = AlertStatus.RESOLVED if action is AlertAction.RESOLVE else AlertStatus.FALSE_ALARM
                 cursor = await conn.execute(
-                    "UPDATE crisis_alerts SET status = ?, resolved_by = ?, resolved_at = ? "
+                    "UPDATE crisis_alerts SET status = ?, resolved_by = ?, resolved_at = ?, version = version + 1 "
                     "WHERE alert_id = ? AND status IN ('open', 'acknowledged')",
                     (status.value, actor_user_id, stamp, alert_id))
             changed = cursor.rowcount == 1

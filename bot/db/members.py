@@ -11,7 +11,7 @@ import aiosqlite
 from bot.db.database import Database
 from bot.db.guilds import _to_sql
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
-from bot.domain.settings import MemberSettings, ShareCheckins
+from bot.domain.settings import DM_CLOSED_FOR, MemberSettings, ShareCheckins
 
 MEMBER_SETTING_COLUMNS = frozenset({
     "timezone", "region", "quiet_start", "quiet_end", "crisis_replies", "share_checkins",
@@ -36,15 +36,26 @@ def member_from_row(row: sqlite3.Row) -> MemberSettings:
     )
 
 
+# The closed-DM mark belongs to the user, not to one server: every `members` row of a user
+# carries the same `dm_closed_at`. A refusal marks them all (`mark_dm_closed`), using the
+# bot in any server clears them all, and a row added without use inherits the mark.
 _MARK_ACTIVE = (
-    "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (guild_id, user_id) DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL"
+    "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
+    "VALUES (:guild_id, :user_id, :now, :now) "
+    "ON CONFLICT (guild_id, user_id) DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL "
+    # Whether another server's row still carries the mark (then it is cleared there too): known
+    # from the same round trip, so the usual case costs nothing more.
+    "RETURNING *, EXISTS (SELECT 1 FROM members o WHERE o.user_id = members.user_id "
+    "AND o.member_id != members.member_id AND o.dm_closed_at IS NOT NULL) AS marked_elsewhere"
 )
 _ENSURE_ONLY = (
-    "INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (guild_id, user_id) DO NOTHING"
+    "INSERT INTO members (guild_id, user_id, created_at, last_active_at, dm_closed_at) "
+    "VALUES (:guild_id, :user_id, :now, :now, "
+    "(SELECT max(o.dm_closed_at) FROM members o WHERE o.user_id = :user_id)) "
+    "ON CONFLICT (guild_id, user_id) DO NOTHING RETURNING *"
 )
 _SELECT = "SELECT * FROM members WHERE guild_id = ? AND user_id = ?"
+_LIFT_MARK = "UPDATE members SET dm_closed_at = NULL WHERE user_id = ? AND dm_closed_at IS NOT NULL"
 
 
 async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime, *,
@@ -52,15 +63,15 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
     """Return a member's row inside the caller's transaction, creating it (and the server's).
 
     With `active` (the member used the bot) it also marks them active and lifts a closed-DM
-    mark. Without it — being asked to be a buddy, a message seen by detection — nothing
-    about their activity changes: that is not using the bot, and lifting the mark would
-    make us retry a refused DM.
+    mark, in every server. Without it — being asked to be a buddy, a message seen by
+    detection — nothing about their activity changes: that is not using the bot, and lifting
+    the mark would make us retry a refused DM.
     """
     stamp = to_utc_text(now)
     # Every command runs this, and each statement is a round trip to the database thread:
     # one, usually (two for an unchanged row, three for a server's first member).
-    upsert = (_MARK_ACTIVE if active else _ENSURE_ONLY) + " RETURNING *"
-    params = (guild_id, user_id, stamp, stamp)
+    upsert = _MARK_ACTIVE if active else _ENSURE_ONLY
+    params = {"guild_id": guild_id, "user_id": user_id, "now": stamp}
     try:
         rows = list(await conn.execute_fetchall(upsert, params))
     except sqlite3.IntegrityError:  # the server has no row yet (foreign key): add it, then the member
@@ -72,6 +83,8 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
         rows = list(await conn.execute_fetchall(upsert, params))
     if not rows:  # DO NOTHING returns nothing: the member was there and stays as they were
         rows = list(await conn.execute_fetchall(_SELECT, (guild_id, user_id)))
+    elif active and rows[0]["marked_elsewhere"]:
+        await conn.execute(_LIFT_MARK, (user_id,))
     return member_from_row(rows[0])
 
 
@@ -118,14 +131,12 @@ class MemberRepository:
         return result
 
     async def mark_dm_closed(self, user_id: int, now: datetime) -> None:
-        """Record that DMs to this user fail, in every server, so nothing retries them."""
-        await self.db.execute(
-            "UPDATE members SET dm_closed_at = ? WHERE user_id = ? AND dm_closed_at IS NULL",
-            (to_utc_text(now), user_id),
-        )
+        """Record that DMs to this user fail, in every server, so nothing retries them for a while."""
+        await self.db.execute("UPDATE members SET dm_closed_at = ? WHERE user_id = ?", (to_utc_text(now), user_id))
 
-    async def dm_closed(self, user_id: int) -> bool:
-        """Tell whether DMs to this user are known to fail."""
+    async def dm_closed(self, user_id: int, now: datetime) -> bool:
+        """Tell whether DMs to this user are known to fail at `now` (a mark expires after `DM_CLOSED_FOR`)."""
         value = await self.db.fetch_value(
-            "SELECT 1 FROM members WHERE user_id = ? AND dm_closed_at IS NOT NULL LIMIT 1", (user_id,))
+            "SELECT 1 FROM members WHERE user_id = ? AND dm_closed_at > ? LIMIT 1",
+            (user_id, to_utc_text(now - DM_CLOSED_FOR)))
         return value is not None

@@ -1,10 +1,23 @@
-"""The outbox: messages decided on and committed, waiting to be sent."""
+"""The outbox: messages decided on and committed, waiting to be sent.
+
+A sender claims a row just before sending it (`claim`): the claim succeeds only while the
+row is still pending and nobody else holds it, and only the claimant can record the
+outcome. Features withdraw messages with `cancel_in`, in the transaction of the change
+that makes them unwanted; a cancelled (or deleted) row can no longer be claimed, so a
+batch read before the change does not send it.
+
+A row keeps the message body (`payload`) only while it may still be sent: once sent, given
+up or cancelled, only what exactly-once needs stays (key, status, times, message id).
+"""
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -51,19 +64,86 @@ def _item(row: sqlite3.Row) -> OutboxItem:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who holds a row while sending it, and until when the claim stands if they die."""
+
+    claimant: str
+    until: datetime
+
+
 async def enqueue(conn: aiosqlite.Connection, item: NewOutboxItem, *, not_before: datetime,
-                  now: datetime) -> int | None:
-    """Queue a message inside the caller's transaction; None if that occurrence was queued before."""
+                  now: datetime, claim: Claim | None = None) -> int | None:
+    """Queue a message inside the caller's transaction; None if that occurrence was queued before.
+
+    With `claim`, the row is the claimant's from the moment it exists (a command sending it
+    at once), so no drain can take it in between.
+    """
     if item.target not in ("dm", "channel"):
         raise ValueError(item.target)
     cursor = await conn.execute(
         "INSERT INTO outbox (dedupe_key, kind, guild_id, member_id, target, target_id, payload, "
-        "not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "not_before, created_at, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (dedupe_key) DO NOTHING",
         (item.dedupe_key, item.kind, item.guild_id, item.member_id, item.target, item.target_id,
-         item.message.to_json(), to_utc_text(not_before), to_utc_text(now)),
+         item.message.to_json(), to_utc_text(not_before), to_utc_text(now),
+         claim.claimant if claim else None, to_utc_text(claim.until) if claim else None),
     )
     return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+async def cancel_in(conn: aiosqlite.Connection, *, keys: Sequence[str] | None = None, key_prefix: str | None = None,
+                    target: str | None = None) -> int:
+    """Withdraw messages not sent yet, inside the caller's transaction; return how many.
+
+    Features name their messages by dedupe key, so they choose them by keys or by a key
+    prefix (one family of occurrences, e.g. a period's milestones), optionally only those
+    to a `target` ("channel": the public ones). A member's own messages need no call: they
+    go with the member row (ON DELETE CASCADE). A row being sent at this moment is marked
+    cancelled too; its sender still records a delivery that already happened, but never
+    retries it.
+    """
+    if keys is None and key_prefix is None:
+        raise ValueError("give keys or a key prefix")
+    if keys is not None and not keys:
+        return 0
+    where: list[str] = []
+    params: list[Any] = []
+    if keys is not None:
+        where.append(f"dedupe_key IN ({','.join('?' * len(keys))})")
+        params.extend(keys)
+    if key_prefix:
+        # A key range, so the UNIQUE index on dedupe_key finds the family.
+        where.append("dedupe_key >= ? AND dedupe_key < ?")
+        params.extend((key_prefix, key_prefix[:-1] + chr(ord(key_prefix[-1]) + 1)))
+    if target is not None:
+        where.append("target = ?")
+        params.append(target)
+    cursor = await conn.execute(
+        f"UPDATE outbox SET status = 'cancelled', payload = NULL WHERE status = 'pending' AND {' AND '.join(where)}",  # noqa: S608 - fixed fragments
+        params)
+    return cursor.rowcount
+
+
+async def cancel_naming_in(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
+    """Withdraw a server's unsent messages whose words name a user (a mention, a link); return how many.
+
+    For `/privacy delete`: the member's own messages go with their row, but a message to
+    someone else can name them too (a buddy request carries the requester's mention).
+    Sent messages keep no words, so only unsent ones can.
+    """
+    rows = await conn.execute_fetchall(
+        "SELECT outbox_id, payload FROM outbox WHERE status = 'pending' AND guild_id = ? AND instr(payload, ?) > 0",
+        (guild_id, str(user_id)))
+    # instr() finds the digits anywhere; a Discord id inside a longer number is not a mention.
+    named = re.compile(rf"(?<![0-9]){user_id}(?![0-9])")
+    ids = [r[0] for r in rows if named.search(r[1])]
+    if not ids:
+        return 0
+    cursor = await conn.execute(
+        f"UPDATE outbox SET status = 'cancelled', payload = NULL WHERE outbox_id IN ({','.join('?' * len(ids))})",  # noqa: S608 - placeholders only
+        ids)
+    return cursor.rowcount
 
 
 class OutboxRepository:
@@ -77,23 +157,29 @@ class OutboxRepository:
         async with self.db.transaction() as conn:
             return await enqueue(conn, item, not_before=not_before, now=now)
 
-    async def get(self, outbox_id: int) -> OutboxItem | None:
-        """Return one queued message by id."""
-        row = await self.db.fetch_one("SELECT * FROM outbox WHERE outbox_id = ?", (outbox_id,))
-        return _item(row) if row else None
+    async def enqueue_claimed(self, item: NewOutboxItem, claim: Claim, now: datetime) -> OutboxItem | None:
+        """Queue a message already claimed for sending now; None if that occurrence was queued before."""
+        async with self.db.transaction() as conn:
+            outbox_id = await enqueue(conn, item, not_before=now, now=now, claim=claim)
+        if outbox_id is None:
+            return None
+        return OutboxItem(outbox_id=outbox_id, dedupe_key=item.dedupe_key, kind=item.kind, guild_id=item.guild_id,
+                          member_id=item.member_id, target=item.target, target_id=item.target_id,
+                          message=item.message, attempts=0, not_before=now)
 
     async def status_of(self, dedupe_key: str) -> str | None:
         """Return the status of the message queued for an occurrence."""
         return await self.db.fetch_value("SELECT status FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
 
-    async def due(self, now: datetime, limit: int) -> list[OutboxItem]:
-        """Return pending messages whose time has come, oldest first."""
+    async def due(self, now: datetime, limit: int) -> list[int]:
+        """Return the ids of pending messages whose time has come and that nobody holds, oldest first."""
+        stamp = to_utc_text(now)
         rows = await self.db.fetch_all(
-            "SELECT * FROM outbox WHERE status = 'pending' AND not_before <= ? "
-            "ORDER BY not_before, outbox_id LIMIT ?",
-            (to_utc_text(now), limit),
+            "SELECT outbox_id FROM outbox WHERE status = 'pending' AND not_before <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY not_before, outbox_id LIMIT ?",
+            (stamp, stamp, limit),
         )
-        return [_item(r) for r in rows]
+        return [r["outbox_id"] for r in rows]
 
     async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
         """Return how many pending messages are due at `now`, and the earliest instant one was due."""
@@ -103,36 +189,53 @@ class OutboxRepository:
         assert row is not None
         return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])
 
-    async def mark_sent(self, outbox_id: int, message_id: int | None, now: datetime) -> None:
-        """Record a delivery."""
-        await self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-            "last_error = NULL WHERE outbox_id = ?",
-            (to_utc_text(now), message_id, outbox_id),
-        )
+    async def claim(self, outbox_id: int, claimant: str, now: datetime, *, until: datetime) -> OutboxItem | None:
+        """Take a due row for sending; None if it was sent, cancelled, deleted or is held by another sender."""
+        stamp = to_utc_text(now)
+        async with self.db.transaction() as conn:
+            rows = list(await conn.execute_fetchall(
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? "
+                "WHERE outbox_id = ? AND status = 'pending' AND not_before <= ? "
+                "AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING *",
+                (claimant, to_utc_text(until), outbox_id, stamp, stamp)))
+        return _item(rows[0]) if rows else None
 
-    async def mark_undeliverable(self, outbox_id: int, reason: str) -> None:
-        """Give up on a message for a reason that retrying will not fix."""
-        await self.db.execute(
-            "UPDATE outbox SET status = 'undeliverable', attempts = attempts + 1, last_error = ? "
-            "WHERE outbox_id = ?",
-            (reason, outbox_id),
-        )
-
-    async def retry_later(self, outbox_id: int, not_before: datetime, reason: str) -> None:
-        """Count a failed attempt and try again later."""
-        await self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? "
-            "WHERE outbox_id = ?",
-            (to_utc_text(not_before), reason, outbox_id),
-        )
-
-    async def cancel_for_member(self, member_id: int) -> int:
-        """Cancel everything still pending for or about a member."""
+    async def release_claims(self, owner: str, keep: str) -> int:
+        """Release the claims of the owner's earlier processes (they died with them), except `keep`'s."""
         return await self.db.execute(
-            "UPDATE outbox SET status = 'cancelled' WHERE member_id = ? AND status = 'pending'",
-            (member_id,),
-        )
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE status = 'pending' "
+            "AND claimed_by IS NOT NULL AND substr(claimed_by, 1, ?) = ? AND claimed_by != ?",
+            (len(owner) + 1, owner + ":", keep))
+
+    # The outcome of a send is stored only by the sender that holds the row (a sender whose
+    # claim lapsed and was taken over stores nothing: the new holder does). Each also lets
+    # go of the claim.
+
+    async def mark_sent(self, outbox_id: int, claimant: str, message_id: int | None, now: datetime) -> bool:
+        """Record a delivery (even of a row cancelled while it was being sent: it did go out)."""
+        return await self.db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+            "last_error = NULL, payload = NULL, claimed_by = NULL, claimed_until = NULL "
+            "WHERE outbox_id = ? AND claimed_by = ?",
+            (to_utc_text(now), message_id, outbox_id, claimant),
+        ) == 1
+
+    async def mark_undeliverable(self, outbox_id: int, claimant: str, reason: str) -> bool:
+        """Give up on a message for a reason that retrying will not fix."""
+        return await self.db.execute(
+            "UPDATE outbox SET status = CASE status WHEN 'pending' THEN 'undeliverable' ELSE status END, "
+            "attempts = attempts + 1, last_error = ?, payload = NULL, claimed_by = NULL, claimed_until = NULL "
+            "WHERE outbox_id = ? AND claimed_by = ?",
+            (reason, outbox_id, claimant),
+        ) == 1
+
+    async def retry_later(self, outbox_id: int, claimant: str, not_before: datetime, reason: str) -> bool:
+        """Count a failed attempt and try again later (a row cancelled meanwhile stays cancelled)."""
+        return await self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ?, "
+            "claimed_by = NULL, claimed_until = NULL WHERE outbox_id = ? AND claimed_by = ?",
+            (to_utc_text(not_before), reason, outbox_id, claimant),
+        ) == 1
 
     async def purge_finished(self, before: datetime) -> int:
         """Delete finished rows created before an instant (their keys have served their purpose)."""

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.db.database import Database
+from bot.db.outbox import cancel_naming_in
 from bot.domain.localtime import to_utc_text
 
 # Columns that may name a member by Discord id in a row that is not about them
@@ -167,10 +168,12 @@ class PrivacyRepository:
         return {r["member_id"]: r["user_id"] for r in rows}
 
     async def delete_member(self, member_id: int, user_id: int, guild_id: int) -> None:
-        """Delete a member's row (cascading to everything about them) and clear actor columns."""
+        """Delete a member's row (cascading to everything about them), clear actor columns, and
+        withdraw unsent messages to others that name them."""
         actor_columns = await self._actor_columns()
         async with self.db.transaction() as conn:
             await conn.execute("DELETE FROM members WHERE member_id = ?", (member_id,))
+            await cancel_naming_in(conn, guild_id, user_id)
             for table, column in actor_columns:
                 table_columns = await self.columns(table)
                 scope = " AND guild_id = ?" if "guild_id" in table_columns else ""

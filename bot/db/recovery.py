@@ -10,7 +10,7 @@ from datetime import date, datetime, time
 import aiosqlite
 
 from bot.db.database import Database
-from bot.db.outbox import NewOutboxItem, enqueue
+from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.recovery import Celebrate, Delivery, Ladder, Period, Rung, Visibility
 
@@ -429,12 +429,8 @@ async def _set_schedule(conn: aiosqlite.Connection, counter_id: int, schedule: S
 
 
 async def _cancel_pending(conn: aiosqlite.Connection, period_id: int, *, channel_only: bool) -> None:
-    # A key range on the unique dedupe_key index finds this period's milestones.
-    prefix = milestone_key(period_id, 0)[:-1]
-    await conn.execute(
-        "UPDATE outbox SET status = 'cancelled' WHERE dedupe_key >= ? AND dedupe_key < ? "
-        "AND status = 'pending' AND (? = 0 OR target = 'channel')",
-        (prefix, prefix[:-1] + ";", int(channel_only)))
+    # Every milestone of a period shares the key prefix "milestone:<period>:".
+    await cancel_in(conn, key_prefix=milestone_key(period_id, 0)[:-1], target="channel" if channel_only else None)
 
 
 async def _materialise(conn: aiosqlite.Connection, guild_id: int, default: Sequence[int]) -> None:

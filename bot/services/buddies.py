@@ -124,7 +124,7 @@ FULL_FOR_POOL = ("You already have {count} buddies, the most this server allows,
 NOT_BUDDIES = "<@{user}> isn't one of your buddies. `/buddy status` shows who is."
 THEY_ARE_PAUSED = "<@{user}> is taking a break from buddy nudges right now. Maybe try again in a few days. 💛"
 THEY_HAVE_NO_DMS = ("I can't reach <@{user}> by DM at the moment (their DMs are closed to me), so I can't "
-                    "deliver a nudge. I'll be able to again once they use Kindred.")
+                    "deliver a nudge. I'll try again once they use Kindred, or in a week.")
 NUDGED_TODAY = ("You two have already shared a nudge today. One a day keeps nudges feeling kind — you can "
                 "always message them yourself.")
 PAUSE_RANGE = "A pause is from 1 to 30 days."
@@ -149,8 +149,12 @@ EXPIRED_DM = ("Your buddy request to <@{target}> in {where} has closed after 14 
 ENDED_DM = ("<@{ender}> has ended your buddy pairing in {where}. No blame, and nothing you need to do — "
             "people's needs change. Take care of yourself. 💛 Whenever you're ready, `/buddy find` can "
             "pair you with someone new.")
-LEFT_DM = ("<@{leaver}> has stepped away from buddies in {where}, so your pairing has ended. It isn't about "
-           "you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
+# Sent when a member deletes their data (or retention removes it): the notice outlives
+# everything about them, so it must not name them either. The start date tells the partner
+# which pairing it was.
+LEFT_DM = ("Your buddy from the pairing that began <t:{since}:D> in {where} has stepped away from Kindred, so "
+           "that pairing has ended. It isn't about you. 💛 Whenever you're ready, `/buddy find` can pair you "
+           "with someone new.")
 LEFT_SERVER_DM = ("<@{leaver}> is no longer a member of {where}, so your buddy pairing there has ended. It isn't "
                   "about you. 💛 Whenever you're ready, `/buddy find` can pair you with someone new.")
 UNREACHABLE_DM = ("I can no longer reach <@{leaver}>'s account, so your buddy pairing in {where} has ended. "
@@ -599,7 +603,7 @@ class BuddyService:
             other, pair = await self._pair_with(me, buddy_user)
             if other.paused_at(now):
                 raise ConflictError(THEY_ARE_PAUSED.format(user=buddy_user))
-            if other.dm_closed:
+            if other.dms_closed(now):
                 raise ConflictError(THEY_HAVE_NO_DMS.format(user=buddy_user))
             # Either direction counts: the pair shares one nudge a day.
             if await self.repo.manual_nudge_between(pair.pair_id, day_start, day_end):
@@ -653,7 +657,8 @@ class BuddyService:
         """End a member's pairs (partners told kindly), cancel their requests, pool place and nudges.
 
         For `/privacy delete`, before the member's rows are removed: the partners'
-        notices belong to the partners, so they survive the deletion.
+        notices belong to the partners, so they survive the deletion (and do not name the
+        member: anything still unsent that names them is withdrawn with their data).
         """
         await self._withdraw(guild_id, user_id, reason="left")
 
@@ -673,7 +678,8 @@ class BuddyService:
                 await self.repo.end_pair(conn, pair.pair_id, ended_by=member.member_id, reason=reason, now=now)
                 await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
                 await self._notice_in(conn, f"buddy:{reason}:{pair.pair_id}", pair.partner_member(member.member_id),
-                                      text.format(leaver=user_id, where=self._where(guild_id)), now)
+                                      text.format(leaver=user_id, where=self._where(guild_id),
+                                                  since=int(pair.started_at.timestamp())), now)
             await self.repo.cancel_requests_of(conn, member.member_id, now)
             await self.repo.leave_pool(conn, member.member_id)
             await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
@@ -777,7 +783,7 @@ class BuddyService:
         """Decide whether `recipient` should be nudged about `absent` now."""
         if absent.share_checkins is not ShareCheckins.BUDDIES:
             return None  # their absence is theirs to keep private
-        if absent.paused_at(now) or recipient.paused_at(now) or recipient.dm_closed:
+        if absent.paused_at(now) or recipient.paused_at(now) or recipient.dms_closed(now):
             return None
         recipient_tz = self._tz(recipient)
         if not may_dm_now(now, recipient_tz, recipient.quiet_start, recipient.quiet_end):
@@ -854,7 +860,7 @@ class BuddyService:
                 member = entry.member
                 if counts.get(member.member_id, 0) >= max_buddies:
                     await self.repo.leave_pool(conn, member.member_id)  # full now: nothing to find
-                elif not member.paused_at(now) and not member.dm_closed:
+                elif not member.paused_at(now) and not member.dms_closed(now):
                     entries[member.member_id] = entry
             # The pool comes longest-waiting first; a round considers at most MAX_ROUND of
             # them, which bounds the time the writer (and the event loop) is held.

@@ -528,7 +528,7 @@ class CheckInService:
         if todays > now:                      # today's time is still ahead (zone changed)
             await move_to(todays)
             return 0
-        if (reminder.last_sent_date == today or due.guild_left or member.dm_closed_at is not None
+        if (reminder.last_sent_date == today or due.guild_left or member.dms_closed(now)
                 or await self.repo.has_checkin_in(conn, member.member_id, today)):
             await move_to(tomorrow)
             return 0

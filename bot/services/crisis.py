@@ -14,11 +14,12 @@ the alert (keyed by the message id), so a restart neither loses nor doubles them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -28,7 +29,7 @@ import aiosqlite
 
 from bot.config import Config
 from bot.db import crisis as crisis_db
-from bot.db.crisis import CrisisRepository, NewAlert
+from bot.db.crisis import FIRST_VERSION, CrisisRepository, NewAlert
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import touch_in
@@ -499,6 +500,26 @@ async def _value(value: _T) -> _T:
     return value
 
 
+class KeyedTurns:
+    """One lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: int) -> AsyncIterator[None]:
+        """Wait for the key's turn and hold it for the block."""
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+
 # -- the service --------------------------------------------------------------------------
 
 class CrisisService:
@@ -522,6 +543,8 @@ class CrisisService:
         self._watching: set[int] | None = None
         # Recently handled message ids: a gateway RESUME can replay MESSAGE_CREATE.
         self._recent: OrderedDict[int, None] = OrderedDict()
+        # Edits of one posted alert go one at a time (see `show_alert`).
+        self._edit_turns = KeyedTurns()
 
     # -- /crisis --------------------------------------------------------------------------
 
@@ -746,6 +769,9 @@ class CrisisService:
         """Record what happened to alerts and DMs, and show it on the alert."""
         self.outbox.on_result("crisis.alert", self._on_alert_result)
         self.outbox.on_result("crisis.dm", self._on_dm_result)
+        # Crisis help is always offered: a closed-DM mark from a refused reminder or nudge
+        # must not stop it (a refusal falls back to the public nudge, if allowed).
+        self.outbox.always_attempt("crisis.dm")
 
     @staticmethod
     def _alert_id(item: OutboxItem) -> int:
@@ -754,12 +780,10 @@ class CrisisService:
     async def _on_alert_result(self, item: OutboxItem, result: SendResult) -> None:
         alert_id = self._alert_id(item)
         if result.status is SendStatus.SENT and result.message_id is not None:
-            await self.repo.set_alert_message(alert_id, result.message_id)
-            alert = await self.repo.get(alert_id)
-            # The DM may have finished first (the alert waited for a retry): show its outcome.
-            shown = item.message.embed_description
-            if alert is not None and shown != alert_details(alert, self.templates):
-                await self.refresh_alert(alert_id)
+            # The queued rendering is the alert as recorded; the DM may have finished first
+            # (the alert waited for a retry), and a burst may have folded in: show what changed.
+            await self.repo.set_alert_message(alert_id, result.message_id, shown_version=FIRST_VERSION)
+            await self.refresh_alert(alert_id)
         elif result.status is not SendStatus.TRANSIENT:
             log.warning("crisis alert %s could not be posted in channel %s: %s", alert_id, item.target_id,
                         result.status.value)
@@ -781,15 +805,38 @@ class CrisisService:
 
     async def refresh_alert(self, alert_id: int) -> None:
         """Show an alert's current state on its posted message (best effort)."""
-        alert = await self.repo.get(alert_id)
-        if alert is None or alert.alert_message_id is None or alert.alert_channel_id is None:
-            return
-        if self.edit_alert is None:
-            return
-        try:
-            await self.edit_alert(alert.alert_channel_id, alert.alert_message_id, render_alert(alert, self.templates))
-        except Exception as exc:  # the alert itself is already posted; an edit is a nicety
-            log.warning("could not update crisis alert %s: %s", alert_id, type(exc).__name__)
+        await self.show_alert(alert_id)
+
+    async def show_alert(self, alert_id: int, editor: AlertEditor | None = None, *,
+                         posted: tuple[int, int] | None = None) -> bool:
+        """Edit the posted alert to show its newest state, unless it shows that already; return whether it did.
+
+        Edits of one alert take turns, and each reads the alert only once it is its turn, so
+        an edit rendered from an older read can never land after (and over) a newer one —
+        a refresh waiting out a rate limit does not undo a moderator's "Resolved". The
+        version makes the turn-taking cheap: an edit finding its version shown skips the request.
+        `editor` defaults to editing the message by id; a button press passes its own
+        interaction's, and where the alert is (`posted`: channel id, message id), so the
+        moderator's click is answered by the same edit even if the id was never stored
+        (a restart right after posting).
+        """
+        editor = editor or self.edit_alert
+        async with self._edit_turns.turn(alert_id):
+            alert = await self.repo.get(alert_id)
+            if alert is None or editor is None or alert.version <= alert.shown_version:
+                return False
+            if posted is not None and alert.alert_message_id is None:
+                await self.repo.set_alert_message(alert_id, posted[1], shown_version=alert.shown_version)
+            where = posted or (alert.alert_channel_id, alert.alert_message_id)
+            if where[0] is None or where[1] is None:
+                return False
+            try:
+                await editor(where[0], where[1], render_alert(alert, self.templates))
+            except Exception as exc:  # the alert itself is already posted; an edit is a nicety
+                log.warning("could not update crisis alert %s: %s", alert_id, type(exc).__name__)
+                return False
+            await self.repo.mark_shown(alert_id, alert.version)
+            return True
 
     # -- /alertmods ---------------------------------------------------------------------
 
@@ -800,11 +847,12 @@ class CrisisService:
         if guild.alerts_channel_id is None:
             return RequestResult(RequestStatus.NO_CHANNEL)
         now = self.clock.now()
-        last = await self.repo.last_request_at(guild_id, user_id)
-        if last is not None and now - last < REQUEST_COOLDOWN:
-            return RequestResult(RequestStatus.TOO_SOON, last)
         async with self.db.transaction() as conn:
             member = await touch_in(conn, guild_id, user_id, now)  # a command: the member used the bot
+            # Checked and recorded under the write lock, so a double tap cannot pass twice.
+            last = await crisis_db.last_request_at_in(conn, member.member_id)
+            if last is not None and now - last < REQUEST_COOLDOWN:
+                return RequestResult(RequestStatus.TOO_SOON, last)
             prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
             alert_id = await crisis_db.insert_alert_in(conn, NewAlert(
                 guild_id=guild_id, member_id=member.member_id, source=AlertSource.REQUEST, channel_id=channel_id,
@@ -824,7 +872,7 @@ class CrisisService:
                         result.status.value)
             await self.repo.delete(alert_id)
             return RequestResult(RequestStatus.UNDELIVERED)
-        await self.repo.set_alert_message(alert_id, result.message_id)
+        await self.repo.set_alert_message(alert_id, result.message_id, shown_version=alert.version)
         log.info("alertmods request %s posted in guild %s", alert_id, guild_id)
         return RequestResult(RequestStatus.SENT)
 

@@ -6,6 +6,15 @@ sends committed rows. Each send carries a Discord nonce derived from the key wit
 `enforce_nonce`, so if the process dies after Discord accepted a message but before the
 row was marked sent, the resend after restart returns the original message instead of
 posting a second one.
+
+Each row is claimed in the database just before it is sent (see `bot.db.outbox`): a
+batch read a moment ago does not send a row that a member's change has cancelled or
+deleted since, and no two senders ever hold one row. A claim lapses after `CLAIM_TTL`
+if its sender died. Discord forgets a nonce after about five minutes, so a row retaken
+after a lapse must be resent within that window of the first try: a send is given up
+after `SEND_TIMEOUT` (then retried, with the same nonce, a minute later), the claim
+lasts twice that, and a lapsed claim is retaken at the next drain (every 30 seconds) —
+at most about three minutes after the first try.
 """
 
 from __future__ import annotations
@@ -13,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.db.members import MemberRepository
-from bot.db.outbox import NewOutboxItem, OutboxItem, OutboxRepository
+from bot.db.outbox import Claim, NewOutboxItem, OutboxItem, OutboxRepository
 from bot.domain.clock import Clock
 from bot.domain.messages import SendResult, SendStatus
 from bot.errors import DatabaseUnavailableError
@@ -26,6 +36,10 @@ from bot.services.ports import Notifier
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+SEND_TIMEOUT = timedelta(seconds=60)  # one send, with discord.py's own retries of 429s and 5xx
+CLAIM_TTL = timedelta(minutes=2)  # well inside Discord's ~5-minute nonce window (see above)
+# The detail of a DM not tried because the member's DMs are known to be closed.
+KNOWN_CLOSED = "known closed"
 ResultHook = Callable[[OutboxItem, SendResult], Awaitable[None]]
 
 
@@ -43,22 +57,28 @@ class OutboxService:
     """Delivers queued messages and reports outcomes to the features that queued them."""
 
     def __init__(self, outbox: OutboxRepository, members: MemberRepository, notifier: Notifier,
-                 clock: Clock, *, batch: int = 50) -> None:
+                 clock: Clock, *, batch: int = 50, owner: str = "main") -> None:
         self.outbox = outbox
         self.members = members
         self.notifier = notifier
         self.clock = clock
         self.batch = batch
+        # Claims name this process: its owner (one process at a time per owner — with SQLite
+        # there is only ever one) and a token of this start, so a restarted process can tell
+        # its predecessor's claims (that process is gone) from its own.
+        self.owner = owner
+        self.token = f"{owner}:{secrets.token_hex(8)}"
+        self.send_timeout = SEND_TIMEOUT.total_seconds()
+        self._adopted = False
         self._hooks: dict[str, ResultHook] = {}
+        self._always_attempt: set[str] = set()
         # Dispatchers take turns; `deliver_now` does not wait for them (an urgent alert must
-        # not queue behind a morning's prompts). Each row is claimed while it is being sent,
-        # so no two senders ever send the same row.
+        # not queue behind a morning's prompts). The database claim keeps them off each other's rows.
         self._dispatching = asyncio.Lock()
-        self._in_flight: set[int] = set()
         # Outcomes the database could not store when they happened (locked, read-only, full).
-        # The row still says "pending", and sending it again once Discord has forgotten the
-        # nonce (about 5 minutes) would post a duplicate, so they are stored before anything
-        # else is sent, and their rows are not sent again meanwhile.
+        # The row still says "pending" and is still claimed by us; sending it again once Discord
+        # has forgotten the nonce (about 5 minutes) would post a duplicate, so they are stored
+        # before anything else is sent, and their rows are not sent again meanwhile.
         self._unrecorded: dict[int, tuple[OutboxItem, SendResult]] = {}
         self._stopping = False
 
@@ -70,59 +90,66 @@ class OutboxService:
         """Call `hook` after each delivery attempt of messages of this kind."""
         self._hooks[kind] = hook
 
+    def always_attempt(self, kind: str) -> None:
+        """Try DMs of this kind even to a member whose DMs are known to be closed (crisis help).
+
+        The mark may be out of date (DMs opened again without a command), and a refusal
+        costs one 4xx and then takes the message's fallback, as any refusal does.
+        """
+        self._always_attempt.add(kind)
+
+    def _claim(self, now: datetime) -> Claim:
+        return Claim(self.token, now + CLAIM_TTL)
+
     async def deliver_now(self, item: NewOutboxItem) -> SendResult:
         """Queue a message and send it at once (used by commands that must report the outcome)."""
         now = self.clock.now()
-        outbox_id = await self.outbox.enqueue(item, not_before=now, now=now)
-        if outbox_id is None:
+        queued = await self.outbox.enqueue_claimed(item, self._claim(now), now)
+        if queued is None:
             status = await self.outbox.status_of(item.dedupe_key)
             return SendResult(SendStatus.SENT if status == "sent" else SendStatus.TRANSIENT,
                               detail="already queued")
-        queued = await self.outbox.get(outbox_id)
-        assert queued is not None
-        result = await self._send_claimed(queued)
-        assert result is not None, "a row just queued cannot be in flight elsewhere"
-        return result
+        return await self._send(queued)
 
     async def dispatch(self) -> int:
         """Send every due message (in batches); return how many were attempted."""
         attempted = 0
         async with self._dispatching:
+            if not self._adopted:
+                released = await self.outbox.release_claims(self.owner, keep=self.token)
+                if released:
+                    log.info("outbox: took back %d message(s) a previous process was sending", released)
+                self._adopted = True
             for outbox_id, (item, result) in list(self._unrecorded.items()):
                 await self._record(item, result)  # raises while the database is still unavailable
                 del self._unrecorded[outbox_id]
             while True:
                 due = await self.outbox.due(self.clock.now(), self.batch)
                 sent_here = 0
-                for item in due:
+                for outbox_id in due:
                     if self._stopping:
                         return attempted + sent_here
-                    if await self._send_claimed(item) is not None:
+                    # Claimed one by one, just before sending: whatever changed since the
+                    # batch was read (a cancellation, a deletion, another sender) counts.
+                    now = self.clock.now()
+                    claimed = await self.outbox.claim(outbox_id, self.token, now, until=now + CLAIM_TTL)
+                    if claimed is not None:
+                        await self._send(claimed)
                         sent_here += 1
                 attempted += sent_here
                 if len(due) < self.batch or sent_here == 0:
                     return attempted
 
-    async def _send_claimed(self, item: OutboxItem) -> SendResult | None:
-        """Send a row unless another sender holds it; None if it was in flight elsewhere."""
-        if item.outbox_id in self._in_flight or item.outbox_id in self._unrecorded:
-            return None
-        self._in_flight.add(item.outbox_id)
-        try:
-            return await self._send(item)
-        finally:
-            self._in_flight.discard(item.outbox_id)
-
     async def _send(self, item: OutboxItem) -> SendResult:
-        nonce = nonce_for(item.dedupe_key)
-        if item.target == "dm" and await self.members.dm_closed(item.target_id):
+        """Send a row this process holds, and record the outcome."""
+        if (item.target == "dm" and item.kind not in self._always_attempt
+                and await self.members.dm_closed(item.target_id, self.clock.now())):
             # Known-closed DMs are not tried again: repeated 4xx count toward Discord's
-            # invalid-request limit. The mark lifts when the member next uses the bot.
-            result = SendResult(SendStatus.DM_CLOSED, detail="known closed")
-        elif item.target == "dm":
-            result = await self.notifier.send_dm(item.target_id, item.message, nonce=nonce)
+            # invalid-request limit. The mark lifts when the member next uses the bot, or
+            # after a week (`DM_CLOSED_FOR`).
+            result = SendResult(SendStatus.DM_CLOSED, detail=KNOWN_CLOSED)
         else:
-            result = await self.notifier.send_channel(item.target_id, item.message, nonce=nonce)
+            result = await self._deliver(item)
         try:
             await self._record(item, result)
         except DatabaseUnavailableError:
@@ -132,19 +159,43 @@ class OutboxService:
             raise
         return result
 
+    async def _deliver(self, item: OutboxItem) -> SendResult:
+        """Hand the message to Discord, giving up (as a transient failure) after `SEND_TIMEOUT`."""
+        nonce = nonce_for(item.dedupe_key)
+        try:
+            async with asyncio.timeout(self.send_timeout):
+                if item.target == "dm":
+                    return await self.notifier.send_dm(item.target_id, item.message, nonce=nonce)
+                return await self.notifier.send_channel(item.target_id, item.message, nonce=nonce)
+        except TimeoutError:
+            # It may have reached Discord; the retry carries the same nonce, well within the window.
+            log.warning("outbox %s (%s): no answer from Discord in %.0f s", item.outbox_id, item.kind,
+                        self.send_timeout)
+            return SendResult(SendStatus.TRANSIENT, detail="timeout")
+
     async def _record(self, item: OutboxItem, result: SendResult) -> None:
         now = self.clock.now()
         if result.status is SendStatus.SENT:
-            await self.outbox.mark_sent(item.outbox_id, result.message_id, now)
+            recorded = await self.outbox.mark_sent(item.outbox_id, self.token, result.message_id, now)
         elif result.status is SendStatus.TRANSIENT and item.attempts + 1 < MAX_ATTEMPTS:
-            await self.outbox.retry_later(item.outbox_id, now + backoff(item.attempts + 1), result.status.value)
+            recorded = await self.outbox.retry_later(item.outbox_id, self.token, now + backoff(item.attempts + 1),
+                                                     result.status.value)
             log.warning("outbox %s (%s) transient failure, attempt %d", item.outbox_id, item.kind, item.attempts + 1)
         else:
-            await self.outbox.mark_undeliverable(item.outbox_id, result.status.value)
-            log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
             if result.status is SendStatus.DM_CLOSED:
-                await self.members.mark_dm_closed(item.target_id, now)
-                await self._fall_back(item, now)
+                # Before the row is closed, so that storing this outcome again after a database
+                # failure (see `_unrecorded`) still does them; both are safe to repeat.
+                if result.detail != KNOWN_CLOSED:  # a refusal just now: the week starts again
+                    await self.members.mark_dm_closed(item.target_id, now)
+                await self._fall_back(item, now)  # its own dedupe key: queued and sent once
+            recorded = await self.outbox.mark_undeliverable(item.outbox_id, self.token, result.status.value)
+            log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
+        if not recorded:
+            # Deleted with its member meanwhile, or our claim lapsed and another sender holds
+            # it (it records the outcome; the nonce made its resend return this message).
+            log.info("outbox %s (%s): outcome %s not stored (the row is gone or held by another sender)",
+                     item.outbox_id, item.kind, result.status.value)
+            return
         hook = self._hooks.get(item.kind)
         if hook is not None:
             await hook(item, result)
@@ -158,8 +209,6 @@ class OutboxService:
             target="channel", target_id=message.fallback_channel_id, message=message.fallback,
             guild_id=item.guild_id, member_id=item.member_id,
         )
-        outbox_id = await self.outbox.enqueue(fallback, not_before=now, now=now)
-        if outbox_id is not None:
-            queued = await self.outbox.get(outbox_id)
-            assert queued is not None
-            await self._send_claimed(queued)
+        queued = await self.outbox.enqueue_claimed(fallback, self._claim(now), now)
+        if queued is not None:
+            await self._send(queued)

@@ -63,9 +63,15 @@ class AlertButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
         if not result.changed:
             await send_ephemeral(interaction, already_reply(result.alert))
             return
-        try:
-            await interaction.response.edit_message(embed=build_embed(result.message),
-                                                    view=stopped_view(result.message),
-                                                    allowed_mentions=discord.AllowedMentions.none())
-        except discord.HTTPException:
-            log.warning("could not update crisis alert %s for interaction %s", self.alert_id, interaction.id)
+        # Acknowledge at once, then edit the alert when it is this edit's turn: a refresh of
+        # the same alert may be in flight (waiting out a rate limit), and an older rendering
+        # must never land over this one (see CrisisService.show_alert).
+        await interaction.response.defer()
+
+        async def edit_pressed(channel_id: int, message_id: int, message: OutgoingMessage) -> bool:
+            await interaction.edit_original_response(embed=build_embed(message), view=stopped_view(message),
+                                                     allowed_mentions=discord.AllowedMentions.none())
+            return True
+
+        posted = (interaction.channel_id, interaction.message.id) if interaction.message and interaction.channel_id else None
+        await kindred(interaction).services.crisis.show_alert(self.alert_id, edit_pressed, posted=posted)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from bot.db.database import Database
+from bot.db.database import Database, bundled_migrations
 from bot.db.members import touch_in
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -55,3 +56,31 @@ async def test_a_new_member_of_a_known_server_and_a_quiet_look_up(db: Database) 
     assert looked_up == first
     assert await db.fetch_value("SELECT last_active_at FROM members WHERE member_id = ?",
                                 (first.member_id,)) == "2026-11-21T10:00:00+00:00"
+
+
+async def test_upgrading_makes_stored_closed_dm_marks_agree_across_servers(tmp_path: Path) -> None:
+    migrations = bundled_migrations()
+    before = next(m.version for m in migrations if m.name == "dm_closed_per_user") - 1
+    async with Database(tmp_path / "k.sqlite3") as database:
+        await database.migrate(migrations[:before])
+        rows = [  # (guild, user, dm_closed_at, last_active_at)
+            (1, 31, "2026-11-01T10:00:00+00:00", "2026-10-01T10:00:00+00:00"),  # refused...
+            (2, 31, None, "2026-11-02T10:00:00+00:00"),                         # ...then used the bot here
+            (1, 32, "2026-11-01T10:00:00+00:00", "2026-10-01T10:00:00+00:00"),  # refused, never back
+            (2, 32, None, "2026-10-01T10:00:00+00:00"),                         # (met here before)
+            (1, 33, "2026-11-01T10:00:00+00:00", "2026-10-01T10:00:00+00:00"),  # refused, used the bot,
+            (2, 33, "2026-11-03T10:00:00+00:00", "2026-11-02T10:00:00+00:00"),  # refused again
+        ]
+        for guild in (1, 2):
+            await database.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, 'x', 'x')", (guild,))
+        await database.executemany(
+            "INSERT INTO members (guild_id, user_id, dm_closed_at, created_at, last_active_at) VALUES (?, ?, ?, 'x', ?)",
+            rows)
+        await database.migrate(migrations)
+        marks = {(r["guild_id"], r["user_id"]): r["dm_closed_at"]
+                 for r in await database.fetch_all("SELECT guild_id, user_id, dm_closed_at FROM members")}
+    assert marks == {
+        (1, 31): None, (2, 31): None,
+        (1, 32): "2026-11-01T10:00:00+00:00", (2, 32): "2026-11-01T10:00:00+00:00",
+        (1, 33): "2026-11-03T10:00:00+00:00", (2, 33): "2026-11-03T10:00:00+00:00",
+    }

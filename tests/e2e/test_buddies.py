@@ -218,7 +218,8 @@ async def test_privacy_delete_ends_pairs_kindly_and_cancels_requests(
     assert (await confirmed.reply()).ephemeral
     await kindred.run_sweeps_once()
     [told] = await fake_discord.wait_for(lambda: dms(fake_discord, bob, "stepped away"), what="bob told")
-    assert f"<@{alice.id}>" in told.content
+    assert str(alice.id) not in told.content  # Alice's data is gone: the notice does not name her either
+    assert "<t:" in told.content  # it names the pairing by the day it began
     assert_kind(told.content)
     assert "don't have a buddy yet" in (await run(fake_discord, community, "/buddy status", bob)).content
     assert "no open buddy requests" in (await run(fake_discord, community, "/buddy accept", mod)).content

@@ -290,6 +290,15 @@ async def test_alertmods_reaches_the_moderators_quietly_once(
     assert "Acknowledged by" in alert.text and "zebra-canary-7731" in alert.content
 
 
+async def test_a_double_tap_of_alertmods_alerts_the_moderators_once(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    await run(fake_discord, community, "/config alerts", community.mod, channel=community.alerts)
+    taps = [await fake_discord.slash("/alertmods", user=community.alice, guild=community.guild) for _ in range(2)]
+    replies = [await tap.reply() for tap in taps]
+    assert sorted("already got your request" in r.content for r in replies) == [False, True]
+    assert len(alerts(fake_discord, community)) == 1
+
+
 # -- passive detection -----------------------------------------------------------------------
 
 
@@ -455,6 +464,29 @@ async def test_alert_buttons_record_who_did_what_and_survive_a_restart(
         stored = await row(bot, alert_id)
         assert (stored["status"], stored["acknowledged_by"], stored["resolved_by"]) == (
             "false_alarm", responder.id, community.mod.id)
+
+
+async def test_a_refresh_held_up_by_a_rate_limit_never_overwrites_a_resolution(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    edit = "PATCH /channels/{channel_id}/messages/{message_id}"
+    await enable_detection(fake_discord, community)
+    await fake_discord.say(community.general, TIER3, user=community.alice)
+    [alert] = await wait_alerts(fake_discord, community, 1)
+    await fake_discord.wait_for(lambda: "Resources sent by DM" in alert.text, what="alert shows the DM went out")
+    edits_before = len(fake_discord.requests(edit))
+    # A second message folds into the alert; its refresh is told to wait (429) after reading
+    # the alert, which is still open.
+    fake_discord.faults.rate_limit(edit, retry_after=1.0)
+    await fake_discord.say(community.general, TIER3, user=community.alice)
+    await fake_discord.wait_for_request(edit, count=edits_before + 1)
+    # A moderator resolves it meanwhile.
+    alert_id = alert_id_of(alert)
+    pressed = await fake_discord.click(alert, user=community.mod, custom_id=f"kindred:alert:resolve:{alert_id}")
+    await pressed.reply()
+    await fake_discord.wait_for_request(edit, count=edits_before + 2)  # the held refresh went through
+    assert f"Resolved by <@{community.mod.id}>" in alert.text, "an older rendering replaced the resolution"
+    assert alert.custom_ids == []
+    assert (await row(kindred, alert_id))["status"] == "resolved"
 
 
 async def test_message_text_is_never_stored_or_logged(

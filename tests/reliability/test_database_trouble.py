@@ -25,6 +25,7 @@ from bot.app import KindredBot
 from bot.config import Config
 from bot.db.database import BUSY_TIMEOUT, Database, DatabaseUnavailableError
 from bot.domain.clock import FakeClock
+from bot.domain.messages import OutgoingMessage, SendResult
 from bot.services.container import build_services
 from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import Community, running_kindred
@@ -168,9 +169,48 @@ async def test_waiting_for_the_writer_lock_is_bounded_too(tmp_path: Path) -> Non
 
 
 async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(tmp_path: Path) -> None:
-    # Writes fail while reads work (another process holds the lock; a full disk is the same):
-    # the drain must not send the still-"pending" prompt again every 30 seconds, which Discord
-    # absorbs by nonce for about 5 minutes and then posts again and again.
+    # Discord accepted the prompt, then writes began to fail (another process took the lock; a
+    # full disk is the same) before the outcome was stored: the drain must not send the
+    # still-"pending" prompt again every 30 seconds, which Discord absorbs by nonce for about
+    # 5 minutes and then posts again and again.
+    config = dataclasses.replace(Config(), database_path=tmp_path / "k.sqlite3")
+    clock = FakeClock(EIGHT)
+    discord = DiscordLikeNotifier(clock)
+    guild_id, channel_id = 990_000_000_000_000_001, 990_000_000_000_000_002
+    lock = contextlib.ExitStack()
+    process = discord.for_process(CrashPlan())
+
+    class LockedAfterSend:
+        async def send_dm(self, user_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
+            raise AssertionError("no DM in this test")
+
+        async def send_channel(self, channel_id: int, message: OutgoingMessage, *,
+                               nonce: str | None = None) -> SendResult:
+            result = await process.send_channel(channel_id, message, nonce=nonce)
+            lock.enter_context(locked(config.database_path))
+            return result
+
+    async with Database(config.database_path, busy_timeout=0.05) as db:
+        await db.migrate()
+        services = build_services(config, db, clock, LockedAfterSend())
+        await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
+                                                 timezone="Europe/London")
+        clock.set(NINE)
+        assert await services.checkins.sweep_prompts(NINE) == 1  # queued, not sent yet
+        with lock:
+            for _ in range(20):  # ten minutes of the scheduler's drains
+                with contextlib.suppress(DatabaseUnavailableError):
+                    await services.outbox.dispatch()
+                clock.advance(timedelta(seconds=30))
+        await services.scheduler.run_all_once()
+        status = await db.fetch_value("SELECT status FROM outbox")
+    assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE)]
+    assert status == "sent"
+
+
+async def test_nothing_is_sent_while_the_database_refuses_writes_and_it_goes_out_once_after(tmp_path: Path) -> None:
+    # A send is claimed in the database first, so while writes fail nothing goes out (and so
+    # nothing can go out twice); the prompt is posted late, once, when the database is back.
     config = dataclasses.replace(Config(), database_path=tmp_path / "k.sqlite3")
     clock = FakeClock(EIGHT)
     discord = DiscordLikeNotifier(clock)
@@ -181,13 +221,15 @@ async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(tm
         await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
                                                  timezone="Europe/London")
         clock.set(NINE)
-        assert await services.checkins.sweep_prompts(NINE) == 1  # queued, not sent yet
+        assert await services.checkins.sweep_prompts(NINE) == 1
         with locked(config.database_path):
-            for _ in range(20):  # ten minutes of the scheduler's drains
+            for _ in range(20):
                 with contextlib.suppress(DatabaseUnavailableError):
                     await services.outbox.dispatch()
                 clock.advance(timedelta(seconds=30))
+        assert discord.delivered == []
+        await services.scheduler.run_all_once()
         await services.scheduler.run_all_once()
         status = await db.fetch_value("SELECT status FROM outbox")
-    assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE)]
+    assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE + timedelta(minutes=10))]
     assert status == "sent"

@@ -4,8 +4,8 @@
 5xx is retried by the outbox on its back-off schedule (1, 2, 4… minutes), one request per
 message per step however often the sweeps run; a gateway connection that drops in the middle
 of a sweep neither stops the sends nor loses the commands members used meanwhile; and a member
-whose DMs are closed is asked once (403/50007), then left alone by every kind of DM until they
-use the bot again.
+whose DMs are closed is asked once (403/50007), then left alone by every kind of DM (but crisis
+help) until they use the bot again, or for a week.
 """
 
 from __future__ import annotations

@@ -557,6 +557,18 @@ async def test_no_automatic_nudge_to_closed_dms_until_the_member_returns(
         datetime(2026, 11, 26, 8, 0, tzinfo=UTC)]
 
 
+async def test_automatic_nudges_resume_a_week_after_a_refusal(
+        buddies: BuddyService, services: Services, clock: FakeClock, checkins: FakeCheckIns,
+        notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await services.settings.set_share_checkins(GUILD, A, "buddies")
+    await checkins.mark(A, date(2026, 11, 21))
+    await services.members.mark_dm_closed(B, clock.now())  # 21 Nov 10:00; B never uses the bot again
+    assert await run_hourly(buddies, clock, datetime(2026, 11, 28, 9, 0, tzinfo=UTC)) == []
+    assert await run_hourly(buddies, clock, datetime(2026, 11, 28, 11, 0, tzinfo=UTC)) == [
+        datetime(2026, 11, 28, 10, 0, tzinfo=UTC)]
+
+
 async def test_no_automatic_nudge_about_a_buddy_who_left_the_server(
         buddies: BuddyService, services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
     await pair(buddies, A, B)

@@ -309,7 +309,7 @@ async def test_closed_dms_are_not_retried_that_day_and_show_why(services: Servic
     await reminder_at(services, at="12:00", tz="UTC")
     await walk(services, clock, utc(2026, 11, 21, 12, 30))
     assert len([s for s in notifier.sent if s.target == "dm"]) == 1   # one attempt, refused
-    assert await services.members.dm_closed(U)
+    assert await services.members.dm_closed(U, services.clock.now())
     status = await services.checkins.reminder_status(G, U)
     assert status is not None and status.dm_closed_date == date(2026, 11, 21)
     # Using the bot again lifts the closed mark, but today's reminder is done: no retry.
@@ -331,6 +331,16 @@ async def test_known_closed_dms_are_not_even_queued(services: Services, clock: F
     await walk(services, clock, utc(2026, 11, 22, 13, 0), step=timedelta(hours=1))
     assert notifier.sent == []
     assert await services.db.fetch_value("SELECT count(*) FROM outbox WHERE kind = 'checkin.reminder'") == 0
+
+
+async def test_reminders_resume_a_week_after_a_refusal(services: Services, clock: FakeClock,
+                                                        notifier: RecordingNotifier) -> None:
+    await reminder_at(services, at="12:00", tz="UTC")
+    await services.members.mark_dm_closed(U, clock.now())  # 21 Nov 10:00; the member opens DMs, says nothing
+    await walk(services, clock, utc(2026, 11, 27, 13, 0), step=timedelta(hours=1))
+    assert notifier.sent == []
+    await walk(services, clock, utc(2026, 11, 28, 13, 0), step=timedelta(hours=1))
+    assert len(notifier.dms_to(U)) == 1, "a week after the refusal, reminders are tried again"
 
 
 async def test_changing_zone_moves_the_reminder(services: Services, clock: FakeClock,

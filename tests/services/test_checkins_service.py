@@ -142,7 +142,7 @@ async def test_checkin_clears_a_closed_dm_mark(services: Services, clock: FakeCl
     await services.settings.touch(G, U)
     await services.members.mark_dm_closed(U, clock.now())
     await services.checkins.check_in(G, U, mood=3)
-    assert not await services.members.dm_closed(U)
+    assert not await services.members.dm_closed(U, services.clock.now())
 
 
 # -- /pledge --------------------------------------------------------------------------------

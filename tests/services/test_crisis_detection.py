@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 from datetime import timedelta
 
@@ -219,8 +221,8 @@ async def test_closed_dms_post_one_public_nudge_per_channel_per_half_hour(
     assert (await services.crisis.repo.get(second or 0)).dm_status is DmStatus.UNDELIVERABLE  # type: ignore[union-attr]
     clock.advance(timedelta(minutes=40))
     refused_before = len([s for s in notifier.sent if s.target == "dm"])
-    await say(services, TIER3)  # alice's DMs are known closed: no new attempt, the nudge again
-    assert len([s for s in notifier.sent if s.target == "dm"]) == refused_before
+    await say(services, TIER3)  # alice's DMs are known closed, but crisis help is always tried: refused, the nudge again
+    assert len([s for s in notifier.sent if s.target == "dm"]) == refused_before + 1
     assert len(posts(notifier, GENERAL)) == 2
 
 
@@ -317,6 +319,84 @@ async def test_buttons_record_who_did_what_and_only_for_moderators(services: Ser
     assert not late.changed and late.alert.status.value == "resolved"
 
 
+@dataclasses.dataclass
+class PostedAlert:
+    """The posted alert as Discord holds it: each edit lands when its request completes."""
+
+    shown: list[OutgoingMessage] = dataclasses.field(default_factory=list)
+    hold_next: bool = False
+    held: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    release: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    another_edit: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    async def __call__(self, channel_id: int, message_id: int, message: OutgoingMessage) -> bool:
+        if self.hold_next:  # e.g. waiting out a 429: the rendering was read before the wait
+            self.hold_next = False
+            self.held.set()
+            await self.release.wait()
+        else:
+            self.another_edit.set()
+        self.shown.append(message)
+        return True
+
+
+async def test_a_slow_refresh_never_overwrites_a_moderators_resolution(services: Services) -> None:
+    await enable(services)
+    _, _, alert_id, _ = await say(services, TIER3)
+    assert alert_id is not None
+    posted = PostedAlert(hold_next=True)
+    services.crisis.edit_alert = posted
+    # A burst folds into the alert; its refresh reads the alert (still open) and is held up.
+    burst = asyncio.create_task(say(services, TIER3))
+    await posted.held.wait()
+    # Meanwhile a moderator resolves it, and the resolution is to be shown.
+    resolved = await services.crisis.act(G, alert_id, MOD, AlertAction.RESOLVE, manage_guild=True, role_ids=[])
+    assert resolved.changed
+    shown_resolution = asyncio.create_task(services.crisis.refresh_alert(alert_id))
+    # Let the resolution's edit go out if nothing makes it wait its turn (a bounded wait: a
+    # correct service holds it back until the older edit is done, so this always times out).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(posted.another_edit.wait(), timeout=0.5)
+    posted.release.set()
+    await asyncio.gather(burst, shown_resolution)
+    final = posted.shown[-1]
+    assert f"Resolved by <@{MOD}>" in (final.embed_description or ""), "an older rendering replaced the resolution"
+    assert final.buttons == ()
+
+
+async def test_an_alert_is_edited_only_when_there_is_something_newer_to_show(services: Services,
+                                                                             edits: Edits) -> None:
+    await enable(services)
+    _, _, alert_id, _ = await say(services, TIER3)
+    assert alert_id is not None
+    shown = len(edits.calls)  # posted, then edited once to show the DM went out
+    await services.crisis.refresh_alert(alert_id)
+    assert len(edits.calls) == shown  # nothing changed: no request
+    await services.crisis.act(G, alert_id, MOD, AlertAction.ACK, manage_guild=True, role_ids=[])
+    pressed = Edits()
+    assert await services.crisis.show_alert(alert_id, pressed)  # the button press's own edit
+    assert f"Acknowledged by <@{MOD}>" in (pressed.last.embed_description or "")
+    await services.crisis.refresh_alert(alert_id)
+    assert len(edits.calls) == shown
+    stored = await services.crisis.repo.get(alert_id)
+    assert stored is not None and stored.shown_version == stored.version
+
+
+async def test_a_press_shows_its_change_even_if_the_posted_message_id_was_never_stored(services: Services,
+                                                                                      edits: Edits) -> None:
+    await enable(services)
+    _, _, alert_id, _ = await say(services, TIER3)
+    assert alert_id is not None
+    # The process stopped right after Discord accepted the alert, before its id was stored.
+    await services.db.execute("UPDATE crisis_alerts SET alert_message_id = NULL, shown_version = 1")
+    await services.crisis.act(G, alert_id, MOD, AlertAction.RESOLVE, manage_guild=True, role_ids=[])
+    pressed = Edits()
+    assert await services.crisis.show_alert(alert_id, pressed, posted=(ALERTS, 4242))
+    assert pressed.calls[0][:2] == (ALERTS, 4242) and pressed.last.buttons == ()
+    stored = await services.crisis.repo.get(alert_id)
+    assert stored is not None and stored.alert_message_id == 4242 and stored.shown_version == stored.version
+
+
 async def test_a_deleted_moderator_is_cleared_from_alerts(services: Services, notifier: RecordingNotifier) -> None:
     await enable(services)
     _, _, alert_id, _ = await say(services, TIER3)
@@ -365,6 +445,15 @@ async def test_alertmods_posts_once_per_few_minutes_and_stores_no_note(
     for table in ("crisis_alerts", "outbox", "members"):
         for row in await services.db.fetch_all(f"SELECT * FROM {table}"):  # noqa: S608
             assert "canary-note-55" not in " ".join(map(str, tuple(row)))
+
+
+async def test_a_double_tap_of_alertmods_alerts_once(services: Services, notifier: RecordingNotifier) -> None:
+    await services.guild_config.set_alerts(G, channel_id=ALERTS, role_id=None)
+    first, second = await asyncio.gather(services.crisis.alert_moderators(G, GENERAL, ALICE, "help"),
+                                         services.crisis.alert_moderators(G, GENERAL, ALICE, "help"))
+    assert sorted(r.status.value for r in (first, second)) == [RequestStatus.SENT.value, RequestStatus.TOO_SOON.value]
+    assert len(posts(notifier)) == 1, "two quick taps posted two alerts"
+    assert await services.db.fetch_value("SELECT count(*) FROM crisis_alerts") == 1
 
 
 async def test_a_long_note_still_fits_in_one_message(services: Services, notifier: RecordingNotifier) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.db.outbox import NewOutboxItem, enqueue
+from bot.config import Config
+from bot.db.database import Database
+from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendStatus
-from bot.services.container import Services
-from bot.services.outbox import MAX_ATTEMPTS, nonce_for
+from bot.services.container import Services, build_services
+from bot.services.outbox import CLAIM_TTL, MAX_ATTEMPTS, SEND_TIMEOUT, nonce_for
+from tests.reliability.support import NONCE_WINDOW, CrashPlan, DiscordLikeNotifier
 from tests.support import RecordingNotifier
 
 G, U = 10, 20
@@ -32,14 +35,19 @@ async def test_same_occurrence_is_queued_and_sent_once(services: Services, notif
     assert len(notifier.sent[0].nonce or "") == 25
 
 
-async def test_crash_after_send_is_deduplicated_by_nonce(services: Services, notifier: RecordingNotifier) -> None:
-    await queue(services, "k1")
-    item = (await services.outbox_repo.due(services.clock.now(), 10))[0]
+async def test_crash_after_send_is_deduplicated_by_nonce(services: Services, notifier: RecordingNotifier,
+                                                          config: Config, db: Database) -> None:
+    outbox_id = await queue(services, "k1")
+    assert outbox_id is not None
+    now = services.clock.now()
+    item = await services.outbox_repo.claim(outbox_id, services.outbox.token, now, until=now + CLAIM_TTL)
+    assert item is not None
     # Simulate: Discord accepted the message, then the process died before marking it sent.
     await notifier.send_channel(item.target_id, item.message, nonce=nonce_for(item.dedupe_key))
-    await services.outbox.dispatch()  # after restart
+    restarted = build_services(config, db, services.clock, notifier)
+    await restarted.outbox.dispatch()  # after restart
     assert len(notifier.posts_in(555)) == 1
-    assert await services.outbox_repo.status_of("k1") == "sent"
+    assert await restarted.outbox_repo.status_of("k1") == "sent"
 
 
 async def test_transient_failures_retry_with_backoff(services: Services, notifier: RecordingNotifier,
@@ -76,7 +84,7 @@ async def test_closed_dm_marks_member_falls_back_and_is_not_retried(services: Se
     nudge = OutgoingMessage("public nudge")
     await queue(services, "dm1", "dm", U, OutgoingMessage("private", fallback_channel_id=777, fallback=nudge))
     await services.outbox.dispatch()
-    assert await services.members.dm_closed(U)
+    assert await services.members.dm_closed(U, services.clock.now())
     assert [s.message.content for s in notifier.posts_in(777)] == ["public nudge"]
     attempts_before = len(notifier.sent)
     await queue(services, "dm2", "dm", U)
@@ -103,6 +111,23 @@ async def test_result_hooks_see_outcomes(services: Services, notifier: Recording
     await queue(services, "k4")
     await services.outbox.dispatch()
     assert len(seen) == 1
+
+
+async def test_a_finished_message_keeps_only_what_exactly_once_needs(services: Services,
+                                                                       notifier: RecordingNotifier) -> None:
+    notifier.dm_closed.add(U + 1)
+    await queue(services, "body:sent", message=OutgoingMessage("private words"))
+    await queue(services, "body:refused", "dm", U + 1, OutgoingMessage("private words"))
+    await queue(services, "body:waiting", "dm", U, OutgoingMessage("private words"))
+    async with services.db.transaction() as conn:
+        await cancel_in(conn, keys=["body:waiting"])
+    await services.outbox.dispatch()
+    rows = await services.db.fetch_all("SELECT dedupe_key, status, payload, sent_at, message_id FROM outbox "
+                                       "ORDER BY outbox_id")
+    assert [(r["dedupe_key"], r["status"], r["payload"]) for r in rows] == [
+        ("body:sent", "sent", None), ("body:refused", "undeliverable", None), ("body:waiting", "cancelled", None)]
+    assert rows[0]["sent_at"] is not None and rows[0]["message_id"] is not None
+    assert await queue(services, "body:sent") is None  # the key still makes a second queueing a no-op
 
 
 def test_outgoing_message_round_trips_through_json() -> None:
@@ -149,3 +174,73 @@ async def test_concurrent_dispatches_never_send_a_row_twice(services: Services, 
     results = await asyncio.gather(services.outbox.dispatch(), services.outbox.dispatch())
     assert sum(results) == 120
     assert sorted(s.target_id for s in notifier.sent) == list(range(1000, 1120))
+
+
+# -- claims: each row is claimed in the database just before its send --------------------
+
+async def test_only_the_claimant_records_an_outcome(services: Services, clock: FakeClock) -> None:
+    repo = services.outbox_repo
+    outbox_id = await queue(services, "claim:1")
+    assert outbox_id is not None
+    now = clock.now()
+    claimed = await repo.claim(outbox_id, "main:a", now, until=now + CLAIM_TTL)
+    assert claimed is not None and claimed.message.content == "hi"
+    assert await repo.claim(outbox_id, "main:b", now, until=now + CLAIM_TTL) is None  # held
+    assert not await repo.mark_sent(outbox_id, "main:b", 1, now)
+    assert not await repo.retry_later(outbox_id, "main:b", now, "503")
+    assert not await repo.mark_undeliverable(outbox_id, "main:b", "403")
+    assert await repo.status_of("claim:1") == "pending"
+    assert await repo.mark_sent(outbox_id, "main:a", 1, now)
+    assert await repo.status_of("claim:1") == "sent"
+    assert await repo.claim(outbox_id, "main:b", now, until=now + CLAIM_TTL) is None  # done
+
+
+async def test_a_row_claimed_by_a_live_process_waits_for_its_claim_to_expire(
+        services: Services, clock: FakeClock, config: Config, db: Database) -> None:
+    discord = DiscordLikeNotifier(clock)
+    ours = build_services(config, db, clock, discord.for_process(CrashPlan()))
+    outbox_id = await queue(ours, "claim:2")
+    assert outbox_id is not None
+    # Another process (another owner: e.g. another shard's) claims it, sends it, and dies
+    # before it can record that Discord accepted it.
+    now = clock.now()
+    item = await services.outbox_repo.claim(outbox_id, "shard-1:x", now, until=now + CLAIM_TTL)
+    assert item is not None
+    discord.deliver("channel", item.target_id, item.message, nonce_for(item.dedupe_key))
+    clock.advance(CLAIM_TTL - timedelta(seconds=1))
+    assert await ours.outbox.dispatch() == 0, "a row another process holds was taken before its claim expired"
+    clock.advance(timedelta(seconds=1))
+    assert await ours.outbox.dispatch() == 1
+    # Retaken within Discord's nonce window: the resend returned the message already posted.
+    assert len(discord.delivered) == 1
+    assert await ours.outbox_repo.status_of("claim:2") == "sent"
+
+
+async def test_a_restarted_process_takes_back_the_claims_its_predecessor_died_with(
+        services: Services, clock: FakeClock, config: Config, db: Database, notifier: RecordingNotifier) -> None:
+    outbox_id = await queue(services, "claim:3")
+    assert outbox_id is not None
+    now = clock.now()
+    # This process claimed the row and died before sending it.
+    assert await services.outbox_repo.claim(outbox_id, services.outbox.token, now, until=now + CLAIM_TTL)
+    restarted = build_services(config, db, clock, notifier)
+    assert await restarted.outbox.dispatch() == 1  # at once: with one process, nobody else holds it
+    assert len(notifier.posts_in(555)) == 1
+
+
+async def test_a_send_that_hangs_is_given_up_before_its_claim_expires(services: Services,
+                                                                       notifier: RecordingNotifier) -> None:
+    import asyncio
+
+    async def hang(channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> object:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    notifier.send_channel = hang  # type: ignore[method-assign]
+    services.outbox.send_timeout = 0.01
+    await queue(services, "hang:1")
+    await services.outbox.dispatch()
+    row = await services.db.fetch_one("SELECT status, attempts, last_error, claimed_by FROM outbox")
+    assert row is not None
+    assert (row["status"], row["attempts"], row["claimed_by"]) == ("pending", 1, None)  # retried later, same nonce
+    assert SEND_TIMEOUT + timedelta(seconds=30) < CLAIM_TTL < NONCE_WINDOW - SEND_TIMEOUT - timedelta(seconds=30)

@@ -16,6 +16,7 @@ from bot.domain.messages import OutgoingMessage
 from bot.errors import ConflictError
 from bot.services.container import Services
 from bot.services.privacy import EXPORT_FORMAT, data_statement
+from tests.support import names_in_text
 
 G, ALICE, BOB = 500, 7001, 7002
 CANARY = "canary-note-3f9c1e do not keep me"
@@ -51,6 +52,12 @@ async def seed(services: Services) -> tuple[int, int]:
     await services.outbox_repo.enqueue(
         NewOutboxItem("reminder:alice", "reminder", "dm", ALICE, OutgoingMessage(CANARY), G, alice),
         not_before=now + timedelta(hours=1), now=now)
+    # Messages to Bob that name Alice: one sent already, one still waiting.
+    for key, not_before in (("note:bob:sent", now), ("note:bob:later", now + timedelta(hours=1))):
+        await services.outbox_repo.enqueue(
+            NewOutboxItem(key, "test", "dm", BOB, OutgoingMessage(f"<@{ALICE}> would like to say hi"), G, bob),
+            not_before=not_before, now=now)
+    await services.outbox.dispatch()
     return alice, bob
 
 
@@ -123,6 +130,7 @@ async def test_confirmed_delete_leaves_no_trace(services: Services, config: Conf
         for row in await services.db.fetch_all(f'SELECT * FROM "{table}"'):  # noqa: S608
             values = [row[k] for k in row.keys()]  # noqa: SIM118
             assert ALICE not in values, f"{table} still names Alice: {dict(row)}"
+            assert not any(names_in_text(v, ALICE) for v in values), f"{table} still has Alice's id in text: {dict(row)}"
             if "member_id" in row.keys():  # noqa: SIM118
                 assert row["member_id"] != alice, f"{table} still has Alice's member row"
     assert await services.db.fetch_value("SELECT count(*) FROM t_counters") == 1  # Bob's stays

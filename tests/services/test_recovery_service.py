@@ -13,6 +13,7 @@ from bot.domain.clock import FakeClock
 from bot.domain.recovery import Celebrate, Visibility
 from bot.errors import ConflictError, InvalidInputError, NotFoundError
 from bot.services.container import Services, build_services
+from bot.services.outbox import CLAIM_TTL, nonce_for
 from bot.services.recovery import MAX_COUNTERS
 from tests.support import RecordingNotifier
 
@@ -394,12 +395,20 @@ async def test_restart_around_the_hour_never_duplicates(config: Config, db: Data
 
 
 async def test_crash_after_discord_accepted_but_before_marked_sent_is_deduplicated(
-        services: Services, clock: FakeClock, notifier: RecordingNotifier, db: Database) -> None:
+        services: Services, clock: FakeClock, notifier: RecordingNotifier, db: Database, config: Config) -> None:
     await services.recovery.start(G, A, "2026-11-14")
-    await services.scheduler.run_all_once()
-    await db.execute("UPDATE outbox SET status = 'pending', sent_at = NULL")  # the mark never committed
-    await services.outbox.dispatch()
+    assert await services.recovery.sweep(clock.now()) == 1
+    # The process claims the celebration, Discord accepts it, and the process dies before
+    # the mark commits.
+    [outbox_id] = await services.outbox_repo.due(clock.now(), 10)
+    item = await services.outbox_repo.claim(outbox_id, services.outbox.token, clock.now(),
+                                            until=clock.now() + CLAIM_TTL)
+    assert item is not None
+    await notifier.send_dm(item.target_id, item.message, nonce=nonce_for(item.dedupe_key))
+    restarted = build_services(config, db, clock, notifier)
+    await restarted.outbox.dispatch()
     assert len(notifier.dms_to(A)) == 1  # the nonce returned the original message
+    assert await restarted.outbox_repo.status_of(item.dedupe_key) == "sent"
 
 
 async def test_quiet_hours_hold_a_celebration_dm(services: Services, clock: FakeClock,

@@ -76,10 +76,12 @@ async def test_using_the_bot_lifts_the_closed_dm_mark(services: Services) -> Non
     await services.settings.touch(G, U)
     await services.settings.touch(G + 1, U)
     await services.members.mark_dm_closed(U, services.clock.now())
-    assert await services.members.dm_closed(U)
+    assert await services.members.dm_closed(U, services.clock.now())
     assert (await services.members.get(G + 1, U)).dm_closed_at is not None  # type: ignore[union-attr]
     await services.settings.touch(G, U)
     assert (await services.members.get(G, U)).dm_closed_at is None  # type: ignore[union-attr]
+    assert (await services.members.get(G + 1, U)).dm_closed_at is None  # type: ignore[union-attr]
+    assert not await services.members.dm_closed(U, services.clock.now())
 
 
 async def test_guild_config_validates_and_notifies(services: Services) -> None:

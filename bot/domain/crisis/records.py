@@ -81,6 +81,8 @@ class CrisisAlert:
     resolved_at: datetime | None
     created_at: datetime
     last_seen_at: datetime
+    version: int  # bumped by every change of what the alert shows
+    shown_version: int  # the newest version the posted message is known to show
 
     @property
     def closed(self) -> bool:
