@@ -1,9 +1,13 @@
-"""The SQLite connection: pragmas, one writer, explicit transactions, migrations, backup.
+"""The SQLite connections: pragmas, one writer, explicit transactions, migrations, backup.
 
-One aiosqlite connection serves the whole process. Writes go through `transaction()`,
-which holds an asyncio lock and opens `BEGIN IMMEDIATE`, so read-then-write logic sees
-no interleaving writer and a unique constraint, not luck, decides races. The connection
-runs in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
+Two aiosqlite connections serve the whole process: one writer and one reader. Writes go
+through `transaction()`, which holds an asyncio lock and opens `BEGIN IMMEDIATE` on the
+writer, so read-then-write logic sees no interleaving writer and a unique constraint, not
+luck, decides races. Reads (`fetch_*`) go to the reader, which in WAL mode sees only
+committed data: a read never sees another coroutine's transaction half-done (a sweep's
+queued message that then rolls back, say). A read made by the task that holds the open
+transaction goes to the writer instead, so it sees that transaction's own writes. Both
+connections run in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
 """
 
 from __future__ import annotations
@@ -77,45 +81,57 @@ def bundled_migrations() -> list[Migration]:
 
 
 class Database:
-    """The process's single SQLite connection."""
+    """The process's SQLite database: one writer connection and one reader."""
 
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # The task inside `transaction()`: its reads must see its own uncommitted writes.
+        self._writing_task: asyncio.Task[Any] | None = None
 
     @property
     def is_open(self) -> bool:
-        """Whether the connection is open."""
+        """Whether the connections are open."""
         return self._conn is not None
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        """The open connection."""
+        """The open writer connection."""
         if self._conn is None:
             raise DatabaseUnavailableError("database is not open")
         return self._conn
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The open reader connection (read-only; sees committed data only)."""
+        if self._reader is None:
+            raise DatabaseUnavailableError("database is not open")
+        return self._reader
+
     async def open(self) -> None:
-        """Open the connection and apply the pragmas."""
+        """Open the writer and the reader connections and apply the pragmas."""
         try:
             if self.path.parent and str(self.path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
+        except OSError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
+        writer = await _connect(self.path, PRAGMAS)
         try:
-            for pragma in PRAGMAS:
-                await conn.execute(pragma)
-        except sqlite3.Error as exc:
-            await conn.close()  # its worker thread would otherwise outlive the failure
-            raise DatabaseUnavailableError(str(exc)) from exc
-        conn.row_factory = sqlite3.Row
-        self._conn = conn
+            # The writer made the file WAL, so the reader reads committed snapshots.
+            reader = await _connect(self.path, (*PRAGMAS, "PRAGMA query_only = ON"))
+        except BaseException:
+            await writer.close()
+            raise
+        self._conn, self._reader = writer, reader
 
     async def close(self) -> None:
         """Checkpoint the WAL and close."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
@@ -138,6 +154,11 @@ class Database:
     # thread: a cursor's execute, fetch and close would be three, and every command waits
     # for each in turn.
 
+    def _read_conn(self) -> aiosqlite.Connection:
+        if self._writing_task is not None and self._writing_task is asyncio.current_task():
+            return self.conn  # inside its own transaction: see its writes
+        return self.reader
+
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         """Run a query and return its first row."""
         rows = await self.fetch_all(sql, params)
@@ -146,7 +167,7 @@ class Database:
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a query and return all rows."""
         try:
-            return list(await self.conn.execute_fetchall(sql, params))
+            return list(await self._read_conn().execute_fetchall(sql, params))
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
 
@@ -174,6 +195,7 @@ class Database:
         try:
             conn = self.conn
             await _begin(conn, deadline)
+            self._writing_task = asyncio.current_task()
             try:
                 yield conn
             except sqlite3.OperationalError as exc:
@@ -190,6 +212,7 @@ class Database:
                 await _rollback_quietly(conn)
                 raise DatabaseUnavailableError(str(exc)) from exc
         finally:
+            self._writing_task = None
             self._write_lock.release()
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
@@ -269,6 +292,22 @@ class Database:
         finally:
             await check.close()
         return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:
+    """Open one connection in autocommit mode with `pragmas` applied; unavailable on failure."""
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except (sqlite3.Error, OSError) as exc:
+        raise DatabaseUnavailableError(str(exc)) from exc
+    try:
+        for pragma in pragmas:
+            await conn.execute(pragma)
+    except sqlite3.Error as exc:
+        await conn.close()  # its worker thread would otherwise outlive the failure
+        raise DatabaseUnavailableError(str(exc)) from exc
+    conn.row_factory = sqlite3.Row
+    return conn
 
 
 async def _begin(conn: aiosqlite.Connection, deadline: float) -> None:

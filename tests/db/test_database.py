@@ -1,13 +1,29 @@
-"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, backup."""
+"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, reads, backup."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from bot.db.database import Database, Migration, MigrationError, bundled_migrations
+from bot.db.database import (
+    Database,
+    DatabaseUnavailableError,
+    Migration,
+    MigrationError,
+    bundled_migrations,
+)
+from bot.db.outbox import NewOutboxItem, enqueue
+from bot.domain.messages import OutgoingMessage
+from bot.services.container import Services
+from tests.support import RecordingNotifier
+
+ADD_GUILD_7 = "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (7, 'x', 'x')"
+COUNT_GUILD_7 = "SELECT count(*) FROM guilds WHERE guild_id = 7"
 
 
 async def test_pragmas_are_applied(db: Database) -> None:
@@ -109,3 +125,80 @@ async def test_reading_settings_never_rejoins_a_left_server(db: Database) -> Non
     await repo.mark_present([1, 2], now)
     assert (await repo.get(1)).left_at is None  # type: ignore[union-attr]
     assert (await repo.get(2)) is not None
+
+
+@contextlib.asynccontextmanager
+async def open_transaction_that_rolls_back(db: Database, write: str) -> AsyncIterator[None]:
+    """Another coroutine holds a transaction with `write` done but not committed; it rolls back at the end."""
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute(write)
+            written.set()
+            await release.wait()
+            raise RuntimeError("rolled back")
+
+    task = asyncio.create_task(writer())
+    await written.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        with pytest.raises(RuntimeError):
+            await task
+
+
+async def test_a_read_never_sees_another_coroutines_uncommitted_write(db: Database) -> None:
+    async with open_transaction_that_rolls_back(db, ADD_GUILD_7):
+        assert await db.fetch_value(COUNT_GUILD_7) == 0
+        assert await db.fetch_all("SELECT * FROM guilds") == []
+    assert await db.fetch_value(COUNT_GUILD_7) == 0
+
+
+async def test_a_read_inside_a_transaction_sees_its_own_writes(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(ADD_GUILD_7)
+        # Repositories read with db.fetch_* while their caller's transaction is open.
+        assert await db.fetch_value(COUNT_GUILD_7) == 1
+    assert await db.fetch_value(COUNT_GUILD_7) == 1
+
+
+async def test_a_task_started_inside_a_transaction_does_not_read_its_uncommitted_writes(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(ADD_GUILD_7)
+        # e.g. a send kicked off while the decision to send is not committed yet
+        assert await asyncio.create_task(db.fetch_value(COUNT_GUILD_7)) == 0
+    assert await asyncio.create_task(db.fetch_value(COUNT_GUILD_7)) == 1
+
+
+async def test_reads_go_on_while_another_coroutine_writes(db: Database) -> None:
+    async with open_transaction_that_rolls_back(db, ADD_GUILD_7):
+        # Not queued behind the writer, and nothing written through the read side.
+        assert await asyncio.wait_for(db.fetch_value("SELECT count(*) FROM guilds"), 1) == 0
+        with pytest.raises((DatabaseUnavailableError, sqlite3.Error)):
+            await db.fetch_all("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (8, 'x', 'x') RETURNING *")
+
+
+async def test_dispatch_never_sends_a_message_whose_transaction_then_rolls_back(
+        services: Services, notifier: RecordingNotifier) -> None:
+    now = services.clock.now()
+    released, queued = asyncio.Event(), asyncio.Event()
+
+    async def sweep_that_fails_after_queueing() -> None:
+        async with services.db.transaction() as conn:
+            await enqueue(conn, NewOutboxItem("prompt:7:2026-11-21", "t", "channel", 555, OutgoingMessage("hi")),
+                          not_before=now, now=now)
+            queued.set()
+            await released.wait()
+            raise RuntimeError("the sweep failed after queueing; its transaction rolls back")
+
+    sweep = asyncio.create_task(sweep_that_fails_after_queueing())
+    await queued.wait()
+    with contextlib.suppress(DatabaseUnavailableError):  # recording the outcome waits for the writer
+        await services.outbox.dispatch()
+    released.set()
+    with pytest.raises(RuntimeError):
+        await sweep
+    assert notifier.sent == [], "a message was sent that its own transaction never committed"
+    assert await services.db.fetch_value("SELECT count(*) FROM outbox") == 0
