@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +45,10 @@ PRAGMAS = (
 # hear "try again in a few minutes" rather than nothing.
 BUSY_TIMEOUT = 1.5  # seconds
 _BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
+# The database holds notes, moods and plans: its files (SQLite gives the -wal and -shm
+# files the main file's mode) and backups are the owner's alone, whatever the umask.
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
 # SQLite result codes that mean "cannot be used right now" (locked, read-only, I/O, full),
 # as opposed to a mistake in a statement.
 _UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
@@ -114,8 +120,9 @@ class Database:
     async def open(self) -> None:
         """Open the writer and the reader connections and apply the pragmas."""
         try:
-            if self.path.parent and str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+            if str(self.path) != ":memory:":
+                _private_folder(self.path.parent)
+                _private_file(self.path)
         except OSError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
         writer = await _connect(self.path, PRAGMAS)
@@ -276,9 +283,8 @@ class Database:
     async def backup_to(self, target: Path | str) -> str:
         """Copy the database with SQLite's online backup API; return the copy's integrity check."""
         target = Path(target)
-        if target.exists():
-            raise FileExistsError(str(target))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(target.parent)
+        _create_private(target)  # FileExistsError if it exists: a backup never overwrites
         async with self._write_lock:
             dest = await aiosqlite.connect(target)
             try:
@@ -292,6 +298,45 @@ class Database:
         finally:
             await check.close()
         return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+def _private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents readable by the owner only; leave existing ones be."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        path.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask; chmod's is not
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable by the owner only (FileExistsError if it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may have left fewer bits, never more; be exact
+    finally:
+        os.close(fd)
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only, or take group and other access off an existing one."""
+    try:
+        _create_private(path)  # SQLite takes an empty file as a new database
+        return
+    except FileExistsError:
+        pass
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+                log.info("made %s readable by its owner only (it was %o)", file.name, mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # e.g. a read-only mount or another user's file: still usable
+            log.warning("could not make %s private: %s", file.name, exc.strerror)
 
 
 async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:

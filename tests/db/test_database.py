@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
-from collections.abc import AsyncIterator
+import stat
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,52 @@ async def test_dispatch_never_sends_a_message_whose_transaction_then_rolls_back(
         await sweep
     assert notifier.sent == [], "a message was sent that its own transaction never committed"
     assert await services.db.fetch_value("SELECT count(*) FROM outbox") == 0
+
+
+# -- files readable by their owner only ---------------------------------------------------
+
+
+def mode_of(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask-022", "umask-000"])
+def permissive_umask(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A umask that lets others read new files (022 is the usual default): the modes must not depend on it."""
+    old = os.umask(request.param)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+async def test_database_files_and_the_folder_made_for_them_are_private(tmp_path: Path, permissive_umask: None) -> None:
+    path = tmp_path / "data" / "kindred" / "kindred.sqlite3"
+    async with Database(path) as database:
+        await database.migrate()
+        await database.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+        for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            assert file.exists() and mode_of(file) == 0o600, f"{file.name} is {mode_of(file):o}"
+    assert mode_of(tmp_path / "data") == 0o700
+    assert mode_of(tmp_path / "data" / "kindred") == 0o700
+
+
+async def test_an_existing_database_readable_by_others_is_made_private(tmp_path: Path, permissive_umask: None) -> None:
+    path = tmp_path / "kindred.sqlite3"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)  # made by an earlier Kindred
+    folder_mode = mode_of(tmp_path)
+    async with Database(path) as database:
+        await database.migrate()
+        assert mode_of(path) == 0o600
+        assert mode_of(f"{path}-wal") == 0o600
+    assert mode_of(tmp_path) == folder_mode  # not the bot's folder to change
+
+
+async def test_backups_are_private(db: Database, tmp_path: Path, permissive_umask: None) -> None:
+    target = tmp_path / "backups" / "copy.sqlite3"
+    assert await db.backup_to(target) == "ok"
+    assert mode_of(target) == 0o600
+    assert mode_of(tmp_path / "backups") == 0o700
+    leftovers = [p.name for p in target.parent.iterdir() if p != target and mode_of(p) != 0o600]
+    assert leftovers == []
