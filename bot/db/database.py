@@ -275,10 +275,24 @@ class Database:
 
     # -- maintenance --------------------------------------------------------------------
 
-    async def checkpoint(self) -> None:
-        """Fold the WAL back into the main file and truncate it."""
-        async with self._write_lock:
-            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    async def checkpoint(self) -> bool:
+        """Fold the WAL back into the main file and truncate it; False if reads kept it from finishing.
+
+        After a deletion this is what takes the deleted values off the disk (with
+        `secure_delete`), so a read in progress on the reader connection is waited out
+        rather than leaving the WAL as it is. Writers get the lock between attempts.
+        """
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        while True:
+            async with self._write_lock:
+                rows = await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = next(iter(rows), (0,))[0]
+            if not busy:
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("WAL checkpoint could not finish: reads kept it busy")
+                return False
+            await asyncio.sleep(_BUSY_RETRY)
 
     async def backup_to(self, target: Path | str) -> str:
         """Copy the database with SQLite's online backup API; return the copy's integrity check."""

@@ -83,7 +83,11 @@ class PrivacyService:
         self._holds: list[RetentionHold] = []
 
     def hold_while(self, hold: RetentionHold) -> None:
-        """Keep inactive members `hold(member_ids)` returns (e.g. a counter still counting for them)."""
+        """Keep inactive members `hold(member_ids)` returns (e.g. a counter still counting for them).
+
+        The purge asks inside the transaction that deletes, so a hold reads (through the
+        repositories, which then read through that transaction) and never writes.
+        """
         self._holds.append(hold)
 
     def before_forget(self, hook: ForgetHook, *, only_for: MemberFilter | None = None) -> None:

@@ -253,3 +253,36 @@ async def test_backups_are_private(db: Database, tmp_path: Path, permissive_umas
     assert mode_of(tmp_path / "backups") == 0o700
     leftovers = [p.name for p in target.parent.iterdir() if p != target and mode_of(p) != 0o600]
     assert leftovers == []
+
+
+async def test_a_checkpoint_waits_out_a_read_in_progress(db: Database) -> None:
+    # After a deletion the WAL is checkpointed so, with secure_delete, the deleted values
+    # leave the disk. Reads on their own connection may be mid-way when that happens; the
+    # checkpoint must not give up half done because of one.
+    await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (9, 'x', 'x')")
+    reader = sqlite3.connect(db.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM guilds").fetchall()  # a read snapshot, still open
+    await db.execute("DELETE FROM guilds WHERE guild_id = 9")
+    attempts: list[str] = []
+    tried_again = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def seen(sql: str) -> None:  # on the database thread
+        if "wal_checkpoint" in sql:
+            attempts.append(sql)
+            if len(attempts) == 2:
+                loop.call_soon_threadsafe(tried_again.set)
+
+    await db.conn.set_trace_callback(seen)
+    checkpoint = asyncio.create_task(db.checkpoint())
+    try:
+        # The first attempt cannot finish while the read is open; the read ends once it has tried again.
+        await asyncio.wait_for(tried_again.wait(), 5)
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+        await checkpoint
+        await db.conn.set_trace_callback(None)
+    assert checkpoint.result() is True
+    assert os.path.getsize(f"{db.path}-wal") == 0
