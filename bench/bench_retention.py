@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_recovery import NullNotifier  # noqa: E402  (the purge queues goodbyes, it sends nothing)
 from bot.config import Config  # noqa: E402
 from bot.db.database import Database  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
@@ -50,15 +51,6 @@ CHECKINS = 30
 BASE_GUILD = 900_000_000_000_000_000
 BASE_USER = 100_000_000_000_000_000
 NOTE = "a note of the kind members write, long enough to be a realistic row " * 2
-
-
-class NullNotifier:
-    """Accepts nothing: the purge queues goodbye notices, it does not send them."""
-
-    async def send_dm(self, *args: object, **kwargs: object) -> object:
-        raise AssertionError("the benchmark does not send")
-
-    send_channel = send_dm
 
 
 def build(path: Path, purgeable: int, seed: int = 11) -> dict[str, int]:
