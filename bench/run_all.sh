@@ -19,6 +19,7 @@ if [[ "${1:-}" == "--quick" ]]; then
   ARGS=(
     [checkins]="--members 10000 --guilds 1000 --checkins 300"
     [recovery]="--sizes 10000 100000 --due 100"
+    [retention]="--sizes 1000"
     [buddies]="--pairs 1000 10000 --pool 100 1000"
     [detection]="--messages 2000 --runs 3"
     [interactions]="--seconds 5 --rounds 1"
@@ -28,7 +29,7 @@ if [[ "${1:-}" == "--quick" ]]; then
 fi
 
 status=0
-for name in checkins recovery buddies detection interactions fanout memory; do
+for name in checkins recovery retention buddies detection interactions fanout memory; do
   echo "=== bench_${name}.py ${ARGS[$name]:-}  ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
   started=$SECONDS
   # shellcheck disable=SC2086  # the arguments are meant to split

@@ -218,6 +218,23 @@ class BuddyRepository:
 
     # -- pairs -----------------------------------------------------------------------
 
+    async def members_with_ties(self, member_ids: Sequence[int]) -> set[int]:
+        """Return which of these members have an active pair, a pending request, a pool place or a nudge."""
+        if not member_ids:
+            return set()
+        ids = ",".join("(?)" for _ in member_ids)
+        rows = await self.db.fetch_all(
+            f"WITH ids (id) AS (VALUES {ids}) "  # noqa: S608 - placeholders only
+            "SELECT member_a AS member_id FROM buddy_pairs WHERE ended_at IS NULL AND member_a IN ids "
+            "UNION SELECT member_b FROM buddy_pairs WHERE ended_at IS NULL AND member_b IN ids "
+            "UNION SELECT requester_id FROM buddy_requests WHERE status = 'pending' AND requester_id IN ids "
+            "UNION SELECT target_id FROM buddy_requests WHERE status = 'pending' AND target_id IN ids "
+            "UNION SELECT member_id FROM buddy_pool WHERE member_id IN ids "
+            "UNION SELECT recipient_id FROM buddy_nudges WHERE recipient_id IN ids "
+            "UNION SELECT about_id FROM buddy_nudges WHERE about_id IN ids",
+            tuple(member_ids))
+        return {r["member_id"] for r in rows}
+
     async def active_pairs_of(self, member_id: int) -> list[BuddyPair]:
         """Return a member's active pairs, oldest first."""
         rows = await self.db.fetch_all(

@@ -290,12 +290,23 @@ class CheckInRepository:
         """Remove a member's reminder; False if there was none."""
         return await self.db.execute("DELETE FROM checkin_reminders WHERE member_id = ?", (member_id,)) > 0
 
-    async def reminders_following_guild_zone(self, guild_id: int) -> list[Reminder]:
-        """Return reminders of a server's members who use the server's zone (no zone of their own)."""
-        rows = await self.db.fetch_all(
+    @staticmethod
+    async def reminders_to_follow_zone(conn: aiosqlite.Connection, guild_id: int, timezone: str,
+                                       limit: int) -> list[Reminder]:
+        """Return, inside a transaction, reminders of members who use the server's zone but are not in `timezone`."""
+        cursor = await conn.execute(
             "SELECT r.* FROM members m JOIN checkin_reminders r USING (member_id) "
-            "WHERE m.guild_id = ? AND m.timezone IS NULL", (guild_id,))
-        return [_reminder(r) for r in rows]
+            "WHERE m.guild_id = ? AND m.timezone IS NULL AND r.timezone != ? ORDER BY r.member_id LIMIT ?",
+            (guild_id, timezone, limit))
+        return [_reminder(r) for r in await cursor.fetchall()]
+
+    @staticmethod
+    async def move_reminders(conn: aiosqlite.Connection, timezone: str,
+                             moves: Sequence[tuple[int, datetime]]) -> None:
+        """Move reminders (member id, next instant) to a zone inside a transaction, in one round trip."""
+        await conn.executemany(
+            "UPDATE checkin_reminders SET timezone = ?, next_due_at = ? WHERE member_id = ?",
+            [(timezone, to_utc_text(due), member_id) for member_id, due in moves])
 
     @staticmethod
     async def due_reminders(conn: aiosqlite.Connection, now: datetime, limit: int) -> list[DueReminder]:

@@ -1,17 +1,23 @@
-"""The SQLite connection: pragmas, one writer, explicit transactions, migrations, backup.
+"""The SQLite connections: pragmas, one writer, explicit transactions, migrations, backup.
 
-One aiosqlite connection serves the whole process. Writes go through `transaction()`,
-which holds an asyncio lock and opens `BEGIN IMMEDIATE`, so read-then-write logic sees
-no interleaving writer and a unique constraint, not luck, decides races. The connection
-runs in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
+Two aiosqlite connections serve the whole process: one writer and one reader. Writes go
+through `transaction()`, which holds an asyncio lock and opens `BEGIN IMMEDIATE` on the
+writer, so read-then-write logic sees no interleaving writer and a unique constraint, not
+luck, decides races. Reads (`fetch_*`) go to the reader, which in WAL mode sees only
+committed data: a read never sees another coroutine's transaction half-done (a sweep's
+queued message that then rolls back, say). A read made by the task that holds the open
+transaction goes to the writer instead, so it sees that transaction's own writes. Both
+connections run in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -43,6 +49,10 @@ PRAGMAS = (
 # hear "try again in a few minutes" rather than nothing.
 BUSY_TIMEOUT = 1.5  # seconds
 _BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
+# The database holds notes, moods and plans: its files (SQLite gives the -wal and -shm
+# files the main file's mode) and backups are the owner's alone, whatever the umask.
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
 # SQLite result codes that mean "cannot be used right now" (locked, read-only, I/O, full),
 # as opposed to a mistake in a statement.
 _UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
@@ -73,54 +83,67 @@ def bundled_migrations() -> list[Migration]:
 
 
 class Database:
-    """The process's single SQLite connection."""
+    """The process's SQLite database: one writer connection and one reader."""
 
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # The task inside `transaction()`: its reads must see its own uncommitted writes.
+        self._writing_task: asyncio.Task[Any] | None = None
 
     @property
     def is_open(self) -> bool:
-        """Whether the connection is open."""
+        """Whether the connections are open."""
         return self._conn is not None
 
     @property
     def conn(self) -> aiosqlite.Connection:
-        """The open connection."""
+        """The open writer connection."""
         if self._conn is None:
             raise DatabaseUnavailableError("database is not open")
         return self._conn
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The open reader connection (read-only; sees committed data only)."""
+        if self._reader is None:
+            raise DatabaseUnavailableError("database is not open")
+        return self._reader
+
     async def open(self) -> None:
-        """Open the connection and apply the pragmas."""
+        """Open the writer and the reader connections and apply the pragmas."""
         try:
-            if self.path.parent and str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
+            if str(self.path) != ":memory:":
+                _private_folder(self.path.parent)
+                _private_file(self.path)
+        except OSError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
+        writer = await _connect(self.path, PRAGMAS)
         try:
-            for pragma in PRAGMAS:
-                await conn.execute(pragma)
-        except sqlite3.Error as exc:
-            await conn.close()  # its worker thread would otherwise outlive the failure
-            raise DatabaseUnavailableError(str(exc)) from exc
-        conn.row_factory = sqlite3.Row
-        self._conn = conn
+            # The writer made the file WAL, so the reader reads committed snapshots.
+            reader = await _connect(self.path, (*PRAGMAS, "PRAGMA query_only = ON"))
+        except BaseException:
+            await writer.close()
+            raise
+        self._conn, self._reader = writer, reader
 
     async def close(self, grace: float = 0.0) -> None:
         """Checkpoint the WAL and close, first giving a transaction in flight up to `grace` seconds to end."""
-        if self._conn is None:
-            return
-        if grace > 0:
+        if self._conn is not None and grace > 0:
             try:
                 async with asyncio.timeout(grace):
                     await self._write_lock.acquire()
                 self._write_lock.release()
             except TimeoutError:
                 log.warning("closing the database under a transaction still running after %.0f s", grace)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
+        if self._conn is None:
+            return
         conn, self._conn = self._conn, None
         try:
             await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -141,6 +164,11 @@ class Database:
     # thread: a cursor's execute, fetch and close would be three, and every command waits
     # for each in turn.
 
+    def _read_conn(self) -> aiosqlite.Connection:
+        if self._writing_task is not None and self._writing_task is asyncio.current_task():
+            return self.conn  # inside its own transaction: see its writes
+        return self.reader
+
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         """Run a query and return its first row."""
         rows = await self.fetch_all(sql, params)
@@ -149,7 +177,7 @@ class Database:
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Run a query and return all rows."""
         try:
-            return list(await self.conn.execute_fetchall(sql, params))
+            return list(await self._read_conn().execute_fetchall(sql, params))
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailableError(str(exc)) from exc
 
@@ -182,6 +210,7 @@ class Database:
         try:
             conn = self.conn
             await _begin(conn, deadline)
+            self._writing_task = asyncio.current_task()
             try:
                 yield conn
             except sqlite3.OperationalError as exc:
@@ -198,6 +227,7 @@ class Database:
                 await _rollback_quietly(conn)
                 raise DatabaseUnavailableError(str(exc)) from exc
         finally:
+            self._writing_task = None
             self._write_lock.release()
 
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
@@ -253,17 +283,30 @@ class Database:
 
     # -- maintenance --------------------------------------------------------------------
 
-    async def checkpoint(self) -> None:
-        """Fold the WAL back into the main file and truncate it."""
-        async with self._write_lock:
-            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    async def checkpoint(self) -> bool:
+        """Fold the WAL back into the main file and truncate it; False if reads kept it from finishing.
+
+        After a deletion this is what takes the deleted values off the disk (with
+        `secure_delete`), so a read in progress on the reader connection is waited out
+        rather than leaving the WAL as it is. Writers get the lock between attempts.
+        """
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        while True:
+            async with self._write_lock:
+                rows = await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = next(iter(rows), (0,))[0]
+            if not busy:
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("WAL checkpoint could not finish: reads kept it busy")
+                return False
+            await asyncio.sleep(_BUSY_RETRY)
 
     async def backup_to(self, target: Path | str) -> str:
         """Copy the database with SQLite's online backup API; return the copy's integrity check."""
         target = Path(target)
-        if target.exists():
-            raise FileExistsError(str(target))
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(target.parent)
+        _create_private(target)  # FileExistsError if it exists: a backup never overwrites
         async with self._write_lock:
             dest = await aiosqlite.connect(target)
             try:
@@ -277,6 +320,61 @@ class Database:
         finally:
             await check.close()
         return "ok" if rows == ["ok"] else "; ".join(rows)
+
+
+def _private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents readable by the owner only; leave existing ones be."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        path.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask; chmod's is not
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable by the owner only (FileExistsError if it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may have left fewer bits, never more; be exact
+    finally:
+        os.close(fd)
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only, or take group and other access off an existing one."""
+    try:
+        _create_private(path)  # SQLite takes an empty file as a new database
+        return
+    except FileExistsError:
+        pass
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+                log.info("made %s readable by its owner only (it was %o)", file.name, mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # e.g. a read-only mount or another user's file: still usable
+            log.warning("could not make %s private: %s", file.name, exc.strerror)
+
+
+async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:
+    """Open one connection in autocommit mode with `pragmas` applied; unavailable on failure."""
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except (sqlite3.Error, OSError) as exc:
+        raise DatabaseUnavailableError(str(exc)) from exc
+    try:
+        for pragma in pragmas:
+            await conn.execute(pragma)
+    except sqlite3.Error as exc:
+        await conn.close()  # its worker thread would otherwise outlive the failure
+        raise DatabaseUnavailableError(str(exc)) from exc
+    conn.row_factory = sqlite3.Row
+    return conn
 
 
 async def _begin(conn: aiosqlite.Connection, deadline: float) -> None:

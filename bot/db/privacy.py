@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import aiosqlite
 
 from bot.db.database import Database
 from bot.db.outbox import cancel_naming_in
@@ -37,6 +40,31 @@ class ForeignKey:
     parent: str
     parent_column: str
     on_delete: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActorColumn:
+    """A column naming a member by Discord id in rows that are not about them (cleared on delete)."""
+
+    table: str
+    column: str
+    per_server: bool  # the table has `guild_id`: clear it only in the member's server
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionPlan:
+    """What deleting members involves besides their `members` rows, read from the schema once."""
+
+    actor_columns: tuple[ActorColumn, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRef:
+    """A member to delete: the row and the Discord ids that name them elsewhere."""
+
+    member_id: int
+    guild_id: int
+    user_id: int
 
 
 class PrivacyRepository:
@@ -167,28 +195,40 @@ class PrivacyRepository:
             f"SELECT member_id, user_id FROM members WHERE member_id IN ({marks})", tuple(ids))  # noqa: S608
         return {r["member_id"]: r["user_id"] for r in rows}
 
-    async def delete_member(self, member_id: int, user_id: int, guild_id: int) -> None:
-        """Delete a member's row (cascading to everything about them), clear actor columns, and
-        withdraw unsent messages to others that name them."""
-        actor_columns = await self._actor_columns()
-        async with self.db.transaction() as conn:
-            await conn.execute("DELETE FROM members WHERE member_id = ?", (member_id,))
-            await cancel_naming_in(conn, guild_id, user_id)
-            for table, column in actor_columns:
-                table_columns = await self.columns(table)
-                scope = " AND guild_id = ?" if "guild_id" in table_columns else ""
-                params: tuple[Any, ...] = (user_id, guild_id) if scope else (user_id,)
-                await conn.execute(
-                    f"UPDATE {_ident(table)} SET {_ident(column)} = NULL WHERE {_ident(column)} = ?{scope}",  # noqa: S608
-                    params)
-
-    async def _actor_columns(self) -> list[tuple[str, str]]:
+    async def deletion_plan(self) -> DeletionPlan:
+        """Read from the schema what deleting members involves (once per purge, not per member)."""
         found = []
         for table in await self.tables():
-            for column in await self.columns(table):
-                if column.endswith(ACTOR_COLUMN_SUFFIXES):
-                    found.append((table, column))
-        return found
+            columns = await self.columns(table)
+            found += [ActorColumn(table, c, "guild_id" in columns) for c in columns if c.endswith(ACTOR_COLUMN_SUFFIXES)]
+        return DeletionPlan(tuple(found))
+
+    @staticmethod
+    async def delete_members(conn: aiosqlite.Connection, members: Sequence[MemberRef], plan: DeletionPlan) -> int:
+        """Delete members' rows (cascading to everything about them), clear actor columns and withdraw
+        unsent messages to others that name them, in the caller's transaction.
+
+        A statement per table for the whole batch, not per member. Returns how many were deleted.
+        """
+        if not members:
+            return 0
+        marks = ",".join("?" * len(members))
+        cursor = await conn.execute(f"DELETE FROM members WHERE member_id IN ({marks})",  # noqa: S608 - placeholders only
+                                    tuple(m.member_id for m in members))
+        deleted = cursor.rowcount
+        for member in members:
+            await cancel_naming_in(conn, member.guild_id, member.user_id)
+        for actor in plan.actor_columns:
+            table, column = _ident(actor.table), _ident(actor.column)
+            if actor.per_server:
+                pairs = ",".join("(?, ?)" for _ in members)
+                await conn.execute(
+                    f"UPDATE {table} SET {column} = NULL WHERE ({column}, guild_id) IN (VALUES {pairs})",  # noqa: S608
+                    tuple(v for m in members for v in (m.user_id, m.guild_id)))
+            else:
+                await conn.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} IN ({marks})",  # noqa: S608
+                                   tuple(m.user_id for m in members))
+        return deleted
 
     async def members_inactive_since(self, cutoff: datetime, *, after_member_id: int = 0,
                                      limit: int = 500) -> list[tuple[int, int, int]]:
@@ -198,15 +238,36 @@ class PrivacyRepository:
             "ORDER BY member_id LIMIT ?", (to_utc_text(cutoff), after_member_id, limit))
         return [(r["member_id"], r["guild_id"], r["user_id"]) for r in rows]
 
+    @staticmethod
+    async def still_inactive(conn: aiosqlite.Connection, member_ids: Sequence[int],
+                             cutoff: datetime) -> list[MemberRef]:
+        """Return, inside the deleting transaction, which of these members are still inactive since `cutoff`."""
+        if not member_ids:
+            return []
+        marks = ",".join("?" * len(member_ids))
+        cursor = await conn.execute(
+            f"SELECT member_id, guild_id, user_id FROM members WHERE member_id IN ({marks}) "  # noqa: S608
+            "AND last_active_at < ? ORDER BY member_id", (*member_ids, to_utc_text(cutoff)))
+        return [MemberRef(r["member_id"], r["guild_id"], r["user_id"]) for r in await cursor.fetchall()]
+
     async def guilds_left_before(self, cutoff: datetime) -> list[int]:
         """Return servers the bot left before `cutoff`."""
         rows = await self.db.fetch_all(
             "SELECT guild_id FROM guilds WHERE left_at IS NOT NULL AND left_at < ?", (to_utc_text(cutoff),))
         return [r["guild_id"] for r in rows]
 
-    async def delete_guild(self, guild_id: int) -> None:
-        """Delete a server and, by cascade, everything stored in it."""
-        await self.db.execute("DELETE FROM guilds WHERE guild_id = ?", (guild_id,))
+    async def delete_left_guild_members(self, guild_id: int, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` members of a server the bot left before `cutoff` (and is still gone from)."""
+        return await self.db.execute(
+            "DELETE FROM members WHERE member_id IN (SELECT m.member_id FROM members m JOIN guilds g USING (guild_id) "
+            "WHERE g.guild_id = ? AND g.left_at IS NOT NULL AND g.left_at < ? LIMIT ?)",
+            (guild_id, to_utc_text(cutoff), limit))
+
+    async def delete_left_guild(self, guild_id: int, cutoff: datetime) -> bool:
+        """Delete a server the bot left before `cutoff`, and everything stored in it, unless it came back."""
+        return await self.db.execute(
+            "DELETE FROM guilds WHERE guild_id = ? AND left_at IS NOT NULL AND left_at < ?",
+            (guild_id, to_utc_text(cutoff))) > 0
 
 
 def _parent_values(found: dict[str, dict[int, sqlite3.Row]], key: ForeignKey) -> set[Any]:

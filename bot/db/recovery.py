@@ -334,11 +334,21 @@ class RecoveryRepository:
         return await self.db.fetch_instant(
             "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL")
 
-    async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None]], now: datetime) -> None:
-        """Store recomputed schedules in one transaction."""
+    async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None, Schedule | None]],
+                            now: datetime) -> int:
+        """Store recomputed schedules (counter, schedule read, new schedule) in one transaction.
+
+        A counter whose schedule is no longer the one read (a slip or a sweep got there
+        first) is left alone: its own change was computed from fresher data. Returns how
+        many were stored.
+        """
+        stamp = to_utc_text(now)
+        rows = [(*_schedule_params(new), stamp, counter_id, *_schedule_params(old)) for counter_id, old, new in changes]
         async with self.db.transaction() as conn:
-            for counter_id, schedule in changes:
-                await _set_schedule(conn, counter_id, schedule, now)
+            cursor = await conn.executemany(
+                "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ?, updated_at = ? "
+                "WHERE counter_id = ? AND next_milestone_days IS ? AND next_celebration_at IS ?", rows)
+            return cursor.rowcount
 
     async def apply_claims(self, claims: Sequence[Claim], now: datetime) -> int:
         """Apply the sweep's decisions in ONE transaction; return how many milestones were recorded.

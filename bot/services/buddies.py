@@ -662,27 +662,38 @@ class BuddyService:
         """
         await self._withdraw(guild_id, user_id, reason="left")
 
+    async def forget_member_in(self, conn: Connection, guild_id: int, user_id: int) -> None:
+        """As `forget_member`, inside the caller's transaction (the one that deletes the member)."""
+        await self._withdraw_in(conn, guild_id, user_id, reason="left")
+
+    async def members_with_ties(self, member_ids: Sequence[int]) -> set[int]:
+        """Return the members `forget_member` would have something to do for (a pair, request, pool place, nudge)."""
+        return await self.repo.members_with_ties(member_ids)
+
     async def _has_left(self, guild_id: int, user_id: int) -> bool:
         """Tell whether Discord says the user is no longer a member of the server."""
         return self.membership is not None and await self.membership(guild_id, user_id) is False
 
     async def _withdraw(self, guild_id: int, user_id: int, *, reason: str) -> int:
-        member = await self.repo.member(guild_id, user_id)
+        async with self.db.transaction() as conn:
+            return await self._withdraw_in(conn, guild_id, user_id, reason=reason)
+
+    async def _withdraw_in(self, conn: Connection, guild_id: int, user_id: int, *, reason: str) -> int:
+        member = await self.repo.member(guild_id, user_id)  # read through `conn`: this task's transaction
         if member is None:
             return 0
         now = self.clock.now()
         text = _WITHDRAW_DMS[reason]
-        async with self.db.transaction() as conn:
-            pairs = await self.repo.active_pairs_of(member.member_id)
-            for pair in pairs:
-                await self.repo.end_pair(conn, pair.pair_id, ended_by=member.member_id, reason=reason, now=now)
-                await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
-                await self._notice_in(conn, f"buddy:{reason}:{pair.pair_id}", pair.partner_member(member.member_id),
-                                      text.format(leaver=user_id, where=self._where(guild_id),
-                                                  since=int(pair.started_at.timestamp())), now)
-            await self.repo.cancel_requests_of(conn, member.member_id, now)
-            await self.repo.leave_pool(conn, member.member_id)
-            await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
+        pairs = await self.repo.active_pairs_of(member.member_id)
+        for pair in pairs:
+            await self.repo.end_pair(conn, pair.pair_id, ended_by=member.member_id, reason=reason, now=now)
+            await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
+            await self._notice_in(conn, f"buddy:{reason}:{pair.pair_id}", pair.partner_member(member.member_id),
+                                  text.format(leaver=user_id, where=self._where(guild_id),
+                                              since=int(pair.started_at.timestamp())), now)
+        await self.repo.cancel_requests_of(conn, member.member_id, now)
+        await self.repo.leave_pool(conn, member.member_id)
+        await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
         log.info("member %s withdrawn from buddies (guild=%s, reason=%s, pairs=%d)",
                  member.member_id, guild_id, reason, len(pairs))
         return len(pairs)

@@ -85,6 +85,9 @@ CHECKIN_BUTTON_ID = "kindred:checkin"
 PLEDGE_BUTTON_ID = "kindred:pledge"
 # Prompt records only need to outlive their own local day; a week is plenty of margin.
 PROMPT_RECORD_DAYS = 7
+# Reminders moved per transaction when a server changes zone: short enough for commands
+# waiting on the writer, few enough commits for a server of thousands.
+RESCHEDULE_BATCH = 2000
 PROMPT_MAX_CHARS = 1500
 
 # -- member-facing wording decided here (errors and scheduled messages) -------------------
@@ -411,11 +414,25 @@ class CheckInService:
             # with the new settings.
             next_due = current
         await self.repo.schedule_prompt(guild.guild_id, next_due)
-        for reminder in await self.repo.reminders_following_guild_zone(guild.guild_id):
-            if reminder.timezone != view.timezone:
-                await self.repo.reschedule_reminder(
-                    reminder.member_id, timezone=view.timezone,
-                    next_due_at=next_occurrence(now, reminder.remind_time, zone(view.timezone)))
+        await self._follow_guild_zone(guild.guild_id, view.timezone, now)
+
+    async def _follow_guild_zone(self, guild_id: int, tz_name: str, now: datetime) -> int:
+        """Move reminders that follow the server's zone into `tz_name`; return how many moved.
+
+        A few thousand members must not mean a few thousand commits (each one a disk sync)
+        inside a moderator's command: moves go in bounded batches, one transaction each.
+        """
+        tz = zone(tz_name)
+        moved = 0
+        while True:
+            async with self.db.transaction() as conn:
+                batch = await self.repo.reminders_to_follow_zone(conn, guild_id, tz_name, RESCHEDULE_BATCH)
+                # Members share a handful of reminder times; each time's next instant is worked out once.
+                due = {t: next_occurrence(now, t, tz) for t in {r.remind_time for r in batch}}
+                await self.repo.move_reminders(conn, tz_name, [(r.member_id, due[r.remind_time]) for r in batch])
+            moved += len(batch)
+            if len(batch) < RESCHEDULE_BATCH:
+                return moved
 
     async def on_member_changed(self, member: MemberSettings) -> None:
         """Move a member's reminder to their new zone after `/settings timezone`."""

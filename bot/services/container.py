@@ -95,7 +95,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     scheduler.register("buddy-nudges", services.buddies.nudge_sweep, every_seconds=3600)
     scheduler.register("buddy-matching", services.buddies.matching_sweep, oldest_due=services.buddies.matching_due)
     services.buddies.register_delivery_hooks()
-    services.privacy.before_forget(services.buddies.forget_member)
+    services.privacy.before_forget(services.buddies.forget_member_in, only_for=services.buddies.members_with_ties)
     # A counter keeps counting (and celebrating) for a member who never types a command:
     # retention must not delete someone's days just before their anniversary.
     services.privacy.hold_while(services.recovery.members_counting)

@@ -4,8 +4,15 @@ The export is one JSON document with a versioned schema (`EXPORT_FORMAT`): every
 the member in this server, found by following foreign keys from their `members` row
 (see `bot.db.privacy`), with other members shown by Discord id only. Deletion removes the
 `members` row, which cascades to everything about them, cancels their scheduled work (the
-outbox rows cascade too), lets features say goodbye first (buddies are told kindly), and
-then checkpoints the WAL so, with `secure_delete`, the deleted values do not linger on disk.
+outbox rows cascade too), lets features say goodbye first (buddies are told kindly) in the
+same transaction, and then checkpoints the WAL so, with `secure_delete`, the deleted values
+do not linger on disk.
+
+The retention purge works in bounded batches, each its own short transaction, so commands
+and other writers get the database between batches. Each batch re-checks, in the
+transaction that deletes, that its members are still inactive and that nothing holds them
+(a member who comes back mid-purge keeps their data). The schema is read once per purge
+and the WAL checkpointed once at the end.
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
 from bot.config import SHIPPED_DATA, Config
 from bot.db.database import Database
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxRepository
-from bot.db.privacy import PrivacyRepository
+from bot.db.privacy import DeletionPlan, MemberRef, PrivacyRepository
 from bot.domain.clock import Clock
 from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.errors import ConflictError
@@ -33,10 +42,17 @@ EXPORT_FORMAT = "kindred-export/1"
 CONFIRM_WINDOW = timedelta(minutes=5)
 DATA_STATEMENT = "data_statement.md"
 
-# Called before a member's data is deleted (guild_id, user_id): e.g. end buddy pairs kindly.
-ForgetHook = Callable[[int, int], Awaitable[None]]
+# Members looked at per retention transaction: short enough that a command waiting for the
+# writer barely notices, long enough that 10,000 members are not 10,000 commits.
+PURGE_BATCH = 100
+
+# Called in the deleting transaction, before a member's data is deleted (conn, guild_id,
+# user_id): e.g. end buddy pairs kindly. It writes through `conn` and opens no transaction.
+ForgetHook = Callable[[aiosqlite.Connection, int, int], Awaitable[None]]
 # Given inactive members' ids, returns those whose data a feature still serves them with.
 RetentionHold = Callable[[list[int]], Awaitable[set[int]]]
+# Given members' ids, returns those a forget hook has something to do for.
+MemberFilter = Callable[[list[int]], Awaitable[set[int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +82,7 @@ class PrivacyService:
         self.config = config
         # Read once at start-up: a missing or unreadable file stops the start, not /privacy info.
         self._statement = data_statement(config.data_file(DATA_STATEMENT))
-        self._forget_hooks: list[ForgetHook] = []
+        self._forget_hooks: list[tuple[ForgetHook, MemberFilter | None]] = []
         self._holds: list[RetentionHold] = []
 
     def data_statement(self) -> str:
@@ -74,12 +90,20 @@ class PrivacyService:
         return self._statement
 
     def hold_while(self, hold: RetentionHold) -> None:
-        """Keep inactive members `hold(member_ids)` returns (e.g. a counter still counting for them)."""
+        """Keep inactive members `hold(member_ids)` returns (e.g. a counter still counting for them).
+
+        The purge asks inside the transaction that deletes, so a hold reads (through the
+        repositories, which then read through that transaction) and never writes.
+        """
         self._holds.append(hold)
 
-    def before_forget(self, hook: ForgetHook) -> None:
-        """Run `hook(guild_id, user_id)` before a member's data is deleted."""
-        self._forget_hooks.append(hook)
+    def before_forget(self, hook: ForgetHook, *, only_for: MemberFilter | None = None) -> None:
+        """Run `hook(conn, guild_id, user_id)` in the deleting transaction, before a member's data goes.
+
+        With `only_for`, only for the members it returns (asked once per batch): most members
+        a purge deletes have nothing to say goodbye to, and a hook per member is a cost per member.
+        """
+        self._forget_hooks.append((hook, only_for))
 
     async def export(self, guild_id: int, user_id: int) -> ExportFile:
         """Build the member's export for this server."""
@@ -136,36 +160,68 @@ class PrivacyService:
         member = await self.members.get(guild_id, user_id)
         if member is None:
             return False
-        for hook in self._forget_hooks:
-            try:
-                await hook(guild_id, user_id)
-            except Exception:
-                # A goodbye that cannot be sent must not keep the data alive.
-                log.exception("forget hook failed for guild=%s user=%s", guild_id, user_id)
-        await self.privacy.delete_member(member.member_id, user_id, guild_id)
+        plan = await self.privacy.deletion_plan()
+        async with self.db.transaction() as conn:
+            gone = [MemberRef(member.member_id, guild_id, user_id)]
+            await self._say_goodbye(conn, gone)
+            await self.privacy.delete_members(conn, gone, plan)
         await self.db.checkpoint()
         log.info("deleted all data for guild=%s user=%s", guild_id, user_id)
         return True
 
+    async def _say_goodbye(self, conn: aiosqlite.Connection, members: list[MemberRef]) -> None:
+        for hook, only_for in self._forget_hooks:
+            # (Filters read through this task's transaction, so they see it as it is now.)
+            wanted = None if only_for is None else await only_for([m.member_id for m in members])
+            for member in members:
+                if wanted is not None and member.member_id not in wanted:
+                    continue
+                # Each goodbye in a savepoint: one that cannot be said is undone whole and,
+                # since it must not keep the data alive, the deletion goes ahead.
+                await conn.execute("SAVEPOINT goodbye")
+                try:
+                    await hook(conn, member.guild_id, member.user_id)
+                except Exception:
+                    await conn.execute("ROLLBACK TO goodbye")
+                    log.exception("forget hook failed for guild=%s user=%s", member.guild_id, member.user_id)
+                await conn.execute("RELEASE goodbye")
+
     async def purge(self, now: datetime) -> int:
         """Apply retention: inactive members, servers left long ago, old outbox records."""
+        plan = await self.privacy.deletion_plan()
         deleted = 0
         cutoff = now - timedelta(days=self.config.privacy.retention_days)
         after = 0
-        while batch := await self.privacy.members_inactive_since(cutoff, after_member_id=after):
+        while batch := await self.privacy.members_inactive_since(cutoff, after_member_id=after, limit=PURGE_BATCH):
             after = batch[-1][0]
-            held: set[int] = set()
-            for hold in self._holds:
-                held |= await hold([member_id for member_id, _, _ in batch])
-            for member_id, guild_id, user_id in batch:
-                if member_id not in held:
-                    deleted += await self.forget(guild_id, user_id)
-        for guild_id in await self.privacy.guilds_left_before(now - timedelta(days=self.config.privacy.left_guild_days)):
-            await self.privacy.delete_guild(guild_id)
-            deleted += 1
-            log.info("purged guild %s (left more than %d days ago)", guild_id, self.config.privacy.left_guild_days)
+            deleted += await self._purge_batch([member_id for member_id, _, _ in batch], cutoff, plan)
+        left_days = self.config.privacy.left_guild_days
+        left_cutoff = now - timedelta(days=left_days)
+        for guild_id in await self.privacy.guilds_left_before(left_cutoff):
+            # A big server's rows go a batch of members at a time, then the server's own.
+            while await self.privacy.delete_left_guild_members(guild_id, left_cutoff, PURGE_BATCH) == PURGE_BATCH:
+                pass
+            if await self.privacy.delete_left_guild(guild_id, left_cutoff):
+                deleted += 1
+                log.info("purged guild %s (left more than %d days ago)", guild_id, left_days)
         await self.db.execute("DELETE FROM privacy_delete_requests WHERE expires_at < ?", (to_utc_text(now),))
         await self.outbox.purge_finished(now - timedelta(days=30))
         if deleted:
             await self.db.checkpoint()
+        return deleted
+
+    async def _purge_batch(self, member_ids: list[int], cutoff: datetime, plan: DeletionPlan) -> int:
+        """Delete those of these members who are, checked again now, inactive and not held; return how many."""
+        async with self.db.transaction() as conn:
+            # Decided again under the write lock: a member who used the bot since the scan,
+            # or whom a feature now holds, stays. (Holds read through this transaction.)
+            members = await self.privacy.still_inactive(conn, member_ids, cutoff)
+            held: set[int] = set()
+            for hold in self._holds:
+                held |= await hold([m.member_id for m in members])
+            gone = [m for m in members if m.member_id not in held]
+            await self._say_goodbye(conn, gone)
+            deleted = await self.privacy.delete_members(conn, gone, plan)
+        if deleted:
+            log.info("retention: deleted %d inactive member(s)", deleted)
         return deleted

@@ -79,6 +79,7 @@ EARLIEST_DATE = date(1900, 1, 1)
 DEFAULT_VISIBILITY = Visibility.PRIVATE
 DEFAULT_CELEBRATE = Celebrate.DM
 SWEEP_BATCH = 500
+RESCHEDULE_BATCH = 2000  # counters stored per transaction when a server's zone, hour or ladder changes
 SWEEP_MAX_ROUNDS = 20
 MILESTONE_KIND = "milestone"
 
@@ -568,7 +569,7 @@ class RecoveryService:
 
     async def _reschedule(self, inputs: Sequence[ScheduleInput], ctx: _GuildContext) -> int:
         now = self.clock.now()
-        changes: list[tuple[int, Schedule | None]] = []
+        changes: list[tuple[int, Schedule | None, Schedule | None]] = []
         for item in inputs:
             tz = zone(item.member_timezone or ctx.view.timezone)
             today = local_date(now, tz)
@@ -579,10 +580,13 @@ class RecoveryService:
             schedule = schedule_for(item.start, ctx.ladder, after_days=item.last_celebrated_days,
                                     from_day=from_day, tz=tz, hour=ctx.hour)
             if schedule != item.schedule:
-                changes.append((item.counter_id, schedule))
-        if changes:
-            await self.repo.set_schedules(changes, now)
-        return len(changes)
+                changes.append((item.counter_id, item.schedule, schedule))
+        # A server of thousands is stored in a few short transactions, not one long one
+        # that keeps every other write waiting, nor one per counter.
+        stored = 0
+        for start in range(0, len(changes), RESCHEDULE_BATCH):
+            stored += await self.repo.set_schedules(changes[start:start + RESCHEDULE_BATCH], now)
+        return stored
 
     async def sweep(self, now: datetime) -> int:
         """Celebrate due milestones: claim, record and queue in one transaction per batch."""

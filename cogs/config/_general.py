@@ -43,7 +43,12 @@ Channel = app_commands.Transform[app_commands.AppCommandChannel, PostableChannel
 
 
 class GeneralConfigMixin:
-    """Check-ins, celebrations, alerts, crisis and buddy settings."""
+    """Check-ins, celebrations, alerts, crisis and buddy settings.
+
+    Each change defers first: any change to a server's settings may move the schedules of
+    all its members (a new zone or celebration hour, or the first change after a restart),
+    which for a large server takes longer than Discord's 3 seconds.
+    """
 
     services: Services
 
@@ -58,6 +63,7 @@ class GeneralConfigMixin:
                        enabled: bool | None = None) -> None:
         """Configure the daily check-in prompt."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         view = await self.services.guild_config.set_checkins(
             interaction.guild_id, channel_id=channel.id, time=time, timezone=timezone, enabled=enabled)
         state = "on" if view.guild.checkin_enabled else "off"
@@ -70,6 +76,7 @@ class GeneralConfigMixin:
                            channel: Channel) -> None:
         """Set the celebrations channel."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         view = await self.services.guild_config.set_celebrations(interaction.guild_id, channel_id=channel.id)
         await send_ephemeral(interaction, f"Milestone celebrations go to {channel_mention(view.guild.celebrations_channel_id)} "
                                           f"(from {view.celebration_hour:02d}:00 members' local time).")
@@ -82,6 +89,7 @@ class GeneralConfigMixin:
                      role: discord.Role | None = None) -> None:
         """Set the alerts channel and responder role."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         view = await self.services.guild_config.set_alerts(
             interaction.guild_id, channel_id=channel.id, role_id=role.id if role else None)
         await send_ephemeral(interaction, f"Alerts go to {channel_mention(view.guild.alerts_channel_id)}; "
@@ -100,6 +108,7 @@ class GeneralConfigMixin:
                      tier1_replies: app_commands.Choice[str] | None = None) -> None:
         """Configure crisis settings."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         view = await self.services.guild_config.set_crisis(
             interaction.guild_id, detection=detection.value == "on", region=region,
             public_nudge=None if public_nudge is None else public_nudge.value == "on",
@@ -128,6 +137,7 @@ class GeneralConfigMixin:
                       matching: app_commands.Choice[str] | None = None) -> None:
         """Configure buddies."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
         view = await self.services.guild_config.set_buddies(
             interaction.guild_id, nudge_after_days=nudge_after_days, max_buddies=max_buddies,
             matching=None if matching is None else matching.value == "on")

@@ -31,6 +31,7 @@ class MilestonesConfigMixin:
                              description: app_commands.Range[str, 1, 100] | None = None) -> None:
         """Add a milestone."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # every counter moves with the ladder
         ladder = await self.services.recovery.add_milestone(interaction.guild_id, days, description)
         await send_ephemeral(interaction, f"Added the {days}-day milestone. Milestones: {ladder_text(ladder)}.")
 
@@ -40,6 +41,7 @@ class MilestonesConfigMixin:
                                 days: app_commands.Range[int, 1, 36500]) -> None:
         """Remove a milestone."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # every counter moves with the ladder
         ladder = await self.services.recovery.remove_milestone(interaction.guild_id, days)
         await send_ephemeral(interaction, f"Removed the {days}-day milestone. Milestones: {ladder_text(ladder)}.")
 
@@ -47,5 +49,6 @@ class MilestonesConfigMixin:
     async def milestones_reset(self, interaction: discord.Interaction) -> None:
         """Restore the default ladder."""
         assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)  # every counter moves with the ladder
         ladder = await self.services.recovery.reset_milestones(interaction.guild_id)
         await send_ephemeral(interaction, f"Back to the default. Milestones: {ladder_text(ladder)}.")

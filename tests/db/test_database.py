@@ -1,13 +1,31 @@
-"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, backup."""
+"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, reads, backup."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import sqlite3
+import stat
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.db.database import Database, Migration, MigrationError, bundled_migrations
+from bot.db.database import (
+    Database,
+    DatabaseUnavailableError,
+    Migration,
+    MigrationError,
+    bundled_migrations,
+)
+from bot.db.outbox import NewOutboxItem, enqueue
+from bot.domain.messages import OutgoingMessage
+from bot.services.container import Services
+from tests.support import RecordingNotifier
+
+ADD_GUILD_7 = "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (7, 'x', 'x')"
+COUNT_GUILD_7 = "SELECT count(*) FROM guilds WHERE guild_id = 7"
 
 
 async def test_pragmas_are_applied(db: Database) -> None:
@@ -109,3 +127,162 @@ async def test_reading_settings_never_rejoins_a_left_server(db: Database) -> Non
     await repo.mark_present([1, 2], now)
     assert (await repo.get(1)).left_at is None  # type: ignore[union-attr]
     assert (await repo.get(2)) is not None
+
+
+@contextlib.asynccontextmanager
+async def open_transaction_that_rolls_back(db: Database, write: str) -> AsyncIterator[None]:
+    """Another coroutine holds a transaction with `write` done but not committed; it rolls back at the end."""
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute(write)
+            written.set()
+            await release.wait()
+            raise RuntimeError("rolled back")
+
+    task = asyncio.create_task(writer())
+    await written.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        with pytest.raises(RuntimeError):
+            await task
+
+
+async def test_a_read_never_sees_another_coroutines_uncommitted_write(db: Database) -> None:
+    async with open_transaction_that_rolls_back(db, ADD_GUILD_7):
+        assert await db.fetch_value(COUNT_GUILD_7) == 0
+        assert await db.fetch_all("SELECT * FROM guilds") == []
+    assert await db.fetch_value(COUNT_GUILD_7) == 0
+
+
+async def test_a_read_inside_a_transaction_sees_its_own_writes(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(ADD_GUILD_7)
+        # Repositories read with db.fetch_* while their caller's transaction is open.
+        assert await db.fetch_value(COUNT_GUILD_7) == 1
+    assert await db.fetch_value(COUNT_GUILD_7) == 1
+
+
+async def test_a_task_started_inside_a_transaction_does_not_read_its_uncommitted_writes(db: Database) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(ADD_GUILD_7)
+        # e.g. a send kicked off while the decision to send is not committed yet
+        assert await asyncio.create_task(db.fetch_value(COUNT_GUILD_7)) == 0
+    assert await asyncio.create_task(db.fetch_value(COUNT_GUILD_7)) == 1
+
+
+async def test_reads_go_on_while_another_coroutine_writes(db: Database) -> None:
+    async with open_transaction_that_rolls_back(db, ADD_GUILD_7):
+        # Not queued behind the writer, and nothing written through the read side.
+        assert await asyncio.wait_for(db.fetch_value("SELECT count(*) FROM guilds"), 1) == 0
+        with pytest.raises((DatabaseUnavailableError, sqlite3.Error)):
+            await db.fetch_all("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (8, 'x', 'x') RETURNING *")
+
+
+async def test_dispatch_never_sends_a_message_whose_transaction_then_rolls_back(
+        services: Services, notifier: RecordingNotifier) -> None:
+    now = services.clock.now()
+    released, queued = asyncio.Event(), asyncio.Event()
+
+    async def sweep_that_fails_after_queueing() -> None:
+        async with services.db.transaction() as conn:
+            await enqueue(conn, NewOutboxItem("prompt:7:2026-11-21", "t", "channel", 555, OutgoingMessage("hi")),
+                          not_before=now, now=now)
+            queued.set()
+            await released.wait()
+            raise RuntimeError("the sweep failed after queueing; its transaction rolls back")
+
+    sweep = asyncio.create_task(sweep_that_fails_after_queueing())
+    await queued.wait()
+    with contextlib.suppress(DatabaseUnavailableError):  # recording the outcome waits for the writer
+        await services.outbox.dispatch()
+    released.set()
+    with pytest.raises(RuntimeError):
+        await sweep
+    assert notifier.sent == [], "a message was sent that its own transaction never committed"
+    assert await services.db.fetch_value("SELECT count(*) FROM outbox") == 0
+
+
+# -- files readable by their owner only ---------------------------------------------------
+
+
+def mode_of(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture(params=[0o022, 0o000], ids=["umask-022", "umask-000"])
+def permissive_umask(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A umask that lets others read new files (022 is the usual default): the modes must not depend on it."""
+    old = os.umask(request.param)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+async def test_database_files_and_the_folder_made_for_them_are_private(tmp_path: Path, permissive_umask: None) -> None:
+    path = tmp_path / "data" / "kindred" / "kindred.sqlite3"
+    async with Database(path) as database:
+        await database.migrate()
+        await database.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+        for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            assert file.exists() and mode_of(file) == 0o600, f"{file.name} is {mode_of(file):o}"
+    assert mode_of(tmp_path / "data") == 0o700
+    assert mode_of(tmp_path / "data" / "kindred") == 0o700
+
+
+async def test_an_existing_database_readable_by_others_is_made_private(tmp_path: Path, permissive_umask: None) -> None:
+    path = tmp_path / "kindred.sqlite3"
+    sqlite3.connect(path).close()
+    path.chmod(0o644)  # made by an earlier Kindred
+    folder_mode = mode_of(tmp_path)
+    async with Database(path) as database:
+        await database.migrate()
+        assert mode_of(path) == 0o600
+        assert mode_of(f"{path}-wal") == 0o600
+    assert mode_of(tmp_path) == folder_mode  # not the bot's folder to change
+
+
+async def test_backups_are_private(db: Database, tmp_path: Path, permissive_umask: None) -> None:
+    target = tmp_path / "backups" / "copy.sqlite3"
+    assert await db.backup_to(target) == "ok"
+    assert mode_of(target) == 0o600
+    assert mode_of(tmp_path / "backups") == 0o700
+    leftovers = [p.name for p in target.parent.iterdir() if p != target and mode_of(p) != 0o600]
+    assert leftovers == []
+
+
+async def test_a_checkpoint_waits_out_a_read_in_progress(db: Database) -> None:
+    # After a deletion the WAL is checkpointed so, with secure_delete, the deleted values
+    # leave the disk. Reads on their own connection may be mid-way when that happens; the
+    # checkpoint must not give up half done because of one.
+    await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (9, 'x', 'x')")
+    reader = sqlite3.connect(db.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM guilds").fetchall()  # a read snapshot, still open
+    await db.execute("DELETE FROM guilds WHERE guild_id = 9")
+    attempts: list[str] = []
+    tried_again = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def seen(sql: str) -> None:  # on the database thread
+        if "wal_checkpoint" in sql:
+            attempts.append(sql)
+            if len(attempts) == 2:
+                loop.call_soon_threadsafe(tried_again.set)
+
+    await db.conn.set_trace_callback(seen)
+    checkpoint = asyncio.create_task(db.checkpoint())
+    try:
+        # The first attempt cannot finish while the read is open; the read ends once it has tried again.
+        await asyncio.wait_for(tried_again.wait(), 5)
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+        await checkpoint
+        await db.conn.set_trace_callback(None)
+    assert checkpoint.result() is True
+    assert os.path.getsize(f"{db.path}-wal") == 0

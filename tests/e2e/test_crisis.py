@@ -220,7 +220,7 @@ async def test_crisis_answers_with_the_database_unavailable(
         await run(fake_discord, community, "/settings region", community.alice, country="US")
         assert "911" in (await crisis(fake_discord, community.alice, community.guild)).content
         blocker: sqlite3.Connection | None = None
-        stuck: asyncio.Task[object] | None = None
+        stuck: asyncio.Future[object] | None = None
         if how == "closed":  # the connection is gone and so is the file
             await bot.db.close()
             config.database_path.rename(config.database_path.with_suffix(".moved"))
@@ -228,9 +228,10 @@ async def test_crisis_answers_with_the_database_unavailable(
             blocker = sqlite3.connect(config.database_path, isolation_level=None, timeout=0)
             blocker.execute("BEGIN EXCLUSIVE")
             blocker.execute("UPDATE guilds SET updated_at = updated_at")
-        else:  # the database thread hangs (a stalled disk): every query queues behind it
-            await bot.db.conn.create_function("stall", 0, lambda: gate.wait(30))
-            stuck = asyncio.create_task(bot.db.fetch_value("SELECT stall()"))
+        else:  # the database threads hang (a stalled disk): every query queues behind them
+            for conn in (bot.db.conn, bot.db.reader):
+                await conn.create_function("stall", 0, lambda: gate.wait(30))
+            stuck = asyncio.gather(bot.db.fetch_value("SELECT stall()"), bot.db.conn.execute("SELECT stall()"))
         try:
             fake_discord.interaction_deadline = 3.0  # Discord's own limit: the answer must not wait for SQLite
             explicit = await crisis(fake_discord, community.alice, community.guild, country="GB")

@@ -95,8 +95,9 @@ async def test_crisis_reply_does_not_wait_for_a_stalled_database(services: Servi
     monkeypatch.setattr(crisis_module, "DB_LOOKUP_TIMEOUT", 0.05)
     await services.settings.set_region(G, ALICE, "US")
     gate = threading.Event()
-    await services.db.conn.create_function("stall", 0, lambda: gate.wait(10))
-    stuck = asyncio.create_task(services.db.fetch_value("SELECT stall()"))
+    for conn in (services.db.conn, services.db.reader):  # a stalled disk stalls both database threads
+        await conn.create_function("stall", 0, lambda: gate.wait(10))
+    stuck = asyncio.gather(services.db.fetch_value("SELECT stall()"), services.db.conn.execute("SELECT stall()"))
     try:
         reply = await asyncio.wait_for(services.crisis.crisis_reply(user_id=ALICE, guild_id=G), 1.0)
         assert "findahelpline.com" in reply.content  # no default configured: the worldwide directory

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from bot.config import Config
@@ -14,9 +17,10 @@ from bot.db.privacy import PrivacyRepository
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage
 from bot.errors import ConflictError
+from bot.services import privacy as privacy_module
 from bot.services.container import Services
 from bot.services.privacy import EXPORT_FORMAT, data_statement
-from tests.support import names_in_text
+from tests.support import RecordingNotifier, names_in_text
 
 G, ALICE, BOB = 500, 7001, 7002
 CANARY = "canary-note-3f9c1e do not keep me"
@@ -74,6 +78,27 @@ async def test_every_table_is_member_linked_or_server_level(services: Services) 
         "operational tables are exempt from export and delete only because they name nobody")
 
 
+async def test_every_key_to_a_member_is_indexed(services: Services) -> None:
+    # Deleting a member makes SQLite look up every row that references it; without an index
+    # that is a scan of the whole table per deleted member, and a purge of thousands crawls.
+    unindexed = []
+    for key in await PrivacyRepository(services.db).foreign_keys():
+        if key.parent != "members":
+            continue
+        leading = set()
+        for index in await services.db.fetch_all(f'PRAGMA index_list("{key.table}")'):
+            columns = await services.db.fetch_all(f'PRAGMA index_info("{index["name"]}")')
+            sql = await services.db.fetch_value("SELECT sql FROM sqlite_master WHERE name = ?", (index["name"],))
+            # A partial index serves the lookup only if the lookup implies its condition.
+            usable = not index["partial"] or " ".join(sql.split()).endswith(f"WHERE {columns[0]['name']} IS NOT NULL")
+            if columns and usable:
+                leading.add(columns[0]["name"])
+        primary = [r["name"] for r in await services.db.fetch_all(f'PRAGMA table_info("{key.table}")') if r["pk"] == 1]
+        if key.column not in leading and [key.column] != primary:
+            unindexed.append(f"{key.table}.{key.column}")
+    assert unindexed == [], f"index these columns (a migration): {unindexed}"
+
+
 async def test_export_follows_foreign_keys_and_hides_internal_ids(services: Services) -> None:
     await add_extra_tables(services)
     await seed(services)
@@ -118,7 +143,7 @@ async def test_confirmed_delete_leaves_no_trace(services: Services, config: Conf
     alice, _ = await seed(services)
     said_goodbye = []
 
-    async def goodbye(guild_id: int, user_id: int) -> None:
+    async def goodbye(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> None:
         said_goodbye.append((guild_id, user_id))
 
     services.privacy.before_forget(goodbye)
@@ -179,3 +204,114 @@ async def test_retention_drops_finished_outbox_rows_after_30_days(services: Serv
     await services.privacy.purge(clock.now())
     assert await services.outbox_repo.status_of("old:1") is None
     assert await services.outbox_repo.status_of("pending:1") == "pending"
+
+
+async def test_a_goodbye_that_fails_is_undone_whole_and_the_data_still_goes(services: Services) -> None:
+    await services.settings.touch(G, ALICE)
+    await services.settings.touch(G, BOB)
+
+    async def half_a_goodbye(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> None:
+        await conn.execute("UPDATE members SET region = 'GB' WHERE user_id = ?", (BOB,))
+        raise RuntimeError("the goodbye could not be said")
+
+    services.privacy.before_forget(half_a_goodbye)
+    assert await services.privacy.forget(G, ALICE)
+    assert await services.members.get(G, ALICE) is None
+    bob = await services.members.get(G, BOB)
+    assert bob is not None and bob.region is None
+
+
+# -- the retention purge at scale and under change ----------------------------------------
+
+
+def returns_after_the_scan(services: Services, monkeypatch: pytest.MonkeyPatch, come_back: object) -> None:
+    """Run `come_back()` right after the purge has found its inactive members (before it deletes)."""
+    scan = services.privacy.privacy.members_inactive_since
+    done = False
+
+    async def scan_then_come_back(cutoff: datetime, **kwargs: int) -> list[tuple[int, int, int]]:
+        nonlocal done
+        found = await scan(cutoff, **kwargs)
+        if found and not done:
+            done = True
+            await come_back()  # type: ignore[operator]
+        return found
+
+    monkeypatch.setattr(services.privacy.privacy, "members_inactive_since", scan_then_come_back)
+
+
+async def test_a_member_who_comes_back_mid_purge_keeps_their_data(services: Services, clock: FakeClock,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    await services.checkins.check_in(G, ALICE, mood=4, note=CANARY)
+    await services.settings.touch(G, BOB)
+    clock.advance(timedelta(days=400))
+
+    async def alice_checks_in() -> None:
+        await services.checkins.check_in(G, ALICE, mood=3)
+
+    returns_after_the_scan(services, monkeypatch, alice_checks_in)
+    assert await services.privacy.purge(clock.now()) == 1
+    assert await services.members.get(G, BOB) is None
+    assert await services.members.get(G, ALICE) is not None, "Alice came back and her data was deleted"
+    assert await services.db.fetch_value("SELECT count(*) FROM checkins") == 2
+
+
+async def test_a_member_whose_counter_starts_mid_purge_keeps_their_data(services: Services, clock: FakeClock,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    alice = (await services.settings.touch(G, ALICE)).member_id
+    clock.advance(timedelta(days=400))
+
+    async def a_counter_appears() -> None:  # e.g. restored by a moderator tool; Alice herself is still idle
+        async with services.db.transaction() as conn:
+            await conn.execute("INSERT INTO recovery_counters (member_id, guild_id, name, name_key, created_at, "
+                               "updated_at) VALUES (?, ?, 'x', 'x', 'now', 'now')", (alice, G))
+
+    returns_after_the_scan(services, monkeypatch, a_counter_appears)
+    assert await services.privacy.purge(clock.now()) == 0
+    assert await services.members.get(G, ALICE) is not None
+
+
+@asynccontextmanager
+async def statements(services: Services) -> AsyncIterator[list[str]]:
+    """Every statement either database connection runs meanwhile."""
+    seen: list[str] = []
+    for conn in (services.db.conn, services.db.reader):
+        await conn.set_trace_callback(seen.append)
+    try:
+        yield seen
+    finally:
+        for conn in (services.db.conn, services.db.reader):
+            await conn.set_trace_callback(None)
+
+
+async def test_the_purge_works_in_batches_reads_the_schema_once_and_checkpoints_once(
+        services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(privacy_module, "PURGE_BATCH", 10, raising=False)
+    for n in range(45):
+        await services.checkins.check_in(G, 10_000 + n, mood=3, note=CANARY)
+    tables = len(await PrivacyRepository(services.db).tables())
+    clock.advance(timedelta(days=400))
+    async with statements(services) as ran:
+        assert await services.privacy.purge(clock.now()) == 45
+    checkpoints = [s for s in ran if "wal_checkpoint" in s]
+    schema_reads = [s for s in ran if s.startswith("PRAGMA table_info")]
+    commits = [s for s in ran if s.strip() == "COMMIT"]
+    assert len(checkpoints) == 1, f"{len(checkpoints)} checkpoints for 45 members"
+    assert len(schema_reads) <= tables, f"the schema was read {len(schema_reads)} times for 45 members"
+    # 45 members in batches of 10: five, plus the few statements that tidy up after.
+    assert len(commits) <= 5 + 4, f"{len(commits)} commits for 45 members"
+    assert await services.db.fetch_value("SELECT count(*) FROM members") == 0
+    assert await services.db.fetch_value("SELECT count(*) FROM checkins") == 0
+
+
+async def test_a_purged_member_s_buddy_is_told_kindly_and_their_notice_survives(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await services.buddies.request(G, ALICE, BOB)
+    await services.buddies.accept(G, BOB, ALICE)
+    clock.advance(timedelta(days=200))
+    await services.settings.touch(G, BOB)  # Bob stays; Alice goes quiet
+    clock.advance(timedelta(days=200))
+    assert await services.privacy.purge(clock.now()) == 1
+    assert await services.members.get(G, ALICE) is None
+    await services.outbox.dispatch()
+    assert len([m for m in notifier.dms_to(BOB) if "stepped away" in m.message.content]) == 1

@@ -278,6 +278,18 @@ async def test_changing_the_ladder_reschedules_counters(services: Services, db: 
     assert await schedule() == (2, "2026-11-23T10:00:00+00:00")
 
 
+async def test_a_server_wide_reschedule_leaves_a_counter_that_changed_meanwhile(services: Services,
+                                                                                db: Database) -> None:
+    # A ladder change reads every counter, works out the new schedules, then stores them: a
+    # counter a command moved in between (a slip, its member's new zone) keeps the fresher one.
+    await services.recovery.start(G, A, "2026-11-21")
+    [read] = await services.recovery.repo.schedule_inputs(guild_id=G)
+    await db.execute("UPDATE recovery_counters SET next_celebration_at = '2026-11-22T11:00:00+00:00'")
+    stale = [(read.counter_id, read.schedule, None)]
+    assert await services.recovery.repo.set_schedules(stale, services.clock.now()) == 0
+    assert await db.fetch_value("SELECT next_celebration_at FROM recovery_counters") == "2026-11-22T11:00:00+00:00"
+
+
 # -- celebrations ----------------------------------------------------------------------
 
 async def test_dm_celebration_on_the_day_from_the_hour_exactly_once(services: Services, clock: FakeClock,
