@@ -195,18 +195,25 @@ class ActResult:
 # -- rendering (pure) -------------------------------------------------------------------
 
 _SAFE_MODIFIERS = re.compile(
-    r"(third-party report -> path other|timing \+1|past framing -1|protective negation -1|humour -1"
-    r"|lyrics/title/news framing -1|inside quotation marks -1)(?=\s|$)")
+    r"(third-party report -> path other|humour -1|lyrics/title/news framing -1|inside quotation marks -1"
+    # names written by earlier rule versions, kept so old alerts still read the same
+    r"|timing \+1|past framing -1|protective negation -1)(?=\s|$)")
+_CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def safe_modifiers(modifiers: Sequence[str]) -> tuple[str, ...]:
+def safe_modifiers(modifiers: Sequence[str], concepts: Sequence[str] = ()) -> tuple[str, ...]:
     """Keep only the fixed names of the modifiers that applied, never the words they quote.
 
-    `Detection.modifiers` quote the phrase that triggered them ("timing +1 ('tonight')");
-    those words come from the member's message, so they are cut off here, before anything
-    is stored or shown. Notes about suppressed idioms are dropped for the same reason.
+    `Detection.modifiers` quote the phrase that triggered them ("humour -1 ('lol')"); those
+    words come from the member's message, so they are cut off here, before anything is
+    stored or shown. Notes about suppressed idioms are dropped for the same reason. The
+    concepts that made the rule fire are names from the rule file ("means_ready", "timing"),
+    never message text; they are kept first, as "concepts means_ready + timing".
     """
     kept = [m.group(1) for m in (_SAFE_MODIFIERS.match(text) for text in modifiers) if m]
+    names = [c for c in concepts if _CONCEPT_NAME.fullmatch(c)]
+    if names:
+        kept.insert(0, "concepts " + " + ".join(dict.fromkeys(names)))
     return tuple(dict.fromkeys(kept))
 
 
@@ -645,7 +652,7 @@ class CrisisService:
             guild_id=seen.guild_id, member_id=member.member_id, source=AlertSource.DETECTION,
             channel_id=seen.channel_id, message_id=seen.message_id, tier=detection.tier, path=path.value,
             need=detection.need.value, rule_id=detection.rule_id, ruleset_version=detection.ruleset_version,
-            modifiers=safe_modifiers(detection.modifiers), lang=seen.lang.value, pinged=pinged,
+            modifiers=safe_modifiers(detection.modifiers, detection.concepts), lang=seen.lang.value, pinged=pinged,
             prior_alerts=prior, dm_status=dm_status, alert_channel_id=guild.alerts_channel_id), now)
         alert = await crisis_db.get_alert_in(conn, alert_id)
         assert alert is not None
