@@ -72,6 +72,7 @@ class RiskKind(StrEnum):
 
 # "Thank you all. Goodbye": a goodbye or an overdose beside "you" is still the author's.
 _ADDRESSED_STAYS = frozenset({RiskKind.GOODBYE, RiskKind.OVERDOSE})
+_CLAUSE = re.compile(r"\b(?:and|but|so|because|cause|then|while|now|y|pero)\b|,")
 # "write your note": possessive and reflexive second person always address someone.
 _ADDRESSING = frozenset({"your", "ur", "yourself", "urself"})
 # Inside a match only pronouns that can be its subject or object count ("kill herself",
@@ -782,19 +783,26 @@ class Detector:
             same = sentence <= media.start() < end
             hit.tier = 0 if same else hit.tier - 1
             hit.mods.append(f"lyrics/title/news framing {'-> dropped' if same else '-1'} ({media.group()!r})")
-        if lowerable and 1 <= hit.tier <= 2 and _inside_quotes(text, hit.start):
-            hit.tier -= 1
-            hit.mods.append("inside quotation marks -1")
+        if hit.tier >= 1 and rule.kind is not RiskKind.OVERDOSE and _inside_quotes(text, hit.start):
+            # Someone's words in quotation marks: a title or a lyric when a media word is in
+            # the same sentence, otherwise one tier less (it may still be the author's).
+            if media and sentence <= media.start() < end:
+                hit.tier = 0
+                hit.mods.append("quoted title or lyric -> dropped")
+            else:
+                hit.tier -= 1
+                hit.mods.append("inside quotation marks -1")
 
     def _subject_of(self, text: str, hit: _Hit, sentence: int, frames: Sequence[int]) -> str:
         """Return "first", "third" or "second": who the matched words are about."""
         before = list(self._subject.finditer(text, sentence, hit.start))
         for f in frames:
             # "my friend said ..." reports someone else's words (their "I" is not the
-            # author's), unless "I" speaks after it.
+            # author's), unless the author starts a clause of their own after it ("my
+            # sister texted me and i want to die").
             if sentence <= f <= hit.start and not any(
                     m.start() >= f and m.lastgroup == "first" and m.group() in ("i", "yo")
-                    for m in before):
+                    and _CLAUSE.search(text, f, m.start()) for m in before):
                 return "third"
         inside = list(self._subject.finditer(text, hit.start, hit.end))
         if inside and inside[0].start() == hit.start and inside[0].lastgroup:

@@ -253,6 +253,9 @@ def _spell_out(match: re.Match[str]) -> str:
     return f"{match.group(1)} {'will' if match.group(2) == 'll' else 'would'}"
 
 
+_UNALIVE_SELF = {"unalive": "kill myself", "unaliving": "killing myself", "unalived": "killed myself"}
+
+
 def _deleet_token(match: re.Match[str]) -> str:
     token = match.group()
     if not _HAS_LEET.search(token) or _NUMBER_WITH_UNIT.fullmatch(token):
@@ -281,9 +284,9 @@ def _expand_words(text: str) -> str:
             continue
         before = " ".join(words[max(0, i - 2):i])
         after = " " + " ".join(words[i + 1:i + 3])
-        if bare == "unalive" and not _HAS_OBJECT.match(after):
+        if bare in _UNALIVE_SELF and not _HAS_OBJECT.match(after):
             # "i want to unalive" has no object: it means the author.
-            replacement = "kill myself"
+            replacement = _UNALIVE_SELF[bare]
         elif bare in _NUMERIC_UNITS and (
             _AFTER_NUMBER.search(before)
             or _UNIT_BEFORE.search(" " + before + " ")

@@ -104,7 +104,7 @@ def test_explanation_names_rule_concepts_and_modifiers(detector: Detector) -> No
 
 
 def test_a_combination_rule_names_every_concept_it_saw(detector: Detector) -> None:
-    result = detector.detect("the rope is in my car and it happens saturday")
+    result = detector.detect("everything i need is in my bag and it happens saturday")
     assert result.tier == 3
     assert result.rule_id == "en.self.means.ready_with_intent"
     assert result.concepts[0] == "means_ready" and "timing" in result.concepts
