@@ -82,7 +82,7 @@ _INSIDE = {"first": frozenset({"i", "myself", "yo"}),
            "third": frozenset({"he", "she", "they", "hes", "shes", "theyre", "himself", "herself",
                                "themselves", "themself"})}
 # Jokes lower only explicit-ideation slang, never anything about means, plans or acts.
-_HUMOUR_LOWERS = frozenset({RiskKind.IDEATION, RiskKind.PASSIVE, RiskKind.DISTRESS})
+_HUMOUR_LOWERS = frozenset({RiskKind.IDEATION, RiskKind.PASSIVE, RiskKind.DISTRESS, RiskKind.SELFHARM})
 _PATH_PRIORITY = {RiskPath.SELF: 0, RiskPath.OTHER: 1, RiskPath.ABUSE: 2}
 _SENTENCE_END = re.compile(r"[.!?;\n]")
 # A turn back to the present between a past frame and a match ("I used to think I'd get
