@@ -192,9 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="with --failures, show texts on the terminal (never the held-out set)")
     parser.add_argument("--markdown", action="store_true", help="print a bench/README.md table row")
     parser.add_argument("--rules", default=str(RULES))
+    parser.add_argument("--no-model", action="store_true", help="the concept rules alone")
     args = parser.parse_args(argv)
 
-    detector = Detector.from_file(args.rules)
+    detector = Detector.from_file(args.rules, use_model=not args.no_model)
     for name in args.sets:
         path = resolve(name)
         if not path.exists():

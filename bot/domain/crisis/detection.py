@@ -25,6 +25,7 @@ from re import _constants as _sre  # type: ignore[attr-defined]
 from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+from bot.domain.crisis.model import ModelError, RiskModel, features
 from bot.domain.crisis.normalise import normalise
 from bot.domain.crisis.resources import Need
 
@@ -90,6 +91,7 @@ _SENTENCE_END = re.compile(r"[.!?;\n]")
 _TURN = re.compile(
     r"\b(?:but|now|(?<!ago )today|anymore|these days|again|lately|this (?:week|month|year)|came back"
     r"|coming back|pero|ahora|hoy|otra vez|de nuevo)\b")
+_WORD = re.compile(r"[a-z]+")
 # Evasion slang in the raw text: a joke about it ("kms lol") lowers it; plain words do not.
 _SLANG = re.compile(r"k\W*m\W*s|k\W*y\W*s|unaliv|sewer|ctb|perish|yeet|dirt nap|s\W*h\b")
 
@@ -237,6 +239,29 @@ def _score(cover: frozenset[str]) -> tuple[bool, int, int, int]:
     return (weakest >= 3, weakest, min(map(len, cover)), -len(cover))
 
 
+def _expand(items: Sequence[Any], limit: int = 64) -> tuple[set[str], bool]:
+    """Return the literal texts a match of `items` can start with, and whether that is all of it."""
+    out = {""}
+    for op, av in items:
+        if op is _sre.LITERAL:
+            out = {p + chr(av) for p in out}
+            continue
+        if op is _sre.SUBPATTERN:
+            alternatives = [list(av[-1])]
+        elif op is _sre.BRANCH:
+            alternatives = [list(alt) for alt in av[1]]
+        else:
+            return out, False
+        expanded = [_expand(alt, limit) for alt in alternatives]
+        combined = {p + q for p in out for strings, _ in expanded for q in strings}
+        if len(combined) > limit:
+            return out, False
+        out = combined
+        if not all(complete for _, complete in expanded):
+            return out, False
+    return out, True
+
+
 def _cover(items: Iterable[Any]) -> _Cover:
     """Return literals of which every match of the parsed regex contains at least one."""
     best: _Cover = None
@@ -247,8 +272,15 @@ def _cover(items: Iterable[Any]) -> _Cover:
         if cover and all(len(c) >= 2 for c in cover) and (best is None or _score(cover) > _score(best)):
             best = cover
 
+    items = list(items)
     run: list[str] = []
-    for op, av in items:
+    for i, (op, av) in enumerate(items):
+        if op in (_sre.LITERAL, _sre.SUBPATTERN, _sre.BRANCH) and not run:
+            # The literal text a match must start with here, through any alternations:
+            # "me(?:ds|dication)" gives "meds" and "medication", not just "me".
+            starts, _ = _expand(items[i:])
+            if starts and all(starts):
+                consider(frozenset(starts))
         if op is _sre.LITERAL:
             run.append(chr(av))
             continue
@@ -277,8 +309,12 @@ def _pattern_cover(pattern: str) -> _Cover:
     return cover if cover and min(map(len, cover)) >= 2 else None
 
 
-def _literal_regex(literals: Iterable[str]) -> re.Pattern[str]:
-    """Compile literals into a trie-shaped regex: one pass, one branch per character."""
+def _literal_regex(literals: Iterable[str], *, longest: bool = False) -> re.Pattern[str]:
+    """Compile literals into a trie-shaped regex: one pass, one branch per character.
+
+    By default the first literal to end wins (enough to say "some literal occurs");
+    `longest` prefers the longest literal starting at each place.
+    """
     trie: dict[str, Any] = {}
     for word in literals:
         node = trie
@@ -287,9 +323,11 @@ def _literal_regex(literals: Iterable[str]) -> re.Pattern[str]:
         node[""] = {}
 
     def build(node: dict[str, Any]) -> str:
-        if "" in node:
+        if "" in node and (not longest or len(node) == 1):
             return ""  # a shorter literal already suffices
-        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items())]
+        alts = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if "" in node:
+            alts.append("")  # longest first, then the literal that ends here
         return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
     return re.compile(build(trie))
@@ -511,8 +549,15 @@ class Detector:
         subjects: Mapping[str, Sequence[str]],
         idioms: Sequence[tuple[str, Sequence[str], bool]],
         words: WordFixer | None = None,
+        model: RiskModel | None = None,
+        model_needs: Sequence[str] = (),
     ) -> None:
-        self.version = version
+        self.rules_version = version
+        self.version = version if model is None else f"{version}+{model.version}"
+        self._model = model
+        # The model speaks only where the rules saw one of these concepts (not, say, a
+        # relapse alone: "I relapsed and want to drink" is not a suicide crisis).
+        self._model_needs = frozenset(model_needs)
         self.rules = tuple(rules)
         ids = [r.id for r in self.rules]
         duplicate = {i for i in ids if ids.count(i) > 1}
@@ -531,13 +576,15 @@ class Detector:
                 if name not in self.concepts:
                     raise PhraseRulesError(f"rule {rule.id!r}: unknown concept {name!r}")
         self._words = words
-        self._concept_re = {
-            name: _compile(c.patterns, macros, f"concept {name!r}") for name, c in self.concepts.items()
-        }
-        # Prefilter: every anchor pattern's match contains one of its literals (its "cover",
-        # derived from the parsed regex). One trie-shaped regex of all those literals
-        # rejects ordinary messages in one C-level scan; a message with no anchor concept
-        # cannot match any rule (every rule needs an anchor: checked here).
+        for rule in self.rules:
+            if rule.patterns:  # concepts were validated as they were parsed
+                _compile(rule.patterns, macros, f"rule {rule.id!r}")
+        # Every pattern is compiled on its own with the literals any match of it must
+        # contain (its "cover", derived from the parsed regex). One overlapping scan with a
+        # trie-shaped regex of all literals finds which patterns can match at all; only
+        # those run. A message in which no anchor pattern matches cannot match any rule
+        # (every rule needs an anchor: checked here), so most chat stops after one scan
+        # and a few short searches.
         anchors = {name for name, c in self.concepts.items() if c.anchor}
         for rule in self.rules:
             if rule.patterns or anchors & set(rule.all) or (rule.any and set(rule.any) <= anchors):
@@ -545,17 +592,33 @@ class Detector:
             raise PhraseRulesError(
                 f"rule {rule.id!r}: can match without an anchor concept; put one in 'all' or make "
                 f"every concept in 'any' an anchor")
-        literals: set[str] = set()
+        self._patterns: list[tuple[str, bool, re.Pattern[str]]] = []
+        by_literal: dict[str, list[int]] = {}
+        self._always: list[int] = []
         self._uncovered: list[str] = []
-        for name in sorted(anchors):
-            for raw in self.concepts[name].patterns:
-                expanded = _expand_macros(raw, macros, name)
-                cover = _pattern_cover(_BOUNDED.format(expanded))
+        for name, concept in self.concepts.items():
+            for raw in concept.patterns:
+                compiled = re.compile(_BOUNDED.format(_expand_macros(raw, macros, name)))
+                index = len(self._patterns)
+                self._patterns.append((name, concept.anchor, compiled))
+                cover = _pattern_cover(compiled.pattern)
                 if cover is None:
-                    self._uncovered.append(f"{name}: {raw}")
-                else:
-                    literals |= cover
-        self._prefilter = _literal_regex(literals) if not self._uncovered else None
+                    self._always.append(index)
+                    if concept.anchor:
+                        self._uncovered.append(f"{name}: {raw}")
+                    continue
+                for literal in cover:
+                    by_literal.setdefault(literal, []).append(index)
+        # One overlapping scan finds the longest literal starting at each place; a literal
+        # that is a prefix of it ("sleep" of "sleeping") occurs there too, so each literal
+        # carries the patterns of its own prefixes.
+        self._by_literal = {
+            literal: tuple(sorted({i for k in range(1, len(literal) + 1)
+                                   for i in by_literal.get(literal[:k], ())}))
+            for literal in by_literal
+        }
+        self._prefilter: re.Pattern[str] | None = _literal_regex(by_literal)
+        self._occurrences = re.compile(f"(?=({_literal_regex(by_literal, longest=True).pattern}))")
 
         missing = _MODIFIER_KEYS - set(modifiers)
         if missing:
@@ -582,18 +645,23 @@ class Detector:
         ]
 
     @classmethod
-    def from_file(cls, path: str | Path) -> Detector:
-        """Load and compile the rule file at `path`."""
+    def from_file(cls, path: str | Path, *, use_model: bool = True) -> Detector:
+        """Load and compile the rule file at `path` (and the model it names)."""
         try:
             with open(path, "rb") as fh:
                 raw = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise PhraseRulesError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_mapping(raw)
+        return cls.from_mapping(raw, base=Path(path).parent, use_model=use_model)
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> Detector:
-        """Build a detector from an already-parsed rule document."""
+    def from_mapping(cls, raw: Mapping[str, Any], *, base: Path | None = None,
+                     use_model: bool = True) -> Detector:
+        """Build a detector from an already-parsed rule document.
+
+        `[model] file` (relative to `base`, the rule file's folder) names the learned
+        model; without `base`, or with `use_model=False`, the rules work alone.
+        """
         version = raw.get("version")
         if not isinstance(version, str) or not version:
             raise PhraseRulesError("top level: 'version' must be a non-empty string")
@@ -635,8 +703,23 @@ class Detector:
                 _str_list(raw_words, "segment", "[words]", required=False),
                 _str_list(raw_words, "split_stems", "[words]", required=False),
             )
+        model = None
+        raw_model = raw.get("model")
+        if raw_model is not None and (not isinstance(raw_model, dict) or not isinstance(raw_model.get("file"), str)):
+            raise PhraseRulesError("[model]: needs file = \"<name>.json\"")
+        needs: tuple[str, ...] = ()
+        if raw_model is not None:
+            needs = _str_list(raw_model, "needs_any", "[model]")
+            strangers = [n for n in needs if n not in {c.name for c in concepts}]
+            if strangers:
+                raise PhraseRulesError(f"[model]: needs_any names unknown concept(s) {strangers}")
+        if raw_model is not None and base is not None and use_model:
+            try:
+                model = RiskModel.load(base / raw_model["file"])
+            except (OSError, ModelError) as exc:
+                raise PhraseRulesError(f"[model]: {exc}") from exc
         return cls(version=version, rules=rules, concepts=concepts, macros=macros, modifiers=modifiers,
-                   subjects=subjects, idioms=idioms, words=words)
+                   subjects=subjects, idioms=idioms, words=words, model=model, model_needs=needs)
 
     @property
     def uncovered_patterns(self) -> list[str]:
@@ -651,11 +734,22 @@ class Detector:
         norm = normalise(text)
         return self._words(norm) if self._words is not None and norm else norm
 
-    def detect(self, text: str) -> Detection:
-        """Return the tier, path, rule and explanation for one message."""
+    def _analyse(self, text: str) -> tuple[str, list[str], dict[str, list[tuple[int, int]]], bool] | None:
+        """Return the blanked text, notes, the concepts seen and whether the author said
+        they are safe; None if nothing can match."""
         norm = self.prepare(text)
-        if not norm or (self._prefilter is not None and self._prefilter.search(norm) is None):
-            return self._nothing()
+        if not norm:
+            return None
+        if self._prefilter is None:  # every pattern, every message (tests compare with this)
+            candidates = list(range(len(self._patterns)))
+        else:
+            if self._prefilter.search(norm) is None:
+                return None
+            found_literals = {m.group(1) for m in self._occurrences.finditer(norm)}
+            candidates = sorted({i for lit in found_literals for i in self._by_literal[lit]}
+                                | set(self._always))
+        if not any(self._patterns[i][1] and self._patterns[i][2].search(norm) for i in candidates):
+            return None
 
         # Remove idioms, hypotheticals and protective phrases (offsets are kept, so
         # sentences stay aligned), then look for every concept in what is left.
@@ -669,14 +763,31 @@ class Detector:
                 end = _sentence_end(norm, m.end()) if to_end else m.end()
                 spans.append((m.start(), end))
                 notes.append(f"{idiom_id} suppressed {m.group()!r}")
-        spans += [(m.start(), m.end()) for m in self._mod["protective"].finditer(norm)]
+        protective = [(m.start(), m.end()) for m in self._mod["protective"].finditer(norm)]
+        spans += protective
         text2 = _blank(norm, spans) if spans else norm
 
         found: dict[str, list[tuple[int, int]]] = {}
-        for name, pattern in self._concept_re.items():
-            got = [(m.start(), m.end()) for m in pattern.finditer(text2)]
-            if got:
-                found[name] = got
+        for i in candidates:
+            name, _, pattern = self._patterns[i]
+            found.setdefault(name, []).extend((m.start(), m.end()) for m in pattern.finditer(text2))
+        found = {name: sorted(spans) for name, spans in found.items() if spans}
+        return text2, notes, found, bool(protective)
+
+    def features(self, text: str) -> frozenset[str]:
+        """Return what the learned model sees of a message (empty if it cannot matter)."""
+        seen = self._analyse(text)
+        if seen is None:
+            return frozenset()
+        text2, _, found, _ = seen
+        return features(_WORD.findall(text2), found)
+
+    def detect(self, text: str) -> Detection:
+        """Return the tier, path, rule and explanation for one message."""
+        seen = self._analyse(text)
+        if seen is None:
+            return self._nothing()
+        text2, notes, found, said_safe = seen
         hits: list[_Hit] = []
         for rule in self.rules:
             if rule.patterns:
@@ -699,7 +810,11 @@ class Detector:
             # message must not hide "and now I want to die again" later in it.
             for start, end in found[need[0]][:4]:
                 hits.append(_Hit(rule, start, end, rule.tier, rule.path, [], need))
-        if not hits:
+        anchors = [name for name in found if self.concepts[name].anchor]
+        # The model stays out where the author says they are safe (the rules never do).
+        if self._model is None or not self._model_needs.intersection(anchors) or said_safe:
+            anchors = []
+        if not hits and not anchors:
             return self._nothing()
 
         humour = self._mod["humour"].search(text2)
@@ -714,6 +829,22 @@ class Detector:
 
         for hit in hits:
             self._apply_modifiers(hit, text2, frames, thoughts, past, humour, slang, media)
+
+        # The learned model may raise a tier the rules gave (never lower it), and only
+        # where the rules saw a risk concept; its alert names those concepts.
+        best_tier = max((h.tier for h in hits), default=0)
+        abuse = any(h.path is RiskPath.ABUSE and h.tier > 0 for h in hits)
+        if self._model is not None and anchors and best_tier < 3 and not abuse:
+            model_tier, p = self._model.tier(features(_WORD.findall(text2), found))
+            if model_tier > best_tier:
+                start, end = min(found[name][0] for name in anchors)
+                rule = _MODEL_RULES[model_tier]
+                hit = _Hit(rule, start, end, model_tier, RiskPath.SELF, [f"model p={p:.2f}"],
+                           tuple(sorted(anchors)))
+                self._apply_modifiers(hit, text2, frames, thoughts, past, humour, slang, media)
+                hits.append(hit)
+        if not hits:
+            return self._nothing()
 
         best = max(hits, key=lambda h: (h.tier, -_PATH_PRIORITY[h.path], h.rule.tier))
         matched = tuple(dict.fromkeys(h.rule.id for h in hits if h.tier > 0))
@@ -826,6 +957,14 @@ class Detector:
         if earlier and earlier[-1].lastgroup == "third":
             return "third"
         return "first"
+
+
+# What the learned model's alerts are called: a tier-3 escalation reads as a plan, tier 2 as
+# ideation (so jokes, quotes and past stories lower or drop it like any ideation).
+_MODEL_RULES = {
+    3: PhraseRule("en.model.tier3", 3, RiskPath.SELF, RiskKind.PLAN, "en", all=("model",)),
+    2: PhraseRule("en.model.tier2", 2, RiskPath.SELF, RiskKind.IDEATION, "en", all=("model",)),
+}
 
 
 def _need(hit: _Hit) -> Need:
