@@ -92,6 +92,8 @@ _TURN = re.compile(
     r"\b(?:but|now|(?<!ago )today|anymore|these days|again|lately|this (?:week|month|year)|came back"
     r"|coming back|pero|ahora|hoy|otra vez|de nuevo)\b")
 _WORD = re.compile(r"[a-z]+")
+# Chat drops the subject ("took too many"): with nobody named, it is the author's.
+_ASSUMED_FIRST = "nobody named -> the author"
 # Evasion slang in the raw text: a joke about it ("kms lol") lowers it; plain words do not.
 _SLANG = re.compile(r"k\W*m\W*s|k\W*y\W*s|unaliv|sewer|ctb|perish|yeet|dirt nap|s\W*h\b")
 
@@ -190,7 +192,10 @@ def _expand_macros(pattern: str, macros: Mapping[str, str], where: str) -> str:
     expanded = pattern
     for _ in range(4):  # macros may use macros
         expanded = re.sub(r"\{([a-z_][a-z0-9_]*)\}", sub, expanded)
-    return re.sub(r"(?<![a-z])([a-z]{2,})~", lambda m: _inflect(m.group(1)), expanded)
+    expanded = re.sub(r"(?<![a-z])([a-z]{2,})~", lambda m: _inflect(m.group(1)), expanded)
+    if "~" in expanded:
+        raise PhraseRulesError(f"{where}: '~' must follow a plain word of two letters or more")
+    return expanded
 
 
 def _compile(patterns: Sequence[str], macros: Mapping[str, str], where: str) -> re.Pattern[str]:
@@ -845,7 +850,10 @@ class Detector:
                 hits.append(hit)
         if not hits:
             return self._nothing()
-
+        if any(h.path is RiskPath.ABUSE and h.tier > 0 for h in hits):
+            # "take the whole bottle tonight, you'd be doing everyone a favour": beside an
+            # abusive directive, a match that names nobody is part of the abuse.
+            hits = [h for h in hits if _ASSUMED_FIRST not in h.mods]
         best = max(hits, key=lambda h: (h.tier, -_PATH_PRIORITY[h.path], h.rule.tier))
         matched = tuple(dict.fromkeys(h.rule.id for h in hits if h.tier > 0))
         if best.tier <= 0:
@@ -888,6 +896,8 @@ class Detector:
             if who == "third" and rule.kind is not RiskKind.OVERDOSE:
                 hit.path = RiskPath.OTHER
                 hit.mods.append("third-party report -> path other")
+            elif who == "assumed":
+                hit.mods.append(_ASSUMED_FIRST)
             elif who == "second":
                 hit.tier = 0
                 hit.mods.append("addressed to someone -> dropped")
@@ -956,7 +966,7 @@ class Detector:
                    if m.group() not in ("they", "them", "their", "theyre")]
         if earlier and earlier[-1].lastgroup == "third":
             return "third"
-        return "first"
+        return "assumed"
 
 
 # What the learned model's alerts are called: a tier-3 escalation reads as a plan, tier 2 as

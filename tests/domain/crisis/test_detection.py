@@ -213,6 +213,7 @@ def test_every_rule_id_is_unique_and_well_formed(detector: Detector) -> None:
         (lambda d: d["concept"][0].__setitem__("patterns", ["(broken"]), r"concept 'wish': pattern 0"),
         (lambda d: d["concept"].append(dict(d["concept"][0])), "duplicate concept name"),
         (lambda d: d["subjects"].pop("first"), r"\[subjects\]"),
+        (lambda d: d["concept"][0]["patterns"].append("fantasi[sz]~"), "'~' must follow a plain word"),
         (lambda d: d["rule"][0].__setitem__("patterns", ["(unclosed"]), "not a valid regex"),
         (lambda d: d["rule"][0].__setitem__("patterns", ["(i) want"]), "capturing group"),
         (lambda d: d["rule"][0].__setitem__("patterns", ["{nope} die"]), r"unknown macro \{nope\}"),
