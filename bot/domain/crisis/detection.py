@@ -92,6 +92,10 @@ _TURN = re.compile(
     r"\b(?:but|now|(?<!ago )today|anymore|these days|again|lately|this (?:week|month|year)|came back"
     r"|coming back|pero|ahora|hoy|otra vez|de nuevo)\b")
 _WORD = re.compile(r"[a-z]+")
+_OWNED = re.compile(
+    r" (?:\w+ )?(?:gun|guns|rifle|pistol|shotgun|revolver|pills|tablets|meds|medication|medicine|"
+    r"prescriptions?|morphine|insulin|painkillers|sleeping|heart|blood|rope|belt|car|garage|shed|knife|"
+    r"razors?|cabinet|safe|drawer|cupboard|bottle|keys?)\b")
 # Chat drops the subject ("took too many"): with nobody named, it is the author's.
 _ASSUMED_FIRST = "nobody named -> the author"
 # Evasion slang in the raw text: a joke about it ("kms lol") lowers it; plain words do not.
@@ -955,6 +959,8 @@ class Detector:
         for who in ("first", "second", "third"):
             if who in found:
                 return who
+        # "my dad's rifle", "my wife's tablets": an owner named before a means, not a subject.
+        before = [m for m in before if not (m.lastgroup == "third" and _OWNED.match(text, m.end()))]
         if before:
             last = before[-1]
             if last.lastgroup == "second" and last.group() not in _ADDRESSING and hit.rule.kind in _ADDRESSED_STAYS:
