@@ -16,7 +16,7 @@ from bot.domain.crisis.resources import Need
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "data" / "crisis_phrases.toml"
-S, O, A = RiskPath.SELF, RiskPath.OTHER, RiskPath.ABUSE
+S, OT, A = RiskPath.SELF, RiskPath.OTHER, RiskPath.ABUSE
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def full() -> Detector:
         ("i'm such a burden to everyone", 1, S, "burden"),
         ("everything feels hopeless", 1, S, "distress"),
         # other people
-        ("my brother says he wants to die", 2, O, "wish"),
-        ("my sister has been cutting herself again", 2, O, "selfharm"),
+        ("my brother says he wants to die", 2, OT, "wish"),
+        ("my sister has been cutting herself again", 2, OT, "selfharm"),
         # abuse aimed at others
         ("go kill yourself", 2, A, "abuse"),
         ("go jump off a bridge tonight, loser", 3, A, "abuse"),
@@ -78,7 +78,7 @@ def full() -> Detector:
         ("quiero morirme", 2, S, "es_wish"),
         ("tengo las pastillas guardadas", 3, S, "es_means"),
         ("ya no puedo más", 1, S, "es_distress"),
-        ("mi hermano dice que quiere morirse", 2, O, "es_wish"),
+        ("mi hermano dice que quiere morirse", 2, OT, "es_wish"),
         ("mátate", 2, A, "es_abuse"),
     ],
 )
@@ -193,7 +193,7 @@ def test_typo_correction_never_touches_real_words(rules: Detector) -> None:
 
 def test_a_third_persons_quoted_words_are_theirs(rules: Detector) -> None:
     result = rules.detect("my friend texted me 'i want to kill myself' and now she's offline")
-    assert result.path is O
+    assert result.path is OT
 
 
 def test_the_author_speaking_after_a_report_is_the_author(rules: Detector) -> None:
