@@ -33,6 +33,7 @@ __all__ = [
     "Concept",
     "Detection",
     "Detector",
+    "Measured",
     "PhraseRule",
     "PhraseRulesError",
     "RiskKind",
@@ -130,6 +131,28 @@ class PhraseRule:
     def concepts(self) -> tuple[str, ...]:
         """Return the concepts this rule needs, in the order it names them."""
         return self.all + self.any
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """How the detector did on labelled messages its authors never saw (bench/README.md)."""
+
+    on: str
+    version: str
+    tier3_recall: float
+    tier2_recall: float
+    false_alarms: float
+
+    def summary(self) -> str:
+        """Return one honest paragraph for moderators."""
+        return (
+            f"Measured on messages written by someone who never saw the rules ({self.on}; rules "
+            f"{self.version}): an imminent-risk alert for {self.tier3_recall:.0%} of messages about means, "
+            f"a plan, a goodbye or an overdose; an alert of tier 2 or more for {self.tier2_recall:.0%} of "
+            f"messages with thoughts of suicide; a false alarm on {self.false_alarms:.0%} of messages that "
+            f"only look like crisis language. Detection is a supplement to people, never a net: "
+            f"a missing alert means nothing."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +438,19 @@ def _apart(spans: Sequence[tuple[int, int]], other: tuple[int, int]) -> bool:
     return any(end <= other[0] or start >= other[1] for start, end in spans)
 
 
+def _parse_measured(raw: Any) -> Measured | None:
+    if raw is None:
+        return None
+    try:
+        measured = Measured(str(raw["on"]), str(raw["version"]), float(raw["tier3_recall"]),
+                            float(raw["tier2_recall"]), float(raw["false_alarms"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PhraseRulesError(f"[measured]: missing or malformed field: {exc}") from None
+    if not all(0.0 <= v <= 1.0 for v in (measured.tier3_recall, measured.tier2_recall, measured.false_alarms)):
+        raise PhraseRulesError("[measured]: rates must be between 0 and 1")
+    return measured
+
+
 def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
     """Replace each span with spaces, keeping every other offset where it was."""
     chars = list(text)
@@ -560,8 +596,10 @@ class Detector:
         words: WordFixer | None = None,
         model: RiskModel | None = None,
         model_needs: Sequence[str] = (),
+        measured: Measured | None = None,
     ) -> None:
         self.rules_version = version
+        self.measured = measured
         self.version = version if model is None else f"{version}+{model.version}"
         self._model = model
         # The model speaks only where the rules saw one of these concepts (not, say, a
@@ -728,7 +766,8 @@ class Detector:
             except (OSError, ModelError) as exc:
                 raise PhraseRulesError(f"[model]: {exc}") from exc
         return cls(version=version, rules=rules, concepts=concepts, macros=macros, modifiers=modifiers,
-                   subjects=subjects, idioms=idioms, words=words, model=model, model_needs=needs)
+                   subjects=subjects, idioms=idioms, words=words, model=model, model_needs=needs,
+                   measured=_parse_measured(raw.get("measured")))
 
     @property
     def uncovered_patterns(self) -> list[str]:

@@ -253,3 +253,25 @@ def test_prefilter_never_changes_a_result(detector: Detector) -> None:
     texts += ["number one", "reading time", "thanks all", "anyone around", "the bar exam"]
     for text in texts:
         assert detector.detect(text) == brute.detect(text), text
+
+
+def test_the_measured_accuracy_is_shipped_and_honest(detector: Detector) -> None:
+    measured = detector.measured
+    assert measured is not None
+    text = measured.summary()
+    assert f"{measured.tier3_recall:.0%}" in text and f"{measured.false_alarms:.0%}" in text
+    assert "supplement to people, never a net" in text
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["measured"].pop("tier3_recall"), "missing or malformed"),
+        (lambda d: d["measured"].__setitem__("false_alarms", 11), "between 0 and 1"),
+    ],
+)
+def test_a_broken_measured_section_is_refused(mutate: Any, message: str) -> None:
+    raw = copy.deepcopy(_raw())
+    mutate(raw)
+    with pytest.raises(PhraseRulesError, match=message):
+        Detector.from_mapping(raw)
