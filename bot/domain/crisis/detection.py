@@ -378,17 +378,25 @@ _RULE_KEYS = {"id", "tier", "path", "kind", "lang", "patterns", "all", "any", "u
 _CONCEPT_KEYS = {"name", "lang", "anchor", "patterns"}
 
 
-def _parse_rule(table: Any, index: int) -> PhraseRule:
-    where = f"rule[{index}]"
+def _named_table(table: Any, what: str, index: int, key: str, shape: str, rule: str,
+                 keys: set[str]) -> tuple[str, str]:
+    """Check a [[rule]] or [[concept]] table's name and keys; return the name and where it is."""
+    where = f"{what}[{index}]"
     if not isinstance(table, dict):
         raise PhraseRulesError(f"{where}: expected a table")
-    rule_id = table.get("id")
-    if not isinstance(rule_id, str) or not re.fullmatch(r"[a-z]{2}\.[a-z0-9_.]+", rule_id):
-        raise PhraseRulesError(f"{where}: id {rule_id!r} must look like 'en.self.ideation.die'")
-    where = f"rule {rule_id!r}"
-    unknown = set(table) - _RULE_KEYS
+    name = table.get(key)
+    if not isinstance(name, str) or not re.fullmatch(shape, name):
+        raise PhraseRulesError(f"{where}: {key} {name!r} must {rule}")
+    where = f"{what} {name!r}"
+    unknown = set(table) - keys
     if unknown:
         raise PhraseRulesError(f"{where}: unknown key(s) {sorted(unknown)}")
+    return name, where
+
+
+def _parse_rule(table: Any, index: int) -> PhraseRule:
+    rule_id, where = _named_table(table, "rule", index, "id", r"[a-z]{2}\.[a-z0-9_.]+",
+                                  "look like 'en.self.ideation.die'", _RULE_KEYS)
     tier = table.get("tier")
     if not isinstance(tier, int) or isinstance(tier, bool) or tier not in (1, 2, 3):
         raise PhraseRulesError(f"{where}: tier must be 1, 2 or 3, not {tier!r}")
@@ -412,16 +420,8 @@ def _parse_rule(table: Any, index: int) -> PhraseRule:
 
 
 def _parse_concept(table: Any, index: int, macros: Mapping[str, str]) -> Concept:
-    where = f"concept[{index}]"
-    if not isinstance(table, dict):
-        raise PhraseRulesError(f"{where}: expected a table")
-    name = table.get("name")
-    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise PhraseRulesError(f"{where}: name {name!r} must be lower_case")
-    where = f"concept {name!r}"
-    unknown = set(table) - _CONCEPT_KEYS
-    if unknown:
-        raise PhraseRulesError(f"{where}: unknown key(s) {sorted(unknown)}")
+    name, where = _named_table(table, "concept", index, "name", r"[a-z][a-z0-9_]*", "be lower_case",
+                               _CONCEPT_KEYS)
     lang = table.get("lang", "en")
     if lang not in ("en", "es", "any"):
         raise PhraseRulesError(f"{where}: lang must be 'en', 'es' or 'any', not {lang!r}")
