@@ -84,7 +84,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_backup(config, args.path))
     if not config.token:
         return fail(HOW_TO_SET_UP)
-    check_data_files(config)
+    check_data_files(config, unused=False)
     if args.command == "sync":
         return asyncio.run(_sync(config, args.guild))
     # Crisis help is served even when the database is locked or not writable (it retries);

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.config import Config
-from bot.domain.crisis.detection import Detector
 from bot.domain.crisis.resources import ResourceDirectory, data_freshness
 from bot.domain.crisis.templates import CrisisTemplates
 from bot.errors import OperatorError
 from bot.services.checkins import load_prompts
+from bot.services.crisis import load_detector
 from bot.services.privacy import data_statement
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -40,7 +40,7 @@ def _templates(path: Path) -> str:
 
 
 def _phrases(path: Path) -> str:
-    detector = Detector.from_file(path)
+    detector = load_detector(path)  # cached: the bot starting next does not compile them again
     return f"{len(detector.rules)} rules, version {detector.version}"
 
 
@@ -67,10 +67,16 @@ _CHECKS: dict[str, Callable[[Path], str]] = {
 }
 
 
-def check_data_files(config: Config) -> list[str]:
-    """Load and validate every data file the bot runs on; return a `name = path (summary)` line each."""
+def check_data_files(config: Config, *, unused: bool = True) -> list[str]:
+    """Load and validate the data files the bot runs on; return a `name = path (summary)` line each.
+
+    With `unused=False` the phrase rules are skipped where passive detection cannot run (no
+    message-content intent), as the bot then never reads them.
+    """
     lines = []
     for name, path in config.data_files().items():
+        if name == "crisis_phrases.toml" and not unused and not config.crisis.detection_intent:
+            continue
         try:
             summary = _CHECKS[name](path)
         except (OSError, ValueError) as exc:

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import TypeVar
 
 import aiosqlite
@@ -38,7 +39,7 @@ from bot.db.outbox import enqueue as enqueue_in
 from bot.domain.clock import Clock
 from bot.domain.contacts import ContactError, ContactIssue, check_contact, example_number
 from bot.domain.countries import find_country
-from bot.domain.crisis.detection import Detection, Detector, RiskPath
+from bot.domain.crisis.detection import Detection, Detector, Measured, RiskPath, measured_from_file
 from bot.domain.crisis.records import (
     AlertAction,
     AlertSource,
@@ -115,26 +116,47 @@ class CrisisData:
 
     directory: ResourceDirectory
     templates: CrisisTemplates
-    detector: Detector
+    phrases: Path
+    detector: Detector | None  # compiled at start-up only where passive detection can run
 
 
 def load_crisis_data(config: Config) -> CrisisData:
-    """Load and validate the resource directory, templates and phrase rules (once, at start-up)."""
+    """Load and validate the resource directory and templates, and the phrase rules if detection can run.
+
+    Compiling the phrase rules takes a couple of seconds, so an instance without the
+    message-content intent (which never sees a message to check) does not pay for it.
+    """
     files = config.data_files()
-    paths = (files["crisis_resources.toml"], files["crisis_templates.toml"], files["crisis_phrases.toml"])
-    return _load(*((str(p), p.stat().st_mtime_ns) for p in paths))
+    resources, templates = (_stamped(files[name]) for name in ("crisis_resources.toml", "crisis_templates.toml"))
+    phrases = files["crisis_phrases.toml"]
+    return CrisisData(directory=_load_directory(*resources), templates=_load_templates(*templates), phrases=phrases,
+                      detector=load_detector(phrases) if config.crisis.detection_intent else None)
+
+
+def load_detector(path: Path) -> Detector:
+    """Compile the phrase rules at `path`, once per process (and again only if the file changes)."""
+    return _load_detector(*_stamped(path))
+
+
+def _stamped(path: Path) -> tuple[str, int]:
+    return str(path), path.stat().st_mtime_ns
+
+
+# The values are immutable, so a process that builds its services more than once (tests do,
+# hundreds of times) shares one copy; a changed file (another mtime) is loaded afresh.
+@functools.lru_cache(maxsize=4)
+def _load_directory(path: str, mtime_ns: int) -> ResourceDirectory:
+    return ResourceDirectory.load(path)
 
 
 @functools.lru_cache(maxsize=4)
-def _load(resources: tuple[str, int], templates: tuple[str, int], phrases: tuple[str, int]) -> CrisisData:
-    # Compiling the rules takes ~0.2 s. The values are immutable, so a process that builds
-    # its services more than once (tests do, hundreds of times) shares one copy; a changed
-    # file (another mtime) is loaded afresh.
-    return CrisisData(
-        directory=ResourceDirectory.load(resources[0]),
-        templates=CrisisTemplates.load(templates[0]),
-        detector=Detector.from_file(phrases[0]),
-    )
+def _load_templates(path: str, mtime_ns: int) -> CrisisTemplates:
+    return CrisisTemplates.load(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_detector(path: str, mtime_ns: int) -> Detector:
+    return Detector.from_file(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,18 +220,26 @@ class ActResult:
 # -- rendering (pure) -------------------------------------------------------------------
 
 _SAFE_MODIFIERS = re.compile(
-    r"(third-party report -> path other|timing \+1|past framing -1|protective negation -1|humour -1"
-    r"|lyrics/title/news framing -1|inside quotation marks -1)(?=\s|$)")
+    r"(third-party report -> path other|humour -1|lyrics/title/news framing -1|inside quotation marks -1"
+    r"|model p=[01]\.\d\d"
+    # names written by earlier rule versions, kept so old alerts still read the same
+    r"|timing \+1|past framing -1|protective negation -1)(?=\s|$)")
+_CONCEPT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
-def safe_modifiers(modifiers: Sequence[str]) -> tuple[str, ...]:
+def safe_modifiers(modifiers: Sequence[str], concepts: Sequence[str] = ()) -> tuple[str, ...]:
     """Keep only the fixed names of the modifiers that applied, never the words they quote.
 
-    `Detection.modifiers` quote the phrase that triggered them ("timing +1 ('tonight')");
-    those words come from the member's message, so they are cut off here, before anything
-    is stored or shown. Notes about suppressed idioms are dropped for the same reason.
+    `Detection.modifiers` quote the phrase that triggered them ("humour -1 ('lol')"); those
+    words come from the member's message, so they are cut off here, before anything is
+    stored or shown. Notes about suppressed idioms are dropped for the same reason. The
+    concepts that made the rule fire are names from the rule file ("means_ready", "timing"),
+    never message text; they are kept first, as "concepts means_ready + timing".
     """
     kept = [m.group(1) for m in (_SAFE_MODIFIERS.match(text) for text in modifiers) if m]
+    names = [c for c in concepts if _CONCEPT_NAME.fullmatch(c)]
+    if names:
+        kept.insert(0, "concepts " + " + ".join(dict.fromkeys(names)))
     return tuple(dict.fromkeys(kept))
 
 
@@ -536,7 +566,8 @@ class CrisisService:
         self.config = config
         self.directory = data.directory
         self.templates = data.templates
-        self.detector = data.detector
+        self._phrases = data.phrases
+        self._detector = data.detector
         # Set by the cog: edits a posted alert in place (Discord lives outside this layer).
         self.edit_alert: AlertEditor | None = None
         # Servers with detection on, so messages elsewhere are not even looked at.
@@ -657,6 +688,17 @@ class CrisisService:
         """Run the phrase rules on one message (pure CPU, in memory)."""
         return self.detector.detect(text)
 
+    @property
+    def detector(self) -> Detector:
+        """The compiled phrase rules (compiled on first use where detection was not expected to run)."""
+        if self._detector is None:
+            self._detector = load_detector(self._phrases)
+        return self._detector
+
+    def measured(self) -> Measured | None:
+        """How detection did on held-out messages, as the rule file states it (without compiling the rules)."""
+        return measured_from_file(self._phrases)
+
     def _seen_before(self, message_id: int) -> bool:
         if message_id in self._recent:
             return True
@@ -713,7 +755,7 @@ class CrisisService:
             guild_id=seen.guild_id, member_id=member.member_id, source=AlertSource.DETECTION,
             channel_id=seen.channel_id, message_id=seen.message_id, tier=detection.tier, path=path.value,
             need=detection.need.value, rule_id=detection.rule_id, ruleset_version=detection.ruleset_version,
-            modifiers=safe_modifiers(detection.modifiers), lang=seen.lang.value, pinged=pinged,
+            modifiers=safe_modifiers(detection.modifiers, detection.concepts), lang=seen.lang.value, pinged=pinged,
             prior_alerts=prior, dm_status=dm_status, alert_channel_id=guild.alerts_channel_id), now)
         alert = await crisis_db.get_alert_in(conn, alert_id)
         assert alert is not None

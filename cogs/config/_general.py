@@ -125,6 +125,9 @@ class GeneralConfigMixin:
                      "messages yet. Ask whoever hosts it to set `[crisis] detection_intent = true`.")
         if g.crisis_detection:
             text += "\nPlease tell your members that automatic detection is on and what it does."
+            measured = self.services.crisis.measured()
+            if measured is not None:
+                text += "\n" + measured.summary()
         await send_ephemeral(interaction, text)
 
     @app_commands.command(name="buddies", description="Accountability buddy settings")

@@ -149,6 +149,18 @@ async def test_crisis_more_options_unknown_countries_and_autocomplete(
     assert choices[0]["value"] == "AU"
 
 
+async def test_turning_detection_on_says_how_well_it_works(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    await run(fake_discord, community, "/config alerts", community.mod, channel=community.alerts)
+    reply = await run(fake_discord, community, "/config crisis", community.mod, detection="on")
+    measured = kindred.services.crisis.detector.measured
+    assert measured is not None
+    assert f"{measured.tier3_recall:.0%}" in reply.content and f"{measured.false_alarms:.0%}" in reply.content
+    assert "supplement to people, never a net" in reply.content
+    off = await run(fake_discord, community, "/config crisis", community.mod, detection="off")
+    assert "supplement" not in off.content
+
+
 async def test_crisis_follows_the_member_then_the_server_and_works_in_dms(
         fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
     worldwide = await crisis(fake_discord, community.alice, community.guild)

@@ -90,7 +90,10 @@ async def test_tier3_alerts_with_a_ping_and_dms_emergency_first(services: Servic
     assert alert.mention_role_id == ROLE and alert.content.startswith(f"<@&{ROLE}>")
     assert [b.custom_id for b in alert.buttons] == [f"kindred:alert:{a}:{alert_id}" for a in ("ack", "resolve", "false")]
     assert f"https://discord.com/channels/{G}/{GENERAL}/{message_id}" in (alert.embed_description or "")
-    assert "en.self.means.have_ready" in (alert.embed_description or "")
+    detection = services.crisis.detect(TIER3)
+    assert detection.rule_id and detection.rule_id in (alert.embed_description or "")
+    # Moderators see which concepts made the rule fire (names from the rule file).
+    assert "concepts " + " + ".join(detection.concepts) in (alert.embed_description or "")
     [dm] = dms(notifier)
     block = dm.content.split("\n\n")[1]
     assert block.splitlines()[0].startswith("**In immediate danger") and "999" in block.splitlines()[0]
@@ -412,12 +415,13 @@ async def test_a_deleted_moderator_is_cleared_from_alerts(services: Services, no
 
 
 def test_safe_modifiers_keep_names_never_words(services: Services) -> None:
-    detection: Detection = services.crisis.detect("i want to die tonight, quokka")
-    assert any("tonight" in m for m in detection.modifiers)
-    assert safe_modifiers(detection.modifiers) == ("timing +1",)
-    assert safe_modifiers(["idiom.boss suppressed 'this boss is killing me'", "protective negation -1 (\"not me\")",
-                           "third-party report -> path other", "past-thought frame -> dropped"]) == (
-        "protective negation -1", "third-party report -> path other")
+    detection: Detection = services.crisis.detect("kms lol, quokka")
+    assert any("lol" in m for m in detection.modifiers)
+    assert safe_modifiers(detection.modifiers, detection.concepts) == ("concepts wish", "humour -1")
+    assert safe_modifiers(["idiom.boss suppressed 'this boss is killing me'", "humour -1 ('quokka')",
+                           "third-party report -> path other", "past-thought frame -> dropped"],
+                          ["means_ready", "timing", "not a name!"]) == (
+        "concepts means_ready + timing", "humour -1", "third-party report -> path other")
 
 
 # -- /alertmods ------------------------------------------------------------------------------

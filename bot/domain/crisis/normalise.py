@@ -12,8 +12,16 @@ __all__ = ["EVASIONS", "normalise", "strip_markup"]
 
 # Discord markdown: ``` blocks (closed or running to the end), `inline code`, ">>> " quotes
 # everything after it, "> " quotes one line. Quoted and code text is someone else's words or
-# not words at all; the guidance says it must not trigger.
-_CODE_BLOCK = re.compile(r"```.*?(?:```|\Z)", re.DOTALL)
+# not words at all; the guidance says it must not trigger. A ``` block with no language tag
+# and nothing code-like in it is prose the author chose to set apart, so it stays.
+_CODE_BLOCK = re.compile(r"```(.*?)(?:```|\Z)", re.DOTALL)
+_CODE_LIKE = re.compile(
+    r"[(){}\[\];=$<>#/\\_]|\s-{1,2}[a-z0-9]|^\s*(?:kill|pkill|sudo|def|import|class|return|print|echo|"
+    r"if|for|while|const|let|var|function|npm|pip|git|cd|ls|rm|exited)\b|\A[a-z0-9+#-]+\n",
+    re.IGNORECASE | re.MULTILINE,
+)
+# ||spoilers|| hide the author's own words: the bars go, the words stay.
+_SPOILER = re.compile(r"\|\|(.+?)\|\|", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _BLOCK_QUOTE = re.compile(r"(?:^|\n)[ \t]*>>>.*\Z", re.DOTALL)
 _LINE_QUOTE = re.compile(r"^[ \t]*>(?!>>).*$", re.MULTILINE)
@@ -23,18 +31,34 @@ _MENTION = re.compile(r"<[@#][!&]?\d+>|@\w+")
 # <:name:id> custom emoji keep their name, which is often the point ("<:kekw:1>").
 _CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
 
-# Laughing emoji work like "lol" for the humour modifier; music notes mark lyrics.
+# Laughing emoji work like "lol" for the humour modifier; music notes mark lyrics. Emoji
+# that name a means or death are read as the word ("💊💊 tonight"); the rules still need a
+# person, a wish or a time beside them, so "take your meds 💊" stays nothing.
 _EMOJI_WORDS = {
     "😂": " lol ", "🤣": " lol ", "💀": " lol ", "😹": " lol ", "😆": " lol ", "😅": " lol ",
+    "☠️": " lol ", "☠": " lol ",
     "🎶": " lyricsmark ", "🎵": " lyricsmark ", "♪": " lyricsmark ", "♫": " lyricsmark ",
+    "💊": " pills ", "🔫": " gun ", "🪢": " rope ", "🔪": " knife ", "🩸": " blood ",
+    "🌉": " bridge ", "⚰️": " dead ", "⚰": " dead ", "🪦": " dead ", "🚆": " train ",
+    "🚂": " train ", "🛤️": " tracks ", "🛤": " tracks ", "👋": " bye ",
 }
 _EMOJI = re.compile("|".join(map(re.escape, _EMOJI_WORDS)))
 
 
+def _code_or_prose(match: re.Match[str]) -> str:
+    body = match.group(1)
+    # Prose wrapped round the whole message is the author's; a block with words outside
+    # it is being talked about ("``` I want to die ``` is the test string").
+    whole = not match.string[:match.start()].strip() and not match.string[match.end():].strip()
+    return f" {body} . " if whole and body.strip() and not _CODE_LIKE.search(body) else " "
+
+
 def strip_markup(text: str) -> str:
     """Remove code, quotes, URLs and mentions; name laughing and music emoji."""
+    if "||" in text:
+        text = _SPOILER.sub(r" \1 ", text)
     if "`" in text:
-        text = _CODE_BLOCK.sub(" ", text)
+        text = _CODE_BLOCK.sub(_code_or_prose, text)
         text = _INLINE_CODE.sub(" ", text)
     if ">" in text:
         text = _BLOCK_QUOTE.sub(" ", text)
@@ -119,6 +143,10 @@ EVASIONS: Mapping[str, str] = {
     "gotta": "got to",
     "im": "i am",
     "ive": "i have",
+    "youve": "you have",
+    "w": "with",
+    "weve": "we have",
+    "theyve": "they have",
     "dont": "do not",
     "doesnt": "does not",
     "cant": "can not",
@@ -150,6 +178,38 @@ EVASIONS: Mapping[str, str] = {
     "oding": "overdosing",
     "ods": "overdoses",
     "selfharm": "selfharm",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "tmrow": "tomorrow",
+    "tomoz": "tomorrow",
+    "2moro": "tomorrow",
+    "2morrow": "tomorrow",
+    "abt": "about",
+    "smth": "something",
+    "sth": "something",
+    "ppl": "people",
+    "evn": "even",
+    "thx": "thanks",
+    "ty": "thank you",
+    "pls": "please",
+    "plz": "please",
+    "idk": "i do not know",
+    "idc": "i do not care",
+    "idwtl": "i do not want to live",
+    "idwtbh": "i do not want to be here",
+    "iwtd": "i want to die",
+    "kmsyf": "kill myself",
+    "couldnt": "could not",
+    "shouldnt": "should not",
+    "havent": "have not",
+    "hasnt": "has not",
+    "arent": "are not",
+    "werent": "were not",
+    "wouldve": "would have",
+    "suicidial": "suicidal",
+    "sucidal": "suicidal",
+    "suisidal": "suicidal",
+    "offed": "killed",
 }
 # Two-word evasions, joined before the word-by-word pass (most specific first).
 _PHRASES: Mapping[str, str] = {
@@ -159,11 +219,19 @@ _PHRASES: Mapping[str, str] = {
     "self delete": "kill myself",
     "self harm": "selfharm",
     "sh urges": "selfharm urges",
+    "self harming": "selfharming",
+    "self harmed": "selfharmed",
+    "self injury": "selfharm",
+    "self injure": "selfharm",
+    "self hurt": "selfharm",
+    "w o": "without",
+    "catch the bus": "kill myself",
+    "caught the bus": "killed myself",
     "i m": "i am",
     "i ve": "i have",
 }
 _PHRASE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, _PHRASES)) + r")(?![a-z0-9])")
-_PHRASE_HINT = re.compile(r"sewer|self|sh urges|(?<![a-z])i (?:m|ve)(?![a-z])")
+_PHRASE_HINT = re.compile(r"sewer|self|sh urges|w o|the bus|(?<![a-z])i (?:m|ve)(?![a-z])")
 _EDGE_PUNCT = ".,!?;:\""
 
 # "kms"/"kys" after a number is kilometres ("100 kms", "ran 5 kms"); "od" after a number
@@ -178,6 +246,16 @@ _HAS_OBJECT = re.compile(r" (?:my|your|him|her|them|someone|you|me|it|people|eve
 _OD_D = re.compile(r"(?<![a-z0-9])od'd(?![a-z0-9])")
 
 
+_WILL_WOULD = re.compile(r"\b(i|you|he|she|they|we|it|that|there|who|u)'(ll|d)\b")
+
+
+def _spell_out(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {'will' if match.group(2) == 'll' else 'would'}"
+
+
+_UNALIVE_SELF = {"unalive": "kill myself", "unaliving": "killing myself", "unalived": "killed myself"}
+
+
 def _deleet_token(match: re.Match[str]) -> str:
     token = match.group()
     if not _HAS_LEET.search(token) or _NUMBER_WITH_UNIT.fullmatch(token):
@@ -188,7 +266,9 @@ def _deleet_token(match: re.Match[str]) -> str:
 
 
 def _join_spaced(match: re.Match[str]) -> str:
-    return " " + _SPACED_SEP.sub("", match.group()) + " "
+    # "u n a l i v e  m y s e l f": two spaces between letters part words.
+    words = re.split(r"\s{2,}", match.group())
+    return " " + " ".join(_SPACED_SEP.sub("", w) for w in words) + " "
 
 
 def _expand_words(text: str) -> str:
@@ -204,9 +284,9 @@ def _expand_words(text: str) -> str:
             continue
         before = " ".join(words[max(0, i - 2):i])
         after = " " + " ".join(words[i + 1:i + 3])
-        if bare == "unalive" and not _HAS_OBJECT.match(after):
+        if bare in _UNALIVE_SELF and not _HAS_OBJECT.match(after):
             # "i want to unalive" has no object: it means the author.
-            replacement = "kill myself"
+            replacement = _UNALIVE_SELF[bare]
         elif bare in _NUMERIC_UNITS and (
             _AFTER_NUMBER.search(before)
             or _UNIT_BEFORE.search(" " + before + " ")
@@ -259,6 +339,9 @@ def normalise(text: str) -> str:
         text = _fold_accents(text)
     # "od'd" is "overdosed" (and must not become the word "odd").
     text = _OD_D.sub(" overdosed ", text)
+        # "i'll" / "i'd" would become "ill" / "id" (other words): spell them out first.
+    if "'" in text:
+        text = _WILL_WOULD.sub(_spell_out, text)
     # "can't" → "cant" before de-leeting, so the apostrophe cannot split a word.
     text = _APOSTROPHE.sub("", text)
     if _HAS_LEET.search(text):
@@ -271,8 +354,8 @@ def normalise(text: str) -> str:
     if "self" in text:
         text = _SPLIT_SELF.sub(r"\1\2", text)
     text = text.replace("'", " ")
-    text = _SPACES.sub(" ", text)
+    # A line break ends a sentence as far as context modifiers are concerned (and must not
+    # hide the word after it from the evasion table).
+    text = _SPACES.sub(" ", text.replace("\n", " . "))
     text = _expand_words(text)
-    # A line break ends a sentence as far as context modifiers are concerned.
-    text = text.replace("\n", " . ")
     return _SPACES.sub(" ", text).strip()

@@ -59,12 +59,14 @@ S, OT, A = RiskPath.SELF, RiskPath.OTHER, RiskPath.ABUSE
         ("kms lol", 1, S, Need.GENERAL),
         ("I don't want to live", 2, S, Need.GENERAL),
         ("I can't go on", 2, S, Need.GENERAL),
-        ("nothing to live for", 0, None, Need.GENERAL),  # no subject: could be anyone
+        # Chat drops the subject: with nobody else named, it is the author (crisis_dev README).
+        ("nothing to live for", 2, S, Need.GENERAL),
         ("I have nothing to live for", 2, S, Need.GENERAL),
         ("I'm not suicidal", 0, None, Need.GENERAL),
         ("I would never hurt myself", 0, None, Need.GENERAL),
         ("I'm not suicidal but I have the pills ready", 3, S, Need.IMMINENT),
-        ("I'm not suicidal but I want to die", 1, S, Need.GENERAL),
+        # A denial beside a death wish does not cancel it (crisis_dev README).
+        ("I'm not suicidal but I want to die", 2, S, Need.GENERAL),
         ("took too many", 3, S, Need.OVERDOSE),
         ("I can't wake him up", 3, S, Need.OVERDOSE),
         ("his lips are blue", 3, S, Need.OVERDOSE),
@@ -90,14 +92,22 @@ def test_nothing_is_tier_0_with_the_version(detector: Detector) -> None:
     assert result.explanation == f"no rule matched (rules {detector.version})"
 
 
-def test_explanation_names_rule_and_modifiers(detector: Detector) -> None:
+def test_explanation_names_rule_concepts_and_modifiers(detector: Detector) -> None:
     result = detector.detect("kms lol")
-    assert result.rule_id == "en.self.ideation.kill_myself"
+    assert result.rule_id == "en.self.ideation.wish"
     assert result.ruleset_version == detector.version
+    assert result.concepts == ("wish",)
     assert result.explanation == (
-        "rule en.self.ideation.kill_myself matched; modifiers: humour -1 ('lol') "
+        "rule en.self.ideation.wish matched (concepts: wish); modifiers: humour -1 ('lol') "
         f"(rules {detector.version})"
     )
+
+
+def test_a_combination_rule_names_every_concept_it_saw(detector: Detector) -> None:
+    result = detector.detect("everything i need is in my bag and it happens saturday")
+    assert result.tier == 3
+    assert result.rule_id == "en.self.means.ready_with_intent"
+    assert result.concepts[0] == "means_ready" and "timing" in result.concepts
 
 
 def test_humour_never_lowers_tier_3(detector: Detector) -> None:
@@ -106,10 +116,16 @@ def test_humour_never_lowers_tier_3(detector: Detector) -> None:
     assert not any("humour" in m for m in result.modifiers)
 
 
-def test_past_framing_lowers_by_one(detector: Detector) -> None:
+def test_past_framing_drops_a_past_story(detector: Detector) -> None:
+    # A past recovery story is tier 0 (crisis_dev README), not one tier lower.
     result = detector.detect("back when i was using i felt like i want to die every day")
-    assert result.tier == 1
-    assert any(m.startswith("past framing -1") for m in result.modifiers)
+    assert result.tier == 0
+    assert any(m.startswith("past framing -> dropped") for m in result.modifiers)
+
+
+def test_past_framing_keeps_a_turn_back_to_now(detector: Detector) -> None:
+    result = detector.detect("back when i was using i wanted to die, and this week i want to die again")
+    assert result.tier == 2
 
 
 def test_protective_negation_is_only_an_allow_list(detector: Detector) -> None:
@@ -129,7 +145,13 @@ def test_protective_negation_never_lowers_goodbye(detector: Detector) -> None:
 def test_timing_escalates_ideation(detector: Detector) -> None:
     result = detector.detect("i want to die tonight")
     assert result.tier == 3 and result.need is Need.IMMINENT
-    assert any(m.startswith("timing +1") for m in result.modifiers)
+    assert result.rule_id == "en.self.plan.wish_with_date"
+    assert result.concepts == ("wish", "timing_date")
+
+
+def test_a_date_in_another_message_part_is_still_a_date(detector: Detector) -> None:
+    # Concepts combine across the message; one phrase is never two concepts.
+    assert detector.detect("i won't be a problem much longer").tier == 2
 
 
 def test_idiom_is_suppressed_but_real_risk_beside_it_is_not(detector: Detector) -> None:
@@ -152,7 +174,13 @@ def test_overdose_about_someone_else_stays_the_authors_emergency(detector: Detec
 
 def test_quoted_and_code_text_never_trigger(detector: Detector) -> None:
     assert detector.detect("> i have the pills ready\nplease call someone").tier == 0
-    assert detector.detect("```\ni want to kill myself\n```").tier == 0
+    assert detector.detect("```\nkill -9 $(pidof worker)\n```").tier == 0
+    assert detector.detect("```\ni want to kill myself\n``` is our test string").tier == 0
+
+
+def test_prose_that_is_the_whole_message_in_a_code_block_is_the_authors(detector: Detector) -> None:
+    # Some people wrap their words in ``` to set them apart; that is still them talking.
+    assert detector.detect("```\ni want to kill myself\n```").tier == 2
 
 
 def test_abuse_is_not_softened_by_humour(detector: Detector) -> None:
@@ -163,7 +191,7 @@ def test_abuse_is_not_softened_by_humour(detector: Detector) -> None:
 def test_highest_tier_wins_and_self_beats_abuse_on_a_tie(detector: Detector) -> None:
     result = detector.detect("kys. honestly i want to die too")
     assert (result.tier, result.path) == (2, RiskPath.SELF)
-    assert set(result.matched) >= {"en.abuse.kill_yourself", "en.self.ideation.die"}
+    assert set(result.matched) >= {"en.abuse.die", "en.self.ideation.wish"}
 
 
 def test_every_rule_id_is_unique_and_well_formed(detector: Detector) -> None:
@@ -176,8 +204,16 @@ def test_every_rule_id_is_unique_and_well_formed(detector: Detector) -> None:
     ("mutate", "message"),
     [
         (lambda d: d.__setitem__("version", ""), "version"),
-        (lambda d: d["rule"][0].__setitem__("tier", 4), r"rule 'en.self.means.have_ready': tier"),
-        (lambda d: d["rule"][0].__setitem__("path", "me"), r"'en.self.means.have_ready'.*'me'"),
+        (lambda d: d["rule"][0].__setitem__("tier", 4), r"rule 'en.self.means.gathering': tier"),
+        (lambda d: d["rule"][0].__setitem__("path", "me"), r"'en.self.means.gathering'.*'me'"),
+        (lambda d: d["rule"][0].__setitem__("all", ["no_such_concept"]), r"unknown concept 'no_such_concept'"),
+        (lambda d: d["rule"][0].__setitem__("all", ["timing"]), "without an anchor concept"),
+        (lambda d: d["rule"][0].pop("all"), "needs 'patterns', or concepts"),
+        (lambda d: d["concept"][0].__setitem__("name", "Bad Name"), "must be lower_case"),
+        (lambda d: d["concept"][0].__setitem__("patterns", ["(broken"]), r"concept 'wish': pattern 0"),
+        (lambda d: d["concept"].append(dict(d["concept"][0])), "duplicate concept name"),
+        (lambda d: d["subjects"].pop("first"), r"\[subjects\]"),
+        (lambda d: d["concept"][0]["patterns"].append("fantasi[sz]~"), "'~' must follow a plain word"),
         (lambda d: d["rule"][0].__setitem__("patterns", ["(unclosed"]), "not a valid regex"),
         (lambda d: d["rule"][0].__setitem__("patterns", ["(i) want"]), "capturing group"),
         (lambda d: d["rule"][0].__setitem__("patterns", ["{nope} die"]), r"unknown macro \{nope\}"),
@@ -212,8 +248,30 @@ def test_prefilter_never_changes_a_result(detector: Detector) -> None:
     from tests.domain.crisis.test_detection_eval import LABELLED, LATER_SETS, load_labelled
 
     brute = Detector.from_file(RULES)
-    brute._always = list(range(len(brute._patterns)))  # run every pattern on every message
+    brute._prefilter = None  # look for every concept in every message
     texts = [r.text for path in (LABELLED, *LATER_SETS) for r in load_labelled(path)]
     texts += ["number one", "reading time", "thanks all", "anyone around", "the bar exam"]
     for text in texts:
         assert detector.detect(text) == brute.detect(text), text
+
+
+def test_the_measured_accuracy_is_shipped_and_honest(detector: Detector) -> None:
+    measured = detector.measured
+    assert measured is not None
+    text = measured.summary()
+    assert f"{measured.tier3_recall:.0%}" in text and f"{measured.false_alarms:.0%}" in text
+    assert "supplement to people, never a net" in text
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["measured"].pop("tier3_recall"), "missing or malformed"),
+        (lambda d: d["measured"].__setitem__("false_alarms", 11), "between 0 and 1"),
+    ],
+)
+def test_a_broken_measured_section_is_refused(mutate: Any, message: str) -> None:
+    raw = copy.deepcopy(_raw())
+    mutate(raw)
+    with pytest.raises(PhraseRulesError, match=message):
+        Detector.from_mapping(raw)

@@ -156,3 +156,22 @@ def test_later_sets_do_not_regress() -> None:
     assert result.recall_2 >= 0.90, detail
     # Small sets: one false alarm is 2%; allow two.
     assert result.false_alarm <= 0.04, detail
+
+
+OWN = Path(__file__).with_name("own_examples.tsv")
+
+
+def test_own_examples_regression() -> None:
+    # Written for issue 14 (and the model's only training data), so this measures coverage
+    # of known phrasings, not generalisation: bench/README.md has the held-out numbers.
+    rows = load_labelled(OWN)
+    assert len(rows) >= 600
+    assert all((r.tier == 0) == (r.path == "none") for r in rows)
+    result = evaluate(Detector.from_file(RULES), rows)
+    negatives = [r for r in rows if r.tier == 0]
+    detail = result.table + "\n" + "\n".join(result.misses)
+    assert result.recall_3 >= 0.95, detail
+    assert result.recall_2 >= 0.95, detail
+    detector = Detector.from_file(RULES)
+    false_alarms = sum(detector.detect(r.text).tier > 0 for r in negatives) / len(negatives)
+    assert false_alarms <= 0.03, detail

@@ -65,7 +65,8 @@ from bot.domain.crisis.normalise import normalise, strip_markup
         ("i can't go on", "i can not go on"),
         ("i don't want to live", "i do not want to live"),
         ("i won't be here", "i will not be here"),
-        ("i'd kill for a coffee", "id kill for a coffee"),
+        ("i'd kill for a coffee", "i would kill for a coffee"),
+        ("i'll be gone", "i will be gone"),
         # words inside words stay whole
         ("diet", "diet"),
         ("studied", "studied"),

@@ -1,0 +1,220 @@
+"""Measure passive crisis detection on a labelled crisis_dev set (counts only, never texts).
+
+Usage: python bench/eval_crisis.py [casual|forum|PATH ...] [--failures] [--markdown]
+
+The sets live outside the repository, never in it: `$KINDRED_CRISIS_DEV`, else a
+`shared/crisis_dev` folder beside the checkout. They are read from there and nothing from
+them is written anywhere. Without them this tool
+says so and exits 0. Their README defines the labels; the numbers reported are the ones it
+asks for:
+
+- English `self`/`none` cases: tier-3 recall (detected at tier 3), tier >= 2 recall, any
+  alert on tier-3 cases, false alarms (any alert) on `hard` tier-0 cases, exact tier;
+- `path = "abuse"`: detected as abuse (any tier);
+- Spanish (`lang = "es"`) risk cases about the writer: alerted at all (also all paths);
+- per category: messages handled right / total (see `handled_right`).
+
+`--failures` lists the ids of mishandled cases with expected and detected tier/path and the
+rule that fired (never the text). `--texts` adds the texts, on the terminal only, and is
+refused for the held-out set (`HELD_OUT`): looking at its failures would make it a
+development set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.domain.crisis.detection import Detection, Detector  # noqa: E402
+from bot.domain.crisis.resources import Need  # noqa: E402
+
+RULES = ROOT / "data" / "crisis_phrases.toml"
+DEV_DIR = Path(os.environ.get("KINDRED_CRISIS_DEV") or ROOT.parent / "shared" / "crisis_dev")
+# The set kept out of development (bench/README.md, "Crisis detection evaluation" says why).
+HELD_OUT = "forum"
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    text: str
+    tier: int
+    path: str
+    category: str
+    lang: str
+    hard: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    hits: int
+    total: int
+
+    def __str__(self) -> str:
+        if not self.total:
+            return "n/a (0)"
+        return f"{self.hits / self.total:.2f} ({self.hits}/{self.total})"
+
+    @property
+    def value(self) -> float:
+        return self.hits / self.total if self.total else float("nan")
+
+
+def load_cases(path: Path) -> list[Case]:
+    """Read one crisis_dev TOML set."""
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    return [
+        Case(c["id"], c["text"], int(c["tier"]), c["path"], c["category"],
+             c.get("lang", "en"), bool(c.get("hard", False)))
+        for c in raw["case"]
+    ]
+
+
+def _path(d: Detection) -> str:
+    return d.path.value if d.path is not None else "none"
+
+
+def handled_right(case: Case, d: Detection) -> bool:
+    """Tell whether the detection is what the label asks for, closely enough to act right.
+
+    Tier 0 must not alert; tier 3 must be tier 3; tier 2 may be 2 or 3 (a ping too many is a
+    lesser mistake than none); tier 1 may be 1 or 2. The path must match, except that an
+    overdose about someone else may be reported as the writer's emergency (they must act).
+    """
+    if case.tier == 0:
+        return d.tier == 0
+    if case.tier == 3:
+        tier_ok = d.tier == 3
+    else:
+        tier_ok = case.tier <= d.tier <= case.tier + 1
+    path_ok = _path(d) == case.path or (
+        case.path == "other" and _path(d) == "self" and d.need is Need.OVERDOSE)
+    return tier_ok and path_ok
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    name: str
+    tier3: Rate
+    tier2: Rate
+    any_alert3: Rate
+    hard_fp: Rate
+    exact: Rate
+    abuse: Rate
+    es_self: Rate
+    es_any: Rate
+    by_category: dict[str, Rate]
+    confusion: Counter[tuple[int, int]]
+    failures: list[tuple[Case, Detection]]
+
+
+def evaluate(detector: Detector, name: str, cases: Sequence[Case]) -> Report:
+    """Run the detector over every case and compute the README's numbers."""
+    results = [(c, detector.detect(c.text)) for c in cases]
+    en = [(c, d) for c, d in results if c.lang == "en" and c.path in ("self", "none")]
+    t3 = [(c, d) for c, d in en if c.tier == 3]
+    t2 = [(c, d) for c, d in en if c.tier >= 2]
+    hard = [(c, d) for c, d in en if c.tier == 0 and c.hard]
+    abuse = [(c, d) for c, d in results if c.path == "abuse"]
+    es_self = [(c, d) for c, d in results if c.lang == "es" and c.tier > 0 and c.path == "self"]
+    es_any = [(c, d) for c, d in results if c.lang == "es" and c.tier > 0]
+    by_cat: dict[str, list[bool]] = defaultdict(list)
+    for c, d in results:
+        by_cat[c.category].append(handled_right(c, d))
+    return Report(
+        name=name,
+        tier3=Rate(sum(d.tier >= 3 for _, d in t3), len(t3)),
+        tier2=Rate(sum(d.tier >= 2 for _, d in t2), len(t2)),
+        any_alert3=Rate(sum(d.tier > 0 for _, d in t3), len(t3)),
+        hard_fp=Rate(sum(d.tier > 0 for _, d in hard), len(hard)),
+        exact=Rate(sum(d.tier == c.tier for c, d in en), len(en)),
+        abuse=Rate(sum(_path(d) == "abuse" for _, d in abuse), len(abuse)),
+        es_self=Rate(sum(d.tier > 0 for _, d in es_self), len(es_self)),
+        es_any=Rate(sum(d.tier > 0 for _, d in es_any), len(es_any)),
+        by_category={k: Rate(sum(v), len(v)) for k, v in sorted(by_cat.items())},
+        confusion=Counter((c.tier, d.tier) for c, d in en),
+        failures=[(c, d) for c, d in results if not handled_right(c, d)],
+    )
+
+
+def render(report: Report, version: str) -> str:
+    lines = [
+        f"== {report.name} (rules {version})",
+        "English self/none:",
+        f"  tier-3 recall (alerted at tier 3)   {report.tier3}",
+        f"  tier>=2 recall                      {report.tier2}",
+        f"  any alert on tier-3 cases           {report.any_alert3}",
+        f"  false alarms on hard tier-0 cases   {report.hard_fp}",
+        f"  exact tier                          {report.exact}",
+        f"abuse recognised as abuse             {report.abuse}",
+        f"Spanish self risk alerted             {report.es_self}",
+        f"Spanish risk (any path) alerted       {report.es_any}",
+        "confusion, English self/none (rows expected, columns detected):",
+        "        0    1    2    3",
+    ]
+    for exp in range(4):
+        lines.append(f"  {exp} " + " ".join(f"{report.confusion[exp, got]:4d}" for got in range(4)))
+    lines.append("handled right by category:")
+    for cat, rate in report.by_category.items():
+        lines.append(f"  {cat:<22} {rate.hits:3d}/{rate.total:<3d}")
+    return "\n".join(lines)
+
+
+def markdown_row(report: Report, version: str) -> str:
+    weak = sorted(report.by_category.items(), key=lambda kv: kv[1].value)[:6]
+    weakest = ", ".join(f"{k} {v.hits}/{v.total}" for k, v in weak)
+    return (f"| {report.name} | {version} | {report.tier3} | {report.tier2} | {report.any_alert3} "
+            f"| {report.hard_fp} | {report.exact} | {report.abuse} | {report.es_self} | {weakest} |")
+
+
+def resolve(arg: str) -> Path:
+    path = Path(arg)
+    if path.suffix == ".toml":
+        return path
+    return DEV_DIR / f"{arg}.toml"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sets", nargs="*", default=["casual"],
+                        help="set names in the crisis_dev folder, or .toml paths (default casual)")
+    parser.add_argument("--failures", action="store_true", help="list mishandled case ids")
+    parser.add_argument("--texts", action="store_true",
+                        help="with --failures, show texts on the terminal (never the held-out set)")
+    parser.add_argument("--markdown", action="store_true", help="print a bench/README.md table row")
+    parser.add_argument("--rules", default=str(RULES))
+    parser.add_argument("--no-model", action="store_true", help="the concept rules alone")
+    args = parser.parse_args(argv)
+
+    detector = Detector.from_file(args.rules, use_model=not args.no_model)
+    for name in args.sets:
+        path = resolve(name)
+        if not path.exists():
+            print(f"{path}: not found; skipping (the crisis_dev sets are not on this machine)")
+            continue
+        if args.texts and path.stem == HELD_OUT:
+            print(f"refusing --texts on the held-out set {path.stem!r}", file=sys.stderr)
+            return 2
+        report = evaluate(detector, path.stem, load_cases(path))
+        print(markdown_row(report, detector.version) if args.markdown
+              else render(report, detector.version))
+        if args.failures:
+            for case, d in report.failures:
+                line = (f"  {case.id:<28} expected {case.tier}/{case.path:<5} got {d.tier}/{_path(d):<5}"
+                        f" {d.rule_id or '-'}")
+                print(line + (f"\n      {case.text!r}" if args.texts else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
