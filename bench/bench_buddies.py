@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Config  # noqa: E402
-from bot.db.database import Database  # noqa: E402
+from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.buddies import Candidate, match_pool  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
@@ -95,7 +95,7 @@ def build(path: Path, pairs: int, due: int, pool: int, seed: int = 7) -> None:
 async def measure(path: Path, due: int) -> dict[str, float]:
     """Time the nudge sweep idle and claiming, and one matching round."""
     config = dataclasses.replace(Config(), database_path=path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     clock = FakeClock(NOW)
     services = build_services(config, db, clock, NullNotifier())
@@ -144,7 +144,7 @@ def main() -> None:
             path = Path(folder) / f"buddies-{size}.sqlite3"
 
             async def migrate(p: Path = path) -> None:
-                async with Database(p) as db:
+                async with SqliteDatabase(p) as db:
                     await db.migrate()
 
             asyncio.run(migrate())

@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Config  # noqa: E402
-from bot.db.database import PRAGMAS, Database  # noqa: E402
+from bot.db.sqlite import PRAGMAS, SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import (  # noqa: E402
     format_hhmm,
@@ -124,7 +124,7 @@ def _due_minutes(rng: random.Random, total: int, per_minute: int) -> dict[int, i
 
 async def build(path: Path, scenario: Scenario, seed: int = 7) -> None:
     """Create and fill a database with plain sqlite3 after the real migrations."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     await db.migrate()
     await db.close()
@@ -161,7 +161,7 @@ async def build(path: Path, scenario: Scenario, seed: int = 7) -> None:
 async def measure(path: Path) -> dict[str, object]:
     """Run in a fresh process: start-up repair, an idle sweep, then the measured claim."""
     config = dataclasses.replace(Config(), database_path=path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     clock = FakeClock(IDLE_AT)
     services = build_services(config, db, clock, NullNotifier())  # type: ignore[arg-type]
@@ -206,7 +206,7 @@ async def measure(path: Path) -> dict[str, object]:
 async def service_rate(path: Path, n: int, first_user: int) -> float:
     """Check-ins per second through CheckInService (new members, one commit each)."""
     config = dataclasses.replace(Config(), database_path=path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     await db.migrate()
     services = build_services(config, db, FakeClock(NOW), NullNotifier())  # type: ignore[arg-type]

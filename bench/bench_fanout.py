@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._support import bot_env, cpu_seconds, machine, median, start_child  # noqa: E402
 from bot.config import Config  # noqa: E402
-from bot.db.database import Database  # noqa: E402
+from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import format_hhmm, local_now, zone  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
@@ -79,7 +79,7 @@ class Result:
 
 async def configure(database: Path, channels: list[tuple[int, Channel]]) -> None:
     """Turn the daily prompt on in every server, due at DUE in its zone, through the real service."""
-    db = Database(database)
+    db = SqliteDatabase(database)
     await db.open()
     await db.migrate()
     services = build_services(Config(database_path=database), db, FakeClock(DUE - timedelta(hours=1)),

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._support import Child, bot_env, machine, memory_mib, start_child  # noqa: E402
 from bot.config import Config  # noqa: E402
-from bot.db.database import Database  # noqa: E402
+from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
 from tests.e2e.helpers import BotProcess, run_cli  # noqa: E402
@@ -92,7 +92,7 @@ def build_world(fake: FakeDiscord, servers: int) -> list[Server]:
 
 async def configure(database: Path, world: list[Server]) -> None:
     """Set every server and its members up through the real services (what their commands do)."""
-    db = Database(database)
+    db = SqliteDatabase(database)
     await db.open()
     await db.migrate()
     s = build_services(Config(database_path=database), db, FakeClock(SETUP), RecordingNotifier())

@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import Config  # noqa: E402
-from bot.db.database import Database  # noqa: E402
 from bot.db.recovery import DUE_SQL, RecoveryRepository  # noqa: E402
+from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
@@ -63,7 +63,7 @@ class NullNotifier:
 
 async def build(path: Path, counters: int, due: int, seed: int = 7) -> None:
     """Create and fill a database (bulk inserts with plain sqlite3 after the real migrations)."""
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     await db.migrate()
     await db.close()
@@ -111,7 +111,7 @@ async def build(path: Path, counters: int, due: int, seed: int = 7) -> None:
 async def measure(path: Path, due: int) -> dict[str, object]:
     """Measure the due query and sweeps on an existing database."""
     config = dataclasses.replace(Config(), database_path=path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     clock = FakeClock(NOW)
     services = build_services(config, db, clock, NullNotifier())

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_recovery import NullNotifier  # noqa: E402  (the purge queues goodbyes, it sends nothing)
 from bot.config import Config  # noqa: E402
-from bot.db.database import Database  # noqa: E402
+from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
@@ -57,7 +57,7 @@ def build(path: Path, purgeable: int, seed: int = 11) -> dict[str, int]:
     """Create and fill a database (bulk inserts with plain sqlite3 after the real migrations)."""
 
     async def migrate() -> None:
-        async with Database(path) as db:
+        async with SqliteDatabase(path) as db:
             await db.migrate()
 
     asyncio.run(migrate())
@@ -106,7 +106,7 @@ def build(path: Path, purgeable: int, seed: int = 11) -> dict[str, int]:
 async def measure(path: Path, purgeable: int) -> dict[str, float]:
     """Run one purge with a writer probe beside it."""
     config = dataclasses.replace(Config(), database_path=path)
-    db = Database(path)
+    db = SqliteDatabase(path)
     await db.open()
     services = build_services(config, db, FakeClock(NOW), NullNotifier())
     before = int(await db.fetch_value("SELECT count(*) FROM members"))

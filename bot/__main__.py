@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]`."""
+"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]|db convert --to URL`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
-from bot.config import Config, load_config
-from bot.db.database import Database
+from bot.config import Config, check_database_url, load_config, redact_url
+from bot.db.database import Database, database_for
 from bot.errors import ConfigError, DatabaseUnavailableError, MigrationError, OperatorError
 from bot.logging_setup import configure_logging
 from bot.preflight import check_data_files, check_database_path, database_version
@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path)
     sync = sub.add_parser("sync", help="register the slash commands with Discord")
     sync.add_argument("--guild", type=int, default=None, help="sync to one server only (fast, for testing)")
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    convert = db_sub.add_parser("convert", help="copy the SQLite database into an empty PostgreSQL database "
+                                                "and check every table")
+    convert.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/database")
     return parser
 
 
@@ -73,9 +78,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return _check_config(config)
     if args.command == "migrate":
-        check_database_path(config.database_path)
+        if config.database_url is None:
+            check_database_path(config.database_path)
         return asyncio.run(_migrate(config))
+    if args.command == "db":
+        return _db(config, args)
     if args.command == "backup":
+        if config.database_url is not None:
+            return fail("backup copies the SQLite file; with KINDRED_DATABASE_URL set, back up PostgreSQL "
+                        "with its own tools (pg_dump)")
         if not config.database_path.exists():
             return fail(f"no database at {config.database_path}")
         check_database_path(config.database_path)
@@ -89,16 +100,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_sync(config, args.guild))
     # Crisis help is served even when the database is locked or not writable (it retries);
     # a path that can never work is a mistake to fix first.
-    check_database_path(config.database_path, permissions=False)
+    if config.database_url is None:
+        check_database_path(config.database_path, permissions=False)
     return asyncio.run(_run(config))
 
 
 def _check_config(config: Config) -> int:
     data = check_data_files(config)
-    database = check_database_path(config.database_path)
-    version = database_version(config.database_path)
-    if version is not None:
-        database = database.replace("(exists)", f"(exists, schema version {version})")
+    if config.database_url is not None:
+        database = f"{redact_url(config.database_url)} (PostgreSQL; not contacted)"
+    else:
+        database = check_database_path(config.database_path)
+        version = database_version(config.database_path)
+        if version is not None:
+            database = database.replace("(exists)", f"(exists, schema version {version})")
     print("configuration OK")
     for line in config.describe():
         print(f"  database = {database}" if line.startswith("database = ") else f"  {line}")
@@ -110,11 +125,11 @@ def _check_config(config: Config) -> int:
 @contextlib.asynccontextmanager
 async def _open_database(config: Config) -> AsyncIterator[Database]:
     """Open the configured database; a failure to open it is the operator's to fix."""
-    db = Database(config.database_path)
+    db = database_for(config)
     try:
         await db.open()
     except DatabaseUnavailableError as exc:
-        raise OperatorError(f"cannot open the database at {config.database_path}: {exc}") from None
+        raise OperatorError(f"cannot open the database at {db.location}: {exc}") from None
     try:
         yield db
     finally:
@@ -128,12 +143,62 @@ async def _migrate(config: Config) -> int:
         except (MigrationError, DatabaseUnavailableError) as exc:
             print(f"migration failed: {exc}", file=sys.stderr)
             return EXIT_FAILURE
-    print(f"database {config.database_path} is at schema version {version}")
+        location = db.location
+    print(f"database {location} is at schema version {version}")
+    return EXIT_OK
+
+
+def _db(config: Config, args: argparse.Namespace) -> int:
+    try:
+        url = check_database_url(args.to)
+    except ValueError as exc:
+        return fail(f"--to {exc}")
+    if not config.database_path.is_file():
+        return fail(f"no SQLite database at {config.database_path} to convert (set KINDRED_DATABASE to its path)")
+    check_database_path(config.database_path, permissions=False)
+    return asyncio.run(_convert(config, url))
+
+
+async def _convert(config: Config, url: str) -> int:
+    from bot.db.convert import convert
+    from bot.db.postgres import PostgresDatabase
+    from bot.db.sqlite import SqliteDatabase
+
+    source = SqliteDatabase(config.database_path)
+    target = PostgresDatabase(url)
+    try:
+        await source.open()
+    except DatabaseUnavailableError as exc:
+        raise OperatorError(f"cannot open the database at {source.location}: {exc}") from None
+    try:
+        try:
+            await target.open()
+        except DatabaseUnavailableError as exc:
+            raise OperatorError(f"cannot connect to {target.location}: {exc}") from None
+        try:
+            result = await convert(source, target, progress=print)
+        except DatabaseUnavailableError as exc:
+            raise OperatorError(f"the conversion stopped, and the target was left empty: {exc}") from None
+    finally:
+        await target.close()
+        await source.close()
+    for check in result.tables:
+        print(f"  {check.table}: {check.source_rows} rows in SQLite, {check.target_rows} in PostgreSQL, "
+              f"content {'the same' if check.same_content else 'DIFFERENT'}")
+    if not result.ok:
+        wrong = ", ".join(c.table for c in result.tables if not c.ok)
+        print(f"the copy does not match the SQLite database in: {wrong}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"converted {source.location} (schema version {result.version}) to {target.location}: every table "
+          "matches; set KINDRED_DATABASE_URL to use it")
     return EXIT_OK
 
 
 async def _backup(config: Config, target: Path) -> int:
+    from bot.db.sqlite import SqliteDatabase
+
     async with _open_database(config) as db:
+        assert isinstance(db, SqliteDatabase)
         try:
             result = await db.backup_to(target)
         except (OSError, sqlite3.Error) as exc:

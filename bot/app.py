@@ -15,7 +15,7 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Config
-from bot.db.database import Database
+from bot.db.database import Database, database_for
 from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
@@ -106,7 +106,7 @@ class KindredBot(commands.Bot):
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.start_scheduler = start_scheduler
-        self.db = Database(config.database_path)
+        self.db: Database = database_for(config)
         self._services: Services | None = None
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.domain.countries import find_country
 from bot.domain.localtime import InvalidTimeOfDayError, InvalidTimezoneError, parse_hhmm, zone
@@ -129,6 +130,27 @@ def _url(value: Any) -> str:
     return value.rstrip("/")
 
 
+def check_database_url(value: str) -> str:
+    """Return a PostgreSQL URL stripped of spaces (ValueError naming what is wrong)."""
+    value = value.strip()
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a PostgreSQL URL such as postgresql://kindred@localhost/kindred "
+                         "(unset it to use the SQLite file)")
+    return value
+
+
+def redact_url(url: str) -> str:
+    """Return a connection URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
 def _spec(default: Any, check: Callable[[Any], Any], doc: str) -> Any:
     return field(default=default, metadata={"check": check, "doc": doc})
 
@@ -222,6 +244,8 @@ class Config:
 
     token: str | None = None
     database_path: Path = Path(DEFAULT_DATABASE)
+    # `KINDRED_DATABASE_URL`: PostgreSQL instead of the SQLite file (None: SQLite).
+    database_url: str | None = None
     # A folder whose files replace shipped data files of the same name (None: shipped only).
     data_dir: Path | None = None
     api_base: str = DEFAULT_API_BASE
@@ -246,7 +270,8 @@ class Config:
         lines = [
             f"source = {self.source}",
             f"DISCORD_TOKEN = {token}",
-            f"database = {self.database_path}",
+            f"database = {self.database_path}" if self.database_url is None
+            else f"database = {redact_url(self.database_url)} (PostgreSQL)",
             f"data_dir = {self.data_dir or '(none: shipped data files only)'}",
             f"api_base = {self.api_base}",
             f"gateway_url = {self.gateway_url or '(Discord default)'}",
@@ -397,10 +422,18 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         except ValueError as exc:
             raise ConfigError("DISCORD_GATEWAY_URL", str(exc)) from None
 
+    database_url = None
+    if env.get("KINDRED_DATABASE_URL", "").strip():
+        try:
+            database_url = check_database_url(env["KINDRED_DATABASE_URL"])
+        except ValueError as exc:
+            raise ConfigError("KINDRED_DATABASE_URL", str(exc)) from None
+
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Config(
         token=token,
         database_path=database,
+        database_url=database_url,
         data_dir=data_dir,
         api_base=api_base,
         gateway_url=gateway_url,
@@ -414,7 +447,8 @@ def example_toml() -> str:
     out = [
         "# Kindred configuration. Copy to config.toml and edit; every key is optional and",
         "# shows its default. Environment variables override: DISCORD_TOKEN (required to run,",
-        "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, KINDRED_DATA_DIR,",
+        "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, KINDRED_DATABASE_URL",
+        "# (postgresql://… to use PostgreSQL instead of the SQLite file), KINDRED_DATA_DIR,",
         "# DISCORD_API_BASE, DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL.",
         "# Relative paths here are relative to this file's folder; relative paths in environment",
         "# variables (and the defaults, when there is no config file) to the working directory.",

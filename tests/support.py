@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from itertools import count
 
+import asyncpg
+
+from bot.db.database import Connection, Database
+from bot.db.postgres import PostgresDatabase
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 
 
@@ -81,3 +91,70 @@ class RecordingNotifier:
     def posts_in(self, channel_id: int) -> list[SentMessage]:
         """Return messages delivered to a channel."""
         return self.delivered("channel", channel_id)
+
+
+@contextlib.asynccontextmanager
+async def database_trouble(db: Database, how: str) -> AsyncIterator[None]:
+    """Make the running database unusable in one of three ways for the block, on either engine.
+
+    "closed": the connections are gone (and so is the SQLite file). "writer": another process
+    holds the write lock (SQLite's file lock; for PostgreSQL every table locked against writes),
+    while reads still work. "hung": the database stops answering (a stalled disk for SQLite; for
+    PostgreSQL, another session locks the tables against everything, so every query on them waits).
+    """
+    if how == "closed":
+        await db.close()
+        if isinstance(db, SqliteDatabase):
+            db.path.rename(db.path.with_suffix(".moved"))
+        yield
+        return
+    if isinstance(db, PostgresDatabase):
+        other = await asyncpg.connect(db.url)
+        try:
+            tables = ", ".join(f'"{t}"' for t in await db.tables())
+            await other.execute("BEGIN")
+            await other.execute(f"LOCK TABLE {tables} IN {'EXCLUSIVE' if how == 'writer' else 'ACCESS EXCLUSIVE'} MODE")
+            yield
+        finally:
+            await other.execute("ROLLBACK")
+            await other.close()
+        return
+    assert isinstance(db, SqliteDatabase)
+    if how == "writer":
+        blocker = sqlite3.connect(db.path, isolation_level=None, timeout=0)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")
+            blocker.execute("UPDATE guilds SET updated_at = updated_at")
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    gate = threading.Event()
+    for conn in (db.conn, db.reader):  # a stalled disk stalls both database threads
+        await conn.create_function("stall", 0, lambda: gate.wait(30))
+    stuck = asyncio.gather(db.fetch_value("SELECT stall()"), db.conn.execute("SELECT stall()"))
+    try:
+        yield
+    finally:
+        gate.set()
+        await stuck
+
+
+@contextlib.contextmanager
+def counting_commits(db: Database) -> Iterator[list[int]]:
+    """Count the transactions `db` commits meanwhile (one entry each), on either engine."""
+    original = db.transaction
+    commits: list[int] = []
+
+    @contextlib.asynccontextmanager
+    async def counted() -> AsyncIterator[Connection]:
+        async with original() as conn:
+            yield conn
+        commits.append(1)
+
+    db.transaction = counted  # type: ignore[method-assign]
+    try:
+        yield commits
+    finally:
+        del db.transaction

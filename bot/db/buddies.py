@@ -1,26 +1,23 @@
 """Buddy requests, pairs, the matching pool, pauses, nudges and matching rounds.
 
-Read methods use the shared connection; write methods take the connection of the
-caller's `db.transaction()`, so a service can check and write in one `BEGIN IMMEDIATE`
-transaction, together with the outbox row that announces the change.
+Read methods use the database's reads; write methods take the connection of the caller's
+`db.transaction()`, so a service can check and write in one transaction, together with the
+outbox row that announces the change.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import cancel_in
 from bot.domain.buddies import pair_key
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, ShareCheckins, dms_closed
 
-_IN_CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+_IN_CHUNK = 500  # ids per IN (...) list, well under either engine's variable limit
 
 
 class DuplicateRequestError(Exception):
@@ -140,7 +137,7 @@ def _member_columns(alias: str, prefix: str) -> str:
             f"{alias}.share_checkins AS {prefix}share, {alias}.dm_closed_at AS {prefix}dm_closed_at")
 
 
-def _member(row: sqlite3.Row, prefix: str = "") -> BuddyMember:
+def _member(row: Row, prefix: str = "") -> BuddyMember:
     paused = row[f"{prefix}paused_until"]
     return BuddyMember(
         member_id=row[f"{prefix}member_id"],
@@ -179,7 +176,7 @@ _REQUEST_SELECT = (
 )
 
 
-def _pair(row: sqlite3.Row) -> BuddyPair:
+def _pair(row: Row) -> BuddyPair:
     return BuddyPair(
         pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
         user_a=row["user_a"], member_b=row["member_b"], user_b=row["user_b"],
@@ -188,7 +185,7 @@ def _pair(row: sqlite3.Row) -> BuddyPair:
     )
 
 
-def _request(row: sqlite3.Row) -> BuddyRequest:
+def _request(row: Row) -> BuddyRequest:
     return BuddyRequest(
         request_id=row["request_id"], guild_id=row["guild_id"],
         requester_member=row["requester_id"], requester_user=row["requester_user"],
@@ -222,17 +219,18 @@ class BuddyRepository:
         """Return which of these members have an active pair, a pending request, a pool place or a nudge."""
         if not member_ids:
             return set()
-        ids = ",".join("(?)" for _ in member_ids)
+        subquery, ids = self.db.ids(member_ids)
         rows = await self.db.fetch_all(
-            f"WITH ids (id) AS (VALUES {ids}) "  # noqa: S608 - placeholders only
-            "SELECT member_a AS member_id FROM buddy_pairs WHERE ended_at IS NULL AND member_a IN ids "
-            "UNION SELECT member_b FROM buddy_pairs WHERE ended_at IS NULL AND member_b IN ids "
-            "UNION SELECT requester_id FROM buddy_requests WHERE status = 'pending' AND requester_id IN ids "
-            "UNION SELECT target_id FROM buddy_requests WHERE status = 'pending' AND target_id IN ids "
-            "UNION SELECT member_id FROM buddy_pool WHERE member_id IN ids "
-            "UNION SELECT recipient_id FROM buddy_nudges WHERE recipient_id IN ids "
-            "UNION SELECT about_id FROM buddy_nudges WHERE about_id IN ids",
-            tuple(member_ids))
+            f"WITH ids AS ({subquery}) "  # noqa: S608 - a fixed fragment
+            "SELECT member_a AS member_id FROM buddy_pairs WHERE ended_at IS NULL AND member_a IN (SELECT value FROM ids) "
+            "UNION SELECT member_b FROM buddy_pairs WHERE ended_at IS NULL AND member_b IN (SELECT value FROM ids) "
+            "UNION SELECT requester_id FROM buddy_requests WHERE status = 'pending' "
+            "AND requester_id IN (SELECT value FROM ids) "
+            "UNION SELECT target_id FROM buddy_requests WHERE status = 'pending' AND target_id IN (SELECT value FROM ids) "
+            "UNION SELECT member_id FROM buddy_pool WHERE member_id IN (SELECT value FROM ids) "
+            "UNION SELECT recipient_id FROM buddy_nudges WHERE recipient_id IN (SELECT value FROM ids) "
+            "UNION SELECT about_id FROM buddy_nudges WHERE about_id IN (SELECT value FROM ids)",
+            (ids,))
         return {r["member_id"] for r in rows}
 
     async def active_pairs_of(self, member_id: int) -> list[BuddyPair]:
@@ -261,29 +259,27 @@ class BuddyRepository:
             "SELECT member_id, count(*) AS n FROM ("
             " SELECT member_a AS member_id FROM buddy_pairs WHERE guild_id = ? AND ended_at IS NULL"
             " UNION ALL SELECT member_b FROM buddy_pairs WHERE guild_id = ? AND ended_at IS NULL"
-            ") GROUP BY member_id", (guild_id, guild_id))
+            ") AS ends GROUP BY member_id", (guild_id, guild_id))
         return {r["member_id"]: r["n"] for r in rows}
 
-    async def create_pair(self, conn: aiosqlite.Connection, guild_id: int, member_1: int,
+    async def create_pair(self, conn: Connection, guild_id: int, member_1: int,
                           member_2: int, origin: str, now: datetime) -> int:
         """Pair two members; raise AlreadyBuddiesError if they already are."""
         a, b = pair_key(member_1, member_2)
         try:
-            cursor = await conn.execute(
+            pair_id = await conn.fetch_value(
                 "INSERT INTO buddy_pairs (guild_id, member_a, member_b, origin, started_at) "
-                "VALUES (?, ?, ?, ?, ?)", (guild_id, a, b, origin, to_utc_text(now)))
-        except sqlite3.IntegrityError as exc:
+                "VALUES (?, ?, ?, ?, ?) RETURNING pair_id", (guild_id, a, b, origin, to_utc_text(now)))
+        except IntegrityError as exc:
             raise AlreadyBuddiesError() from exc
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return int(pair_id)
 
-    async def end_pair(self, conn: aiosqlite.Connection, pair_id: int, *, ended_by: int | None,
+    async def end_pair(self, conn: Connection, pair_id: int, *, ended_by: int | None,
                        reason: str, now: datetime) -> bool:
         """End an active pair; False if it had already ended."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "UPDATE buddy_pairs SET ended_at = ?, ended_by = ?, end_reason = ? "
-            "WHERE pair_id = ? AND ended_at IS NULL", (to_utc_text(now), ended_by, reason, pair_id))
-        return cursor.rowcount == 1
+            "WHERE pair_id = ? AND ended_at IS NULL", (to_utc_text(now), ended_by, reason, pair_id)) == 1
 
     async def nudge_candidates(self, now: datetime) -> list[NudgeCandidate]:
         """Return each direction (absent member → partner) in which an automatic nudge is possible.
@@ -379,7 +375,7 @@ class BuddyRepository:
             "AND resolved_at >= ? LIMIT 1", (requester, target, to_utc_text(since)))
         return value is not None
 
-    async def create_request(self, conn: aiosqlite.Connection, guild_id: int, requester: int,
+    async def create_request(self, conn: Connection, guild_id: int, requester: int,
                              target: int, now: datetime, expires_at: datetime) -> int:
         """Record a request; raise DuplicateRequestError if one is already pending that way."""
         # A pending request that has expired but not been swept yet must not block a new one.
@@ -388,38 +384,34 @@ class BuddyRepository:
             "AND target_id = ? AND status = 'pending' AND expires_at <= ?",
             (to_utc_text(now), requester, target, to_utc_text(now)))
         try:
-            cursor = await conn.execute(
+            request_id = await conn.fetch_value(
                 "INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) RETURNING request_id",
                 (guild_id, requester, target, to_utc_text(now), to_utc_text(expires_at)))
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise DuplicateRequestError() from exc
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return int(request_id)
 
-    async def resolve_request(self, conn: aiosqlite.Connection, request_id: int, status: str,
+    async def resolve_request(self, conn: Connection, request_id: int, status: str,
                               now: datetime) -> bool:
         """Close a pending request with a status; False if it was no longer pending."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "UPDATE buddy_requests SET status = ?, resolved_at = ? WHERE request_id = ? AND status = 'pending'",
-            (status, to_utc_text(now), request_id))
-        return cursor.rowcount == 1
+            (status, to_utc_text(now), request_id)) == 1
 
-    async def cancel_requests_between(self, conn: aiosqlite.Connection, member_1: int, member_2: int,
+    async def cancel_requests_between(self, conn: Connection, member_1: int, member_2: int,
                                       now: datetime) -> int:
         """Cancel pending requests in either direction between two members."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "UPDATE buddy_requests SET status = 'cancelled', resolved_at = ? WHERE status = 'pending' "
             "AND ((requester_id = ? AND target_id = ?) OR (requester_id = ? AND target_id = ?))",
             (to_utc_text(now), member_1, member_2, member_2, member_1))
-        return cursor.rowcount
 
-    async def cancel_requests_of(self, conn: aiosqlite.Connection, member_id: int, now: datetime) -> int:
+    async def cancel_requests_of(self, conn: Connection, member_id: int, now: datetime) -> int:
         """Cancel every pending request from or to a member."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "UPDATE buddy_requests SET status = 'cancelled', resolved_at = ? WHERE status = 'pending' "
             "AND (requester_id = ? OR target_id = ?)", (to_utc_text(now), member_id, member_id))
-        return cursor.rowcount
 
     async def earliest_request_expiry(self) -> datetime | None:
         """Return the earliest instant a pending request expires."""
@@ -432,15 +424,23 @@ class BuddyRepository:
             (to_utc_text(now),))
         return value is not None
 
-    async def expire_requests(self, conn: aiosqlite.Connection, now: datetime) -> list[BuddyRequest]:
-        """Mark pending requests past their expiry as expired and return them."""
-        cursor = await conn.execute(
-            _REQUEST_SELECT + "WHERE r.status = 'pending' AND r.expires_at <= ?", (to_utc_text(now),))
-        expired = [_request(r) for r in await cursor.fetchall()]
-        for req in expired:
-            await conn.execute(
-                "UPDATE buddy_requests SET status = 'expired', resolved_at = ? WHERE request_id = ?",
-                (to_utc_text(now), req.request_id))
+    async def expire_requests(self, conn: Connection, now: datetime) -> list[BuddyRequest]:
+        """Mark pending requests past their expiry as expired and return them.
+
+        Only the requests this statement moved from pending are returned: with several
+        processes, each expired request is told about once.
+        """
+        stamp = to_utc_text(now)
+        moved = [r["request_id"] for r in await conn.fetch_all(
+            "UPDATE buddy_requests SET status = 'expired', resolved_at = ? "
+            "WHERE status = 'pending' AND expires_at <= ? RETURNING request_id", (stamp, stamp))]
+        expired = []
+        for start in range(0, len(moved), _IN_CHUNK):
+            chunk = moved[start:start + _IN_CHUNK]
+            rows = await conn.fetch_all(
+                _REQUEST_SELECT + f"WHERE r.request_id IN ({', '.join('?' * len(chunk))}) ORDER BY r.request_id",  # noqa: S608 - placeholders only
+                chunk)
+            expired += [_request(r) for r in rows]
         return expired
 
     # -- pool and pauses -------------------------------------------------------------
@@ -466,25 +466,23 @@ class BuddyRepository:
                           None if r["buddy_matching"] is None else bool(r["buddy_matching"]),
                           r["buddy_max"]) for r in rows]
 
-    async def join_pool(self, conn: aiosqlite.Connection, guild_id: int, member_id: int,
+    async def join_pool(self, conn: Connection, guild_id: int, member_id: int,
                         now: datetime) -> bool:
         """Add a member to the pool; False if they were already in it."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "INSERT INTO buddy_pool (member_id, guild_id, joined_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (member_id) DO NOTHING", (member_id, guild_id, to_utc_text(now)))
-        return cursor.rowcount == 1
+            "ON CONFLICT (member_id) DO NOTHING", (member_id, guild_id, to_utc_text(now))) == 1
 
-    async def leave_pool(self, conn: aiosqlite.Connection, member_id: int) -> bool:
+    async def leave_pool(self, conn: Connection, member_id: int) -> bool:
         """Remove a member from the pool; False if they were not in it."""
-        cursor = await conn.execute("DELETE FROM buddy_pool WHERE member_id = ?", (member_id,))
-        return cursor.rowcount == 1
+        return await conn.execute("DELETE FROM buddy_pool WHERE member_id = ?", (member_id,)) == 1
 
-    async def mark_told_waiting(self, conn: aiosqlite.Connection, member_id: int, now: datetime) -> None:
+    async def mark_told_waiting(self, conn: Connection, member_id: int, now: datetime) -> None:
         """Record that a pool member was told they were left over."""
         await conn.execute("UPDATE buddy_pool SET told_waiting_at = ? WHERE member_id = ?",
                            (to_utc_text(now), member_id))
 
-    async def set_pause(self, conn: aiosqlite.Connection, guild_id: int, member_id: int,
+    async def set_pause(self, conn: Connection, guild_id: int, member_id: int,
                         now: datetime, until: datetime) -> None:
         """Pause nudges to and about a member until an instant (replacing any earlier pause)."""
         await conn.execute(
@@ -511,20 +509,19 @@ class BuddyRepository:
             (pair_id, recipient, absent_since.isoformat(), local_day.isoformat()))
         return value is not None
 
-    async def record_nudge(self, conn: aiosqlite.Connection, *, pair_id: int, guild_id: int, kind: str,
+    async def record_nudge(self, conn: Connection, *, pair_id: int, guild_id: int, kind: str,
                            recipient: int, local_day: date, dedupe_key: str, now: datetime,
                            sender: int | None = None, about: int | None = None,
                            absent_since: date | None = None) -> bool:
         """Record a nudge; False if the once-a-day or once-per-absence rule already used it up."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "INSERT INTO buddy_nudges (pair_id, guild_id, kind, sender_id, recipient_id, about_id, "
             "local_date, absent_since, dedupe_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             (pair_id, guild_id, kind, sender, recipient, about, local_day.isoformat(),
-             absent_since.isoformat() if absent_since else None, dedupe_key, to_utc_text(now)))
-        return cursor.rowcount == 1
+             absent_since.isoformat() if absent_since else None, dedupe_key, to_utc_text(now))) == 1
 
-    async def cancel_pending_nudges(self, conn: aiosqlite.Connection, *, pair_id: int | None = None,
+    async def cancel_pending_nudges(self, conn: Connection, *, pair_id: int | None = None,
                                     member_id: int | None = None) -> int:
         """Cancel queued, unsent nudges of a pair, or to or about a member."""
         params: tuple[int, ...]
@@ -535,7 +532,7 @@ class BuddyRepository:
         else:
             raise ValueError("give pair_id or member_id")
         # Every nudge's outbox row carries the nudge's dedupe key.
-        rows = await conn.execute_fetchall(f"SELECT dedupe_key FROM buddy_nudges WHERE {where}", params)  # noqa: S608 - fixed fragments
+        rows = await conn.fetch_all(f"SELECT dedupe_key FROM buddy_nudges WHERE {where}", params)  # noqa: S608 - fixed fragments
         return await cancel_in(conn, keys=[r[0] for r in rows])
 
     async def delivery_outcome(self, dedupe_key: str) -> tuple[str | None, str | None]:
@@ -553,16 +550,15 @@ class BuddyRepository:
             (guild_id, round_date.isoformat()))
         return value is not None
 
-    async def record_round(self, conn: aiosqlite.Connection, guild_id: int, round_date: date,
+    async def record_round(self, conn: Connection, guild_id: int, round_date: date,
                            now: datetime, *, considered: int, paired: int) -> bool:
         """Claim a server's round for a local date; False if it already ran."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "INSERT INTO buddy_rounds (guild_id, round_date, ran_at, considered, paired) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (guild_id, round_date.isoformat(), to_utc_text(now), considered, paired))
-        return cursor.rowcount == 1
+            (guild_id, round_date.isoformat(), to_utc_text(now), considered, paired)) == 1
 
-    async def purge(self, conn: aiosqlite.Connection, *, ended_before: datetime,
+    async def purge(self, conn: Connection, *, ended_before: datetime,
                     resolved_before: datetime) -> int:
         """Delete pairs ended and requests closed long enough ago that no rule needs them."""
         removed = 0
@@ -573,12 +569,11 @@ class BuddyRepository:
             # Auto nudges stay while their pair does: they mark the absence already nudged.
             ("DELETE FROM buddy_nudges WHERE kind = 'manual' AND created_at < ?", resolved_before),
         ):
-            cursor = await conn.execute(sql, (to_utc_text(stamp),))
-            removed += cursor.rowcount
+            removed += await conn.execute(sql, (to_utc_text(stamp),))
         return removed
 
 
-def _pool_entry(row: sqlite3.Row) -> PoolEntry:
+def _pool_entry(row: Row) -> PoolEntry:
     return PoolEntry(
         member=_member(row), joined_at=from_utc_text(row["joined_at"]),
         told_waiting_at=from_utc_text(row["told_waiting_at"]) if row["told_waiting_at"] else None,

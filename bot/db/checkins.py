@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, Row
 from bot.db.guilds import guild_from_row
 from bot.db.members import member_from_row
 from bot.domain.checkins import DayRecord
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import GuildSettings, MemberSettings
 
-# SQLite allows 32766 bound variables; stay far below it per statement.
+# SQLite and PostgreSQL allow some 32,000 bound variables; stay far below it per statement.
 _IN_CHUNK = 500
 _CHECKIN_DAYS = "SELECT local_date, timezone FROM checkins WHERE member_id = ? ORDER BY local_date"
 _PLEDGE_DAYS = "SELECT local_date, timezone FROM pledges WHERE member_id = ? ORDER BY local_date"
@@ -61,7 +58,7 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _reminder(row: sqlite3.Row, prefix: str = "") -> Reminder:
+def _reminder(row: Row, prefix: str = "") -> Reminder:
     return Reminder(
         member_id=row[prefix + "member_id"],
         remind_time=parse_hhmm(row[prefix + "remind_time"]),
@@ -72,7 +69,7 @@ def _reminder(row: sqlite3.Row, prefix: str = "") -> Reminder:
     )
 
 
-def _days(rows: Sequence[sqlite3.Row]) -> list[DayRecord]:
+def _days(rows: Sequence[Row]) -> list[DayRecord]:
     return [DayRecord(date.fromisoformat(r["local_date"]), r["timezone"]) for r in rows]
 
 
@@ -93,12 +90,12 @@ class CheckInRepository:
     # -- check-ins ----------------------------------------------------------------------
 
     @staticmethod
-    async def checkin_days_in(conn: aiosqlite.Connection, member_id: int) -> list[DayRecord]:
+    async def checkin_days_in(conn: Connection, member_id: int) -> list[DayRecord]:
         """Return a member's checked-in days inside a transaction, in date order."""
-        return _days(list(await conn.execute_fetchall(_CHECKIN_DAYS, (member_id,))))
+        return _days(await conn.fetch_all(_CHECKIN_DAYS, (member_id,)))
 
     @staticmethod
-    async def upsert_checkin(conn: aiosqlite.Connection, *, member_id: int, local_date: date, timezone: str,
+    async def upsert_checkin(conn: Connection, *, member_id: int, local_date: date, timezone: str,
                              mood: int, craving: int | None, note: str | None, now: datetime) -> None:
         """Record a day's check-in; a second one that day replaces the mood and any value given.
 
@@ -150,30 +147,27 @@ class CheckInRepository:
         return result
 
     @staticmethod
-    async def has_checkin_in(conn: aiosqlite.Connection, member_id: int, local_date: date) -> bool:
+    async def has_checkin_in(conn: Connection, member_id: int, local_date: date) -> bool:
         """Tell, inside a transaction, whether a member checked in on a local date."""
-        cursor = await conn.execute(
-            "SELECT 1 FROM checkins WHERE member_id = ? AND local_date = ?", (member_id, local_date.isoformat()))
-        return await cursor.fetchone() is not None
+        return await conn.fetch_value(
+            "SELECT 1 FROM checkins WHERE member_id = ? AND local_date = ?", (member_id, local_date.isoformat())) is not None
 
     # -- pledges ------------------------------------------------------------------------
 
     @staticmethod
-    async def insert_pledge(conn: aiosqlite.Connection, *, member_id: int, local_date: date, timezone: str,
+    async def insert_pledge(conn: Connection, *, member_id: int, local_date: date, timezone: str,
                             now: datetime) -> bool:
         """Record a day's pledge; False if that day's pledge was already made."""
-        cursor = await conn.execute(
+        return await conn.execute(
             "INSERT INTO pledges (member_id, local_date, timezone, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (member_id, local_date) DO NOTHING",
             (member_id, local_date.isoformat(), timezone, to_utc_text(now)),
-        )
-        return cursor.rowcount == 1
+        ) == 1
 
     @staticmethod
-    async def pledge_days_in(conn: aiosqlite.Connection, member_id: int) -> list[DayRecord]:
+    async def pledge_days_in(conn: Connection, member_id: int) -> list[DayRecord]:
         """Return a member's pledged days inside a transaction, in date order."""
-        cursor = await conn.execute(_PLEDGE_DAYS, (member_id,))
-        return _days(list(await cursor.fetchall()))
+        return _days(await conn.fetch_all(_PLEDGE_DAYS, (member_id,)))
 
     async def pledge_days(self, member_id: int) -> list[DayRecord]:
         """Return a member's pledged days in date order."""
@@ -207,14 +201,18 @@ class CheckInRepository:
         return [guild_from_row(r) for r in rows]
 
     @staticmethod
-    async def due_prompts(conn: aiosqlite.Connection, now: datetime, limit: int) -> list[GuildSettings]:
-        """Return, inside a transaction, servers whose prompt is due, earliest first."""
-        cursor = await conn.execute(
+    async def due_prompts(conn: Connection, now: datetime, limit: int) -> list[GuildSettings]:
+        """Return, inside a transaction, servers whose prompt is due, earliest first.
+
+        The schedule rows are locked until the transaction ends; rows another process holds
+        are skipped (it is handling them), so no two processes decide the same prompt.
+        """
+        rows = await conn.fetch_all(
             "SELECT g.* FROM checkin_prompt_schedule s JOIN guilds g USING (guild_id) "
-            "WHERE s.next_due_at <= ? ORDER BY s.next_due_at LIMIT ?",
+            "WHERE s.next_due_at <= ? ORDER BY s.next_due_at LIMIT ? FOR UPDATE OF s SKIP LOCKED",
             (to_utc_text(now), limit),
         )
-        return [guild_from_row(r) for r in await cursor.fetchall()]
+        return [guild_from_row(r) for r in rows]
 
     async def earliest_prompt_due(self) -> datetime | None:
         """Return the earliest instant a server's prompt is due (the sweep moves it on once handled)."""
@@ -225,7 +223,7 @@ class CheckInRepository:
         return await self.db.fetch_instant("SELECT min(next_due_at) FROM checkin_reminders")
 
     @staticmethod
-    async def advance_prompt(conn: aiosqlite.Connection, guild_id: int, next_due_at: datetime | None) -> None:
+    async def advance_prompt(conn: Connection, guild_id: int, next_due_at: datetime | None) -> None:
         """Move a server's schedule on inside a transaction (None removes it)."""
         if next_due_at is None:
             await conn.execute("DELETE FROM checkin_prompt_schedule WHERE guild_id = ?", (guild_id,))
@@ -234,7 +232,7 @@ class CheckInRepository:
                                (to_utc_text(next_due_at), guild_id))
 
     @staticmethod
-    async def record_prompt(conn: aiosqlite.Connection, *, guild_id: int, local_date: date, timezone: str,
+    async def record_prompt(conn: Connection, *, guild_id: int, local_date: date, timezone: str,
                             channel_id: int, prompt_index: int, now: datetime, keep_after: date) -> bool:
         """Record the prompt of a server's local date; False if that date already has one.
 
@@ -243,12 +241,11 @@ class CheckInRepository:
         """
         await conn.execute("DELETE FROM checkin_prompts WHERE guild_id = ? AND local_date < ?",
                            (guild_id, keep_after.isoformat()))
-        cursor = await conn.execute(
+        return await conn.execute(
             "INSERT INTO checkin_prompts (guild_id, local_date, timezone, channel_id, prompt_index, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, local_date) DO NOTHING",
             (guild_id, local_date.isoformat(), timezone, channel_id, prompt_index, to_utc_text(now)),
-        )
-        return cursor.rowcount == 1
+        ) == 1
 
     async def prompt_dates(self, guild_id: int) -> list[date]:
         """Return the local dates a server's prompt was decided on, in order."""
@@ -275,8 +272,7 @@ class CheckInRepository:
                 "next_due_at = excluded.next_due_at, dm_closed_date = NULL, updated_at = excluded.updated_at",
                 (member_id, _hhmm(remind_time), timezone, to_utc_text(next_due_at), stamp, stamp),
             )
-            cursor = await conn.execute("SELECT * FROM checkin_reminders WHERE member_id = ?", (member_id,))
-            row = await cursor.fetchone()
+            row = await conn.fetch_one("SELECT * FROM checkin_reminders WHERE member_id = ?", (member_id,))
         assert row is not None
         return _reminder(row)
 
@@ -291,17 +287,17 @@ class CheckInRepository:
         return await self.db.execute("DELETE FROM checkin_reminders WHERE member_id = ?", (member_id,)) > 0
 
     @staticmethod
-    async def reminders_to_follow_zone(conn: aiosqlite.Connection, guild_id: int, timezone: str,
+    async def reminders_to_follow_zone(conn: Connection, guild_id: int, timezone: str,
                                        limit: int) -> list[Reminder]:
         """Return, inside a transaction, reminders of members who use the server's zone but are not in `timezone`."""
-        cursor = await conn.execute(
+        rows = await conn.fetch_all(
             "SELECT r.* FROM members m JOIN checkin_reminders r USING (member_id) "
             "WHERE m.guild_id = ? AND m.timezone IS NULL AND r.timezone != ? ORDER BY r.member_id LIMIT ?",
             (guild_id, timezone, limit))
-        return [_reminder(r) for r in await cursor.fetchall()]
+        return [_reminder(r) for r in rows]
 
     @staticmethod
-    async def move_reminders(conn: aiosqlite.Connection, timezone: str,
+    async def move_reminders(conn: Connection, timezone: str,
                              moves: Sequence[tuple[int, datetime]]) -> None:
         """Move reminders (member id, next instant) to a zone inside a transaction, in one round trip."""
         await conn.executemany(
@@ -309,23 +305,27 @@ class CheckInRepository:
             [(timezone, to_utc_text(due), member_id) for member_id, due in moves])
 
     @staticmethod
-    async def due_reminders(conn: aiosqlite.Connection, now: datetime, limit: int) -> list[DueReminder]:
-        """Return, inside a transaction, reminders whose instant has come, earliest first."""
-        cursor = await conn.execute(
+    async def due_reminders(conn: Connection, now: datetime, limit: int) -> list[DueReminder]:
+        """Return, inside a transaction, reminders whose instant has come, earliest first.
+
+        The reminder rows are locked until the transaction ends; rows another process holds
+        are skipped (it is handling them).
+        """
+        rows = await conn.fetch_all(
             "SELECT m.*, r.member_id AS r_member_id, r.remind_time AS r_remind_time, r.timezone AS r_timezone, "
             "r.next_due_at AS r_next_due_at, r.last_sent_date AS r_last_sent_date, "
             "r.dm_closed_date AS r_dm_closed_date, g.timezone AS g_timezone, g.left_at AS g_left_at, "
             "g.checkin_channel_id AS g_checkin_channel_id "
             "FROM checkin_reminders r JOIN members m USING (member_id) JOIN guilds g ON g.guild_id = m.guild_id "
-            "WHERE r.next_due_at <= ? ORDER BY r.next_due_at LIMIT ?",
+            "WHERE r.next_due_at <= ? ORDER BY r.next_due_at LIMIT ? FOR UPDATE OF r SKIP LOCKED",
             (to_utc_text(now), limit),
         )
         return [DueReminder(reminder=_reminder(r, "r_"), member=member_from_row(r), guild_timezone=r["g_timezone"],
                             guild_left=r["g_left_at"] is not None, checkin_channel_id=r["g_checkin_channel_id"])
-                for r in await cursor.fetchall()]
+                for r in rows]
 
     @staticmethod
-    async def advance_reminder(conn: aiosqlite.Connection, member_id: int, *, timezone: str,
+    async def advance_reminder(conn: Connection, member_id: int, *, timezone: str,
                                next_due_at: datetime, sent_date: date | None) -> None:
         """Move a reminder on inside a transaction, noting the local date it was sent for."""
         if sent_date is None:

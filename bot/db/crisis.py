@@ -6,13 +6,10 @@ what was done about it and which moderator acted.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, Row
 from bot.domain.crisis.records import (
     AlertAction,
     AlertSource,
@@ -56,7 +53,7 @@ def _time(value: str | None) -> datetime | None:
     return from_utc_text(value) if value else None
 
 
-def _alert(row: sqlite3.Row) -> CrisisAlert:
+def _alert(row: Row) -> CrisisAlert:
     return CrisisAlert(
         alert_id=row["alert_id"], guild_id=row["guild_id"], member_id=row["member_id"],
         user_id=row["user_id"], source=AlertSource(row["source"]), channel_id=row["channel_id"],
@@ -74,8 +71,18 @@ def _alert(row: sqlite3.Row) -> CrisisAlert:
     )
 
 
-def _local(row: sqlite3.Row) -> LocalResourceRow:
+def _local(row: Row) -> LocalResourceRow:
     return LocalResourceRow(row["resource_id"], row["guild_id"], row["country"], row["name"], row["contact"])
+
+
+# What the table's unique key compares: names with ASCII letters folded (SQLite's NOCASE, and
+# lower() on both engines); other letters compare as they are.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """Fold ASCII capitals only, as the database's `lower()` and NOCASE do."""
+    return text.translate(_ASCII_LOWER)
 
 
 _SELECT_ALERT = (
@@ -84,22 +91,20 @@ _SELECT_ALERT = (
 _ATTEMPTED_SQL = "(" + ", ".join(f"'{s.value}'" for s in DM_ATTEMPTED) + ")"
 
 
-async def _one(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> sqlite3.Row | None:
-    # Closing the cursor finishes the statement, so no read stays open inside a write.
-    async with conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+async def _one(conn: Connection, sql: str, params: tuple[object, ...]) -> Row | None:
+    return await conn.fetch_one(sql, params)
 
 
 # -- inside the caller's transaction ------------------------------------------------------
 
-async def alert_for_message_in(conn: aiosqlite.Connection, guild_id: int, message_id: int) -> int | None:
+async def alert_for_message_in(conn: Connection, guild_id: int, message_id: int) -> int | None:
     """Return the alert already raised for a message (a replayed gateway event), if any."""
     row = await _one(conn, "SELECT alert_id FROM crisis_alerts WHERE guild_id = ? AND message_id = ?",
                      (guild_id, message_id))
     return None if row is None else int(row[0])
 
 
-async def open_alert_to_merge_in(conn: aiosqlite.Connection, member_id: int, since: datetime, path: str,
+async def open_alert_to_merge_in(conn: Connection, member_id: int, since: datetime, path: str,
                                  tier: int) -> CrisisAlert | None:
     """Return the member's newest open detection alert since `since` on `path` with at least `tier`."""
     row = await _one(conn, _SELECT_ALERT + "WHERE a.member_id = ? AND a.source = 'detection' AND a.created_at >= ? "
@@ -109,14 +114,14 @@ async def open_alert_to_merge_in(conn: aiosqlite.Connection, member_id: int, sin
     return _alert(row) if row else None
 
 
-async def count_alerts_in(conn: aiosqlite.Connection, member_id: int, since: datetime) -> int:
+async def count_alerts_in(conn: Connection, member_id: int, since: datetime) -> int:
     """Count the member's alerts raised at or after `since`."""
     row = await _one(conn, "SELECT count(*) FROM crisis_alerts WHERE member_id = ? AND created_at >= ?",
                      (member_id, to_utc_text(since)))
     return int(row[0]) if row else 0
 
 
-async def last_dm_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime | None:
+async def last_dm_at_in(conn: Connection, member_id: int) -> datetime | None:
     """Return when resources were last offered to the member by DM (attempted, any outcome)."""
     row = await _one(
         conn, f"SELECT max(dm_at) FROM crisis_alerts WHERE member_id = ? AND dm_status IN {_ATTEMPTED_SQL}",  # noqa: S608 - fixed enum values
@@ -124,42 +129,41 @@ async def last_dm_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime 
     return _time(row[0]) if row else None
 
 
-async def last_request_at_in(conn: aiosqlite.Connection, member_id: int) -> datetime | None:
+async def last_request_at_in(conn: Connection, member_id: int) -> datetime | None:
     """Return when the member last used /alertmods (in the server of this member row)."""
     row = await _one(conn, "SELECT max(created_at) FROM crisis_alerts WHERE member_id = ? AND source = 'request'",
                      (member_id,))
     return _time(row[0]) if row else None
 
 
-async def last_nudge_at_in(conn: aiosqlite.Connection, channel_id: int) -> datetime | None:
+async def last_nudge_at_in(conn: Connection, channel_id: int) -> datetime | None:
     """Return when a public /crisis nudge last went to a channel."""
     row = await _one(conn, "SELECT max(dm_at) FROM crisis_alerts WHERE channel_id = ? AND dm_status = 'nudged'",
                      (channel_id,))
     return _time(row[0]) if row else None
 
 
-async def insert_alert_in(conn: aiosqlite.Connection, alert: NewAlert, now: datetime) -> int:
+async def insert_alert_in(conn: Connection, alert: NewAlert, now: datetime) -> int:
     """Record an alert and return its id."""
     stamp = to_utc_text(now)
-    cursor = await conn.execute(
+    alert_id = await conn.fetch_value(
         "INSERT INTO crisis_alerts (guild_id, member_id, source, channel_id, message_id, tier, path, need, "
         "rule_id, ruleset_version, modifiers, lang, pinged, prior_alerts, dm_status, dm_at, alert_channel_id, "
-        "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING alert_id",
         (alert.guild_id, alert.member_id, alert.source.value, alert.channel_id, alert.message_id, alert.tier,
          alert.path, alert.need, alert.rule_id, alert.ruleset_version, "|".join(alert.modifiers), alert.lang,
          int(alert.pinged), alert.prior_alerts, alert.dm_status.value,
          stamp if alert.dm_status is DmStatus.PENDING else None, alert.alert_channel_id, stamp, stamp))
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return int(alert_id)
 
 
-async def get_alert_in(conn: aiosqlite.Connection, alert_id: int) -> CrisisAlert | None:
+async def get_alert_in(conn: Connection, alert_id: int) -> CrisisAlert | None:
     """Return one alert, inside the caller's transaction."""
     row = await _one(conn, _SELECT_ALERT + "WHERE a.alert_id = ?", (alert_id,))
     return _alert(row) if row else None
 
 
-async def bump_repeat_in(conn: aiosqlite.Connection, alert_id: int, now: datetime) -> None:
+async def bump_repeat_in(conn: Connection, alert_id: int, now: datetime) -> None:
     """Count one more matching message folded into an alert."""
     await conn.execute(
         "UPDATE crisis_alerts SET repeat_count = repeat_count + 1, last_seen_at = ?, version = version + 1 "
@@ -183,8 +187,9 @@ class CrisisRepository:
     async def set_alert_message(self, alert_id: int, message_id: int, shown_version: int) -> None:
         """Remember the posted alert's message id and the version it was rendered from."""
         await self.db.execute(
-            "UPDATE crisis_alerts SET alert_message_id = ?, shown_version = max(shown_version, ?) WHERE alert_id = ?",
-            (message_id, shown_version, alert_id))
+            "UPDATE crisis_alerts SET alert_message_id = ?, "
+            "shown_version = CASE WHEN shown_version > ? THEN shown_version ELSE ? END WHERE alert_id = ?",
+            (message_id, shown_version, shown_version, alert_id))
 
     async def mark_shown(self, alert_id: int, version: int) -> None:
         """Record that the posted alert now shows `version` (never going back to an older one)."""
@@ -212,18 +217,17 @@ class CrisisRepository:
         stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
             if action is AlertAction.ACK:
-                cursor = await conn.execute(
+                changed = await conn.execute(
                     "UPDATE crisis_alerts SET status = 'acknowledged', acknowledged_by = ?, acknowledged_at = ?, "
                     "version = version + 1 WHERE alert_id = ? AND status = 'open'", (actor_user_id, stamp, alert_id))
             else:
                 status = AlertStatus.RESOLVED if action is AlertAction.RESOLVE else AlertStatus.FALSE_ALARM
-                cursor = await conn.execute(
+                changed = await conn.execute(
                     "UPDATE crisis_alerts SET status = ?, resolved_by = ?, resolved_at = ?, version = version + 1 "
                     "WHERE alert_id = ? AND status IN ('open', 'acknowledged')",
                     (status.value, actor_user_id, stamp, alert_id))
-            changed = cursor.rowcount == 1
             alert = await get_alert_in(conn, alert_id)
-        return None if alert is None else (alert, changed)
+        return None if alert is None else (alert, changed == 1)
 
     # -- regions ------------------------------------------------------------------------
 
@@ -250,7 +254,7 @@ class CrisisRepository:
     async def local_resources(self, guild_id: int) -> list[LocalResourceRow]:
         """Return a server's own resources, by country then name."""
         rows = await self.db.fetch_all(
-            "SELECT * FROM crisis_local_resources WHERE guild_id = ? ORDER BY country, name COLLATE NOCASE",
+            "SELECT * FROM crisis_local_resources WHERE guild_id = ? ORDER BY country, lower(name)",
             (guild_id,))
         return [_local(r) for r in rows]
 
@@ -264,16 +268,15 @@ class CrisisRepository:
                 "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
             existing = await _one(
                 conn, "SELECT resource_id FROM crisis_local_resources WHERE guild_id = ? AND country = ? "
-                "AND name = ? COLLATE NOCASE", (guild_id, country, name))
+                "AND lower(name) = ?", (guild_id, country, ascii_lower(name)))
             if existing is None:
                 count = await _one(conn, "SELECT count(*) FROM crisis_local_resources WHERE guild_id = ?",
                                    (guild_id,))
                 if count is not None and count[0] >= limit:
                     return None
-                cursor = await conn.execute(
+                resource_id = await conn.fetch_value(
                     "INSERT INTO crisis_local_resources (guild_id, country, name, contact, created_at) "
-                    "VALUES (?, ?, ?, ?, ?)", (guild_id, country, name, contact, stamp))
-                resource_id = cursor.lastrowid
+                    "VALUES (?, ?, ?, ?, ?) RETURNING resource_id", (guild_id, country, name, contact, stamp))
             else:
                 resource_id = existing[0]
                 await conn.execute("UPDATE crisis_local_resources SET name = ?, contact = ? WHERE resource_id = ?",

@@ -1,62 +1,69 @@
-"""The SQLite connections: pragmas, one writer, explicit transactions, migrations, backup.
+"""One `Database` interface, two engines: SQLite (the embedded default) and PostgreSQL.
 
-Two aiosqlite connections serve the whole process: one writer and one reader. Writes go
-through `transaction()`, which holds an asyncio lock and opens `BEGIN IMMEDIATE` on the
-writer, so read-then-write logic sees no interleaving writer and a unique constraint, not
-luck, decides races. Reads (`fetch_*`) go to the reader, which in WAL mode sees only
-committed data: a read never sees another coroutine's transaction half-done (a sweep's
-queued message that then rolls back, say). A read made by the task that holds the open
-transaction goes to the writer instead, so it sees that transaction's own writes. Both
-connections run in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
+Repositories are written once, against `Connection`: SQL with `?` (or `:name`) placeholders
+and the SQL both engines share. What differs stays in the engine modules, `bot/db/sqlite.py`
+and `bot/db/postgres.py`: placeholders, locking clauses, error types, schema introspection,
+how versions are stored. Services never learn which engine runs; `database_for(config)`
+picks it (`KINDRED_DATABASE_URL=postgresql://…` selects PostgreSQL).
+
+Both engines keep the same discipline:
+
+* Writes happen inside `transaction()`, one at a time per process (an asyncio lock), so
+  read-then-write logic sees no interleaving writer of its own process; across processes
+  (PostgreSQL, several shard processes) unique constraints, conditional updates and
+  `FOR UPDATE … SKIP LOCKED` on due rows decide races.
+* Reads (`fetch_*`) use other connections that see committed data only, so a read never
+  sees another coroutine's transaction half-done. A read made by the task holding the open
+  transaction goes to that transaction's connection instead and sees its own writes.
+* A constraint violation raises `IntegrityError` and "cannot be used right now" (locked,
+  gone, read-only, full) raises `DatabaseUnavailableError`, whatever the engine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-import os
 import re
-import sqlite3
-import stat
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from bot.domain.localtime import from_utc_text
 from bot.errors import DatabaseUnavailableError, MigrationError
 
+if TYPE_CHECKING:
+    from bot.config import Config
+
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
-# SQLite's own busy wait is kept short: it blocks the connection's one thread, and so every
-# read queued behind it. Longer waits for another process's lock happen in `transaction()`,
-# between attempts, where reads (and `/crisis`) carry on.
-PRAGMAS = (
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = FULL",
-    "PRAGMA foreign_keys = ON",
-    "PRAGMA secure_delete = ON",
-    "PRAGMA busy_timeout = 50",
-)
-# How long a write waits in all for the writer lock (this process's, then SQLite's) before
-# giving up. Discord drops an interaction not answered within 3 seconds, and a member should
-# hear "try again in a few minutes" rather than nothing.
+# How long a write waits in all for the writer lock (this process's, then the engine's)
+# before giving up. Discord drops an interaction not answered within 3 seconds, and a member
+# should hear "try again in a few minutes" rather than nothing.
 BUSY_TIMEOUT = 1.5  # seconds
-_BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
-# The database holds notes, moods and plans: its files (SQLite gives the -wal and -shm
-# files the main file's mode) and backups are the owner's alone, whatever the umask.
-FILE_MODE = 0o600
-FOLDER_MODE = 0o700
-# SQLite result codes that mean "cannot be used right now" (locked, read-only, I/O, full),
-# as opposed to a mistake in a statement.
-_UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
-                                sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN})
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+DIALECTS = (SQLITE, POSTGRESQL)
+# `0001_initial.sql` is SQLite's; `0001_initial.postgresql.sql` the same version for PostgreSQL.
+_MIGRATION_NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)(?:\.(?P<dialect>postgresql))?\.sql")
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class IntegrityError(Exception):
+    """A statement broke a constraint (unique, foreign key, check, not null), on either engine."""
+
+
+class Row(Protocol):
+    """A result row: by column name or position (`sqlite3.Row`, `asyncpg.Record`)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,88 +75,124 @@ class Migration:
     sql: str
 
 
-def bundled_migrations() -> list[Migration]:
-    """Return the migrations shipped in `bot/db/migrations`, in order."""
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A column of `table` referencing `parent(parent_column)`."""
+
+    table: str
+    column: str
+    parent: str
+    parent_column: str
+    on_delete: str
+
+
+def bundled_migrations(dialect: str = SQLITE) -> list[Migration]:
+    """Return the migrations shipped in `bot/db/migrations` for one engine, in order."""
+    if dialect not in DIALECTS:
+        raise ValueError(dialect)
     found = []
     for entry in resources.files("bot.db.migrations").iterdir():
         match = _MIGRATION_NAME.fullmatch(entry.name)
-        if match:
+        if match and (match["dialect"] or SQLITE) == dialect:
             found.append(Migration(int(match["version"]), match["name"], entry.read_text("utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
     if versions != list(range(1, len(found) + 1)):
-        raise MigrationError(f"migration numbers must run 1..N without gaps, found {versions}")
+        raise MigrationError(f"{dialect} migration numbers must run 1..N without gaps, found {versions}")
     return found
 
 
-class Database:
-    """The process's SQLite database: one writer connection and one reader."""
+def id_list(dialect: str, values: Iterable[int]) -> tuple[str, Any]:
+    """Return a subquery yielding these integers as `value`, and its one parameter.
 
-    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
-        self.path = Path(path)
+    For long lists (every server the bot is in): one parameter instead of one per value.
+    """
+    if dialect == SQLITE:
+        return "SELECT value FROM json_each(?)", json.dumps(list(values))
+    return "SELECT unnest(CAST(? AS BIGINT[])) AS value", list(values)
+
+
+class Connection(ABC):
+    """A connection inside a transaction: the statements repositories write once for both engines."""
+
+    dialect: ClassVar[str]
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows (in one round trip where the engine can)."""
+
+    @abstractmethod
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a query (or a statement with RETURNING) and return all rows."""
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        """Run a query and return its first row."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
+        """Run a query and return the first column of its first row (or None)."""
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    @abstractmethod
+    def may_fail(self) -> AbstractAsyncContextManager[None]:
+        """Let ONE statement fail with `IntegrityError` and the transaction go on.
+
+        SQLite undoes just the failed statement by itself; PostgreSQL would abort the whole
+        transaction, so there the statement runs in a savepoint.
+        """
+
+    def ids(self, values: Iterable[int]) -> tuple[str, Any]:
+        """Return a subquery of these integers and its parameter (see `id_list`)."""
+        return id_list(self.dialect, values)
+
+
+class Database(ABC):
+    """The process's database: one writer at a time, reads on connections that see committed data."""
+
+    dialect: ClassVar[str]
+
+    def __init__(self, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.busy_timeout = busy_timeout
-        self._conn: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
-        # The task inside `transaction()`: its reads must see its own uncommitted writes.
+        # The task inside `transaction()` and its connection: its reads must see its own writes.
         self._writing_task: asyncio.Task[Any] | None = None
+        self._writing_conn: Connection | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
 
     @property
+    @abstractmethod
     def is_open(self) -> bool:
         """Whether the connections are open."""
-        return self._conn is not None
 
     @property
-    def conn(self) -> aiosqlite.Connection:
-        """The open writer connection."""
-        if self._conn is None:
-            raise DatabaseUnavailableError("database is not open")
-        return self._conn
+    @abstractmethod
+    def location(self) -> str:
+        """Where the database is, for messages (a path, or a URL without its password)."""
 
-    @property
-    def reader(self) -> aiosqlite.Connection:
-        """The open reader connection (read-only; sees committed data only)."""
-        if self._reader is None:
-            raise DatabaseUnavailableError("database is not open")
-        return self._reader
-
+    @abstractmethod
     async def open(self) -> None:
-        """Open the writer and the reader connections and apply the pragmas."""
-        try:
-            if str(self.path) != ":memory:":
-                _private_folder(self.path.parent)
-                _private_file(self.path)
-        except OSError as exc:
-            raise DatabaseUnavailableError(str(exc)) from exc
-        writer = await _connect(self.path, PRAGMAS)
-        try:
-            # The writer made the file WAL, so the reader reads committed snapshots.
-            reader = await _connect(self.path, (*PRAGMAS, "PRAGMA query_only = ON"))
-        except BaseException:
-            await writer.close()
-            raise
-        self._conn, self._reader = writer, reader
+        """Open the connections (DatabaseUnavailableError if the database cannot be reached)."""
 
+    @abstractmethod
     async def close(self, grace: float = 0.0) -> None:
-        """Checkpoint the WAL and close, first giving a transaction in flight up to `grace` seconds to end."""
-        if self._conn is not None and grace > 0:
-            try:
-                async with asyncio.timeout(grace):
-                    await self._write_lock.acquire()
-                self._write_lock.release()
-            except TimeoutError:
-                log.warning("closing the database under a transaction still running after %.0f s", grace)
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            await reader.close()
-        if self._conn is None:
+        """Close, first giving a transaction in flight up to `grace` seconds to end."""
+
+    async def _wait_for_writer(self, grace: float) -> None:
+        if grace <= 0:
             return
-        conn, self._conn = self._conn, None
         try:
-            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            log.warning("WAL checkpoint at close failed", exc_info=True)
-        await conn.close()
+            async with asyncio.timeout(grace):
+                await self._write_lock.acquire()
+            self._write_lock.release()
+        except TimeoutError:
+            log.warning("closing the database under a transaction still running after %.0f s", grace)
 
     async def __aenter__(self) -> Database:
         await self.open()
@@ -160,46 +203,44 @@ class Database:
 
     # -- reads --------------------------------------------------------------------------
 
-    # Reads are key lookups and short lists, fetched whole in one round trip to the database
-    # thread: a cursor's execute, fetch and close would be three, and every command waits
-    # for each in turn.
-
-    def _read_conn(self) -> aiosqlite.Connection:
+    def _own_transaction(self) -> Connection | None:
+        """The open transaction's connection if the current task holds it."""
         if self._writing_task is not None and self._writing_task is asyncio.current_task():
-            return self.conn  # inside its own transaction: see its writes
-        return self.reader
+            return self._writing_conn
+        return None
 
-    async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    @abstractmethod
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a query and return all rows (committed data, or the caller's own transaction)."""
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         """Run a query and return its first row."""
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
 
-    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """Run a query and return all rows."""
-        try:
-            return list(await self._read_conn().execute_fetchall(sql, params))
-        except sqlite3.OperationalError as exc:
-            raise DatabaseUnavailableError(str(exc)) from exc
-
-    async def fetch_value(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
         """Run a query and return the first column of its first row (or None)."""
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
-    async def fetch_instant(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> datetime | None:
+    async def fetch_instant(self, sql: str, params: Params = ()) -> datetime | None:
         """Run a query whose first value is a stored UTC instant (or NULL) and return it."""
         value = await self.fetch_value(sql, params)
         return None if value is None else from_utc_text(value)
 
+    def ids(self, values: Iterable[int]) -> tuple[str, Any]:
+        """Return a subquery of these integers and its parameter (see `id_list`)."""
+        return id_list(self.dialect, values)
+
     # -- writes -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """Hold the writer lock inside `BEGIN IMMEDIATE … COMMIT` (rollback on error).
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Hold this process's writer lock inside a transaction: commit at the end, roll back on error.
 
-        Taking the lock gives up after `busy_timeout` in all, counting both the wait behind
-        this process's other writes and the wait for another process to let go of the file,
-        so writes queued behind one another while the file is locked each fail in time.
+        Taking the lock gives up after `busy_timeout` in all, counting the wait behind this
+        process's other writes and the engine's own wait (another process holding the SQLite
+        file), so writes queued behind one another while the database is stuck each fail in time.
         """
         deadline = asyncio.get_running_loop().time() + self.busy_timeout
         try:
@@ -208,33 +249,23 @@ class Database:
         except TimeoutError:
             raise DatabaseUnavailableError("timed out waiting for the writer lock") from None
         try:
-            conn = self.conn
-            await _begin(conn, deadline)
-            self._writing_task = asyncio.current_task()
-            try:
-                yield conn
-            except sqlite3.OperationalError as exc:
-                await _rollback_quietly(conn)
-                if _unavailable(exc):  # e.g. a read-only file: the write fails, not BEGIN
-                    raise DatabaseUnavailableError(str(exc)) from exc
-                raise
-            except BaseException:
-                await _rollback_quietly(conn)
-                raise
-            try:
-                await conn.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                await _rollback_quietly(conn)
-                raise DatabaseUnavailableError(str(exc)) from exc
+            async with self._begin(deadline) as conn:
+                self._writing_task, self._writing_conn = asyncio.current_task(), conn
+                try:
+                    yield conn
+                finally:
+                    self._writing_task = self._writing_conn = None
         finally:
-            self._writing_task = None
             self._write_lock.release()
 
-    async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    @abstractmethod
+    def _begin(self, deadline: float) -> AbstractAsyncContextManager[Connection]:
+        """Open a write transaction (waiting for the engine's lock until `deadline`), commit or roll back."""
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement in its own transaction; return the changed row count."""
         async with self.transaction() as conn:
-            cursor = await conn.execute(sql, params)
-            return cursor.rowcount
+            return await conn.execute(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows in a single transaction."""
@@ -243,13 +274,13 @@ class Database:
 
     # -- schema -------------------------------------------------------------------------
 
+    @abstractmethod
     async def schema_version(self) -> int:
-        """Return `PRAGMA user_version`."""
-        return int(await self.fetch_value("PRAGMA user_version") or 0)
+        """Return the number of the last migration applied (0 for an empty database)."""
 
     async def migrate(self, migrations: Sequence[Migration] | None = None) -> int:
         """Apply pending migrations, each in its own transaction; return the new version."""
-        migrations = bundled_migrations() if migrations is None else list(migrations)
+        migrations = bundled_migrations(self.dialect) if migrations is None else list(migrations)
         current = await self.schema_version()
         latest = migrations[-1].version if migrations else 0
         if current > latest:
@@ -261,143 +292,55 @@ class Database:
             if migration.version <= current:
                 continue
             async with self._write_lock:
-                await self._apply(migration)
-            log.info("applied migration %04d_%s", migration.version, migration.name)
+                applied = await self._apply(migration)
+            if applied:
+                log.info("applied migration %04d_%s", migration.version, migration.name)
             current = migration.version
         return current
 
-    async def _apply(self, migration: Migration) -> None:
-        # executescript() commits any open transaction first, so BEGIN and COMMIT live
-        # inside the script itself; a failure leaves it open and we roll it back.
-        script = (
-            "BEGIN IMMEDIATE;\n"
-            f"{migration.sql}\n;\n"
-            f"PRAGMA user_version = {migration.version};\n"
-            "COMMIT;"
-        )
-        try:
-            await self.conn.executescript(script)
-        except sqlite3.Error as exc:
-            await _rollback_quietly(self.conn)
-            raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+    @abstractmethod
+    async def _apply(self, migration: Migration) -> bool:
+        """Apply one migration in its own transaction (MigrationError, rolled back, on failure).
+
+        Returns False if another process applied it first.
+        """
+
+    @abstractmethod
+    async def tables(self) -> list[str]:
+        """Return every application table (not the engine's own bookkeeping), by name."""
+
+    @abstractmethod
+    async def columns(self, table: str) -> list[str]:
+        """Return a table's column names in order."""
+
+    @abstractmethod
+    async def primary_key(self, table: str) -> list[str]:
+        """Return a table's primary key columns in order."""
+
+    @abstractmethod
+    async def foreign_keys(self, table: str) -> list[ForeignKey]:
+        """Return the foreign keys of a table."""
 
     # -- maintenance --------------------------------------------------------------------
 
+    @abstractmethod
     async def checkpoint(self) -> bool:
-        """Fold the WAL back into the main file and truncate it; False if reads kept it from finishing.
-
-        After a deletion this is what takes the deleted values off the disk (with
-        `secure_delete`), so a read in progress on the reader connection is waited out
-        rather than leaving the WAL as it is. Writers get the lock between attempts.
-        """
-        deadline = asyncio.get_running_loop().time() + self.busy_timeout
-        while True:
-            async with self._write_lock:
-                rows = await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
-            busy = next(iter(rows), (0,))[0]
-            if not busy:
-                return True
-            if asyncio.get_running_loop().time() >= deadline:
-                log.warning("WAL checkpoint could not finish: reads kept it busy")
-                return False
-            await asyncio.sleep(_BUSY_RETRY)
-
-    async def backup_to(self, target: Path | str) -> str:
-        """Copy the database with SQLite's online backup API; return the copy's integrity check."""
-        target = Path(target)
-        _private_folder(target.parent)
-        _create_private(target)  # FileExistsError if it exists: a backup never overwrites
-        async with self._write_lock:
-            dest = await aiosqlite.connect(target)
-            try:
-                await self.conn.backup(dest)
-            finally:
-                await dest.close()
-        check = await aiosqlite.connect(target)
-        try:
-            async with check.execute("PRAGMA integrity_check") as cursor:
-                rows = [r[0] for r in await cursor.fetchall()]
-        finally:
-            await check.close()
-        return "ok" if rows == ["ok"] else "; ".join(rows)
+        """Take deleted values off the disk where the engine lets us; False if it could not finish."""
 
 
-def _private_folder(folder: Path) -> None:
-    """Create `folder` and its missing parents readable by the owner only; leave existing ones be."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for path in reversed(missing):
-        path.mkdir(exist_ok=True)
-        path.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask; chmod's is not
+def database_for(config: Config, *, busy_timeout: float = BUSY_TIMEOUT) -> Database:
+    """Return the configured database, not yet open: PostgreSQL with a URL, else the SQLite file."""
+    if config.database_url:
+        from bot.db.postgres import PostgresDatabase
+
+        return PostgresDatabase(config.database_url, busy_timeout=busy_timeout)
+    from bot.db.sqlite import SqliteDatabase
+
+    return SqliteDatabase(config.database_path, busy_timeout=busy_timeout)
 
 
-def _create_private(path: Path) -> None:
-    """Create an empty file readable by the owner only (FileExistsError if it exists)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)  # the umask may have left fewer bits, never more; be exact
-    finally:
-        os.close(fd)
-
-
-def _private_file(path: Path) -> None:
-    """Create the database file owner-only, or take group and other access off an existing one."""
-    try:
-        _create_private(path)  # SQLite takes an empty file as a new database
-        return
-    except FileExistsError:
-        pass
-    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        try:
-            mode = stat.S_IMODE(file.stat().st_mode)
-            if mode & 0o077:
-                file.chmod(mode & 0o700)
-                log.info("made %s readable by its owner only (it was %o)", file.name, mode)
-        except FileNotFoundError:
-            continue
-        except OSError as exc:  # e.g. a read-only mount or another user's file: still usable
-            log.warning("could not make %s private: %s", file.name, exc.strerror)
-
-
-async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:
-    """Open one connection in autocommit mode with `pragmas` applied; unavailable on failure."""
-    try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
-    except (sqlite3.Error, OSError) as exc:
-        raise DatabaseUnavailableError(str(exc)) from exc
-    try:
-        for pragma in pragmas:
-            await conn.execute(pragma)
-    except sqlite3.Error as exc:
-        await conn.close()  # its worker thread would otherwise outlive the failure
-        raise DatabaseUnavailableError(str(exc)) from exc
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-async def _begin(conn: aiosqlite.Connection, deadline: float) -> None:
-    """BEGIN IMMEDIATE, trying again while another process holds the file, until `deadline`."""
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            await conn.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or loop.time() >= deadline:
-                raise DatabaseUnavailableError(str(exc)) from exc
-        await asyncio.sleep(_BUSY_RETRY)
-
-
-def _unavailable(exc: sqlite3.OperationalError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors not raised by SQLite itself
-    return code is not None and code & 0xFF in _UNAVAILABLE_CODES
-
-
-async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
-    try:
-        await conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
+def quote_ident(name: str) -> str:
+    """Quote a table or column name taken from the schema (refusing anything unexpected)."""
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unexpected identifier {name!r}")
+    return f'"{name}"'

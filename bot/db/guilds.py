@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
-from bot.db.database import Database
+from bot.db.database import Database, Row
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import GuildSettings
 
 _MARK_PRESENT = ("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-                 "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL WHERE left_at IS NOT NULL")
+                 "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL WHERE guilds.left_at IS NOT NULL")
 # Columns a moderator command may change; anything else is refused before SQL is built.
 GUILD_SETTING_COLUMNS = frozenset({
     "timezone", "region", "checkin_channel_id", "checkin_time", "checkin_enabled",
@@ -22,7 +20,7 @@ GUILD_SETTING_COLUMNS = frozenset({
 })
 
 
-def guild_from_row(row: sqlite3.Row) -> GuildSettings:
+def guild_from_row(row: Row) -> GuildSettings:
     """Build a GuildSettings value from a `guilds` row."""
     return GuildSettings(
         guild_id=row["guild_id"],
@@ -86,10 +84,10 @@ class GuildRepository:
         stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
             await conn.executemany(_MARK_PRESENT, [(guild_id, stamp, stamp) for guild_id in present_ids])
+            present, ids = conn.ids(present_ids)
             await conn.execute(
-                "UPDATE guilds SET left_at = ? WHERE left_at IS NULL "
-                "AND guild_id NOT IN (SELECT value FROM json_each(?))",
-                (stamp, json.dumps(present_ids)),
+                f"UPDATE guilds SET left_at = ? WHERE left_at IS NULL AND guild_id NOT IN ({present})",  # noqa: S608 - a fixed fragment
+                (stamp, ids),
             )
 
     async def update(self, guild_id: int, now: datetime, **values: Any) -> GuildSettings:

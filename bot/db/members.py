@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, Row
 from bot.db.guilds import _to_sql
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, MemberSettings, ShareCheckins
@@ -18,7 +15,7 @@ MEMBER_SETTING_COLUMNS = frozenset({
 })
 
 
-def member_from_row(row: sqlite3.Row) -> MemberSettings:
+def member_from_row(row: Row) -> MemberSettings:
     """Build a MemberSettings value from a `members` row."""
     return MemberSettings(
         member_id=row["member_id"],
@@ -39,9 +36,12 @@ def member_from_row(row: sqlite3.Row) -> MemberSettings:
 # The closed-DM mark belongs to the user, not to one server: every `members` row of a user
 # carries the same `dm_closed_at`. A refusal marks them all (`mark_dm_closed`), using the
 # bot in any server clears them all, and a row added without use inherits the mark.
+# The member row is written only while the server's row exists (it is created first when it
+# does not), so the usual case is one statement and no failed statement to recover from.
 _MARK_ACTIVE = (
     "INSERT INTO members (guild_id, user_id, created_at, last_active_at) "
-    "VALUES (:guild_id, :user_id, :now, :now) "
+    "SELECT CAST(:guild_id AS BIGINT), CAST(:user_id AS BIGINT), CAST(:now AS TEXT), CAST(:now AS TEXT) "
+    "WHERE EXISTS (SELECT 1 FROM guilds WHERE guild_id = :guild_id) "
     "ON CONFLICT (guild_id, user_id) DO UPDATE SET last_active_at = excluded.last_active_at, dm_closed_at = NULL "
     # Whether another server's row still carries the mark (then it is cleared there too): known
     # from the same round trip, so the usual case costs nothing more.
@@ -50,15 +50,16 @@ _MARK_ACTIVE = (
 )
 _ENSURE_ONLY = (
     "INSERT INTO members (guild_id, user_id, created_at, last_active_at, dm_closed_at) "
-    "VALUES (:guild_id, :user_id, :now, :now, "
-    "(SELECT max(o.dm_closed_at) FROM members o WHERE o.user_id = :user_id)) "
+    "SELECT CAST(:guild_id AS BIGINT), CAST(:user_id AS BIGINT), CAST(:now AS TEXT), CAST(:now AS TEXT), "
+    "(SELECT max(o.dm_closed_at) FROM members o WHERE o.user_id = :user_id) "
+    "WHERE EXISTS (SELECT 1 FROM guilds WHERE guild_id = :guild_id) "
     "ON CONFLICT (guild_id, user_id) DO NOTHING RETURNING *"
 )
 _SELECT = "SELECT * FROM members WHERE guild_id = ? AND user_id = ?"
 _LIFT_MARK = "UPDATE members SET dm_closed_at = NULL WHERE user_id = ? AND dm_closed_at IS NOT NULL"
 
 
-async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now: datetime, *,
+async def touch_in(conn: Connection, guild_id: int, user_id: int, now: datetime, *,
                    active: bool = True) -> MemberSettings:
     """Return a member's row inside the caller's transaction, creating it (and the server's).
 
@@ -68,22 +69,21 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
     the mark would make us retry a refused DM.
     """
     stamp = to_utc_text(now)
-    # Every command runs this, and each statement is a round trip to the database thread:
-    # one, usually (two for an unchanged row, three for a server's first member).
+    # Every command runs this, and each statement is a round trip to the database: one,
+    # usually (two for an unchanged row, three or four for a server's first member).
     upsert = _MARK_ACTIVE if active else _ENSURE_ONLY
     params = {"guild_id": guild_id, "user_id": user_id, "now": stamp}
-    try:
-        rows = list(await conn.execute_fetchall(upsert, params))
-    except sqlite3.IntegrityError:  # the server has no row yet (foreign key): add it, then the member
+    rows = await conn.fetch_all(upsert, params)
+    if not rows and not active:  # DO NOTHING returns nothing: the member may be there already
+        rows = await conn.fetch_all(_SELECT, (guild_id, user_id))
+    if not rows:  # the server has no row yet: add it, then the member
         await conn.execute(
             "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (guild_id) DO NOTHING",
             (guild_id, stamp, stamp),
         )
-        rows = list(await conn.execute_fetchall(upsert, params))
-    if not rows:  # DO NOTHING returns nothing: the member was there and stays as they were
-        rows = list(await conn.execute_fetchall(_SELECT, (guild_id, user_id)))
-    elif active and rows[0]["marked_elsewhere"]:
+        rows = await conn.fetch_all(upsert, params)
+    if active and rows[0]["marked_elsewhere"]:
         await conn.execute(_LIFT_MARK, (user_id,))
     return member_from_row(rows[0])
 

@@ -13,15 +13,12 @@ up or cancelled, only what exactly-once needs stays (key, status, times, message
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, Row
 from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.domain.messages import OutgoingMessage
 
@@ -55,7 +52,7 @@ class NewOutboxItem:
     member_id: int | None = None
 
 
-def _item(row: sqlite3.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     return OutboxItem(
         outbox_id=row["outbox_id"], dedupe_key=row["dedupe_key"], kind=row["kind"],
         guild_id=row["guild_id"], member_id=row["member_id"], target=row["target"],
@@ -72,7 +69,7 @@ class Claim:
     until: datetime
 
 
-async def enqueue(conn: aiosqlite.Connection, item: NewOutboxItem, *, not_before: datetime,
+async def enqueue(conn: Connection, item: NewOutboxItem, *, not_before: datetime,
                   now: datetime, claim: Claim | None = None) -> int | None:
     """Queue a message inside the caller's transaction; None if that occurrence was queued before.
 
@@ -81,18 +78,18 @@ async def enqueue(conn: aiosqlite.Connection, item: NewOutboxItem, *, not_before
     """
     if item.target not in ("dm", "channel"):
         raise ValueError(item.target)
-    cursor = await conn.execute(
+    outbox_id = await conn.fetch_value(
         "INSERT INTO outbox (dedupe_key, kind, guild_id, member_id, target, target_id, payload, "
         "not_before, created_at, claimed_by, claimed_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (dedupe_key) DO NOTHING",
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING outbox_id",
         (item.dedupe_key, item.kind, item.guild_id, item.member_id, item.target, item.target_id,
          item.message.to_json(), to_utc_text(not_before), to_utc_text(now),
          claim.claimant if claim else None, to_utc_text(claim.until) if claim else None),
     )
-    return cursor.lastrowid if cursor.rowcount == 1 else None
+    return None if outbox_id is None else int(outbox_id)
 
 
-async def cancel_in(conn: aiosqlite.Connection, *, keys: Sequence[str] | None = None, key_prefix: str | None = None,
+async def cancel_in(conn: Connection, *, keys: Sequence[str] | None = None, key_prefix: str | None = None,
                     target: str | None = None) -> int:
     """Withdraw messages not sent yet, inside the caller's transaction; return how many.
 
@@ -119,31 +116,29 @@ async def cancel_in(conn: aiosqlite.Connection, *, keys: Sequence[str] | None = 
     if target is not None:
         where.append("target = ?")
         params.append(target)
-    cursor = await conn.execute(
+    return await conn.execute(
         f"UPDATE outbox SET status = 'cancelled', payload = NULL WHERE status = 'pending' AND {' AND '.join(where)}",  # noqa: S608 - fixed fragments
         params)
-    return cursor.rowcount
 
 
-async def cancel_naming_in(conn: aiosqlite.Connection, guild_id: int, user_id: int) -> int:
+async def cancel_naming_in(conn: Connection, guild_id: int, user_id: int) -> int:
     """Withdraw a server's unsent messages whose words name a user (a mention, a link); return how many.
 
     For `/privacy delete`: the member's own messages go with their row, but a message to
     someone else can name them too (a buddy request carries the requester's mention).
     Sent messages keep no words, so only unsent ones can.
     """
-    rows = await conn.execute_fetchall(
-        "SELECT outbox_id, payload FROM outbox WHERE status = 'pending' AND guild_id = ? AND instr(payload, ?) > 0",
-        (guild_id, str(user_id)))
-    # instr() finds the digits anywhere; a Discord id inside a longer number is not a mention.
+    rows = await conn.fetch_all(
+        "SELECT outbox_id, payload FROM outbox WHERE status = 'pending' AND guild_id = ? AND payload LIKE ?",
+        (guild_id, f"%{user_id}%"))
+    # LIKE finds the digits anywhere; a Discord id inside a longer number is not a mention.
     named = re.compile(rf"(?<![0-9]){user_id}(?![0-9])")
     ids = [r[0] for r in rows if named.search(r[1])]
     if not ids:
         return 0
-    cursor = await conn.execute(
+    return await conn.execute(
         f"UPDATE outbox SET status = 'cancelled', payload = NULL WHERE outbox_id IN ({','.join('?' * len(ids))})",  # noqa: S608 - placeholders only
         ids)
-    return cursor.rowcount
 
 
 class OutboxRepository:
@@ -193,11 +188,11 @@ class OutboxRepository:
         """Take a due row for sending; None if it was sent, cancelled, deleted or is held by another sender."""
         stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
-            rows = list(await conn.execute_fetchall(
+            rows = await conn.fetch_all(
                 "UPDATE outbox SET claimed_by = ?, claimed_until = ? "
                 "WHERE outbox_id = ? AND status = 'pending' AND not_before <= ? "
                 "AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING *",
-                (claimant, to_utc_text(until), outbox_id, stamp, stamp)))
+                (claimant, to_utc_text(until), outbox_id, stamp, stamp))
         return _item(rows[0]) if rows else None
 
     async def release_claims(self, owner: str, keep: str) -> int:

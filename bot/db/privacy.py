@@ -11,16 +11,13 @@ fails until it is linked to `members`, or to `guilds` if it holds server configu
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, ForeignKey, Row, quote_ident
 from bot.db.outbox import cancel_naming_in
 from bot.domain.localtime import to_utc_text
 
@@ -29,17 +26,6 @@ from bot.domain.localtime import to_utc_text
 ACTOR_COLUMN_SUFFIXES = ("_by_user_id", "acknowledged_by", "resolved_by", "actor_user_id")
 # Tables about the running process, not about anyone: they may have no id columns at all.
 OPERATIONAL_TABLES = frozenset({"sweep_health"})
-
-
-@dataclass(frozen=True, slots=True)
-class ForeignKey:
-    """A column of `table` referencing `parent(parent_column)`."""
-
-    table: str
-    column: str
-    parent: str
-    parent_column: str
-    on_delete: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +61,17 @@ class PrivacyRepository:
 
     async def tables(self) -> list[str]:
         """Return every application table."""
-        rows = await self.db.fetch_all(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        return [r["name"] for r in rows]
+        return await self.db.tables()
 
     async def columns(self, table: str) -> list[str]:
         """Return a table's column names."""
-        return [r["name"] for r in await self.db.fetch_all(f"PRAGMA table_info({_ident(table)})")]
+        return await self.db.columns(table)
 
     async def foreign_keys(self) -> list[ForeignKey]:
         """Return every foreign key in the schema."""
         keys = []
         for table in await self.tables():
-            for row in await self.db.fetch_all(f"PRAGMA foreign_key_list({_ident(table)})"):
-                keys.append(ForeignKey(table, row["from"], row["table"], row["to"] or "rowid", row["on_delete"]))
+            keys += await self.db.foreign_keys(table)
         return keys
 
     async def member_linked_tables(self) -> dict[str, list[ForeignKey]]:
@@ -152,7 +135,9 @@ class PrivacyRepository:
         if not member:
             return {}
         linked = await self.member_linked_tables()
-        found: dict[str, dict[int, sqlite3.Row]] = {"members": {member_id: member[0]}}
+        # Rows are told apart (and listed) by their primary key.
+        primary_keys = {table: await self.db.primary_key(table) for table in linked}
+        found: dict[str, dict[tuple[Any, ...], Row]] = {"members": {(member_id,): member[0]}}
         changed = True
         while changed:
             changed = False
@@ -163,25 +148,26 @@ class PrivacyRepository:
                         continue
                     marks = ",".join("?" * len(values))
                     rows = await self.db.fetch_all(
-                        f"SELECT rowid AS _rowid_, * FROM {_ident(table)} WHERE {_ident(key.column)} IN ({marks})",  # noqa: S608 - identifiers from the schema
+                        f"SELECT * FROM {quote_ident(table)} WHERE {quote_ident(key.column)} IN ({marks})",  # noqa: S608 - identifiers from the schema
                         tuple(values))
                     bucket = found.setdefault(table, {})
                     for row in rows:
-                        if row["_rowid_"] not in bucket:
-                            bucket[row["_rowid_"]] = row
+                        row_key = tuple(row[c] for c in primary_keys[table])
+                        if row_key not in bucket:
+                            bucket[row_key] = row
                             changed = True
         user_ids = await self._user_ids_for(found, linked)
         result: dict[str, list[dict[str, Any]]] = {}
-        for table, by_rowid in sorted(found.items()):
-            if not by_rowid:
+        for table, by_key in sorted(found.items()):
+            if not by_key:
                 continue
             member_columns = {k.column for k in linked.get(table, []) if k.parent == "members"}
             result[table] = [
-                _public_row(row, member_columns, member_id, user_ids) for _, row in sorted(by_rowid.items())
+                _public_row(row, member_columns, member_id, user_ids) for _, row in sorted(by_key.items())
             ]
         return result
 
-    async def _user_ids_for(self, found: dict[str, dict[int, sqlite3.Row]],
+    async def _user_ids_for(self, found: dict[str, dict[tuple[Any, ...], Row]],
                             linked: dict[str, list[ForeignKey]]) -> dict[int, int]:
         ids: set[int] = set()
         for table, keys in linked.items():
@@ -204,7 +190,7 @@ class PrivacyRepository:
         return DeletionPlan(tuple(found))
 
     @staticmethod
-    async def delete_members(conn: aiosqlite.Connection, members: Sequence[MemberRef], plan: DeletionPlan) -> int:
+    async def delete_members(conn: Connection, members: Sequence[MemberRef], plan: DeletionPlan) -> int:
         """Delete members' rows (cascading to everything about them), clear actor columns and withdraw
         unsent messages to others that name them, in the caller's transaction.
 
@@ -213,18 +199,20 @@ class PrivacyRepository:
         if not members:
             return 0
         marks = ",".join("?" * len(members))
-        cursor = await conn.execute(f"DELETE FROM members WHERE member_id IN ({marks})",  # noqa: S608 - placeholders only
-                                    tuple(m.member_id for m in members))
-        deleted = cursor.rowcount
+        deleted = await conn.execute(f"DELETE FROM members WHERE member_id IN ({marks})",  # noqa: S608 - placeholders only
+                                     tuple(m.member_id for m in members))
         for member in members:
             await cancel_naming_in(conn, member.guild_id, member.user_id)
+        by_guild: dict[int, list[int]] = defaultdict(list)
+        for member in members:
+            by_guild[member.guild_id].append(member.user_id)
         for actor in plan.actor_columns:
-            table, column = _ident(actor.table), _ident(actor.column)
+            table, column = quote_ident(actor.table), quote_ident(actor.column)
             if actor.per_server:
-                pairs = ",".join("(?, ?)" for _ in members)
-                await conn.execute(
-                    f"UPDATE {table} SET {column} = NULL WHERE ({column}, guild_id) IN (VALUES {pairs})",  # noqa: S608
-                    tuple(v for m in members for v in (m.user_id, m.guild_id)))
+                for guild_id, user_ids in by_guild.items():
+                    await conn.execute(
+                        f"UPDATE {table} SET {column} = NULL WHERE guild_id = ? "  # noqa: S608
+                        f"AND {column} IN ({','.join('?' * len(user_ids))})", (guild_id, *user_ids))
             else:
                 await conn.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} IN ({marks})",  # noqa: S608
                                    tuple(m.user_id for m in members))
@@ -239,16 +227,16 @@ class PrivacyRepository:
         return [(r["member_id"], r["guild_id"], r["user_id"]) for r in rows]
 
     @staticmethod
-    async def still_inactive(conn: aiosqlite.Connection, member_ids: Sequence[int],
+    async def still_inactive(conn: Connection, member_ids: Sequence[int],
                              cutoff: datetime) -> list[MemberRef]:
         """Return, inside the deleting transaction, which of these members are still inactive since `cutoff`."""
         if not member_ids:
             return []
         marks = ",".join("?" * len(member_ids))
-        cursor = await conn.execute(
+        rows = await conn.fetch_all(
             f"SELECT member_id, guild_id, user_id FROM members WHERE member_id IN ({marks}) "  # noqa: S608
             "AND last_active_at < ? ORDER BY member_id", (*member_ids, to_utc_text(cutoff)))
-        return [MemberRef(r["member_id"], r["guild_id"], r["user_id"]) for r in await cursor.fetchall()]
+        return [MemberRef(r["member_id"], r["guild_id"], r["user_id"]) for r in rows]
 
     async def guilds_left_before(self, cutoff: datetime) -> list[int]:
         """Return servers the bot left before `cutoff`."""
@@ -270,16 +258,14 @@ class PrivacyRepository:
             (guild_id, to_utc_text(cutoff))) > 0
 
 
-def _parent_values(found: dict[str, dict[int, sqlite3.Row]], key: ForeignKey) -> set[Any]:
+def _parent_values(found: dict[str, dict[tuple[Any, ...], Row]], key: ForeignKey) -> set[Any]:
     rows = found.get(key.parent, {})
     return {r[key.parent_column] for r in rows.values() if r[key.parent_column] is not None}
 
 
-def _public_row(row: sqlite3.Row, member_columns: set[str], subject: int, user_ids: dict[int, int]) -> dict[str, Any]:
+def _public_row(row: Row, member_columns: set[str], subject: int, user_ids: dict[int, int]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in row.keys():  # noqa: SIM118 - sqlite3.Row is not a mapping
-        if name == "_rowid_":
-            continue
         value = row[name]
         if name in member_columns and value is not None:
             # Internal member ids mean nothing outside this database: show Discord ids.
@@ -289,8 +275,3 @@ def _public_row(row: sqlite3.Row, member_columns: set[str], subject: int, user_i
         out[name] = value
     return out
 
-
-def _ident(name: str) -> str:
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"unexpected identifier {name!r}")
-    return f'"{name}"'

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.recovery import Celebrate, Delivery, Ladder, Period, Rung, Visibility
@@ -120,7 +117,7 @@ def milestone_key(period_id: int, days: int) -> str:
     return f"milestone:{period_id}:{days}"
 
 
-def _schedule(row: sqlite3.Row) -> Schedule | None:
+def _schedule(row: Row) -> Schedule | None:
     if row["next_celebration_at"] is None:
         return None
     return Schedule(row["next_milestone_days"], from_utc_text(row["next_celebration_at"]))
@@ -152,7 +149,7 @@ DUE_SQL = (_SCHEDULE_INPUT_SQL + " WHERE c.next_celebration_at <= ? "
            "ORDER BY c.next_celebration_at, c.counter_id LIMIT ?")
 
 
-def _schedule_input(row: sqlite3.Row) -> ScheduleInput:
+def _schedule_input(row: Row) -> ScheduleInput:
     return ScheduleInput(
         counter_id=row["counter_id"], guild_id=row["guild_id"], member_id=row["member_id"],
         user_id=row["user_id"], member_timezone=row["timezone"],
@@ -208,7 +205,7 @@ class RecoveryRepository:
             "SELECT name FROM recovery_counters WHERE member_id = ? ORDER BY counter_id", (member_id,))
         return [r["name"] for r in rows]
 
-    async def _with_periods(self, rows: Sequence[sqlite3.Row]) -> list[CounterRecord]:
+    async def _with_periods(self, rows: Sequence[Row]) -> list[CounterRecord]:
         if not rows:
             return []
         ids = [r["counter_id"] for r in rows]
@@ -236,17 +233,16 @@ class RecoveryRepository:
         days, due = _schedule_params(schedule)
         try:
             async with self.db.transaction() as conn:
-                cursor = await conn.execute(
+                counter_id = await conn.fetch_value(
                     "INSERT INTO recovery_counters (member_id, guild_id, name, name_key, visibility, celebrate, "
                     "next_milestone_days, next_celebration_at, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING counter_id",
                     (member_id, guild_id, name, name_key(name), visibility.value, celebrate.value,
                      days, due, stamp, stamp))
-                counter_id = cursor.lastrowid
                 await conn.execute(
                     "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
                     "VALUES (?, ?, ?, ?)", (counter_id, member_id, start.isoformat(), stamp))
-        except sqlite3.IntegrityError as exc:
+        except IntegrityError as exc:
             raise CounterExistsError(name) from exc
         created = await self.counter(member_id, name)
         assert created is not None
@@ -256,10 +252,9 @@ class RecoveryRepository:
                          now: datetime) -> None:
         """Correct the current period's start date (no slip is recorded)."""
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE recovery_periods SET start_date = ? WHERE period_id = ? AND end_date IS NULL",
-                (start.isoformat(), counter.current.period_id))
-            if cursor.rowcount != 1:
+            if await conn.execute(
+                    "UPDATE recovery_periods SET start_date = ? WHERE period_id = ? AND end_date IS NULL",
+                    (start.isoformat(), counter.current.period_id)) != 1:
                 raise CounterChangedError(counter.counter_id)
             await _set_schedule(conn, counter.counter_id, schedule, now)
 
@@ -268,10 +263,9 @@ class RecoveryRepository:
         """End the current period on `on` and start the next one that same date."""
         stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE recovery_periods SET end_date = ? WHERE period_id = ? AND end_date IS NULL",
-                (on.isoformat(), counter.current.period_id))
-            if cursor.rowcount != 1:
+            if await conn.execute(
+                    "UPDATE recovery_periods SET end_date = ? WHERE period_id = ? AND end_date IS NULL",
+                    (on.isoformat(), counter.current.period_id)) != 1:
                 raise CounterChangedError(counter.counter_id)
             await conn.execute(
                 "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
@@ -287,10 +281,9 @@ class RecoveryRepository:
         after a Discord outage) is withdrawn, so narrowing visibility takes effect at once.
         """
         async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE recovery_counters SET visibility = ?, celebrate = ?, updated_at = ? WHERE counter_id = ?",
-                (visibility.value, celebrate.value, to_utc_text(now), counter.counter_id))
-            if cursor.rowcount != 1:
+            if await conn.execute(
+                    "UPDATE recovery_counters SET visibility = ?, celebrate = ?, updated_at = ? WHERE counter_id = ?",
+                    (visibility.value, celebrate.value, to_utc_text(now), counter.counter_id)) != 1:
                 raise CounterChangedError(counter.counter_id)
             if cancel_public:
                 await _cancel_pending(conn, counter.current.period_id, channel_only=True)
@@ -343,12 +336,17 @@ class RecoveryRepository:
         many were stored.
         """
         stamp = to_utc_text(now)
-        rows = [(*_schedule_params(new), stamp, counter_id, *_schedule_params(old)) for counter_id, old, new in changes]
+        stored = 0
         async with self.db.transaction() as conn:
-            cursor = await conn.executemany(
-                "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ?, updated_at = ? "
-                "WHERE counter_id = ? AND next_milestone_days IS ? AND next_celebration_at IS ?", rows)
-            return cursor.rowcount
+            # One statement per counter: how many were stored is the answer, and a batched
+            # statement does not report it on every engine.
+            for counter_id, old, new in changes:
+                stored += await conn.execute(
+                    "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ?, updated_at = ? "
+                    "WHERE counter_id = ? AND next_milestone_days IS NOT DISTINCT FROM ? "
+                    "AND next_celebration_at IS NOT DISTINCT FROM ?",
+                    (*_schedule_params(new), stamp, counter_id, *_schedule_params(old)))
+        return stored
 
     async def apply_claims(self, claims: Sequence[Claim], now: datetime) -> int:
         """Apply the sweep's decisions in ONE transaction; return how many milestones were recorded.
@@ -362,19 +360,19 @@ class RecoveryRepository:
         async with self.db.transaction() as conn:
             for claim in claims:
                 days, due = _schedule_params(claim.schedule)
-                cursor = await conn.execute(
+                changed = await conn.execute(
                     "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ? "
                     "WHERE counter_id = ? AND next_celebration_at = ?",
                     (days, due, claim.counter_id, to_utc_text(claim.expected_due_at)))
-                if cursor.rowcount != 1 or claim.celebration is None:
+                if changed != 1 or claim.celebration is None:
                     continue
                 c = claim.celebration
-                cursor = await conn.execute(
-                    "INSERT INTO recovery_celebrations (period_id, member_id, milestone_days, local_date, "
-                    "delivery, created_at) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (period_id, milestone_days) DO NOTHING",
-                    (c.period_id, c.member_id, c.milestone_days, c.local_date.isoformat(), c.delivery.value, stamp))
-                if cursor.rowcount != 1:
+                if await conn.execute(
+                        "INSERT INTO recovery_celebrations (period_id, member_id, milestone_days, local_date, "
+                        "delivery, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (period_id, milestone_days) DO NOTHING",
+                        (c.period_id, c.member_id, c.milestone_days, c.local_date.isoformat(), c.delivery.value,
+                         stamp)) != 1:
                     continue
                 recorded += 1
                 if claim.message is not None:
@@ -415,13 +413,10 @@ class RecoveryRepository:
         """Remove a rung; False if the ladder has no such rung. Refuses to empty the ladder."""
         async with self.db.transaction() as conn:
             await _materialise(conn, guild_id, default)
-            cursor = await conn.execute(
-                "DELETE FROM recovery_milestones WHERE guild_id = ? AND days = ?", (guild_id, days))
-            if cursor.rowcount == 0:
+            if await conn.execute(
+                    "DELETE FROM recovery_milestones WHERE guild_id = ? AND days = ?", (guild_id, days)) == 0:
                 return False
-            cursor = await conn.execute("SELECT count(*) FROM recovery_milestones WHERE guild_id = ?", (guild_id,))
-            row = await cursor.fetchone()
-            if row is None or row[0] == 0:
+            if not await conn.fetch_value("SELECT count(*) FROM recovery_milestones WHERE guild_id = ?", (guild_id,)):
                 raise LastRungError(days)
             return True
 
@@ -430,7 +425,7 @@ class RecoveryRepository:
         await self.db.execute("DELETE FROM recovery_milestones WHERE guild_id = ?", (guild_id,))
 
 
-async def _set_schedule(conn: aiosqlite.Connection, counter_id: int, schedule: Schedule | None,
+async def _set_schedule(conn: Connection, counter_id: int, schedule: Schedule | None,
                         now: datetime) -> None:
     days, due = _schedule_params(schedule)
     await conn.execute(
@@ -438,14 +433,13 @@ async def _set_schedule(conn: aiosqlite.Connection, counter_id: int, schedule: S
         "WHERE counter_id = ?", (days, due, to_utc_text(now), counter_id))
 
 
-async def _cancel_pending(conn: aiosqlite.Connection, period_id: int, *, channel_only: bool) -> None:
+async def _cancel_pending(conn: Connection, period_id: int, *, channel_only: bool) -> None:
     # Every milestone of a period shares the key prefix "milestone:<period>:".
     await cancel_in(conn, key_prefix=milestone_key(period_id, 0)[:-1], target="channel" if channel_only else None)
 
 
-async def _materialise(conn: aiosqlite.Connection, guild_id: int, default: Sequence[int]) -> None:
-    cursor = await conn.execute("SELECT 1 FROM recovery_milestones WHERE guild_id = ? LIMIT 1", (guild_id,))
-    if await cursor.fetchone() is None:
+async def _materialise(conn: Connection, guild_id: int, default: Sequence[int]) -> None:
+    if await conn.fetch_value("SELECT 1 FROM recovery_milestones WHERE guild_id = ? LIMIT 1", (guild_id,)) is None:
         await conn.executemany(
             "INSERT INTO recovery_milestones (guild_id, days) VALUES (?, ?)",
             [(guild_id, d) for d in default])

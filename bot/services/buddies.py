@@ -82,7 +82,7 @@ from bot.services.guild_config import GuildConfigService, GuildConfigView
 from bot.services.outbox import OutboxService
 
 if TYPE_CHECKING:
-    from aiosqlite import Connection
+    from bot.db.database import Connection
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,9 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import aiosqlite
-
 from bot.config import SHIPPED_DATA, Config
 from bot.db.checkins import CheckInRepository, DueReminder, Reminder
-from bot.db.database import Database
+from bot.db.database import Connection, Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import MemberRepository, touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem, enqueue
@@ -476,7 +474,7 @@ class CheckInService:
             if len(due) < self.batch:
                 return queued
 
-    async def _claim_prompt(self, conn: aiosqlite.Connection, guild: GuildSettings, now: datetime) -> int:
+    async def _claim_prompt(self, conn: Connection, guild: GuildSettings, now: datetime) -> int:
         next_due = self._next_prompt_at(guild, now)
         if next_due is None or guild.checkin_channel_id is None:
             await self.repo.advance_prompt(conn, guild.guild_id, None)
@@ -528,7 +526,7 @@ class CheckInService:
             if len(due) < self.batch:
                 return queued
 
-    async def _claim_reminder(self, conn: aiosqlite.Connection, due: DueReminder, now: datetime) -> int:
+    async def _claim_reminder(self, conn: Connection, due: DueReminder, now: datetime) -> int:
         reminder, member = due.reminder, due.member
         # The zone is re-resolved here, not trusted from the row: a missed zone-change
         # notification can make a reminder late or skip a day, never arrive at a wrong local time.

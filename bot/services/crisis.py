@@ -26,12 +26,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
-import aiosqlite
-
 from bot.config import Config
 from bot.db import crisis as crisis_db
 from bot.db.crisis import FIRST_VERSION, CrisisRepository, NewAlert
-from bot.db.database import Database
+from bot.db.database import Connection, Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem
@@ -741,7 +739,7 @@ class CrisisService:
         await self.outbox.dispatch()
         return result
 
-    async def _raise_in(self, conn: aiosqlite.Connection, seen: SeenMessage, detection: Detection,
+    async def _raise_in(self, conn: Connection, seen: SeenMessage, detection: Detection,
                         guild: GuildSettings, member: MemberSettings, now: datetime) -> DetectionResult:
         """Record a new alert and queue it (and the member's DM, if one is due) in the caller's transaction."""
         assert detection.path is not None and guild.alerts_channel_id is not None
@@ -788,7 +786,7 @@ class CrisisService:
         return DmStatus.PENDING
 
     @staticmethod
-    async def _nudge_allowed(conn: aiosqlite.Connection, channel_id: int, now: datetime) -> bool:
+    async def _nudge_allowed(conn: Connection, channel_id: int, now: datetime) -> bool:
         last = await crisis_db.last_nudge_at_in(conn, channel_id)
         return last is None or now - last >= NUDGE_SPACING
 

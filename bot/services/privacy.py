@@ -25,10 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from bot.config import SHIPPED_DATA, Config
-from bot.db.database import Database
+from bot.db.database import Connection, Database
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxRepository
 from bot.db.privacy import DeletionPlan, MemberRef, PrivacyRepository
@@ -48,7 +46,7 @@ PURGE_BATCH = 100
 
 # Called in the deleting transaction, before a member's data is deleted (conn, guild_id,
 # user_id): e.g. end buddy pairs kindly. It writes through `conn` and opens no transaction.
-ForgetHook = Callable[[aiosqlite.Connection, int, int], Awaitable[None]]
+ForgetHook = Callable[[Connection, int, int], Awaitable[None]]
 # Given inactive members' ids, returns those whose data a feature still serves them with.
 RetentionHold = Callable[[list[int]], Awaitable[set[int]]]
 # Given members' ids, returns those a forget hook has something to do for.
@@ -169,7 +167,7 @@ class PrivacyService:
         log.info("deleted all data for guild=%s user=%s", guild_id, user_id)
         return True
 
-    async def _say_goodbye(self, conn: aiosqlite.Connection, members: list[MemberRef]) -> None:
+    async def _say_goodbye(self, conn: Connection, members: list[MemberRef]) -> None:
         for hook, only_for in self._forget_hooks:
             # (Filters read through this task's transaction, so they see it as it is now.)
             wanted = None if only_for is None else await only_for([m.member_id for m in members])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.db.buddies import AlreadyBuddiesError, BuddyRepository, DuplicateRequestError
-from bot.db.database import Database
+from bot.db.database import Database, IntegrityError
 from bot.db.members import touch_in
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -60,7 +59,7 @@ async def test_one_pending_request_per_direction_and_none_to_yourself(repo: Budd
     with pytest.raises(DuplicateRequestError):
         async with repo.db.transaction() as conn:
             await repo.create_request(conn, GUILD, a, b, NOW, NOW + timedelta(days=14))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         async with repo.db.transaction() as conn:
             await conn.execute("INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at) "
                                "VALUES (?, ?, ?, ?, ?)", (GUILD, a, a, "x", "y"))

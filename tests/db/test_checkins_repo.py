@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
 
 from bot.db.checkins import CheckInRepository
-from bot.db.database import Database
+from bot.db.database import Database, IntegrityError
 from bot.db.members import MemberRepository
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.localtime import to_utc_text
 
 NOW = datetime(2026, 11, 21, 10, tzinfo=UTC)
@@ -33,14 +33,14 @@ async def insert_checkin(db: Database, member_id: int, mood: int = 3, note: str 
 ])
 async def test_constraints_refuse_bad_rows(db: Database, mood: int, note: str | None, day: str) -> None:
     member_id = await a_member(db)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await insert_checkin(db, member_id, mood=mood, note=note, day=day)
 
 
 async def test_one_checkin_per_member_and_local_date(db: Database) -> None:
     member_id = await a_member(db)
     await insert_checkin(db, member_id, note="é" * 500)  # 500 characters, not bytes
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await insert_checkin(db, member_id)
 
 
@@ -73,6 +73,7 @@ async def test_last_checkin_dates_handles_more_ids_than_one_statement(db: Databa
     assert await repo.last_checkin_dates(list(range(100000, 101200)) + [member_id]) == {member_id: date(2026, 11, 20)}
 
 
+@pytest.mark.sqlite_only  # SQLite's query planner; PostgreSQL's cost is measured in bench/bench_postgres.py
 @pytest.mark.parametrize(("method", "index"), [
     ("due_prompts", "checkin_prompt_schedule_due"),
     ("due_reminders", "checkin_reminders_due"),
@@ -80,6 +81,7 @@ async def test_last_checkin_dates_handles_more_ids_than_one_statement(db: Databa
 async def test_due_work_is_found_through_an_index(db: Database, method: str, index: str) -> None:
     # Cost must follow due rows, not total rows: the repository's own query must be an
     # index range scan on next_due_at, never a scan of every schedule row.
+    assert isinstance(db, SqliteDatabase)
     statements: list[str] = []
     await db.conn.set_trace_callback(statements.append)
     async with db.transaction() as conn:

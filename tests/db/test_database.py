@@ -1,4 +1,7 @@
-"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, reads, backup."""
+"""Database: pragmas, migrations (fresh, upgrade, rollback on failure), transactions, reads, backup.
+
+Tests taking `db` run on both engines; those about SQLite's files, pragmas and backup are `sqlite_only`.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ import pytest
 from bot.db.database import (
     Database,
     DatabaseUnavailableError,
+    IntegrityError,
     Migration,
     MigrationError,
     bundled_migrations,
 )
 from bot.db.outbox import NewOutboxItem, enqueue
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.messages import OutgoingMessage
 from bot.services.container import Services
 from tests.support import RecordingNotifier
@@ -28,6 +33,7 @@ ADD_GUILD_7 = "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (7, '
 COUNT_GUILD_7 = "SELECT count(*) FROM guilds WHERE guild_id = 7"
 
 
+@pytest.mark.sqlite_only
 async def test_pragmas_are_applied(db: Database) -> None:
     assert (await db.fetch_value("PRAGMA journal_mode")) == "wal"
     assert (await db.fetch_value("PRAGMA synchronous")) == 2  # FULL
@@ -37,11 +43,11 @@ async def test_pragmas_are_applied(db: Database) -> None:
 
 
 async def test_fresh_database_reaches_the_latest_version(db: Database) -> None:
-    assert await db.schema_version() == bundled_migrations()[-1].version
-    tables = {r[0] for r in await db.fetch_all("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"guilds", "members", "outbox"} <= tables
+    assert await db.schema_version() == bundled_migrations(db.dialect)[-1].version
+    assert {"guilds", "members", "outbox"} <= set(await db.tables())
 
 
+@pytest.mark.sqlite_only
 async def test_every_table_is_strict(db: Database) -> None:
     rows = await db.fetch_all("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     loose = [r["name"] for r in rows if "STRICT" not in r["sql"].upper()]
@@ -50,7 +56,7 @@ async def test_every_table_is_strict(db: Database) -> None:
 
 async def test_upgrade_applies_only_pending_migrations(tmp_path: Path) -> None:
     migrations = bundled_migrations()
-    async with Database(tmp_path / "k.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "k.sqlite3") as database:
         assert await database.migrate(migrations[:1]) == 1
         await database.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
         assert await database.migrate(migrations) == migrations[-1].version
@@ -63,7 +69,7 @@ async def test_upgrade_applies_only_pending_migrations(tmp_path: Path) -> None:
 async def test_failed_migration_rolls_back_entirely(tmp_path: Path) -> None:
     good = Migration(1, "good", "CREATE TABLE a (x INTEGER) STRICT;")
     bad = Migration(2, "bad", "CREATE TABLE b (x INTEGER) STRICT;\nINSERT INTO a VALUES (1);\nTHIS IS NOT SQL;")
-    async with Database(tmp_path / "k.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "k.sqlite3") as database:
         with pytest.raises(MigrationError, match="0002_bad"):
             await database.migrate([good, bad])
         assert await database.schema_version() == 1
@@ -76,7 +82,7 @@ async def test_failed_migration_rolls_back_entirely(tmp_path: Path) -> None:
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    async with Database(tmp_path / "k.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "k.sqlite3") as database:
         await database.migrate()
         with pytest.raises(MigrationError, match="newer"):
             await database.migrate(bundled_migrations()[:1])
@@ -91,18 +97,23 @@ async def test_transaction_rolls_back_on_error(db: Database) -> None:
 
 
 async def test_constraints_are_enforced(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await db.execute("INSERT INTO members (guild_id, user_id, created_at, last_active_at) VALUES (999, 1, 'x', 'x')")
     await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await db.execute("UPDATE guilds SET checkin_time = '9am' WHERE guild_id = 1")
+    with pytest.raises(IntegrityError):
+        await db.execute("UPDATE guilds SET checkin_time = '09:00 and more' WHERE guild_id = 1")
+    await db.execute("UPDATE guilds SET checkin_time = '09:00' WHERE guild_id = 1")
 
 
+@pytest.mark.sqlite_only
 async def test_backup_round_trip(db: Database, tmp_path: Path) -> None:
+    assert isinstance(db, SqliteDatabase)
     await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (42, 'a', 'b')")
     target = tmp_path / "backup" / "copy.sqlite3"
     assert await db.backup_to(target) == "ok"
-    async with Database(target) as copy:
+    async with SqliteDatabase(target) as copy:
         assert await copy.fetch_value("SELECT guild_id FROM guilds") == 42
         assert await copy.schema_version() == await db.schema_version()
     with pytest.raises(FileExistsError):
@@ -112,6 +123,12 @@ async def test_backup_round_trip(db: Database, tmp_path: Path) -> None:
 async def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [m.version for m in bundled_migrations()]
     assert versions == list(range(1, len(versions) + 1))
+
+
+async def test_every_migration_has_its_postgresql_twin_under_the_same_number() -> None:
+    sqlite = [(m.version, m.name) for m in bundled_migrations("sqlite")]
+    postgresql = [(m.version, m.name) for m in bundled_migrations("postgresql")]
+    assert sqlite == postgresql
 
 
 async def test_reading_settings_never_rejoins_a_left_server(db: Database) -> None:
@@ -178,7 +195,7 @@ async def test_reads_go_on_while_another_coroutine_writes(db: Database) -> None:
     async with open_transaction_that_rolls_back(db, ADD_GUILD_7):
         # Not queued behind the writer, and nothing written through the read side.
         assert await asyncio.wait_for(db.fetch_value("SELECT count(*) FROM guilds"), 1) == 0
-        with pytest.raises((DatabaseUnavailableError, sqlite3.Error)):
+        with pytest.raises((DatabaseUnavailableError, sqlite3.Error)):  # the read side is read-only
             await db.fetch_all("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (8, 'x', 'x') RETURNING *")
 
 
@@ -225,7 +242,7 @@ def permissive_umask(request: pytest.FixtureRequest) -> Iterator[None]:
 
 async def test_database_files_and_the_folder_made_for_them_are_private(tmp_path: Path, permissive_umask: None) -> None:
     path = tmp_path / "data" / "kindred" / "kindred.sqlite3"
-    async with Database(path) as database:
+    async with SqliteDatabase(path) as database:
         await database.migrate()
         await database.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
         for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
@@ -239,14 +256,16 @@ async def test_an_existing_database_readable_by_others_is_made_private(tmp_path:
     sqlite3.connect(path).close()
     path.chmod(0o644)  # made by an earlier Kindred
     folder_mode = mode_of(tmp_path)
-    async with Database(path) as database:
+    async with SqliteDatabase(path) as database:
         await database.migrate()
         assert mode_of(path) == 0o600
         assert mode_of(f"{path}-wal") == 0o600
     assert mode_of(tmp_path) == folder_mode  # not the bot's folder to change
 
 
+@pytest.mark.sqlite_only
 async def test_backups_are_private(db: Database, tmp_path: Path, permissive_umask: None) -> None:
+    assert isinstance(db, SqliteDatabase)
     target = tmp_path / "backups" / "copy.sqlite3"
     assert await db.backup_to(target) == "ok"
     assert mode_of(target) == 0o600
@@ -255,7 +274,9 @@ async def test_backups_are_private(db: Database, tmp_path: Path, permissive_umas
     assert leftovers == []
 
 
+@pytest.mark.sqlite_only
 async def test_a_checkpoint_waits_out_a_read_in_progress(db: Database) -> None:
+    assert isinstance(db, SqliteDatabase)
     # After a deletion the WAL is checkpointed so, with secure_delete, the deleted values
     # leave the disk. Reads on their own connection may be mid-way when that happens; the
     # checkpoint must not give up half done because of one.

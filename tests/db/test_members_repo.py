@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot.db.database import Database, bundled_migrations
 from bot.db.members import touch_in
+from bot.db.sqlite import SqliteDatabase
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 GUILD = 900_000_000_000_000_002
@@ -61,7 +62,7 @@ async def test_a_new_member_of_a_known_server_and_a_quiet_look_up(db: Database) 
 async def test_upgrading_makes_stored_closed_dm_marks_agree_across_servers(tmp_path: Path) -> None:
     migrations = bundled_migrations()
     before = next(m.version for m in migrations if m.name == "dm_closed_per_user") - 1
-    async with Database(tmp_path / "k.sqlite3") as database:
+    async with SqliteDatabase(tmp_path / "k.sqlite3") as database:
         await database.migrate(migrations[:before])
         rows = [  # (guild, user, dm_closed_at, last_active_at)
             (1, 31, "2026-11-01T10:00:00+00:00", "2026-10-01T10:00:00+00:00"),  # refused...

@@ -9,6 +9,7 @@ import pytest
 
 from bot.db.database import Database, bundled_migrations
 from bot.db.outbox import NewOutboxItem, cancel_in, cancel_naming_in, enqueue
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.messages import OutgoingMessage
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -32,7 +33,7 @@ async def statuses(db: Database) -> dict[str, tuple[str, str | None]]:
 async def test_upgrading_drops_the_bodies_of_finished_messages(tmp_path: Path) -> None:
     migrations = bundled_migrations()
     before = next(m.version for m in migrations if m.name == "outbox_keep_no_body") - 1
-    async with Database(tmp_path / "k.sqlite3") as db:
+    async with SqliteDatabase(tmp_path / "k.sqlite3") as db:
         await db.migrate(migrations[:before])
         for key in ("a", "b", "c", "d"):
             await add(db, key, f"words of {key}")

@@ -65,15 +65,18 @@ async def kindred(fake_discord: FakeDiscord, community: Community, kindred_confi
 
 
 @pytest.fixture
-async def bot_process(fake_discord: FakeDiscord, community: Community, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
+async def bot_process(fake_discord: FakeDiscord, community: Community, tmp_path: Path,
+                      database_url: str | None) -> AsyncIterator[Callable[..., Awaitable[BotProcess]]]:
     """Factory: ``proc = await bot_process(**env)`` starts `python -m bot run` and waits until it is ready.
 
-    All processes share `tmp_path / "kindred.sqlite3"` (so a restart keeps the data) and are
-    stopped with SIGTERM (then SIGKILL after 15 s) at teardown.
+    All processes share `tmp_path / "kindred.sqlite3"` (or the test's PostgreSQL database), so a
+    restart keeps the data, and are stopped with SIGTERM (then SIGKILL after 15 s) at teardown.
     """
     started: list[BotProcess] = []
 
     async def start(**extra_env: str) -> BotProcess:
+        if database_url is not None:
+            extra_env.setdefault("KINDRED_DATABASE_URL", database_url)
         proc = BotProcess(fake_discord, bot_env(fake_discord, tmp_path / "kindred.sqlite3", **extra_env))
         started.append(proc)
         await proc.start()

@@ -17,17 +17,18 @@ defer first, since a large enough server always makes the work longer than a sec
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.app import KindredBot
+from bot.db.database import Row
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import next_occurrence, occurrence_on, parse_hhmm, to_utc_text
 from tests.e2e.helpers import Community
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.interactions import InteractionHandle
+from tests.support import counting_commits
 
 DISCORD_DEADLINE = 3.0
 MEMBERS = 3_000
@@ -93,31 +94,27 @@ async def answered_in_time(handle: InteractionHandle) -> str:
 @contextlib.asynccontextmanager
 async def rescheduling(bot: KindredBot, fake: FakeDiscord, command: str, **options: object) -> AsyncIterator[str]:
     """Run a command at scale: deferred at once, answered in time, in a handful of commits."""
-    commits: list[str] = []
-    await bot.db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql.strip() == "COMMIT" else None)
-    try:
+    with counting_commits(bot.db) as commits:
         handle = await fake.slash(command, **options)  # type: ignore[arg-type]
         text = await answered_in_time(handle)
-    finally:
-        await bot.db.conn.set_trace_callback(None)
     assert len(commits) <= MAX_COMMITS, f"{command} committed {len(commits)} times for {MEMBERS} members"
     assert handle.deferred, f"{command} may take longer than a second with many members: defer first"
     yield text
 
 
-async def reminders(bot: KindredBot) -> list[sqlite3.Row]:
+async def reminders(bot: KindredBot) -> list[Row]:
     return await bot.db.fetch_all(
         "SELECT m.member_id, m.timezone AS own, r.remind_time, r.timezone, r.next_due_at "
         "FROM checkin_reminders r JOIN members m USING (member_id) WHERE m.member_id >= 1000 ORDER BY m.member_id")
 
 
-async def celebrations(bot: KindredBot) -> list[sqlite3.Row]:
+async def celebrations(bot: KindredBot) -> list[Row]:
     return await bot.db.fetch_all(
         "SELECT m.timezone AS own, c.next_milestone_days, c.next_celebration_at FROM recovery_counters c "
         "JOIN members m USING (member_id) WHERE c.counter_id >= 5000 ORDER BY c.counter_id")
 
 
-def assert_celebrations_at(rows: list[sqlite3.Row], days: int, server_zone: str, hour: int) -> None:
+def assert_celebrations_at(rows: list[Row], days: int, server_zone: str, hour: int) -> None:
     assert len(rows) == MEMBERS
     wrong = []
     for row in rows:

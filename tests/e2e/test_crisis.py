@@ -6,12 +6,10 @@ intent on (as `[crisis] detection_intent = true` asks for).
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
 import sqlite3
-import threading
 from datetime import timedelta
 
 import pytest
@@ -21,6 +19,7 @@ from bot.config import Config
 from bot.domain.clock import FakeClock
 from tests.e2e.helpers import Community, build_community, running_kindred
 from tests.fakediscord import FakeDiscord, Message, Role, User
+from tests.support import database_trouble
 
 TIER3 = "I have the pills ready and I'm going to do it tonight"
 TIER2 = "honestly I just want to die"
@@ -227,42 +226,23 @@ async def test_crisis_answers_with_the_database_unavailable(
         fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock, how: str,
         member_country_readable: bool) -> None:
     config = dataclasses.replace(kindred_config, defaults=dataclasses.replace(kindred_config.defaults, region="GB"))
-    gate = threading.Event()
     async with running_kindred(fake_discord, config, clock=clock) as bot:
         await run(fake_discord, community, "/settings region", community.alice, country="US")
         assert "911" in (await crisis(fake_discord, community.alice, community.guild)).content
-        blocker: sqlite3.Connection | None = None
-        stuck: asyncio.Future[object] | None = None
-        if how == "closed":  # the connection is gone and so is the file
-            await bot.db.close()
-            config.database_path.rename(config.database_path.with_suffix(".moved"))
-        elif how == "writer":  # another process holds the write lock (WAL readers still read)
-            blocker = sqlite3.connect(config.database_path, isolation_level=None, timeout=0)
-            blocker.execute("BEGIN EXCLUSIVE")
-            blocker.execute("UPDATE guilds SET updated_at = updated_at")
-        else:  # the database threads hang (a stalled disk): every query queues behind them
-            for conn in (bot.db.conn, bot.db.reader):
-                await conn.create_function("stall", 0, lambda: gate.wait(30))
-            stuck = asyncio.gather(bot.db.fetch_value("SELECT stall()"), bot.db.conn.execute("SELECT stall()"))
-        try:
-            fake_discord.interaction_deadline = 3.0  # Discord's own limit: the answer must not wait for SQLite
-            explicit = await crisis(fake_discord, community.alice, community.guild, country="GB")
-            assert "999" in explicit.content and "116 123" in explicit.content
-            default = await crisis(fake_discord, community.alice, community.guild)
-            if member_country_readable:
-                assert "911" in default.content and "988" in default.content
-            else:  # the member's country is out of reach: the configured default is used
-                assert "999" in default.content and "116 123" in default.content
-            in_dm = await crisis(fake_discord, community.alice)
-            assert ("911" if member_country_readable else "999") in in_dm.content
-        finally:
-            fake_discord.interaction_deadline = None
-            gate.set()
-            if stuck is not None:
-                await stuck
-            if blocker is not None:
-                blocker.execute("ROLLBACK")
-                blocker.close()
+        async with database_trouble(bot.db, how):
+            fake_discord.interaction_deadline = 3.0  # Discord's own limit: the answer must not wait for the database
+            try:
+                explicit = await crisis(fake_discord, community.alice, community.guild, country="GB")
+                assert "999" in explicit.content and "116 123" in explicit.content
+                default = await crisis(fake_discord, community.alice, community.guild)
+                if member_country_readable:
+                    assert "911" in default.content and "988" in default.content
+                else:  # the member's country is out of reach: the configured default is used
+                    assert "999" in default.content and "116 123" in default.content
+                in_dm = await crisis(fake_discord, community.alice)
+                assert ("911" if member_country_readable else "999") in in_dm.content
+            finally:
+                fake_discord.interaction_deadline = None
 
 
 # -- /alertmods ------------------------------------------------------------------------------
@@ -523,8 +503,7 @@ async def test_message_text_is_never_stored_or_logged(
 async def assert_nowhere(bot: KindredBot, caplog: pytest.LogCaptureFixture, *needles: str) -> None:
     """Fail if any needle is in any database row or any log line of Kindred or its libraries."""
     db = bot.services.db
-    tables = [r["name"] for r in await db.fetch_all(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    tables = await db.tables()
     assert "crisis_alerts" in tables
     for table in tables:
         for found in await db.fetch_all(f'SELECT * FROM "{table}"'):  # noqa: S608 - names from the schema

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 
 from bot.config import Config
-from bot.db.database import Database
+from bot.db.database import database_for
 from bot.domain.clock import FakeClock
 from bot.services.container import Services, build_services
 from tests.conftest import DEFAULT_START
@@ -35,11 +35,11 @@ class ServiceWorld:
         self.loop = asyncio.new_event_loop()
         self.clock = FakeClock(DEFAULT_START)
         self.notifier = RecordingNotifier()
-        self.db = Database(config.database_path)
+        self.db = database_for(config)
         self.run(self.db.open())
         self.run(self.db.migrate())
         self.services: Services = build_services(config, self.db, self.clock, self.notifier)
-        self.snapshots = Snapshots(config.database_path)
+        self.snapshots = Snapshots(config)
 
     def run(self, work: Awaitable[T]) -> T:
         """Run one coroutine to completion on this world's loop."""
@@ -57,9 +57,9 @@ class ServiceWorld:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[ServiceWorld]:
-    """One ServiceWorld for a whole property test (every example shares it)."""
-    w = ServiceWorld(dataclasses.replace(Config(), database_path=tmp_path / "fuzz.sqlite3"))
+def world(tmp_path: Path, database_url: str | None) -> Iterator[ServiceWorld]:
+    """One ServiceWorld for a whole property test (every example shares it), on the test's backend."""
+    w = ServiceWorld(dataclasses.replace(Config(), database_path=tmp_path / "fuzz.sqlite3", database_url=database_url))
     try:
         yield w
     finally:

@@ -10,16 +10,20 @@ many examples.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import sqlite3
 import string
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
 
+import asyncpg
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from bot.config import Config
 
 # Deterministic and bounded: the same examples on every run, no example database on disk.
 FUZZ = settings(
@@ -50,6 +54,8 @@ INJECTIONS = [
 ]
 _CHARS = sorted({c for c in "".join(WHITESPACE + INVISIBLE + CONTROL) + string.printable})
 _LONG_UNITS = ["a", "é", "🙂", "\u200b", "@everyone ", "{0} ", "'); --", "\n", "ab cd ", "x" * 7]
+
+T = TypeVar("T")
 
 
 def _mutate(value: str, how: int, where: int, extra: str) -> str:
@@ -172,24 +178,49 @@ def assert_kind_message(message: str, *inputs: object) -> None:
 
 
 class Snapshots:
-    """Reads every row of every table through its own read-only connection (fast: no event loop hop).
+    """Reads every row of every table through its own connection, synchronously (no hop to the test's loop).
 
-    The bot's database runs in WAL mode, so this reader sees exactly what has been committed.
+    It sees exactly what has been committed: SQLite runs in WAL mode; a PostgreSQL session of
+    its own (on a thread with its own loop) reads committed rows in autocommit.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    def __init__(self, config: Config) -> None:
+        self.url = config.database_url
+        if self.url is None:
+            self.conn = sqlite3.connect(f"file:{config.database_path}?mode=ro", uri=True)
+            return
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="fuzz-snapshots", daemon=True)
+        self.thread.start()
+        self.session: asyncpg.Connection = self._call(asyncpg.connect(self.url))
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
 
     def take(self) -> dict[str, list[tuple[Any, ...]]]:
         """Return every row of every table (sorted), so "nothing changed" is one equality."""
+        if self.url is not None:
+            return self._call(self._take_postgresql())
         names = [n for (n,) in self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         return {name: sorted(self.conn.execute(f'SELECT * FROM "{name}"'), key=repr)  # noqa: S608 - from sqlite_master
                 for name in names}
 
+    async def _take_postgresql(self) -> dict[str, list[tuple[Any, ...]]]:
+        names = [r["relname"] for r in await self.session.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' "
+            "AND n.nspname = current_schema() AND c.relname != 'schema_migrations' ORDER BY 1")]
+        return {name: sorted((tuple(r) for r in await self.session.fetch(f'SELECT * FROM "{name}"')), key=repr)  # noqa: S608
+                for name in names}
+
     def close(self) -> None:
         """Close the reader."""
-        self.conn.close()
+        if self.url is None:
+            self.conn.close()
+            return
+        self._call(self.session.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
 
 
 def changed_tables(before: dict[str, list[tuple[Any, ...]]], after: dict[str, list[tuple[Any, ...]]]) -> list[str]:

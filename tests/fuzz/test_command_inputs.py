@@ -176,7 +176,7 @@ async def run_leaves(fake: FakeDiscord, community: Community, kindred: KindredBo
     strangers = [fake.add_user("outsider")]
     fuzzer = Fuzzer(fake, community, strangers)
     refusals = Refusals(kindred)
-    snapshots = Snapshots(config.database_path)
+    snapshots = Snapshots(config)
     ran = 0
     chosen = [leaf for leaf in leaves(fake.commands()) if leaf.path.startswith(wanted)]
     # Round robin, so every command meets the state the others left (counters, requests, ladder).
@@ -269,7 +269,7 @@ async def test_checkin_modal(fake_discord: FakeDiscord, community: Community, ki
     await kindred.run_sweeps_once()
     assert fake.find_messages("kindred:checkin"), "the daily prompt was not posted"
     texts = RandomText(11)
-    snapshots = Snapshots(kindred_config.database_path)
+    snapshots = Snapshots(kindred_config)
     member_id = None
     try:
         for _ in range(MODAL_EXAMPLES):

@@ -174,7 +174,7 @@ async def test_plain_member_is_refused_kindly_and_nothing_changes(fake_discord: 
     world = World(fake_discord, community, kindred)
     refusals = Refusals(kindred)
     member = member_with(fake_discord, community, "member")
-    snapshots = Snapshots(kindred_config.database_path)
+    snapshots = Snapshots(kindred_config)
     try:
         await fake_discord.wait_for(lambda: snapshots.take()["guilds"], what="the server's row from on_ready")
         before = snapshots.take()

@@ -3,7 +3,7 @@
 `Crash` derives from BaseException so no `except Exception` in the bot (sweeps, the
 scheduler, delivery hooks) can swallow it: it unwinds like the process dying there.
 An open transaction is rolled back on the way out, exactly what SQLite does with the
-journal of a process that died before COMMIT.
+journal of a process that died before COMMIT (and PostgreSQL with a session that ends).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 
-import aiosqlite
-
-from bot.db.database import Database
+from bot.config import Config
+from bot.db.database import Connection, Database
+from bot.db.postgres import PostgresDatabase
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.clock import Clock
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 from bot.services.ports import Notifier
@@ -94,20 +94,40 @@ class CrashPlan:
             self.point = point
 
 
-class CrashingDatabase(Database):
+class _Crashing(Database):
     """A Database whose process dies at the commit its plan names."""
 
-    def __init__(self, path: Path | str, plan: CrashPlan) -> None:
-        super().__init__(path)
-        self.plan = plan
+    plan: CrashPlan
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self) -> AsyncIterator[Connection]:
         """As Database.transaction, with the plan consulted just before and just after COMMIT."""
         async with super().transaction() as conn:
             yield conn
             self.plan.reached(CrashPoint.BEFORE_COMMIT)
         self.plan.reached(CrashPoint.AFTER_COMMIT)
+
+
+class _CrashingSqlite(_Crashing, SqliteDatabase):
+    pass
+
+
+class _CrashingPostgres(_Crashing, PostgresDatabase):
+    pass
+
+
+CrashingDatabase = _Crashing
+
+
+def crashing_database(config: Config, plan: CrashPlan) -> CrashingDatabase:
+    """The configured database (SQLite or PostgreSQL), dying where `plan` says."""
+    db: _Crashing
+    if config.database_url:
+        db = _CrashingPostgres(config.database_url)
+    else:
+        db = _CrashingSqlite(config.database_path)
+    db.plan = plan
+    return db
 
 
 @dataclass(frozen=True, slots=True)

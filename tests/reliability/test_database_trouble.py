@@ -23,7 +23,8 @@ import pytest
 
 from bot.app import KindredBot
 from bot.config import Config
-from bot.db.database import BUSY_TIMEOUT, Database, DatabaseUnavailableError
+from bot.db.database import BUSY_TIMEOUT, DatabaseUnavailableError
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendResult
 from bot.services.container import build_services
@@ -32,6 +33,7 @@ from tests.e2e.helpers import Community, running_kindred
 from tests.fakediscord import FakeDiscord, Message, User
 from tests.fakediscord.interactions import InteractionHandle
 from tests.reliability.support import CrashPlan, DiscordLikeNotifier
+from tests.support import database_trouble
 
 DISCORD_DEADLINE = 3.0
 EIGHT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -40,7 +42,7 @@ NINE = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 
 @contextmanager
 def locked(database: Path) -> Iterator[None]:
-    """Another process holds the write lock (WAL readers still read)."""
+    """Another process holds the SQLite file's write lock (WAL readers still read)."""
     blocker = sqlite3.connect(database, isolation_level=None, timeout=0)
     blocker.execute("BEGIN EXCLUSIVE")
     blocker.execute("UPDATE guilds SET updated_at = updated_at")
@@ -85,7 +87,7 @@ async def test_a_locked_database_answers_kindly_in_time_and_the_bot_catches_up_w
     fake.interaction_deadline = DISCORD_DEADLINE
     await set_up(fake, community, clock)
     clock.set(NINE)
-    with locked(kindred_config.database_path):
+    async with database_trouble(kindred.db, "writer"):  # another process holds the write lock
         # The sweeps cannot claim the prompt (it waits; nothing is lost), and members using the
         # bot meanwhile queue behind them and each other: every one must hear back in time.
         sweeping = asyncio.create_task(kindred.run_sweeps_once())
@@ -123,6 +125,7 @@ def opened_read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
+@pytest.mark.sqlite_only  # a read-only file or mount
 async def test_a_read_only_database_answers_kindly_and_the_bot_catches_up_when_it_is_writable(
         fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +153,7 @@ async def test_a_read_only_database_answers_kindly_and_the_bot_catches_up_when_i
 
 
 async def test_waiting_for_the_writer_lock_is_bounded_too(tmp_path: Path) -> None:
-    async with Database(tmp_path / "k.sqlite3", busy_timeout=0.2) as db:
+    async with SqliteDatabase(tmp_path / "k.sqlite3", busy_timeout=0.2) as db:
         await db.migrate()
         release = asyncio.Event()
 
@@ -190,7 +193,7 @@ async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(tm
             lock.enter_context(locked(config.database_path))
             return result
 
-    async with Database(config.database_path, busy_timeout=0.05) as db:
+    async with SqliteDatabase(config.database_path, busy_timeout=0.05) as db:
         await db.migrate()
         services = build_services(config, db, clock, LockedAfterSend())
         await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
@@ -215,7 +218,7 @@ async def test_nothing_is_sent_while_the_database_refuses_writes_and_it_goes_out
     clock = FakeClock(EIGHT)
     discord = DiscordLikeNotifier(clock)
     guild_id, channel_id = 990_000_000_000_000_001, 990_000_000_000_000_002
-    async with Database(config.database_path, busy_timeout=0.05) as db:
+    async with SqliteDatabase(config.database_path, busy_timeout=0.05) as db:
         await db.migrate()
         services = build_services(config, db, clock, discord.for_process(CrashPlan()))
         await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Config
-from bot.db.database import Database
+from bot.db.sqlite import SqliteDatabase
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import local_date, zone
 from bot.services.container import build_services
@@ -150,7 +150,7 @@ async def test_a_year_in_eight_zones_prompts_once_a_day_and_milestones_on_their_
     expected_milestones: dict[int, tuple[Server, list[date]]] = {}  # user id → local dates, in order
     windows: list[tuple[datetime, datetime]] = []  # (due, end of that local day)
 
-    async with Database(config.database_path) as db:
+    async with SqliteDatabase(config.database_path) as db:
         await db.migrate()
         services = build_services(config, db, clock, discord.for_process(CrashPlan()))
         user_ids = itertools.count(USER_BASE)

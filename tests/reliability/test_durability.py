@@ -3,7 +3,8 @@
 The real `python -m bot run` process serves forty members checking in at once through the
 loopback Discord and is killed with SIGKILL (no shutdown, no checkpoint) while the second half
 of the burst is in flight. Every check-in whose success reply reached Discord must then be in
-the database exactly as acknowledged — read with the sqlite3 module while the bot is dead — and
+the database exactly as acknowledged — read with the sqlite3 module (or a PostgreSQL session of
+our own) while the bot is dead — and
 a restarted bot must show it and take new check-ins.
 """
 
@@ -13,6 +14,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
@@ -23,20 +25,29 @@ BURST = 40
 SUCCESS = "Checked in for"
 
 
-def stored_checkins(database: Path, guild_id: int) -> dict[int, tuple[int, int | None, str | None]]:
-    """user id → (mood, craving, note), read straight from the file."""
-    with sqlite3.connect(database) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        rows = conn.execute(
-            "SELECT m.user_id, c.mood, c.craving, c.note FROM checkins c JOIN members m USING (member_id) "
-            "WHERE m.guild_id = ?", (guild_id,)).fetchall()
+STORED = ("SELECT m.user_id, c.mood, c.craving, c.note FROM checkins c JOIN members m USING (member_id) "
+          "WHERE m.guild_id = ?")
+
+
+async def stored_checkins(database: Path, url: str | None, guild_id: int) -> dict[int, tuple[int, int | None, str | None]]:
+    """user id → (mood, craving, note), read straight from the file (or from PostgreSQL by a session of our own)."""
+    if url is not None:
+        conn = await asyncpg.connect(url)
+        try:
+            rows = [tuple(r) for r in await conn.fetch(STORED.replace("?", "$1"), guild_id)]
+        finally:
+            await conn.close()
+    else:
+        with sqlite3.connect(database) as file:
+            assert file.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            rows = file.execute(STORED, (guild_id,)).fetchall()
     return {user_id: (mood, craving, note) for user_id, mood, craving, note in rows}
 
 
 @pytest.mark.slow
 async def test_sigkill_during_a_checkin_burst_keeps_every_acknowledged_checkin(
         fake_discord: FakeDiscord, community: Community, bot_process: Callable[..., Awaitable[BotProcess]],
-        tmp_path: Path) -> None:
+        tmp_path: Path, database_url: str | None) -> None:
     fake, guild = fake_discord, community.guild
     members: list[User] = []
     for i in range(BURST):
@@ -67,7 +78,7 @@ async def test_sigkill_during_a_checkin_burst_keeps_every_acknowledged_checkin(
     acked = acknowledged()
     assert BURST // 2 <= len(acked) < BURST
     assert all(SUCCESS in text for text in acked.values()), acked
-    stored = stored_checkins(database, guild.id)
+    stored = await stored_checkins(database, database_url, guild.id)
     for user_id in acked:
         assert stored.get(user_id) == sent[user_id], user_id
     assert set(stored) <= set(sent)  # nothing stored that nobody sent

@@ -41,6 +41,7 @@ from tests.reliability.support import (
     CrashPoint,
     Delivered,
     DiscordLikeNotifier,
+    crashing_database,
     day_name,
     prompt_day,
 )
@@ -127,7 +128,7 @@ class Run:
         self.discord = DiscordLikeNotifier(self.clock)
 
     async def start_process(self, plan: CrashPlan) -> tuple[CrashingDatabase, Services]:
-        db = CrashingDatabase(self.config.database_path, plan)
+        db = crashing_database(self.config, plan)
         await db.open()
         await db.migrate()
         return db, build_services(self.config, db, self.clock, self.discord.for_process(plan))
@@ -212,14 +213,17 @@ def assert_reference_is_what_is_due(delivered: list[Delivered]) -> None:
     assert dms(BUDDY_A, "hasn't checked in") == []
 
 
-async def test_random_restarts_and_crashes_deliver_each_due_message_exactly_once(tmp_path: Path) -> None:
+async def test_random_restarts_and_crashes_deliver_each_due_message_exactly_once(
+        tmp_path: Path, backend: str, new_database_url: Callable[..., str | None]) -> None:
     rng = random.Random(SEED)
     instants, due = walk(rng)
-    reference = Run(dataclasses.replace(Config(), database_path=tmp_path / "reference.sqlite3"))
+    reference = Run(dataclasses.replace(Config(), database_path=tmp_path / "reference.sqlite3",
+                                        database_url=new_database_url()))
     await reference.go(instants, due, None)
     assert_reference_is_what_is_due(reference.discord.delivered)
 
-    crashing = Run(dataclasses.replace(Config(), database_path=tmp_path / "crashing.sqlite3"))
+    crashing = Run(dataclasses.replace(Config(), database_path=tmp_path / "crashing.sqlite3",
+                                       database_url=new_database_url()))
     await crashing.go(instants, due, rng)
     assert crashing.restarts >= 50
     assert all(crashing.crashes[point] >= 5 for point in CrashPoint), crashing.crashes
@@ -273,7 +277,7 @@ async def test_restarts_of_the_real_bot_send_each_due_message_once(
     start, end = datetime(2026, 11, 21, 7, 30, tzinfo=UTC), datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
     instants, due = e2e_walk(rng, start, end)
     process = [CrashPlan()]
-    monkeypatch.setattr("bot.app.Database", lambda path: CrashingDatabase(path, process[-1]))
+    monkeypatch.setattr("bot.app.database_for", lambda config: crashing_database(config, process[-1]))
     monkeypatch.setattr("bot.app.DiscordNotifier", crashing_notifier(process))
     fake, guild, alice, bob, mod = fake_discord, community.guild, community.alice, community.bob, community.mod
     reminded = [alice]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from bot.errors import InvalidInputError, NotFoundError
 from bot.services import crisis as crisis_module
 from bot.services.container import Services
 from bot.services.crisis import MAX_LOCAL_RESOURCES, load_crisis_data, resources_message
+from tests.support import database_trouble
 
 G, ALICE = 800, 8001
 DATA = load_crisis_data(Config())
@@ -94,16 +94,9 @@ async def test_crisis_reply_does_not_wait_for_a_stalled_database(services: Servi
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(crisis_module, "DB_LOOKUP_TIMEOUT", 0.05)
     await services.settings.set_region(G, ALICE, "US")
-    gate = threading.Event()
-    for conn in (services.db.conn, services.db.reader):  # a stalled disk stalls both database threads
-        await conn.create_function("stall", 0, lambda: gate.wait(10))
-    stuck = asyncio.gather(services.db.fetch_value("SELECT stall()"), services.db.conn.execute("SELECT stall()"))
-    try:
+    async with database_trouble(services.db, "hung"):
         reply = await asyncio.wait_for(services.crisis.crisis_reply(user_id=ALICE, guild_id=G), 1.0)
         assert "findahelpline.com" in reply.content  # no default configured: the worldwide directory
-    finally:
-        gate.set()
-        await stuck
 
 
 async def test_server_resources_are_validated_listed_and_shown(services: Services) -> None:

@@ -1,0 +1,403 @@
+"""The SQLite engine (the embedded default): pragmas, one writer, explicit transactions, backup.
+
+Two aiosqlite connections serve the whole process: one writer and one reader. Writes go
+through `transaction()`, which holds an asyncio lock and opens `BEGIN IMMEDIATE` on the
+writer, so read-then-write logic sees no interleaving writer and a unique constraint, not
+luck, decides races. Reads (`fetch_*`) go to the reader, which in WAL mode sees only
+committed data: a read never sees another coroutine's transaction half-done (a sweep's
+queued message that then rolls back, say). A read made by the task that holds the open
+transaction goes to the writer instead, so it sees that transaction's own writes. Both
+connections run in autocommit mode (`isolation_level=None`) so nothing commits implicitly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import re
+import sqlite3
+import stat
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiosqlite
+
+from bot.db.database import (
+    BUSY_TIMEOUT,
+    SQLITE,
+    Connection,
+    Database,
+    ForeignKey,
+    IntegrityError,
+    Migration,
+    Params,
+    Row,
+    quote_ident,
+)
+from bot.errors import DatabaseUnavailableError, MigrationError
+
+log = logging.getLogger(__name__)
+
+# SQLite's own busy wait is kept short: it blocks the connection's one thread, and so every
+# read queued behind it. Longer waits for another process's lock happen in `transaction()`,
+# between attempts, where reads (and `/crisis`) carry on.
+PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA secure_delete = ON",
+    "PRAGMA busy_timeout = 50",
+)
+_BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
+# The database holds notes, moods and plans: its files (SQLite gives the -wal and -shm
+# files the main file's mode) and backups are the owner's alone, whatever the umask.
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+# SQLite result codes that mean "cannot be used right now" (locked, read-only, I/O, full),
+# as opposed to a mistake in a statement.
+_UNAVAILABLE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY,
+                                sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN})
+# The shared SQL's clauses SQLite does without. Row locks: a write transaction already holds
+# the whole file (BEGIN IMMEDIATE). `IS NOT DISTINCT FROM` is SQLite's `IS` (older SQLite lacks the long form).
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(?:\s+OF\s+\w+(?:\s*,\s*\w+)*)?(?:\s+SKIP\s+LOCKED|\s+NOWAIT)?", re.IGNORECASE)
+_NOT_DISTINCT = re.compile(r"\bIS\s+NOT\s+DISTINCT\s+FROM\b", re.IGNORECASE)
+_DISTINCT = re.compile(r"\bIS\s+DISTINCT\s+FROM\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def sqlite_sql(sql: str) -> str:
+    """Return the shared SQL as SQLite takes it."""
+    sql = _ROW_LOCK.sub("", sql)
+    sql = _NOT_DISTINCT.sub("IS", sql)
+    return _DISTINCT.sub("IS NOT", sql)
+
+
+def _unavailable(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # absent on errors not raised by SQLite itself
+    return code is not None and code & 0xFF in _UNAVAILABLE_CODES
+
+
+def _raise_mapped(exc: sqlite3.Error) -> NoReturn:
+    """Raise the engine-neutral error for a SQLite error (or the error itself: a mistake in a statement)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        raise IntegrityError(str(exc)) from exc
+    if _unavailable(exc):
+        raise DatabaseUnavailableError(str(exc)) from exc
+    raise exc
+
+
+class SqliteConnection(Connection):
+    """The writer (or reader) connection, speaking the shared SQL."""
+
+    dialect = SQLITE
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.raw = conn
+
+    # Statements are fetched whole in one round trip to the database thread: a cursor's
+    # execute, fetch and close would be three, and every command waits for each in turn.
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+        try:
+            cursor = await self.raw.execute(sqlite_sql(sql), params)
+        except sqlite3.Error as exc:
+            _raise_mapped(exc)
+        return cursor.rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows, in one round trip."""
+        try:
+            await self.raw.executemany(sqlite_sql(sql), rows)
+        except sqlite3.Error as exc:
+            _raise_mapped(exc)
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a query and return all rows."""
+        try:
+            return list(await self.raw.execute_fetchall(sqlite_sql(sql), params))
+        except sqlite3.Error as exc:
+            _raise_mapped(exc)
+
+    @asynccontextmanager
+    async def may_fail(self) -> AsyncIterator[None]:
+        """SQLite undoes a failed statement by itself and the transaction goes on."""
+        yield
+
+
+class _Reader(SqliteConnection):
+    """The read-only connection: any operational failure there means "unavailable"."""
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        try:
+            return list(await self.raw.execute_fetchall(sqlite_sql(sql), params))
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+
+
+class SqliteDatabase(Database):
+    """The process's SQLite database: one writer connection and one reader."""
+
+    dialect = SQLITE
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        super().__init__(busy_timeout=busy_timeout)
+        self.path = Path(path)
+        self._conn: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the connections are open."""
+        return self._conn is not None
+
+    @property
+    def location(self) -> str:
+        """The database file."""
+        return str(self.path)
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        """The open writer connection."""
+        if self._conn is None:
+            raise DatabaseUnavailableError("database is not open")
+        return self._conn
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The open reader connection (read-only; sees committed data only)."""
+        if self._reader is None:
+            raise DatabaseUnavailableError("database is not open")
+        return self._reader
+
+    async def open(self) -> None:
+        """Open the writer and the reader connections and apply the pragmas."""
+        try:
+            if str(self.path) != ":memory:":
+                _private_folder(self.path.parent)
+                _private_file(self.path)
+        except OSError as exc:
+            raise DatabaseUnavailableError(str(exc)) from exc
+        writer = await _connect(self.path, PRAGMAS)
+        try:
+            # The writer made the file WAL, so the reader reads committed snapshots.
+            reader = await _connect(self.path, (*PRAGMAS, "PRAGMA query_only = ON"))
+        except BaseException:
+            await writer.close()
+            raise
+        self._conn, self._reader = writer, reader
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Checkpoint the WAL and close, first giving a transaction in flight up to `grace` seconds to end."""
+        if self._conn is not None:
+            await self._wait_for_writer(grace)
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            log.warning("WAL checkpoint at close failed", exc_info=True)
+        await conn.close()
+
+    # -- reads --------------------------------------------------------------------------
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run a query and return all rows."""
+        own = self._own_transaction()
+        if own is not None:  # inside its own transaction: see its writes
+            return await own.fetch_all(sql, params)
+        return await _Reader(self.reader).fetch_all(sql, params)
+
+    # -- writes -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _begin(self, deadline: float) -> AsyncIterator[Connection]:
+        """`BEGIN IMMEDIATE … COMMIT` on the writer (rollback on error)."""
+        conn = self.conn
+        await _begin_immediate(conn, deadline)
+        try:
+            yield SqliteConnection(conn)
+        except BaseException:
+            await _rollback_quietly(conn)
+            raise
+        try:
+            await conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            await _rollback_quietly(conn)
+            raise DatabaseUnavailableError(str(exc)) from exc
+
+    # -- schema -------------------------------------------------------------------------
+
+    async def schema_version(self) -> int:
+        """Return `PRAGMA user_version`."""
+        return int(await self.fetch_value("PRAGMA user_version") or 0)
+
+    async def _apply(self, migration: Migration) -> bool:
+        # executescript() commits any open transaction first, so BEGIN and COMMIT live
+        # inside the script itself; a failure leaves it open and we roll it back.
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{migration.sql}\n;\n"
+            f"PRAGMA user_version = {migration.version};\n"
+            "COMMIT;"
+        )
+        try:
+            await self.conn.executescript(script)
+        except sqlite3.Error as exc:
+            await _rollback_quietly(self.conn)
+            raise MigrationError(f"migration {migration.version:04d}_{migration.name} failed: {exc}") from exc
+        return True
+
+    async def tables(self) -> list[str]:
+        """Return every application table."""
+        rows = await self.fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        return [r["name"] for r in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        """Return a table's column names in order."""
+        return [r["name"] for r in await self.fetch_all(f"PRAGMA table_info({quote_ident(table)})")]
+
+    async def primary_key(self, table: str) -> list[str]:
+        """Return a table's primary key columns in order."""
+        rows = await self.fetch_all(f"PRAGMA table_info({quote_ident(table)})")
+        return [r["name"] for r in sorted((r for r in rows if r["pk"]), key=lambda r: r["pk"])]
+
+    async def foreign_keys(self, table: str) -> list[ForeignKey]:
+        """Return the foreign keys of a table."""
+        return [ForeignKey(table, r["from"], r["table"], r["to"] or "rowid", r["on_delete"])
+                for r in await self.fetch_all(f"PRAGMA foreign_key_list({quote_ident(table)})")]
+
+    # -- maintenance --------------------------------------------------------------------
+
+    async def checkpoint(self) -> bool:
+        """Fold the WAL back into the main file and truncate it; False if reads kept it from finishing.
+
+        After a deletion this is what takes the deleted values off the disk (with
+        `secure_delete`), so a read in progress on the reader connection is waited out
+        rather than leaving the WAL as it is. Writers get the lock between attempts.
+        """
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        while True:
+            async with self._write_lock:
+                rows = await self.conn.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy = next(iter(rows), (0,))[0]
+            if not busy:
+                return True
+            if asyncio.get_running_loop().time() >= deadline:
+                log.warning("WAL checkpoint could not finish: reads kept it busy")
+                return False
+            await asyncio.sleep(_BUSY_RETRY)
+
+    async def backup_to(self, target: Path | str) -> str:
+        """Copy the database with SQLite's online backup API; return the copy's integrity check."""
+        target = Path(target)
+        _private_folder(target.parent)
+        _create_private(target)  # FileExistsError if it exists: a backup never overwrites
+        async with self._write_lock:
+            dest = await aiosqlite.connect(target)
+            try:
+                await self.conn.backup(dest)
+            finally:
+                await dest.close()
+        check = await aiosqlite.connect(target)
+        try:
+            async with check.execute("PRAGMA integrity_check") as cursor:
+                rows = [r[0] for r in await cursor.fetchall()]
+        finally:
+            await check.close()
+        return "ok" if rows == ["ok"] else "; ".join(rows)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqliteConnection]:
+        """Read everything as of one instant on the reader (a deferred transaction held open)."""
+        reader = self.reader
+        await reader.execute("BEGIN")
+        try:
+            yield _Reader(reader)
+        finally:
+            await _rollback_quietly(reader)
+
+
+def _private_folder(folder: Path) -> None:
+    """Create `folder` and its missing parents readable by the owner only; leave existing ones be."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
+        path.chmod(FOLDER_MODE)  # mkdir's mode is filtered by the umask; chmod's is not
+
+
+def _create_private(path: Path) -> None:
+    """Create an empty file readable by the owner only (FileExistsError if it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may have left fewer bits, never more; be exact
+    finally:
+        os.close(fd)
+
+
+def _private_file(path: Path) -> None:
+    """Create the database file owner-only, or take group and other access off an existing one."""
+    try:
+        _create_private(path)  # SQLite takes an empty file as a new database
+        return
+    except FileExistsError:
+        pass
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+                log.info("made %s readable by its owner only (it was %o)", file.name, mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # e.g. a read-only mount or another user's file: still usable
+            log.warning("could not make %s private: %s", file.name, exc.strerror)
+
+
+async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:
+    """Open one connection in autocommit mode with `pragmas` applied; unavailable on failure."""
+    try:
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except (sqlite3.Error, OSError) as exc:
+        raise DatabaseUnavailableError(str(exc)) from exc
+    try:
+        for pragma in pragmas:
+            await conn.execute(pragma)
+    except sqlite3.Error as exc:
+        await conn.close()  # its worker thread would otherwise outlive the failure
+        raise DatabaseUnavailableError(str(exc)) from exc
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+async def _begin_immediate(conn: aiosqlite.Connection, deadline: float) -> None:
+    """BEGIN IMMEDIATE, trying again while another process holds the file, until `deadline`."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or loop.time() >= deadline:
+                raise DatabaseUnavailableError(str(exc)) from exc
+        await asyncio.sleep(_BUSY_RETRY)
+
+
+async def _rollback_quietly(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
