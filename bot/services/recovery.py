@@ -338,7 +338,7 @@ class RecoveryService:
             if len(counters) > 1:
                 raise InvalidInputError(WHICH_COUNTER.format(names=_names(counters)))
             return counters[0]
-        found = await self.repo.counter(member_id, name)
+        found = await self._named(member_id, name)
         if found is None:
             counters = await self.repo.counters(member_id)
             if not counters:
@@ -346,8 +346,13 @@ class RecoveryService:
             raise NotFoundError(NO_SUCH_COUNTER.format(name=_clip(name), names=_names(counters)))
         return found
 
+    async def _named(self, member_id: int, name: str) -> CounterRecord | None:
+        # Names with control characters are refused when counters are made, so no counter has
+        # one; they are not even looked up (PostgreSQL cannot compare a NUL character at all).
+        return await self.repo.counter(member_id, name) if name.isprintable() else None
+
     async def _reload(self, member_id: int, name: str) -> CounterRecord:
-        found = await self.repo.counter(member_id, name)
+        found = await self._named(member_id, name)
         if found is None:  # removed by a concurrent command
             raise NotFoundError(NO_COUNTERS)
         return found
