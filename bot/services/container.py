@@ -22,7 +22,7 @@ from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
 from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
-from bot.services.outbox import OutboxService
+from bot.services.outbox import OutboxService, claim_owner
 from bot.services.ports import Notifier
 from bot.services.privacy import PrivacyService
 from bot.services.recovery import RecoveryService
@@ -52,16 +52,22 @@ class Services:
     crisis: CrisisService
 
 
-def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier) -> Services:
-    """Wire repositories into services and register scheduled sweeps."""
+def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier, *, scope: str = "") -> Services:
+    """Wire repositories into services and register scheduled sweeps.
+
+    `scope` names this process among several sharing one database ("" for the only one): its
+    sweeps' health rows carry it, and its outbox claims are taken in its name, so that a
+    restart of the same scope takes back what its predecessor held, at once.
+    """
     members = MemberRepository(db)
     guilds = GuildRepository(db)
     checkins_repo = CheckInRepository(db)
     outbox_repo = OutboxRepository(db)
-    outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch)
+    outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch,
+                           owner=claim_owner(scope))
     ops = OpsNotices(notifier, config.bot.ops_channel_id) if config.bot.ops_channel_id else None
-    scheduler = SweepScheduler(clock, outbox, HealthRepository(db), default_seconds=config.scheduler.sweep_seconds,
-                               ops=ops)
+    scheduler = SweepScheduler(clock, outbox, HealthRepository(db, scope),
+                               default_seconds=config.scheduler.sweep_seconds, ops=ops)
     settings = SettingsService(members, guilds, clock, config)
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,

@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -48,6 +50,15 @@ def nonce_for(dedupe_key: str) -> str:
     return "k" + hashlib.sha256(dedupe_key.encode()).hexdigest()[:24]
 
 
+def claim_owner(scope: str) -> str:
+    """Return the owner a process's claims are taken in: its scope among processes sharing a database.
+
+    One process at a time runs as each owner (each shard range is run by one process); "main"
+    is the only process of a bot that is not split.
+    """
+    return scope or "main"
+
+
 def backoff(attempts: int) -> timedelta:
     """Return the wait before the next try after `attempts` failures (1 min doubling, max 1 h)."""
     return timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
@@ -63,11 +74,14 @@ class OutboxService:
         self.notifier = notifier
         self.clock = clock
         self.batch = batch
-        # Claims name this process: its owner (one process at a time per owner — with SQLite
-        # there is only ever one) and a token of this start, so a restarted process can tell
-        # its predecessor's claims (that process is gone) from its own.
+        # Claims name this process: its owner (see `claim_owner`: one process at a time per
+        # owner), where it runs, and a token of this start, so a restarted process can tell its
+        # predecessor's claims (that process is gone) from its own, and an operator can see
+        # which process holds a row. Other owners' claims are left to lapse (`CLAIM_TTL`).
+        if ":" in owner:
+            raise ValueError(f"an owner cannot contain ':' (it separates a claim's parts): {owner!r}")
         self.owner = owner
-        self.token = f"{owner}:{secrets.token_hex(8)}"
+        self.token = f"{self.owner}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.send_timeout = SEND_TIMEOUT.total_seconds()
         self._adopted = False
         self._hooks: dict[str, ResultHook] = {}

@@ -1,0 +1,185 @@
+"""Several processes on one database: each due item decided and sent by exactly one of them.
+
+A second process here is a second `Database` (its own connections: a second SQLite
+connection pair on the same file, or a second PostgreSQL pool) with its own services, scope
+and "Discord". Both engines run these; on PostgreSQL the processes really do run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+
+from bot.config import Config
+from bot.db.checkins import CheckInRepository
+from bot.db.database import POSTGRESQL, Database, database_for
+from bot.db.outbox import NewOutboxItem
+from bot.domain.clock import FakeClock
+from bot.domain.messages import OutgoingMessage
+from bot.services.container import Services, build_services
+from bot.services.outbox import CLAIM_TTL, nonce_for
+from tests.support import RecordingNotifier
+
+CHANNEL = 990_000_000_000_000_555
+
+
+@dataclass
+class Process:
+    """One bot process: its database connections, services and what it sent."""
+
+    db: Database
+    services: Services
+    sent: RecordingNotifier
+
+
+ProcessFactory = Callable[[str], Awaitable[Process]]
+
+
+@pytest.fixture
+async def start_process(config: Config, db: Database, clock: FakeClock) -> AsyncIterator[ProcessFactory]:
+    """Factory: ``await start_process(scope)`` starts another process on the test's (migrated) database."""
+    started: list[Process] = []
+
+    async def start(scope: str) -> Process:
+        db = database_for(config)
+        await db.open()
+        notifier = RecordingNotifier()
+        process = Process(db, build_services(config, db, clock, notifier, scope=scope), notifier)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        await process.db.close()
+
+
+async def queue(services: Services, count: int) -> list[str]:
+    now = services.clock.now()
+    keys = [f"test:{n}" for n in range(count)]
+    for key in keys:
+        await services.outbox_repo.enqueue(NewOutboxItem(key, "test", "channel", CHANNEL, OutgoingMessage(key)),
+                                           not_before=now, now=now)
+    return keys
+
+
+def nonces(*processes: Process) -> Counter[str | None]:
+    return Counter(m.nonce for p in processes for m in p.sent.sent)
+
+
+async def test_two_processes_draining_together_send_each_message_once(start_process: ProcessFactory) -> None:
+    a, b = await start_process("shards-0-1"), await start_process("shards-2-3")
+    keys = await queue(a.services, 120)
+    await asyncio.gather(a.services.outbox.dispatch(), b.services.outbox.dispatch(),
+                         a.services.outbox.dispatch(), b.services.outbox.dispatch())
+    assert nonces(a, b) == Counter({nonce_for(k): 1 for k in keys})
+    assert await a.db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'sent'") == 120
+
+
+async def test_a_dead_process_s_claims_lapse_and_another_process_sends_them_once(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    dead, alive = await start_process("shards-0-1"), await start_process("shards-2-3")
+    [key] = await queue(dead.services, 1)
+    outbox_id = await dead.db.fetch_value("SELECT outbox_id FROM outbox")
+    now = clock.now()
+    # The first process claims the row and dies before it sends (or before it records the send).
+    assert await dead.services.outbox_repo.claim(outbox_id, dead.services.outbox.token, now,
+                                                 until=now + CLAIM_TTL) is not None
+    await alive.services.outbox.dispatch()
+    assert alive.sent.sent == [], "a row another process holds was taken before its claim lapsed"
+    clock.advance(CLAIM_TTL)
+    await alive.services.outbox.dispatch()
+    await alive.services.outbox.dispatch()
+    assert nonces(alive) == Counter({nonce_for(key): 1})
+    # The dead process's outcome, had it come back, is not stored over the new holder's.
+    assert not await dead.services.outbox_repo.mark_sent(outbox_id, dead.services.outbox.token, 1, clock.now())
+    assert await alive.db.fetch_value("SELECT status FROM outbox") == "sent"
+
+
+async def test_a_restart_takes_back_its_predecessor_s_claims_at_once_but_not_another_process_s(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    first, other = await start_process("shards-0-1"), await start_process("shards-2-3")
+    mine, theirs = await queue(first.services, 2)
+    ids = {r["dedupe_key"]: r["outbox_id"] for r in await first.db.fetch_all("SELECT dedupe_key, outbox_id FROM outbox")}
+    now = clock.now()
+    await first.services.outbox_repo.claim(ids[mine], first.services.outbox.token, now, until=now + CLAIM_TTL)
+    await other.services.outbox_repo.claim(ids[theirs], other.services.outbox.token, now, until=now + CLAIM_TTL)
+    await first.db.close()  # the first process dies; the same shards start again at once
+
+    restarted = await start_process("shards-0-1")
+    await restarted.services.outbox.dispatch()
+    assert nonces(restarted) == Counter({nonce_for(mine): 1}), "a live process's claim was taken back"
+    assert await restarted.db.fetch_value("SELECT claimed_by FROM outbox WHERE dedupe_key = ?", (theirs,)) == (
+        other.services.outbox.token)
+
+
+async def test_claims_name_the_process_that_holds_them(start_process: ProcessFactory) -> None:
+    process = await start_process("shards-0-1")
+    owner, host, pid, start = process.services.outbox.token.split(":")
+    assert (owner, host, pid) == ("shards-0-1", socket.gethostname(), str(os.getpid()))
+    assert start and start != (await start_process("shards-0-1")).services.outbox.token.split(":")[3]
+    assert (await start_process("")).services.outbox.owner == "main"
+
+
+async def test_two_processes_sweeping_together_decide_each_prompt_once(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    a, b = await start_process("shards-0-1"), await start_process("shards-2-3")
+    guilds = range(880_000_000_000_000_000, 880_000_000_000_000_060)
+    for guild_id in guilds:
+        await a.services.guild_config.set_checkins(guild_id, channel_id=guild_id + 1, time="11:00",
+                                                   timezone="Europe/London")
+    a.services.checkins.batch = b.services.checkins.batch = 7  # many small transactions, interleaved
+    clock.advance(timedelta(hours=1, minutes=1))
+    now = clock.now()
+    queued = await asyncio.gather(a.services.checkins.sweep_prompts(now), b.services.checkins.sweep_prompts(now))
+    assert sum(queued) == len(guilds)
+    assert await a.db.fetch_value("SELECT count(*) FROM checkin_prompts") == len(guilds)
+    await asyncio.gather(a.services.outbox.dispatch(), b.services.outbox.dispatch())
+    delivered = Counter(m.target_id for p in (a, b) for m in p.sent.sent)
+    assert delivered == Counter({guild_id + 1: 1 for guild_id in guilds})
+    # A later sweep by either finds nothing more to do.
+    assert await a.services.checkins.sweep_prompts(now) == await b.services.checkins.sweep_prompts(now) == 0
+
+
+async def test_each_process_records_its_sweeps_under_its_own_scope(start_process: ProcessFactory) -> None:
+    a, b = await start_process("shards-0-1"), await start_process("shards-2-3")
+    await a.services.scheduler.run_all_once()
+    await b.services.scheduler.run_all_once()
+    rows = await a.db.fetch_all("SELECT scope, count(*) AS sweeps FROM sweep_health GROUP BY scope ORDER BY scope")
+    assert [(r["scope"], r["sweeps"]) for r in rows] == [("shards-0-1", len(a.services.scheduler.sweeps)),
+                                                          ("shards-2-3", len(b.services.scheduler.sweeps))]
+
+
+async def test_a_process_skips_the_due_rows_another_is_deciding_instead_of_waiting_for_them(
+        start_process: ProcessFactory, clock: FakeClock, backend: str) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite has one writer at a time: the second process waits for the whole file")
+    a, b = await start_process("shards-0-1"), await start_process("shards-2-3")
+    guilds = range(880_000_000_000_000_000, 880_000_000_000_000_020)
+    for guild_id in guilds:
+        await a.services.guild_config.set_checkins(guild_id, channel_id=guild_id + 1, time="11:00",
+                                                   timezone="Europe/London")
+    clock.advance(timedelta(hours=1, minutes=1))
+    now = clock.now()
+    deciding, done = asyncio.Event(), asyncio.Event()
+
+    async def a_is_slow() -> list[int]:
+        async with a.db.transaction() as conn:
+            held = await CheckInRepository.due_prompts(conn, now, 5)  # the first five, locked
+            deciding.set()
+            await done.wait()
+        return [g.guild_id for g in held]
+
+    slow = asyncio.create_task(a_is_slow())
+    await deciding.wait()
+    assert await asyncio.wait_for(b.services.checkins.sweep_prompts(now), 5) == len(guilds) - 5
+    done.set()
+    held = await slow
+    assert len(set(held)) == 5
+    assert await a.services.checkins.sweep_prompts(now) == 5  # then A decides the five it held
