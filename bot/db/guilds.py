@@ -8,6 +8,7 @@ from typing import Any
 from bot.db.database import Database, Row
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import GuildSettings
+from bot.domain.shards import Shards
 
 _MARK_PRESENT = ("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
                  "ON CONFLICT (guild_id) DO UPDATE SET left_at = NULL WHERE guilds.left_at IS NOT NULL")
@@ -79,16 +80,22 @@ class GuildRepository:
         async with self.db.transaction() as conn:
             await conn.executemany(_MARK_PRESENT, [(guild_id, stamp, stamp) for guild_id in guild_ids])
 
-    async def reconcile(self, present_ids: list[int], now: datetime) -> None:
-        """Record that the bot is in exactly these servers: any other stored server has been left."""
+    async def reconcile(self, present_ids: list[int], now: datetime, *, shards: Shards | None = None) -> None:
+        """Record that the bot is in exactly these servers: any other stored server has been left.
+
+        With `shards`, `present_ids` are what this process's shards see: only those shards'
+        servers can have been left (another process speaks for the rest).
+        """
         stamp = to_utc_text(now)
         async with self.db.transaction() as conn:
             await conn.executemany(_MARK_PRESENT, [(guild_id, stamp, stamp) for guild_id in present_ids])
             present, ids = conn.ids(present_ids)
-            await conn.execute(
-                f"UPDATE guilds SET left_at = ? WHERE left_at IS NULL AND guild_id NOT IN ({present})",  # noqa: S608 - a fixed fragment
-                (stamp, ids),
-            )
+            where, params = f"left_at IS NULL AND guild_id NOT IN ({present})", [stamp, ids]
+            if shards is not None:
+                mine, shard_ids = conn.ids(sorted(shards.ids))
+                where += f" AND (guild_id >> 22) % ? IN ({mine})"
+                params += [shards.count, shard_ids]
+            await conn.execute(f"UPDATE guilds SET left_at = ? WHERE {where}", params)  # noqa: S608 - fixed fragments
 
     async def update(self, guild_id: int, now: datetime, **values: Any) -> GuildSettings:
         """Change some settings of a server (which must exist) and return the result."""

@@ -23,6 +23,7 @@ from bot.db.database import POSTGRESQL, Database, database_for
 from bot.db.outbox import NewOutboxItem
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage
+from bot.domain.shards import Shards
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, nonce_for
 from tests.support import RecordingNotifier
@@ -183,3 +184,20 @@ async def test_a_process_skips_the_due_rows_another_is_deciding_instead_of_waiti
     held = await slow
     assert len(set(held)) == 5
     assert await a.services.checkins.sweep_prompts(now) == 5  # then A decides the five it held
+
+
+async def test_a_process_that_sees_its_own_shards_marks_only_their_servers_left(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    # READY lists the servers of this process's shards only: a server of another shard is not
+    # one the bot left. Discord's rule: a server's shard is (guild_id >> 22) % shard count.
+    a, b = await start_process("shards-0"), await start_process("shards-1")
+    guilds = [(n << 22) + 7 for n in range(1, 9)]  # shards 1, 0, 1, 0, ... of 2
+    mine_a = Shards(2, frozenset({0}))
+    mine_b = Shards(2, frozenset({1}))
+    assert {mine_a.owns(g) for g in guilds} == {True, False}
+    now = clock.now()
+    await a.services.guilds.mark_present(guilds, now)
+    await a.services.guilds.reconcile([g for g in guilds if mine_a.owns(g)], now, shards=mine_a)
+    await b.services.guilds.reconcile([g for g in guilds if mine_b.owns(g)][1:], now, shards=mine_b)
+    left = [r["guild_id"] for r in await a.db.fetch_all("SELECT guild_id FROM guilds WHERE left_at IS NOT NULL")]
+    assert left == [[g for g in guilds if mine_b.owns(g)][0]]
