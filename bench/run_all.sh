@@ -25,11 +25,12 @@ if [[ "${1:-}" == "--quick" ]]; then
     [interactions]="--seconds 5 --rounds 1"
     [fanout]="--servers 100 --runs 1"
     [memory]="--servers 100 --days 1 --mystats 5"
+    [postgres]="--members 20000 --small 2000 --due 20 --checkins 200"
   )
 fi
 
 status=0
-for name in checkins recovery retention buddies detection interactions fanout memory; do
+for name in checkins recovery retention buddies detection interactions fanout memory postgres; do
   echo "=== bench_${name}.py ${ARGS[$name]:-}  ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
   started=$SECONDS
   # shellcheck disable=SC2086  # the arguments are meant to split
