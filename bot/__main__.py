@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sqlite3
@@ -164,24 +165,14 @@ async def _convert(config: Config, url: str) -> int:
     from bot.db.postgres import PostgresDatabase
     from bot.db.sqlite import SqliteDatabase
 
-    source = SqliteDatabase(config.database_path)
-    target = PostgresDatabase(url)
-    try:
-        await source.open()
-    except DatabaseUnavailableError as exc:
-        raise OperatorError(f"cannot open the database at {source.location}: {exc}") from None
-    try:
-        try:
-            await target.open()
-        except DatabaseUnavailableError as exc:
-            raise OperatorError(f"cannot connect to {target.location}: {exc}") from None
+    source_config = dataclasses.replace(config, database_url=None)
+    target_config = dataclasses.replace(config, database_url=url)
+    async with _open_database(source_config) as source, _open_database(target_config) as target:
+        assert isinstance(source, SqliteDatabase) and isinstance(target, PostgresDatabase)
         try:
             result = await convert(source, target, progress=print)
         except DatabaseUnavailableError as exc:
             raise OperatorError(f"the conversion stopped, and the target was left empty: {exc}") from None
-    finally:
-        await target.close()
-        await source.close()
     for check in result.tables:
         print(f"  {check.table}: {check.source_rows} rows in SQLite, {check.target_rows} in PostgreSQL, "
               f"content {'the same' if check.same_content else 'DIFFERENT'}")

@@ -112,18 +112,8 @@ def id_list(dialect: str, values: Iterable[int]) -> tuple[str, Any]:
     return "SELECT unnest(CAST(? AS BIGINT[])) AS value", list(values)
 
 
-class Connection(ABC):
-    """A connection inside a transaction: the statements repositories write once for both engines."""
-
-    dialect: ClassVar[str]
-
-    @abstractmethod
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; return how many rows it changed."""
-
-    @abstractmethod
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        """Run one statement for many parameter rows (in one round trip where the engine can)."""
+class _Reads(ABC):
+    """Queries, answered as rows, a row or a value."""
 
     @abstractmethod
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
@@ -139,6 +129,20 @@ class Connection(ABC):
         row = await self.fetch_one(sql, params)
         return None if row is None else row[0]
 
+
+class Connection(_Reads):
+    """A connection inside a transaction: the statements repositories write once for both engines."""
+
+    dialect: ClassVar[str]
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; return how many rows it changed."""
+
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for many parameter rows (in one round trip where the engine can)."""
+
     @abstractmethod
     def may_fail(self) -> AbstractAsyncContextManager[None]:
         """Let ONE statement fail with `IntegrityError` and the transaction go on.
@@ -152,7 +156,7 @@ class Connection(ABC):
         return id_list(self.dialect, values)
 
 
-class Database(ABC):
+class Database(_Reads):
     """The process's database: one writer at a time, reads on connections that see committed data."""
 
     dialect: ClassVar[str]
@@ -209,19 +213,7 @@ class Database(ABC):
             return self._writing_conn
         return None
 
-    @abstractmethod
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        """Run a query and return all rows (committed data, or the caller's own transaction)."""
-
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        """Run a query and return its first row."""
-        rows = await self.fetch_all(sql, params)
-        return rows[0] if rows else None
-
-    async def fetch_value(self, sql: str, params: Params = ()) -> Any:
-        """Run a query and return the first column of its first row (or None)."""
-        row = await self.fetch_one(sql, params)
-        return None if row is None else row[0]
+    # `fetch_all` sees committed data, or the caller's own transaction (engines implement it).
 
     async def fetch_instant(self, sql: str, params: Params = ()) -> datetime | None:
         """Run a query whose first value is a stored UTC instant (or NULL) and return it."""

@@ -162,7 +162,7 @@ async def test_the_command_converts_then_refuses_to_convert_into_the_same_databa
 
 @pytest.mark.parametrize(("args", "message"), [
     (("db", "convert", "--to", "mysql://somewhere/db"), "PostgreSQL URL"),
-    (("db", "convert", "--to", "postgresql://kindred@/nothing?host=/nonexistent&port=1"), "cannot connect"),
+    (("db", "convert", "--to", "postgresql://kindred@/nothing?host=/nonexistent&port=1"), "cannot open the database"),
 ])
 def test_operator_mistakes_are_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     database = tmp_path / "kindred.sqlite3"

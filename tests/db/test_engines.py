@@ -14,7 +14,6 @@ import pytest
 
 from bot.db.database import (
     POSTGRESQL,
-    SQLITE,
     Database,
     IntegrityError,
     Migration,
@@ -272,6 +271,3 @@ async def test_a_server_gone_mid_transaction_is_unavailable(
             await conn.execute(ADD_GUILD, (2,))
     assert await db.fetch_value("SELECT count(*) FROM guilds") == 0
 
-
-def test_the_dialects_are_named_as_the_environment_says() -> None:
-    assert (SQLITE, POSTGRESQL) == ("sqlite", "postgresql")
