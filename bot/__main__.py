@@ -1,10 +1,11 @@
-"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]`."""
+"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]|status`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sqlite3
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from bot.config import Config, load_config
-from bot.db.database import Database
+from bot.db.database import Database, bundled_migrations
 from bot.errors import ConfigError, DatabaseUnavailableError, MigrationError, OperatorError
 from bot.logging_setup import configure_logging
 from bot.preflight import check_data_files, check_database_path, database_version
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     backup.add_argument("path", type=Path)
     sync = sub.add_parser("sync", help="register the slash commands with Discord")
     sync.add_argument("--guild", type=int, default=None, help="sync to one server only (fast, for testing)")
+    sub.add_parser("status", help="health of the running deployment, read from its database (exit 0 healthy, "
+                                  "1 unhealthy, 2 configuration or database error)")
     return parser
 
 
@@ -72,6 +75,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     configure_logging("WARNING" if quiet else config.log_level)
     if args.command == "check-config":
         return _check_config(config)
+    if args.command == "status":
+        return asyncio.run(_status(config))
     if args.command == "migrate":
         check_database_path(config.database_path)
         return asyncio.run(_migrate(config))
@@ -119,6 +124,35 @@ async def _open_database(config: Config) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.close()
+
+
+async def _status(config: Config) -> int:
+    from bot.domain.clock import SystemClock
+    from bot.services.container import build_services
+    from bot.services.health import health_report
+    from bot.services.ports import NoSending
+
+    path = config.database_path
+    check_database_path(path, permissions=False)
+    if not path.is_file():
+        raise OperatorError(f"no database at {path}: nothing has run with this configuration "
+                            "(check KINDRED_DATABASE or [bot] database)")
+    version, latest = database_version(path), bundled_migrations()[-1].version
+    if version != latest:
+        raise OperatorError(f"database {path} is at schema version {version}, this Kindred expects {latest}: "
+                            "run `python -m bot migrate` (or the matching Kindred)")
+    # Reading only: the phrase rules (compiled only for detection) are not needed here.
+    config = dataclasses.replace(config, crisis=dataclasses.replace(config.crisis, detection_intent=False))
+    async with _open_database(config) as db:
+        try:
+            report = await health_report(build_services(config, db, SystemClock(), NoSending()))
+        except DatabaseUnavailableError as exc:
+            raise OperatorError(f"cannot read the database at {path}: {exc}") from None
+    print(f"Kindred status at {report.now:%Y-%m-%d %H:%M:%S} UTC: {'healthy' if report.healthy else 'UNHEALTHY'}")
+    for finding in report.findings:
+        print(f"  {'ok  ' if finding.healthy else 'FAIL'}  {finding.subject}: {finding.detail}")
+    print(f"  {'WARN' if report.crisis_data.stale else 'ok  '}  crisis data: {report.crisis_data.describe()}")
+    return EXIT_OK if report.healthy else EXIT_FAILURE
 
 
 async def _migrate(config: Config) -> int:

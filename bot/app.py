@@ -220,6 +220,7 @@ class KindredBot(commands.Bot):
             # after the retention period, as the data statement promises).
             await self.services.guilds.reconcile([g.id for g in self.guilds], self.clock.now())
             version: int | str = await self.db.schema_version()
+            await self._record_gateway()
         except DatabaseUnavailableError:
             log.warning("database unavailable at ready; server presence not recorded")
             version = "unavailable"
@@ -231,6 +232,14 @@ class KindredBot(commands.Bot):
             fresh = self.services.crisis.data_freshness()
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
                 f"Kindred is up: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
+
+    async def on_resumed(self) -> None:
+        """Record that the gateway is back (status need not wait for the next minute)."""
+        await self._record_gateway()
+
+    async def _record_gateway(self) -> None:
+        if self.start_scheduler and self.db.is_open:
+            await self.services.scheduler.record_gateway()
 
     async def _warn_if_no_commands(self) -> None:
         """Say once if Discord has no global commands for this application: members would see none."""

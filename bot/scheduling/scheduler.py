@@ -27,7 +27,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from bot.db.health import HealthRepository
 from bot.domain.clock import Clock
-from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, SweepRecord
+from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, STOPPED, SweepRecord
 from bot.errors import DatabaseUnavailableError
 from bot.scheduling.ops import OpsNotices
 from bot.services.outbox import OutboxService
@@ -165,6 +165,8 @@ class SweepScheduler:
         if pending:
             log.warning("stopped with scheduled work still running after %.0f s", grace)
         self._drainer = None
+        if self.gateway_probe is not None:  # a running bot's scheduler: say it stopped, so status need not wait
+            await self._save([self._gateway_record(stopped=True)])
 
     async def run_all_once(self) -> int:
         """Run every sweep once, record it, then drain the outbox; return items claimed (tests drive time so)."""
@@ -200,15 +202,22 @@ class SweepScheduler:
                 record, _ = await self._run_sweep(sweep)
                 records.append(record)
             if every == self.minute_interval:
-                now = self.clock.now()
-                connected = self.gateway_probe is not None and self.gateway_probe()
-                records.append(SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, now, now, now if connected else None,
-                                           None if connected else "Disconnected"))
+                records.append(self._gateway_record())
             saved = await self._save(records)
             if every == self.minute_interval and self.ops is not None:
                 database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
                 await self._report_health(database_ok)
             self._drain_wanted.set()
+
+    def _gateway_record(self, *, stopped: bool = False) -> SweepRecord:
+        now = self.clock.now()
+        connected = not stopped and self.gateway_probe is not None and self.gateway_probe()
+        error = STOPPED if stopped else None if connected else "Disconnected"
+        return SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, now, now, now if connected else None, error)
+
+    async def record_gateway(self) -> None:
+        """Record the gateway's state now (on READY and RESUMED, not only at the next minute)."""
+        await self._save([self._gateway_record()])
 
     async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int]:
         started = self.clock.now()

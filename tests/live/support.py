@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.localtime import to_utc_text
-from tests.e2e.helpers import BotProcess, Community
+from tests.e2e.helpers import BotProcess, Community, run_cli
 from tests.fakediscord import FakeDiscord, Message, User
 
 T = TypeVar("T")
@@ -182,6 +182,10 @@ class LiveKindred:
     async def approach(self, due: datetime) -> None:
         """Jump to just before `due`, slowed down so that how late the bot is can be measured in seconds."""
         await self.jump(due - APPROACH, APPROACH_RATE)
+
+    async def cli(self, *args: str) -> tuple[int, str]:
+        """Run `python -m bot *args` as the operator would, on the bot's clock and configuration."""
+        return await run_cli(*args, env=self.proc.env)
 
     # -- acting as members -----------------------------------------------------------------
 

@@ -1,0 +1,75 @@
+"""`python -m bot status` against a running bot, a stopped one, late work, and operator mistakes (SPEC §1)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
+from tests.fakediscord import FakeDiscord
+
+SWEEPS = ("checkin-prompts", "checkin-reminders", "recovery-milestones", "buddy-nudges", "buddy-matching",
+          "retention-purge")
+
+
+def one_line(output: str) -> str:
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in output, output
+    return lines[0]
+
+
+async def test_status_of_a_running_then_stopped_bot_and_late_work(
+        fake_discord: FakeDiscord, community: Community, tmp_path: Path,
+        bot_process: Callable[..., Awaitable[BotProcess]]) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    proc = await bot_process()
+
+    code, output = await run_cli("status", env=env)
+    assert code == 0, output
+    assert output.splitlines()[0].endswith(": healthy")
+    for sweep in SWEEPS:
+        assert f"ok    sweep {sweep}: ran " in output, output
+    assert "ok    gateway: heard " in output and "ok    outbox: 0 waiting" in output
+    assert "crisis data: crisis numbers last checked " in output
+
+    assert await proc.stop() == 0
+    code, output = await run_cli("status", env=env)
+    assert code == 1, output
+    assert output.splitlines()[0].endswith(": UNHEALTHY")
+    assert "FAIL  bot: nothing is running (stopped cleanly " in output
+
+    # Work that came due while nothing ran: a server's prompt ten minutes ago.
+    due = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="seconds")
+    with sqlite3.connect(database) as conn:
+        conn.execute("INSERT INTO checkin_prompt_schedule (guild_id, next_due_at) VALUES (?, ?)",
+                     (community.guild.id, due))
+    code, output = await run_cli("status", env=env)
+    assert code == 1 and "FAIL  sweep checkin-prompts: due work 10 min late" in output, output
+
+
+async def test_status_names_an_operators_mistake_in_one_line_with_exit_2(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+
+    code, output = await run_cli("status", env=env)
+    assert code == 2 and one_line(output).startswith(f"no database at {database}"), output
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[scheduler]\nsweep_seconds = 45\n")
+    code, output = await run_cli("status", env={**env, "KINDRED_CONFIG": str(broken)})
+    assert code == 2 and "sweep_seconds" in one_line(output), output
+
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    with sqlite3.connect(database) as conn:
+        latest = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA user_version = {latest - 1}")
+    code, output = await run_cli("status", env=env)
+    assert code == 2 and "run `python -m bot migrate`" in one_line(output), output
+
+    (tmp_path / "folder.sqlite3").mkdir()
+    code, output = await run_cli("status", env={**env, "KINDRED_DATABASE": str(tmp_path / "folder.sqlite3")})
+    assert code == 2 and "is a folder" in one_line(output), output
