@@ -86,6 +86,17 @@ def apply_endpoints(config: Config) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
 
 
+def cancel_ready_wait(client: discord.Client) -> None:
+    """Cancel discord.py's wait for a READY's servers if the client closed during it.
+
+    discord.py (2.5-2.7) leaves that task pending on close, and the loop then reports it as
+    destroyed while pending ("Task was destroyed but it is pending!") at exit.
+    """
+    ready = getattr(client._connection, "_ready_task", None)
+    if ready is not None and not ready.done():
+        ready.cancel()
+
+
 class KindredBot(commands.Bot):
     """Kindred's Discord client."""
 
@@ -277,5 +288,6 @@ class KindredBot(commands.Bot):
         try:
             await super().close()
         finally:
+            cancel_ready_wait(self)
             await self.db.close(grace=SHUTDOWN_GRACE)
             log.info("shut down cleanly")

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 API = "/api/v10"
 Handler = Callable[[web.Request], Awaitable[Any]]
-RECORD = web.RequestKey("record", RequestRecord)
+# Typed request keys arrived in aiohttp 3.14; older versions (the lowest allowed) take a string.
+RECORD: Any = web.RequestKey("record", RequestRecord) if hasattr(web, "RequestKey") else "fakediscord.record"
 NO_AUTH_PREFIXES = ("/interactions/", "/webhooks/")  # authorised by the interaction token in the path
 
 
