@@ -171,15 +171,15 @@ class OutboxRepository:
         """Return the status of the message queued for an occurrence."""
         return await self.db.fetch_value("SELECT status FROM outbox WHERE dedupe_key = ?", (dedupe_key,))
 
-    async def due(self, now: datetime, limit: int) -> list[int]:
-        """Return the ids of pending messages whose time has come and that nobody holds, oldest first."""
+    async def due(self, now: datetime, limit: int) -> list[tuple[int, str, int]]:
+        """Return (id, target, target id) of pending messages whose time has come and that nobody holds, oldest first."""
         stamp = to_utc_text(now)
         rows = await self.db.fetch_all(
-            "SELECT outbox_id FROM outbox WHERE status = 'pending' AND not_before <= ? "
+            "SELECT outbox_id, target, target_id FROM outbox WHERE status = 'pending' AND not_before <= ? "
             "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY not_before, outbox_id LIMIT ?",
             (stamp, stamp, limit),
         )
-        return [r["outbox_id"] for r in rows]
+        return [(r["outbox_id"], r["target"], r["target_id"]) for r in rows]
 
     async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
         """Return how many pending messages are due at `now`, and the earliest instant one was due."""

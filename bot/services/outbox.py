@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import logging
 import secrets
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -36,6 +37,10 @@ from bot.services.ports import Notifier
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Sends in flight at once. Discord answers a send in roughly 50-150 ms, so one at a time would
+# cap a fan-out at 7-20 messages a second, well under the 50 a second the global limit allows
+# (the notifier keeps the rate). Messages to one target still go one after another, in order.
+SENDERS = 8
 SEND_TIMEOUT = timedelta(seconds=60)  # one send, with discord.py's own retries of 429s and 5xx
 CLAIM_TTL = timedelta(minutes=2)  # well inside Discord's ~5-minute nonce window (see above)
 # The detail of a DM not tried because the member's DMs are known to be closed.
@@ -125,20 +130,47 @@ class OutboxService:
                 del self._unrecorded[outbox_id]
             while True:
                 due = await self.outbox.due(self.clock.now(), self.batch)
-                sent_here = 0
-                for outbox_id in due:
-                    if self._stopping:
-                        return attempted + sent_here
+                lanes: dict[tuple[str, int], list[int]] = {}
+                for outbox_id, target, target_id in due:
+                    lanes.setdefault((target, target_id), []).append(outbox_id)
+                sent_here = await self._send_lanes(list(lanes.values()))
+                attempted += sent_here
+                if len(due) < self.batch or sent_here == 0 or self._stopping:
+                    return attempted
+
+    async def _send_lanes(self, lanes: list[list[int]]) -> int:
+        """Send each lane's rows in order, up to SENDERS lanes at once; return how many were sent.
+
+        If one sender fails (the database became unavailable, or a bug), the others finish the
+        row they hold and take no new one, and the first failure is raised once they have: a
+        send is never cut off halfway, and no sender is left running on its own.
+        """
+        waiting = deque(lanes)
+        sent = 0
+        failure: Exception | None = None
+
+        async def sender() -> None:
+            nonlocal sent, failure
+            while waiting and failure is None and not self._stopping:
+                for outbox_id in waiting.popleft():
+                    if failure is not None or self._stopping:
+                        return
                     # Claimed one by one, just before sending: whatever changed since the
                     # batch was read (a cancellation, a deletion, another sender) counts.
                     now = self.clock.now()
-                    claimed = await self.outbox.claim(outbox_id, self.token, now, until=now + CLAIM_TTL)
-                    if claimed is not None:
-                        await self._send(claimed)
-                        sent_here += 1
-                attempted += sent_here
-                if len(due) < self.batch or sent_here == 0:
-                    return attempted
+                    try:
+                        claimed = await self.outbox.claim(outbox_id, self.token, now, until=now + CLAIM_TTL)
+                        if claimed is not None:
+                            await self._send(claimed)
+                            sent += 1
+                    except Exception as exc:
+                        failure = failure or exc
+                        return
+
+        await asyncio.gather(*(sender() for _ in range(min(SENDERS, len(lanes)))))
+        if failure is not None:
+            raise failure
+        return sent
 
     async def _send(self, item: OutboxItem) -> SendResult:
         """Send a row this process holds, and record the outcome."""
