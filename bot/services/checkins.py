@@ -74,6 +74,7 @@ from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError
 from bot.services.charts import render_checkin_chart_async
 from bot.services.guild_config import GuildConfigService
+from bot.services.ports import Metrics, NullMetrics
 from bot.services.settings import SettingsService, parse_time_option
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,8 @@ class CheckInService:
 
     def __init__(self, db: Database, repo: CheckInRepository, members: MemberRepository,
                  guilds: GuildRepository, settings: SettingsService, guild_config: GuildConfigService,
-                 clock: Clock, config: Config, prompts: Sequence[str], *, batch: int = 500) -> None:
+                 clock: Clock, config: Config, prompts: Sequence[str], *, batch: int = 500,
+                 metrics: Metrics | None = None) -> None:
         if not prompts:
             raise ValueError("at least one daily prompt is needed")
         self.db = db
@@ -259,6 +261,7 @@ class CheckInService:
         self.config = config
         self.prompts = tuple(prompts)
         self.batch = batch
+        self.metrics = metrics or NullMetrics()
         self._schedules_repaired = False
 
     # -- zones --------------------------------------------------------------------------
@@ -294,6 +297,7 @@ class CheckInService:
             updated = any(d.local_date == target for d in days)
             await self.repo.upsert_checkin(conn, member_id=member.member_id, local_date=target, timezone=tz_name,
                                            mood=mood_value, craving=craving_value, note=note_value, now=now)
+        self.metrics.checkin_recorded()
         if not updated:
             days.append(DayRecord(target, tz_name))
         log.info("check-in %s (guild=%s member=%s)", "updated" if updated else "recorded", guild_id, member.member_id)
