@@ -130,6 +130,8 @@ class PrometheusMetrics:
         self.sweep_last_success = Gauge("kindred_sweep_last_success_timestamp_seconds",
                                         "When each sweep last finished without an error (Unix time)",
                                         ["sweep"], registry=r)
+        self.sweep_interval = Gauge("kindred_sweep_interval_seconds", "How often each sweep runs",
+                                    ["sweep"], registry=r)
         self.sweep_lag_seconds = Gauge("kindred_sweep_lag_seconds",
                                        "How late the sweep's earliest unhandled due work is (0 when on time)",
                                        ["sweep"], registry=r)
@@ -172,9 +174,10 @@ class PrometheusMetrics:
         self.outbox_pending.set(waiting)
         self.outbox_oldest.set(max(0.0, oldest_age_seconds))
 
-    def sweep_ran(self, sweep: str, seconds: float, error: str | None) -> None:
+    def sweep_ran(self, sweep: str, interval_seconds: int, seconds: float, error: str | None) -> None:
         """Record a sweep run."""
         name = self._label("sweep", sweep)
+        self.sweep_interval.labels(name).set(interval_seconds)
         self.sweep_duration.labels(name).observe(seconds)
         self.sweep_runs.labels(name, self._label("outcome", error or "ok")).inc()
         if error is None:

@@ -229,7 +229,7 @@ class SweepScheduler:
                 error = type(exc).__name__
                 log.exception("sweep %s failed", sweep.name)
             finished = self.clock.now()
-            self.metrics.sweep_ran(sweep.name, time.perf_counter() - began, error)
+            self.metrics.sweep_ran(sweep.name, sweep.every_seconds, time.perf_counter() - began, error)
             if claimed:
                 log.info("sweep %s claimed %d item(s)", sweep.name, claimed)
         record = SweepRecord(sweep.name, sweep.every_seconds, started, finished,

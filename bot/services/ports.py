@@ -43,8 +43,8 @@ class Metrics(Protocol):
         """Messages whose time has come and are not sent yet, and how long the oldest has waited."""
         ...
 
-    def sweep_ran(self, sweep: str, seconds: float, error: str | None) -> None:
-        """A sweep ran for `seconds` (real time), failing with the exception class `error` if not None."""
+    def sweep_ran(self, sweep: str, interval_seconds: int, seconds: float, error: str | None) -> None:
+        """A sweep that runs every `interval_seconds` ran for `seconds` (real time); `error`: exception class or None."""
         ...
 
     def sweep_lag(self, sweep: str, seconds: float) -> None:
@@ -82,7 +82,7 @@ class NullMetrics:
     def outbox_backlog(self, waiting: int, oldest_age_seconds: float) -> None:
         """Do nothing."""
 
-    def sweep_ran(self, sweep: str, seconds: float, error: str | None) -> None:
+    def sweep_ran(self, sweep: str, interval_seconds: int, seconds: float, error: str | None) -> None:
         """Do nothing."""
 
     def sweep_lag(self, sweep: str, seconds: float) -> None:
