@@ -72,7 +72,7 @@ from bot.domain.localtime import (
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError
-from bot.services.charts import render_checkin_chart_async
+from bot.services.charts import ChartError, render_checkin_chart_async
 from bot.services.guild_config import GuildConfigService
 from bot.services.ports import Metrics, NullMetrics
 from bot.services.settings import SettingsService, parse_time_option
@@ -332,7 +332,10 @@ class CheckInService:
         series = daily_series({c.local_date: (c.mood, c.craving) for c in period}, start, today)
         chart = None
         if period:
-            chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
+            try:
+                chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
+            except ChartError as exc:  # the numbers still answer the member
+                log.warning("mystats chart for member %s not drawn: %s", member_id, exc)
         return MyStats(
             days=days, start=start, end=today, timezone=eff.timezone,
             checkins=streaks(checkin_days, today, eff.timezone),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import occurrence_on, zone
 from bot.errors import InvalidInputError
+from bot.services import charts
 from bot.services.checkins import CheckInSummary
 from bot.services.container import Services
 
@@ -176,6 +178,25 @@ async def test_mystats_streaks_averages_and_png_chart(services: Services, clock:
     assert stats.mood_average == pytest.approx(3.5)
     assert stats.craving_average == pytest.approx(14 / 3)
     assert stats.chart_png is not None and stats.chart_png.startswith(PNG_SIGNATURE)
+
+
+async def test_mystats_chart_is_drawn_outside_the_bot_process(services: Services) -> None:
+    await services.checkins.check_in(G, U, mood=3)
+    imported = "PIL" in sys.modules
+    stats = await services.checkins.my_stats(G, U, days=7)
+    assert stats.chart_png is not None and stats.chart_png.startswith(PNG_SIGNATURE)
+    if not imported:  # (another test may have imported it to read a PNG)
+        assert "PIL" not in sys.modules, "the drawing library was loaded into the bot's process"
+
+
+async def test_mystats_without_a_chart_when_the_renderer_fails(services: Services,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    await services.checkins.check_in(G, U, mood=3, note="zqxnote9")
+    monkeypatch.setattr(charts.sys, "executable", "/bin/false")
+    stats = await services.checkins.my_stats(G, U, days=7)
+    assert stats.chart_png is None and stats.checked_in_days == 1 and stats.mood_average == 3
+    assert "chart" in caplog.text and "not drawn" in caplog.text
 
 
 async def test_mystats_without_checkins_has_no_chart(services: Services) -> None:
