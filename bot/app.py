@@ -21,6 +21,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
 from bot.errors import DatabaseUnavailableError, MigrationError
 from bot.logging_setup import log_context
+from bot.memory import limit_arenas, trim
 from bot.services.container import Services, build_services
 from bot.tree import KindredTree
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TRIM_EVERY = 60.0  # seconds between handing freed memory back (bot.memory)
 SHUTDOWN_GRACE = 10.0  # seconds a sweep, a send or a transaction in flight may take to finish at shutdown
 # What "Discord cannot be reached" looks like: no route, refused, reset, timed out, DNS, or
 # Discord's own 5xx after discord.py's retries. Worth waiting out; nothing to fix in config.
@@ -125,6 +127,7 @@ class KindredBot(commands.Bot):
     def __init__(self, config: Config, *, clock: Clock | None = None, start_scheduler: bool = True,
                  metrics: PrometheusMetrics | None = None, **options: Any) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
+        limit_arenas()  # before the database's and the executor's threads start
         if metrics is not None:
             options.setdefault("http_trace", metrics.http_trace())
         super().__init__(
@@ -147,6 +150,7 @@ class KindredBot(commands.Bot):
         self._services: Services | None = None
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None
+        self._trimmer: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # wakes a login that is waiting for the network
         self._setting_up = False
         self._commands_checked = False
@@ -226,6 +230,7 @@ class KindredBot(commands.Bot):
         answer kindly that records are unreachable, and the database is retried.
         """
         self._setting_up = True
+        self._trimmer = asyncio.create_task(self._trim_memory(), name="kindred-memory-trim")
         database_ready = await self.try_open_database()
         self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self), self.metrics)
         if self.metrics is not None:
@@ -256,6 +261,12 @@ class KindredBot(commands.Bot):
             return False
         log.info("database ready at schema version %d", version)
         return True
+
+    async def _trim_memory(self) -> None:
+        # A plain periodic task: freed heap pages go back to the system once a minute.
+        while True:
+            await asyncio.sleep(TRIM_EVERY)
+            trim()
 
     async def _retry_database(self) -> None:
         # A plain periodic retry: nothing signals "the disk is back", so polling is the honest way.
@@ -328,6 +339,8 @@ class KindredBot(commands.Bot):
         self._closing.set()
         if self._db_retry is not None:
             self._db_retry.cancel()
+        if self._trimmer is not None:
+            self._trimmer.cancel()
         if self._services is not None:
             await self._services.scheduler.stop(grace=SHUTDOWN_GRACE)
         try:

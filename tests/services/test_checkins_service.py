@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Generator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -130,10 +131,11 @@ async def test_streak_counts_consecutive_local_days_across_fall_back(services: S
 
 async def test_checkin_is_acknowledged_only_after_commit(services: Services,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(**kwargs: object) -> Generator[tuple[str, tuple[()]], object, None]:
+        yield "SELECT 1", ()  # the check-in's write, failing as a full or broken disk would
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(services.checkins_repo, "upsert_checkin", broken)
+    monkeypatch.setattr(services.checkins_repo, "upsert_checkin_plan", broken)
     with pytest.raises(sqlite3.OperationalError):
         await services.checkins.check_in(G, U, mood=4)
     # The member row written in the same transaction was rolled back with it.
