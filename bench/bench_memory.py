@@ -20,7 +20,7 @@ bot's own process (VmRSS now, VmHWM the peak), for:
 A simulated day moves the bot's clock in `--step-minutes` steps; in each step the members'
 actions that fall in it go through the fake as real interactions — `/checkin` (a fifth of
 them from the daily prompt's button and modal) and `/pledge` at random times, and
-`--mystats` `/mystats` charts in the day's last hour, so that their share (matplotlib) is
+`--mystats` `/mystats` charts in the day's last hour, so that their share (the chart renderer) is
 measured apart — and then the bot runs its sweeps once and drains its outbox (prompts,
 reminders, celebrations, nudges), as its scheduler would. Every sweep runs at every step, even the
 hourly and daily ones, so a day here does more sweeping than a real one. Day two repeats day
@@ -56,8 +56,7 @@ from tests.support import RecordingNotifier  # noqa: E402
 
 DAY = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # the first simulated day (UTC)
 SETUP = DAY - timedelta(days=3)
-CHARTS_FROM = timedelta(hours=23)
-IDLE_BUCKET_SECONDS = 310  # discord.py drops a route's rate-limit bucket after 300 s idle  # the day's /mystats charts come in its last hour, measured apart
+CHARTS_FROM = timedelta(hours=23)  # the day's /mystats charts come in its last hour, measured apart
 ZONES = ("Europe/London", "Europe/Berlin", "America/New_York", "America/Los_Angeles", "Asia/Kolkata",
          "Australia/Sydney", "Australia/Lord_Howe", "Pacific/Chatham", "America/St_Johns", "Asia/Tokyo",
          "America/Sao_Paulo", "Pacific/Kiritimati")
@@ -203,25 +202,6 @@ async def settled_memory(pid: int) -> tuple[float, float]:
     return memory_mib(pid)
 
 
-async def settle(fake: FakeDiscord, world: list[Server], child: Child, baseline: dict) -> float:
-    """Wait as a real day would: discord.py keeps a rate-limit bucket per channel until it is idle for 5 minutes.
-
-    A simulated day takes two real minutes, so every channel the bot posted in still has its
-    bucket at the end of it; in a real day only the last five minutes' do. discord.py drops
-    idle buckets when a request is made with more than 256 of them: wait, make one, measure.
-    """
-    await asyncio.sleep(IDLE_BUCKET_SECONDS)
-    server = world[0]
-    await (await fake.slash("/mystats", user=server.d, guild=server.guild, in_channel=server.guild.channel("check-ins"))
-           ).reply(timeout=60)
-    rss, peak = memory_mib(child.pid)
-    alive = await child.command("objects")
-    show("… once discord.py dropped idle rate-limit buckets", rss, peak,
-         f"  [{alive['objects']:,} Python objects, most grown since connected: "
-         f"{grown(baseline['types'], alive['types'])}]")
-    return rss
-
-
 async def run(args: argparse.Namespace) -> None:
     print(f"Memory, {machine()}")
     print(f"{args.servers} servers, 4 members each; fake in this process, each bot in its own process")
@@ -265,7 +245,6 @@ async def run(args: argparse.Namespace) -> None:
                 await child.command("sweep")  # the late work of the day before, and the buddy notices
                 after: list[float] = []
                 before_charts: list[float] = []
-                settled: list[float] = []
                 for n in range(args.days):
                     day = DAY + timedelta(days=n)
                     actions = plan_day(day, args.servers, args.mystats, rng)
@@ -282,8 +261,6 @@ async def run(args: argparse.Namespace) -> None:
                          f"{time.monotonic() - began:.0f} s; members: {player.counts}; "
                          f"bot sent: {delivered(fake, since)}; {alive['objects']:,} Python objects, "
                          f"most grown since connected: {grown(baseline['types'], alive['types'])}]")
-                    if args.settle:
-                        settled.append(await settle(fake, world, child, baseline))
             finally:
                 await child.stop()
     later = [f"day {n + 1} {after[n]:.1f} MiB ({after[n] - after[n - 1]:+.1f})" for n in range(1, len(after))]
@@ -292,9 +269,7 @@ async def run(args: argparse.Namespace) -> None:
         f"{'met' if start_rss * 1.048576 <= 150 else 'NOT met'})",
         f"after day 1 without its charts {before_charts[0]:.1f} MiB ({before_charts[0] - start_rss:+.1f}), "
         f"with {args.mystats} /mystats charts {after[0]:.1f} MiB ({after[0] - start_rss:+.1f})",
-        *later, f"peak {peak:.1f} MiB",
-        *([f"after discord.py dropped its idle rate-limit buckets {', '.join(f'{x:.1f}' for x in settled)} MiB"]
-          if settled else [])]))
+        *later, f"peak {peak:.1f} MiB"]))
 
 
 def main() -> None:
@@ -304,8 +279,6 @@ def main() -> None:
     parser.add_argument("--step-minutes", type=int, default=5)
     parser.add_argument("--mystats", type=int, default=50, help="/mystats charts per day")
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument("--no-settle", dest="settle", action="store_false",
-                        help="skip the 5-minute wait after each day (see settle())")
     asyncio.run(run(parser.parse_args()))
 
 
