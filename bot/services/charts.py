@@ -3,8 +3,8 @@
 The bot's memory stays flat: matplotlib, rendering in the bot's own process, stayed resident
 after the first `/mystats` (its modules, font cache and the heap it left behind: +77 MiB after
 50 charts). Pillow is much lighter (about 6 MiB imported, a chart in tens of milliseconds), but
-in-process it still keeps its modules and ~10 MiB of heap; a child process that draws one
-chart and exits gives it all back, for ~0.1 s of CPU a chart (`/mystats` defers its reply).
+in-process it kept its modules and, drawn in executor threads, 56 MiB of heap; a child that draws one
+chart and exits gives it all back, for ~0.2 s of CPU a chart (`/mystats` defers its reply).
 bench/README.md, "Memory", has the measurements of the three ways.
 
 `python -m bot.services.charts` is the child: a JSON request on stdin, the PNG on stdout.
