@@ -176,6 +176,7 @@ class KindredBot(commands.Bot):
                 self.metrics.interaction_received(int(data["id"]), command, kind)
             guild_id = data.get("guild_id")
             with log_context(interaction=int(data["id"]), **({"guild_id": int(guild_id)} if guild_id else {})):
+                log.debug("interaction received (type %s)", data.get("type"))
                 parse(data)
 
         parsers["INTERACTION_CREATE"] = parse_with_context

@@ -163,6 +163,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root.addHandler(handler)
     root.setLevel(numeric)
     cap_library_loggers(numeric)
+    logging.getLogger(__name__).debug("logging at %s; payload-logging libraries (%s) at INFO at most",
+                                      logging.getLevelName(numeric), ", ".join(CAPPED_AT_INFO))
 
 
 _crash_log = logging.getLogger("bot.crash")

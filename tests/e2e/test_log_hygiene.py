@@ -79,6 +79,7 @@ async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, c
             assert isinstance(record, dict) and {"time", "level", "logger", "message"} <= record.keys(), line
             records.append(record)
         assert {r["level"] for r in records} >= {"DEBUG", "INFO"}
+        assert any(r["level"] == "DEBUG" and r.get("interaction") for r in records)
         assert any(r["logger"].startswith("discord.") for r in records), "library loggers go through it too"
         handled = [r for r in records if r.get("interaction") and r.get("guild_id") == guild.id]
         assert any("check-in recorded" in r["message"] for r in handled), "a command's lines carry its ids"
