@@ -14,6 +14,8 @@ JSON line when ready, then answer JSON commands on stdin, one line each:
   send `text` to every channel at once;
 * ``{"cmd": "quit"}`` — close the bot and exit.
 
+With BENCH_PROFILE=<path> the whole run is profiled with cProfile, written to <path>.<mode>.
+
 Kindred runs exactly as `python -m bot run` builds it (config from the environment, logging
 at KINDRED_LOG_LEVEL) except that its clock is a FakeClock starting at KINDRED_BENCH_NOW
 (default: now) and its sweeps run when told instead of on APScheduler's timer.
@@ -160,7 +162,15 @@ async def run_bare() -> None:
 
 def main() -> None:
     mode = sys.argv[1]
-    asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+    profile = os.environ.get("BENCH_PROFILE")  # a file: write cProfile stats of the whole run there
+    if not profile:
+        asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+        return
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+    profiler.dump_stats(f"{profile}.{mode}")
 
 
 if __name__ == "__main__":

@@ -7,17 +7,22 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, load_config
 from bot.db.database import Database, bundled_migrations
 from bot.errors import ConfigError, DatabaseUnavailableError, MigrationError, OperatorError
-from bot.logging_setup import configure_logging
+from bot.logging_setup import asyncio_exception_handler, configure_logging, json_line
 from bot.preflight import check_data_files, check_database_path, database_version
+
+if TYPE_CHECKING:
+    from bot.metrics import MetricsServer, PrometheusMetrics
 
 log = logging.getLogger("bot")
 
@@ -45,9 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Whether problem lines are JSON (KINDRED_LOG_FORMAT=json): read from the environment at
+# first, so a configuration error is reported in the format asked for, then from the config.
+_json_lines = False
+
+
 def fail(message: str) -> int:
     """Print one line naming an operator's problem on stderr and return exit code 2."""
-    print(" ".join(message.split()), file=sys.stderr)
+    line = " ".join(message.split())
+    print(json_line("ERROR", "bot", line) if _json_lines else line, file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -63,16 +74,20 @@ def operator_errors(command: Callable[[], int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return an exit code."""
+    global _json_lines
     args = _parser().parse_args(argv)
+    _json_lines = os.environ.get("KINDRED_LOG_FORMAT", "").strip().lower() == "json"
     return operator_errors(lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    global _json_lines
     config = load_config()
+    _json_lines = config.log_format == "json"
     # A one-shot command prints its own result; its INFO logs ("logging in", "applied
     # migration …") would bury that line, or the one line naming a problem. DEBUG still shows all.
     quiet = args.command != "run" and config.log_level == "INFO"
-    configure_logging("WARNING" if quiet else config.log_level)
+    configure_logging("WARNING" if quiet else config.log_level, config.log_format)
     if args.command == "check-config":
         return _check_config(config)
     if args.command == "status":
@@ -206,12 +221,33 @@ async def _sync(config: Config, guild_id: int | None) -> int:
     return EXIT_OK
 
 
+async def _serve_metrics(config: Config) -> tuple[PrometheusMetrics | None, MetricsServer | None]:
+    """Start the metrics endpoint if KINDRED_METRICS_ADDR asks for one; an address that cannot be used is one line."""
+    if config.metrics_address is None:
+        return None, None
+    from bot.metrics import MetricsServer, PrometheusMetrics
+
+    host, port = config.metrics_address
+    metrics = PrometheusMetrics()
+    server = MetricsServer(metrics)
+    try:
+        bound_host, bound_port = await server.start(host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise OperatorError(f"cannot serve metrics on {host}:{port} (KINDRED_METRICS_ADDR): {reason}") from None
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    log.info("serving Prometheus metrics at http://%s:%d/metrics", shown, bound_port)
+    return metrics, server
+
+
 async def _run(config: Config) -> int:
     from bot.app import KindredBot, operator_problem
 
     assert config.token is not None
-    bot = KindredBot(config)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(asyncio_exception_handler)
+    metrics, server = await _serve_metrics(config)
+    bot = KindredBot(config, metrics=metrics)
     stopping = asyncio.Event()
 
     def request_stop(signame: str) -> None:
@@ -225,6 +261,8 @@ async def _run(config: Config) -> int:
     stopper = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
     await bot.close()
+    if server is not None:
+        await server.stop()
     stopper.cancel()
     if runner in done and runner.exception() is not None:
         exc = runner.exception()

@@ -13,24 +13,28 @@ connections run in autocommit mode (`isolation_level=None`) so nothing commits i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
+from bot.db.plans import Plan, run_sync
 from bot.domain.localtime import from_utc_text
 from bot.errors import DatabaseUnavailableError, MigrationError
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql")
@@ -230,6 +234,27 @@ class Database:
             self._writing_task = None
             self._write_lock.release()
 
+    async def run_plan(self, plan: Plan[T]) -> T:
+        """Run a plan (`bot.db.plans`) as one transaction in a single trip to the database thread.
+
+        The same guarantees as `transaction()`: the writer lock, BEGIN IMMEDIATE waiting out
+        another process's lock until `busy_timeout`, COMMIT (with its fsync) before this
+        returns, and a rollback if anything in the plan raises.
+        """
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailableError("timed out waiting for the writer lock") from None
+        try:
+            conn = self.conn
+            wait = max(0.0, deadline - asyncio.get_running_loop().time())
+            # aiosqlite's way to run a function in its database thread (the thread that owns the connection).
+            return await conn._execute(_run_transaction, conn._conn, plan, wait)
+        finally:
+            self._write_lock.release()
+
     async def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one write statement in its own transaction; return the changed row count."""
         async with self.transaction() as conn:
@@ -389,6 +414,35 @@ async def _begin(conn: aiosqlite.Connection, deadline: float) -> None:
             if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or loop.time() >= deadline:
                 raise DatabaseUnavailableError(str(exc)) from exc
         await asyncio.sleep(_BUSY_RETRY)
+
+
+def _run_transaction(conn: sqlite3.Connection, plan: Plan[T], wait: float) -> T:
+    """In the database thread: BEGIN IMMEDIATE (retrying for up to `wait` s), the plan, COMMIT; roll back on error."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() >= deadline:
+                raise DatabaseUnavailableError(str(exc)) from exc
+        time.sleep(_BUSY_RETRY)  # this thread serves only this connection: the loop keeps running
+    try:
+        result = run_sync(conn, plan)
+    except BaseException as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and _unavailable(exc):
+            raise DatabaseUnavailableError(str(exc)) from exc
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise DatabaseUnavailableError(str(exc)) from exc
+    return result
 
 
 def _unavailable(exc: sqlite3.OperationalError) -> bool:

@@ -10,6 +10,7 @@ import aiosqlite
 
 from bot.db.database import Database
 from bot.db.guilds import _to_sql
+from bot.db.plans import Plan, run_async
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, MemberSettings, ShareCheckins
 
@@ -67,24 +68,26 @@ async def touch_in(conn: aiosqlite.Connection, guild_id: int, user_id: int, now:
     detection — nothing about their activity changes: that is not using the bot, and lifting
     the mark would make us retry a refused DM.
     """
+    return await run_async(conn, touch_plan(guild_id, user_id, now, active=active))
+
+
+def touch_plan(guild_id: int, user_id: int, now: datetime, *, active: bool = True) -> Plan[MemberSettings]:
+    """`touch_in` as a plan (`bot.db.plans`), for transactions run in one trip to the database thread."""
     stamp = to_utc_text(now)
-    # Every command runs this, and each statement is a round trip to the database thread:
-    # one, usually (two for an unchanged row, three for a server's first member).
+    # Every command runs this: one statement usually (two for an unchanged row, three for a
+    # server's first member).
     upsert = _MARK_ACTIVE if active else _ENSURE_ONLY
     params = {"guild_id": guild_id, "user_id": user_id, "now": stamp}
     try:
-        rows = list(await conn.execute_fetchall(upsert, params))
+        rows = yield upsert, params
     except sqlite3.IntegrityError:  # the server has no row yet (foreign key): add it, then the member
-        await conn.execute(
-            "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (guild_id) DO NOTHING",
-            (guild_id, stamp, stamp),
-        )
-        rows = list(await conn.execute_fetchall(upsert, params))
+        yield ("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+               "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
+        rows = yield upsert, params
     if not rows:  # DO NOTHING returns nothing: the member was there and stays as they were
-        rows = list(await conn.execute_fetchall(_SELECT, (guild_id, user_id)))
+        rows = yield _SELECT, (guild_id, user_id)
     elif active and rows[0]["marked_elsewhere"]:
-        await conn.execute(_LIFT_MARK, (user_id,))
+        yield _LIFT_MARK, (user_id,)
     return member_from_row(rows[0])
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,8 +30,10 @@ from bot.db.health import HealthRepository
 from bot.domain.clock import Clock
 from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, STOPPED, SweepRecord
 from bot.errors import DatabaseUnavailableError
+from bot.logging_setup import log_context
 from bot.scheduling.ops import OpsNotices
 from bot.services.outbox import OutboxService
+from bot.services.ports import Metrics, NullMetrics
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +81,14 @@ class SweepScheduler:
     """Runs registered sweeps on wall-clock boundaries, records each run, then drains the outbox."""
 
     def __init__(self, clock: Clock, outbox: OutboxService, health: HealthRepository, *,
-                 default_seconds: int = 60, ops: OpsNotices | None = None) -> None:
+                 default_seconds: int = 60, ops: OpsNotices | None = None, metrics: Metrics | None = None) -> None:
         _check_interval(default_seconds)
         self.clock = clock
         self.outbox = outbox
         self.health = health
         self.default_seconds = default_seconds
         self.ops = ops
+        self.metrics = metrics or NullMetrics()
         # Tells whether the gateway connection is up; set by the bot (the scheduler knows no Discord).
         self.gateway_probe: Callable[[], bool] | None = None
         self._sweeps: list[Sweep] = []
@@ -204,7 +208,7 @@ class SweepScheduler:
             if every == self.minute_interval:
                 records.append(self._gateway_record())
             saved = await self._save(records)
-            if every == self.minute_interval and self.ops is not None:
+            if every == self.minute_interval:
                 database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
                 await self._report_health(database_ok)
             self._drain_wanted.set()
@@ -221,18 +225,22 @@ class SweepScheduler:
 
     async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int]:
         started = self.clock.now()
+        began = time.perf_counter()
         error, claimed = None, 0
-        try:
-            claimed = await sweep.run(started)
-        except DatabaseUnavailableError:
-            error = DatabaseUnavailableError.__name__
-            log.warning("sweep %s: database unavailable", sweep.name)
-        except Exception as exc:
-            error = type(exc).__name__
-            log.exception("sweep %s failed", sweep.name)
-        finished = self.clock.now()
-        if claimed:
-            log.info("sweep %s claimed %d item(s)", sweep.name, claimed)
+        with log_context(sweep=sweep.name):
+            try:
+                claimed = await sweep.run(started)
+            except DatabaseUnavailableError:
+                error = DatabaseUnavailableError.__name__
+                self.metrics.database_unavailable("sweep")
+                log.warning("sweep %s: database unavailable", sweep.name)
+            except Exception as exc:
+                error = type(exc).__name__
+                log.exception("sweep %s failed", sweep.name)
+            finished = self.clock.now()
+            self.metrics.sweep_ran(sweep.name, sweep.every_seconds, time.perf_counter() - began, error)
+            if claimed:
+                log.info("sweep %s claimed %d item(s)", sweep.name, claimed)
         record = SweepRecord(sweep.name, sweep.every_seconds, started, finished,
                              finished if error is None else None, error)
         self._last[sweep.name] = record
@@ -247,18 +255,29 @@ class SweepScheduler:
         return True
 
     async def _report_health(self, database_ok: bool) -> None:
-        assert self.ops is not None
+        """Read how late due work is (each sweep's, the outbox's) for the ops channel and the metrics."""
+        if self.ops is None and not self.metrics.observing:
+            return
+        now = self.clock.now()
         oldest: dict[str, datetime | None] = {}
         if database_ok:
-            for sweep in self._sweeps:
-                if sweep.oldest_due is not None:
-                    try:
+            try:
+                for sweep in self._sweeps:
+                    if sweep.oldest_due is not None:
                         oldest[sweep.name] = await sweep.oldest_due()
-                    except DatabaseUnavailableError:
-                        database_ok = False
-                        break
-        await self.ops.observe(self.clock.now(), [(s.name, s.every_seconds) for s in self._sweeps], self._last,
-                               oldest, database_ok=database_ok)
+                if self.metrics.observing:
+                    waiting, oldest_message = await self.outbox.outbox.backlog(now)
+                    self.metrics.outbox_backlog(
+                        waiting, 0.0 if oldest_message is None else (now - oldest_message).total_seconds())
+            except DatabaseUnavailableError:
+                database_ok = False
+        self.metrics.database_state(database_ok)
+        if database_ok:
+            for name, due in oldest.items():
+                self.metrics.sweep_lag(name, 0.0 if due is None else (now - due).total_seconds())
+        if self.ops is not None:
+            await self.ops.observe(now, [(s.name, s.every_seconds) for s in self._sweeps], self._last,
+                                   oldest, database_ok=database_ok)
 
     async def _drain_loop(self) -> None:
         while not self._stopping:
@@ -268,12 +287,14 @@ class SweepScheduler:
                 await self._drain()
 
     async def _drain(self) -> None:
-        try:
-            await self.outbox.dispatch()
-        except DatabaseUnavailableError:
-            log.warning("outbox dispatch: database unavailable")
-        except Exception:
-            log.exception("outbox dispatch failed")
+        with log_context(sweep="outbox"):
+            try:
+                await self.outbox.dispatch()
+            except DatabaseUnavailableError:
+                self.metrics.database_unavailable("outbox")
+                log.warning("outbox dispatch: database unavailable")
+            except Exception:
+                log.exception("outbox dispatch failed")
 
 
 def _check_interval(seconds: int) -> None:

@@ -23,7 +23,7 @@ from bot.services.checkins import CheckInService, load_prompts
 from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
-from bot.services.ports import Notifier
+from bot.services.ports import Metrics, Notifier, NullMetrics
 from bot.services.privacy import PrivacyService
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
@@ -50,22 +50,25 @@ class Services:
     recovery: RecoveryService
     buddies: BuddyService
     crisis: CrisisService
+    metrics: Metrics
 
 
-def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier) -> Services:
+def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier,
+                   metrics: Metrics | None = None) -> Services:
     """Wire repositories into services and register scheduled sweeps."""
+    metrics = metrics or NullMetrics()
     members = MemberRepository(db)
     guilds = GuildRepository(db)
     checkins_repo = CheckInRepository(db)
     outbox_repo = OutboxRepository(db)
-    outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch)
+    outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch, metrics=metrics)
     ops = OpsNotices(notifier, config.bot.ops_channel_id) if config.bot.ops_channel_id else None
     scheduler = SweepScheduler(clock, outbox, HealthRepository(db), default_seconds=config.scheduler.sweep_seconds,
-                               ops=ops)
+                               ops=ops, metrics=metrics)
     settings = SettingsService(members, guilds, clock, config)
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
-                              load_prompts(config.data_file("prompts.toml")))
+                              load_prompts(config.data_file("prompts.toml")), metrics=metrics)
     buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
     services = Services(
@@ -81,7 +84,8 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         buddies=buddies,
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
-                             load_crisis_data(config)),
+                             load_crisis_data(config), metrics=metrics),
+        metrics=metrics,
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts, oldest_due=checkins_repo.earliest_prompt_due)
     scheduler.register("checkin-reminders", checkins.sweep_reminders, oldest_due=checkins_repo.earliest_reminder_due)

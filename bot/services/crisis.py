@@ -74,7 +74,7 @@ from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
-from bot.services.ports import Notifier
+from bot.services.ports import Metrics, Notifier, NullMetrics
 from bot.services.settings import clip_for_reply, parse_country_option
 
 log = logging.getLogger(__name__)
@@ -556,7 +556,8 @@ class CrisisService:
     """`/crisis`, server resources, `/alertmods`, passive detection and alert buttons."""
 
     def __init__(self, db: Database, repo: CrisisRepository, guilds: GuildRepository, outbox: OutboxService,
-                 notifier: Notifier, clock: Clock, config: Config, data: CrisisData) -> None:
+                 notifier: Notifier, clock: Clock, config: Config, data: CrisisData, *,
+                 metrics: Metrics | None = None) -> None:
         self.db = db
         self.repo = repo
         self.guilds = guilds
@@ -564,6 +565,7 @@ class CrisisService:
         self.notifier = notifier
         self.clock = clock
         self.config = config
+        self.metrics = metrics or NullMetrics()
         self.directory = data.directory
         self.templates = data.templates
         self._phrases = data.phrases
@@ -736,6 +738,7 @@ class CrisisService:
             log.info("crisis alert %s: one more matching message in guild %s", recent.alert_id, seen.guild_id)
             await self.refresh_alert(recent.alert_id)
             return DetectionResult(DetectionAction.MERGED, recent.alert_id)
+        self.metrics.crisis_alert_raised(AlertSource.DETECTION.value, detection.tier)
         log.info("crisis alert %s raised in guild %s (tier %d, path %s, rule %s, dm %s)", result.alert_id,
                  seen.guild_id, detection.tier, detection.path.value, detection.rule_id, result.dm_status)
         await self.outbox.dispatch()
@@ -915,6 +918,7 @@ class CrisisService:
             await self.repo.delete(alert_id)
             return RequestResult(RequestStatus.UNDELIVERED)
         await self.repo.set_alert_message(alert_id, result.message_id, shown_version=alert.version)
+        self.metrics.crisis_alert_raised(AlertSource.REQUEST.value, alert.tier)
         log.info("alertmods request %s posted in guild %s", alert_id, guild_id)
         return RequestResult(RequestStatus.SENT)
 
@@ -939,4 +943,12 @@ class CrisisService:
         updated, changed = outcome
         if changed:
             log.info("crisis alert %s: %s by user %s", alert_id, action.value, actor_user_id)
+            # The first action on an alert: an acknowledgement (only an open one changes), or a
+            # close without one. Judged from the updated row, not the read above, which a
+            # second moderator may have overtaken.
+            if action is AlertAction.ACK or updated.acknowledged_at is None:
+                acted = (updated.acknowledged_at if action is AlertAction.ACK else updated.resolved_at) \
+                    or self.clock.now()
+                self.metrics.crisis_alert_answered(updated.source.value, updated.tier,
+                                                   (acted - updated.created_at).total_seconds())
         return ActResult(updated, changed, render_alert(updated, self.templates))

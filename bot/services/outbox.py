@@ -32,7 +32,7 @@ from bot.db.outbox import Claim, NewOutboxItem, OutboxItem, OutboxRepository
 from bot.domain.clock import Clock
 from bot.domain.messages import SendResult, SendStatus
 from bot.errors import DatabaseUnavailableError
-from bot.services.ports import Notifier
+from bot.services.ports import Metrics, Notifier, NullMetrics
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,13 @@ class OutboxService:
     """Delivers queued messages and reports outcomes to the features that queued them."""
 
     def __init__(self, outbox: OutboxRepository, members: MemberRepository, notifier: Notifier,
-                 clock: Clock, *, batch: int = 50, owner: str = "main") -> None:
+                 clock: Clock, *, batch: int = 50, owner: str = "main", metrics: Metrics | None = None) -> None:
         self.outbox = outbox
         self.members = members
         self.notifier = notifier
         self.clock = clock
         self.batch = batch
+        self.metrics = metrics or NullMetrics()
         # Claims name this process: its owner (one process at a time per owner — with SQLite
         # there is only ever one) and a token of this start, so a restarted process can tell
         # its predecessor's claims (that process is gone) from its own.
@@ -182,6 +183,7 @@ class OutboxService:
             result = SendResult(SendStatus.DM_CLOSED, detail=KNOWN_CLOSED)
         else:
             result = await self._deliver(item)
+        self.metrics.outbox_result(item.kind, result.status.value)
         try:
             await self._record(item, result)
         except DatabaseUnavailableError:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import json
+import logging
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.db.outbox import NewOutboxItem
 from bot.domain.messages import OutgoingMessage
+from bot.logging_setup import configure_logging
 from bot.scheduling.scheduler import AlignedTrigger
 from bot.services.container import Services
+from bot.services.ports import NullMetrics
 from tests.support import RecordingNotifier
 
 
@@ -89,3 +95,89 @@ def test_aligned_trigger_fires_on_wall_clock_boundaries(seconds: int, now: datet
 def test_aligned_trigger_refuses_intervals_that_miss_minute_boundaries(seconds: int) -> None:
     with pytest.raises(ValueError, match="dividing a minute"):
         AlignedTrigger(seconds)
+
+
+class RecordingMetrics(NullMetrics):
+    """The Metrics port, remembering the scheduler's calls."""
+
+    observing = True
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, str | None]] = []
+        self.lags: dict[str, float] = {}
+        self.backlog: tuple[int, float] | None = None
+        self.database: list[bool] = []
+        self.observed = asyncio.Event()
+
+    def sweep_ran(self, sweep: str, interval_seconds: int, seconds: float, error: str | None) -> None:
+        assert seconds >= 0 and interval_seconds == 60
+        self.runs.append((sweep, error))
+
+    def sweep_lag(self, sweep: str, seconds: float) -> None:
+        self.lags[sweep] = seconds
+
+    def outbox_backlog(self, waiting: int, oldest_age_seconds: float) -> None:
+        self.backlog = (waiting, oldest_age_seconds)
+
+    def database_state(self, available: bool) -> None:
+        self.database.append(available)
+        self.observed.set()
+
+
+async def test_each_minute_the_scheduler_reports_runs_lag_and_backlog(services: Services) -> None:
+    metrics = RecordingMetrics()
+    scheduler = services.scheduler
+    scheduler.metrics = metrics
+    now = services.clock.now()
+
+    async def late_work(now: datetime) -> int:
+        return 0
+
+    async def broken(now: datetime) -> int:
+        raise RuntimeError("sweep bug")
+
+    async def ten_minutes_ago() -> datetime:
+        return now - timedelta(minutes=10)
+
+    async def nothing_due() -> datetime | None:
+        return None
+
+    await services.outbox_repo.enqueue(NewOutboxItem("k:late", "t", "channel", 9, OutgoingMessage("x")),
+                                       not_before=now - timedelta(minutes=5), now=now - timedelta(minutes=5))
+    scheduler.register("late", late_work, oldest_due=ten_minutes_ago)
+    scheduler.register("idle", late_work, oldest_due=nothing_due)
+    scheduler.register("broken", broken)
+    services.outbox.stop()  # sends nothing: the other intervals' first runs would drain the late message first
+    scheduler.start()
+    try:
+        await asyncio.wait_for(metrics.observed.wait(), timeout=10)
+    finally:
+        await scheduler.stop()
+    assert ("late", None) in metrics.runs and ("broken", "RuntimeError") in metrics.runs
+    assert metrics.lags["late"] == 600 and metrics.lags["idle"] == 0 and "broken" not in metrics.lags
+    assert metrics.backlog == (1, 300)
+    assert metrics.database == [True]
+
+
+async def test_log_lines_of_a_sweep_name_it(services: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    hooks = sys.excepthook, threading.excepthook, sys.unraisablehook
+
+    async def chatty(now: datetime) -> int:
+        logging.getLogger("bot.services.example").warning("looking at %d rows", 3)
+        return 0
+
+    services.scheduler.register("chatty", chatty)
+    configure_logging("INFO", "json")
+    try:
+        await services.scheduler.run_all_once()
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+        sys.excepthook, threading.excepthook, sys.unraisablehook = hooks
+        logging.captureWarnings(False)
+    [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "looking at" in line]
+    assert line["sweep"] == "chatty" and line["message"] == "looking at 3 rows"
