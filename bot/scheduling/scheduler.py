@@ -155,9 +155,11 @@ class SweepScheduler:
     async def stop(self, grace: float = 10.0) -> None:
         """Schedule nothing more, let a running sweep and the send in flight finish (up to `grace` s), stop."""
         self._stopping = True
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # Paused, not shut down yet: APScheduler's asyncio executor cancels the jobs still
+            # running when it shuts down, which would cut a sweep off inside its transaction.
+            scheduler.pause()
         self.outbox.stop()
         self._drain_wanted.set()  # wakes the drainer so it can see it is stopping
         waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._idle.wait())}
@@ -168,6 +170,8 @@ class SweepScheduler:
             task.cancel()
         if pending:
             log.warning("stopped with scheduled work still running after %.0f s", grace)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         self._drainer = None
         if self.gateway_probe is not None:  # a running bot's scheduler: say it stopped, so status need not wait
             await self._save([self._gateway_record(stopped=True)])
