@@ -79,7 +79,7 @@ _CLAUSE = re.compile(r"\b(?:and|but|so|because|cause|then|while|now|y|pero)\b|,"
 _ADDRESSING = frozenset({"your", "ur", "yourself", "urself"})
 # Inside a match only pronouns that can be its subject or object count ("kill herself",
 # "hope you never wake up"), not possessives ("my husband's tablets" are still mine).
-_INSIDE = {"first": frozenset({"i", "myself", "yo"}),
+_INSIDE = {"first": frozenset({"i", "myself", "yo", "voy", "estoy", "tengo", "quiero"}),
            "second": frozenset({"you", "yourself", "u", "urself"}),
            "third": frozenset({"he", "she", "they", "hes", "shes", "theyre", "himself", "herself",
                                "themselves", "themself"})}
@@ -477,6 +477,20 @@ def _sentence_end(text: str, pos: int) -> int:
     return m.start() if m else len(text)
 
 
+def _past_frame(text: str, start: int, end: int, thoughts: Sequence[int],
+                past: Sequence[re.Match[str]]) -> str | None:
+    """Return why the words at start..end are a past story (or None): a past-thought frame
+    before them in their sentence, or a past frame in it, with no turn back to now between."""
+    sentence = _sentence_start(text, start)
+    if any(sentence <= f <= start and not _TURN.search(text, f, start) for f in thoughts):
+        return "past-thought frame -> dropped"
+    stop = _sentence_end(text, end)
+    for m in past:
+        if sentence <= m.start() < stop and not _TURN.search(text, min(m.end(), end), max(m.start(), start)):
+            return f"past framing -> dropped ({m.group()!r})"
+    return None
+
+
 def _inside_quotes(text: str, start: int) -> bool:
     return text.count('"', 0, start) % 2 == 1
 
@@ -842,6 +856,12 @@ class Detector:
         if seen is None:
             return self._nothing()
         text2, notes, found, said_safe = seen
+        thoughts = [m.end() for m in self._mod["past_thought"].finditer(text2)]
+        past = list(self._mod["past"].finditer(text2))
+        # A concept told as a past story supports no rule ("six months since I last thought
+        # about dying. Thanks everyone" is thanks, not a goodbye).
+        live = {name: [s for s in spans if _past_frame(text2, s[0], s[1], thoughts, past) is None]
+                for name, spans in found.items()}
         hits: list[_Hit] = []
         for rule in self.rules:
             if rule.patterns:
@@ -854,9 +874,9 @@ class Detector:
                 # Every other concept must be seen in other words than the first one's
                 # ("won't be a problem much longer" is one phrase, not two concepts).
                 first = found[rule.all[0]][0] if rule.all else None
-                if not all(self._seen_apart(c, found, first) for c in rule.all[1:]):
+                if not all(live[c] and self._seen_apart(c, live, first) for c in rule.all[1:]):
                     continue
-                present_any = [c for c in rule.any if c in found and self._seen_apart(c, found, first)]
+                present_any = [c for c in rule.any if live.get(c) and self._seen_apart(c, live, first)]
                 if rule.any and not present_any:
                     continue
                 need = rule.all + tuple(present_any)
@@ -877,8 +897,6 @@ class Detector:
         slang = (_SLANG.search(text.lower()) or self._mod["retract"].search(text2)
                  if humour and not serious else None)
         frames = [m.end() for m in self._mod["third_party"].finditer(text2)]
-        thoughts = [m.end() for m in self._mod["past_thought"].finditer(text2)]
-        past = list(self._mod["past"].finditer(text2))
         media = self._mod["media"].search(text2)
 
         for hit in hits:
@@ -951,18 +969,12 @@ class Detector:
                 hit.tier = 0
                 hit.mods.append("addressed to someone -> dropped")
                 return
-        if any(sentence <= f <= hit.start and not _TURN.search(text, f, hit.start) for f in thoughts):
+        framed = _past_frame(text, hit.start, hit.end, thoughts, past)
+        if framed is not None:
             hit.tier = 0
-            hit.mods.append("past-thought frame -> dropped")
+            hit.mods.append(framed)
             return
         end = _sentence_end(text, hit.end)
-        for m in past:
-            # A turn back to now between the past frame and the match keeps it.
-            if sentence <= m.start() < end and not _TURN.search(
-                    text, min(m.end(), hit.end), max(m.start(), hit.start)):
-                hit.tier = 0
-                hit.mods.append(f"past framing -> dropped ({m.group()!r})")
-                return
         lowerable = rule.kind in _HUMOUR_LOWERS and hit.path is not RiskPath.ABUSE
         if humour and slang and lowerable and hit.tier == 2:
             hit.tier = 1
@@ -998,6 +1010,8 @@ class Detector:
         if inside and inside[0].start() == hit.start and inside[0].lastgroup:
             return inside[0].lastgroup  # the match starts with its subject ("my dad says")
         found = {m.lastgroup for m in inside if m.lastgroup and m.group() in _INSIDE[m.lastgroup]}
+        if hit.rule.kind is RiskKind.GOODBYE and any(m.group() == "me" for m in inside):
+            found.add("first")  # "my brother will be the one who finds me": the author's goodbye
         if "second" in found and hit.rule.kind in _ADDRESSED_STAYS and not any(
                 m.group() in _ADDRESSING for m in inside):
             found.discard("second")  # "by the time you read this": still the author's goodbye

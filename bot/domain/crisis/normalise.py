@@ -26,8 +26,9 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _BLOCK_QUOTE = re.compile(r"(?:^|\n)[ \t]*>>>.*\Z", re.DOTALL)
 _LINE_QUOTE = re.compile(r"^[ \t]*>(?!>>).*$", re.MULTILINE)
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-# <@123>, <@!123>, <@&role>, <#channel>: a mention means "someone", never leetspeak.
-_MENTION = re.compile(r"<[@#][!&]?\d+>|@\w+")
+# <@123>, <@!123>, <@&role>, <#channel>, "@name": a mention means "someone", never
+# leetspeak. An "@" inside a word is a letter ("h@rm").
+_MENTION = re.compile(r"<[@#][!&]?\d+>|(?<![A-Za-z0-9])@\w+")
 # <:name:id> custom emoji keep their name, which is often the point ("<:kekw:1>").
 _CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
 
@@ -166,6 +167,7 @@ EVASIONS: Mapping[str, str] = {
     "theyre": "they are",
     "youre": "you are",
     "ur": "you are",
+    "urself": "yourself",
     "u": "you",
     "rn": "right now",
     "tonite": "tonight",
@@ -241,7 +243,13 @@ _AFTER_NUMBER = re.compile(r"\d$")
 # "my kms", "the kms", "kms per week", "kms away": distances, not "kill myself".
 _UNIT_BEFORE = re.compile(r"(?:^|[^a-z])(?:my|the|your|our|those|these|of|total|more|few|many) $")
 _UNIT_AFTER = re.compile(r" (?:per|a (?:day|week|month)|away|left|of|run|ran|walked)\b")
-_HAS_OBJECT = re.compile(r" (?:my|your|him|her|them|someone|you|me|it|people|everyone|our)")
+_HAS_OBJECT = re.compile(
+    r" (?:my|your|him|her|them|someone|you|me|it|people|everyone|our|myself|yourself|urself|himself|herself|themselves|ur|u)(?![a-z])")
+# "ur" is "your" before what someone has or is ("ur meds", "ur best option"), else "you are".
+_YOUR_NEXT = frozenset("""
+meds pills life family mom mum dad parents kids wife husband gf bf friends self own best whole only
+last first fault funeral problem name head brain mind body face job house room time turn way
+""".split())
 # "od'd" is "overdosed" (and must not become the word "odd").
 _OD_D = re.compile(r"(?<![a-z0-9])od'd(?![a-z0-9])")
 
@@ -284,7 +292,9 @@ def _expand_words(text: str) -> str:
             continue
         before = " ".join(words[max(0, i - 2):i])
         after = " " + " ".join(words[i + 1:i + 3])
-        if bare in _UNALIVE_SELF and not _HAS_OBJECT.match(after):
+        if bare == "ur" and words[i + 1:i + 2] and words[i + 1].strip(_EDGE_PUNCT) in _YOUR_NEXT:
+            replacement = "your"
+        elif bare in _UNALIVE_SELF and not _HAS_OBJECT.match(after):
             # "i want to unalive" has no object: it means the author.
             replacement = _UNALIVE_SELF[bare]
         elif bare in _NUMERIC_UNITS and (

@@ -54,7 +54,7 @@ def test_the_model_only_ever_raises_a_tier(detector: Detector, rules_only: Detec
     [
         # My own sentences the rules alone miss: words they have no pattern for, beside a
         # concept they do see (a farewell, a place, means at hand).
-        "i have my sleeping tablets and a bottle of wine and nobody is home",
+        "got my sleeping tablets out and the house is quiet",
         "standing at the edge of the platform watching the trains go past",
     ],
 )
@@ -63,14 +63,14 @@ def test_the_model_raises_what_the_rules_half_saw(detector: Detector, rules_only
 
 
 def test_a_model_alert_explains_itself_without_message_words(detector: Detector) -> None:
-    text = "i have my sleeping tablets and a bottle of wine and nobody is home"
+    text = "got my sleeping tablets out and the house is quiet"
     result = detector.detect(text)
     assert result.rule_id in ("en.model.tier2", "en.model.tier3")
     assert result.concepts and all(c.isidentifier() for c in result.concepts)
     [prob] = [m for m in result.modifiers if m.startswith("model p=")]
     assert 0.5 < float(prob.removeprefix("model p=")) <= 1.0
     kept = safe_modifiers(result.modifiers, result.concepts)
-    assert prob in kept and not any("wine" in k or "tablets" in k for k in kept)
+    assert prob in kept and not any("quiet" in k or "tablets" in k for k in kept)
 
 
 def test_a_relapse_alone_never_wakes_the_model(detector: Detector) -> None:
