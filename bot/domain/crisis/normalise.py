@@ -212,6 +212,10 @@ EVASIONS: Mapping[str, str] = {
     "sucidal": "suicidal",
     "suisidal": "suicidal",
     "offed": "killed",
+    "dissapear": "disappear",
+    "dissappear": "disappear",
+    "disapear": "disappear",
+    "dissapeared": "disappeared",
 }
 # Two-word evasions, joined before the word-by-word pass (most specific first).
 _PHRASES: Mapping[str, str] = {
@@ -227,13 +231,14 @@ _PHRASES: Mapping[str, str] = {
     "self injure": "selfharm",
     "self hurt": "selfharm",
     "w o": "without",
+    "for always": "forever",
     "catch the bus": "kill myself",
     "caught the bus": "killed myself",
     "i m": "i am",
     "i ve": "i have",
 }
 _PHRASE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, _PHRASES)) + r")(?![a-z0-9])")
-_PHRASE_HINT = re.compile(r"sewer|self|sh urges|w o|the bus|(?<![a-z])i (?:m|ve)(?![a-z])")
+_PHRASE_HINT = re.compile(r"sewer|self|sh urges|w o|the bus|always|(?<![a-z])i (?:m|ve)(?![a-z])")
 _EDGE_PUNCT = ".,!?;:\""
 
 # "kms"/"kys" after a number is kilometres ("100 kms", "ran 5 kms"); "od" after a number
@@ -332,6 +337,16 @@ def _fold_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Learners' grammar that hides a risk phrase: "i want die" (no "to"), "i not want to live"
+# (no "do"). Only before the few verbs the rules are about, so "i want pizza" stays.
+_MISSING_TO = re.compile(
+    r"\b(want|need|going|try|trying|plan|planning|decide|decided|ready|wish)"
+    r" (die|kill|end|sleep|disappear|live|exist|jump|cut|hurt|finish|stop)\b")
+_MISSING_DO = re.compile(r"\bi (?:not|no) (want|like|need|see|know|care|feel|think)\b")
+_ESL_HINT = re.compile(r"(?:want|need|going|try|plan|decide|ready|wish|i not|i no) (?:die|kill|end|sleep|disappear"
+                       r"|live|exist|jump|cut|hurt|finish|stop|want|like|need|see|know|care|feel|think)\b")
+
+
 def normalise(text: str) -> str:
     """Return `text` as the phrase rules see it: plain lower-case words, evasions undone.
 
@@ -368,4 +383,6 @@ def normalise(text: str) -> str:
     # hide the word after it from the evasion table).
     text = _SPACES.sub(" ", text.replace("\n", " . "))
     text = _expand_words(text)
+    if _ESL_HINT.search(text):
+        text = _MISSING_DO.sub(r"i do not \1", _MISSING_TO.sub(r"\1 to \2", text))
     return _SPACES.sub(" ", text).strip()

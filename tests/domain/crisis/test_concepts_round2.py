@@ -115,6 +115,23 @@ def rules() -> Detector:
         # abuse with means and a time
         ("then take them tonight and stop whining to us", 3, A),
         ("finish the whole bottle tonight, you'd be doing us a kindness", 3, A),
+        # learners' English: the same concepts without the grammar the lexicons expect
+        ("sometimes i want die, i am so tired", 2, S),
+        ("i am thinking on suicide all this week", 2, S),
+        ("i keep thinking how to kill me", 2, S),
+        ("for me is better to be dead", 2, S),
+        ("i will be more calm if i die", 2, S),
+        ("i no longer see a reason for to continue", 2, S),
+        ("i am not scared of dying anymore", 2, S),
+        ("i hurt me again with the blade", 2, S),
+        ("i send my sister all my passwords and my bank card, and i said what i needed to say", 3, S),
+        ("i wrote for my parents a letter, they will find it after", 3, S),
+        ("i am buying the tablets slowly, one box each week", 3, S),
+        ("i keep them for the right moment", 3, S),
+        ("after easter i will go, i do not want to ruin easter for them", 3, S),
+        ("saturday i will be home alone. this is my chance", 3, S),
+        ("i mixed the tablets with the vodka and my chest feels strange", 3, S),
+        ("my life has no sense, i want to finish with me", 2, S),
         # abuse aimed at someone, however politely
         ("suicide is your best move tbh", 2, A),
         ("just unalive urself already", 2, A),
@@ -158,6 +175,8 @@ def test_round2_risk(rules: Detector, text: str, tier: int, path: RiskPath) -> N
         "this is my last post for three weeks, no internet at the caravan. see you all after",
         "out in the garage fixing the bike, got everything i need for once",
         "caught a cold and i am so cold and shivery, staying in with soup",
+        "i need to cut my hair before the wedding",
+        "i had an awful day but no thoughts of hurting me, promise",
         # check-ins and answers that are safe
         "the nurse asked if i'd thought about hurting myself and i could honestly say no",
         "quick check-in: i'm safe, not having any dark thoughts, just buried in exams",

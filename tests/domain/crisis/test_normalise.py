@@ -128,3 +128,21 @@ def test_empty_and_whitespace() -> None:
 )
 def test_round2_normalisation(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # learners' grammar, mended where it hides a risk phrase
+        ("i want die", "i want to die"),
+        ("i am ready end it", "i am ready to end it"),
+        ("i not want to live", "i do not want to live"),
+        ("i no need help", "i do not need help"),
+        ("i want dissapear for always", "i want to disappear forever"),
+        # and left alone where it is ordinary English
+        ("i want pizza", "i want pizza"),
+        ("i am not ready", "i am not ready"),
+    ],
+)
+def test_learners_grammar(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
