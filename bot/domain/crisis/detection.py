@@ -208,6 +208,7 @@ class _Context:
     serious: re.Match[str] | None
     slang: re.Match[str] | re.Match[bytes] | None
     media: re.Match[str] | None
+    hostile: re.Match[str] | None
 
 
 _BOUNDED = r"(?<![a-z0-9])(?:{})(?![a-z0-9])"
@@ -638,7 +639,7 @@ class WordFixer:
 # ---------------------------------------------------------------- detector
 
 _MODIFIER_KEYS = {"past", "past_thought", "protective", "humour", "serious", "retract", "media",
-                  "third_party", "about_self"}
+                  "third_party", "about_self", "hostile"}
 _SUBJECT_KEYS = {"first", "third", "second"}
 
 
@@ -918,6 +919,7 @@ class Detector:
             past=list(self._mod["past"].finditer(text2)),
             humour=humour, serious=serious, slang=slang,
             media=self._mod["media"].search(text2),
+            hostile=self._mod["hostile"].search(text2),
         )
 
     def _rule_hits(self, seen: _Seen, ctx: _Context) -> list[_Hit]:
@@ -1049,6 +1051,10 @@ class Detector:
                 hit.mods.append("third-party report -> path other")
             elif who == "assumed":
                 hit.mods.append(_ASSUMED_FIRST)
+            elif who == "second" and ctx.hostile is not None:
+                # "you deserve to die, loser": the risk words are aimed at someone.
+                hit.path = RiskPath.ABUSE
+                hit.mods.append("addressed with hostility -> abuse")
             elif who == "second":
                 hit.tier = 0
                 hit.mods.append("addressed to someone -> dropped")

@@ -193,3 +193,32 @@ def test_round2_safe(rules: Detector, text: str) -> None:
 
 def test_an_overdose_sign_names_the_overdose_need(rules: Detector) -> None:
     assert rules.detect("my lips are going a weird colour after what i took").need is Need.OVERDOSE
+
+
+@pytest.mark.parametrize(
+    ("text", "tier"),
+    [
+        # Risk words aimed at someone with contempt are abuse at the tier they would have
+        # if the writer said them about themselves...
+        ("you deserve to die after what you did, you pathetic loser", 2),
+        ("swallow all your tablets and save us the trouble", 3),  # means named
+        ("idiot, you should hang yourself", 2),
+    ],
+)
+def test_risk_words_aimed_with_contempt_are_abuse(rules: Detector, text: str, tier: int) -> None:
+    result = rules.detect(text)
+    assert (result.tier, result.path) == (tier, A), result.explanation
+    assert "addressed with hostility -> abuse" in result.modifiers or result.rule_id.startswith("en.abuse")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # ...while the same words said kindly to someone are support, not risk.
+        "you deserve to live, please call someone tonight if you want to die",
+        "if you ever feel like ending it, message me first, you matter",
+        "you are not a burden and nobody here is sick of you",
+    ],
+)
+def test_risk_words_said_kindly_to_someone_are_nothing(rules: Detector, text: str) -> None:
+    assert rules.detect(text).tier == 0, rules.detect(text).explanation
