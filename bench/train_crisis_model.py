@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -46,6 +47,7 @@ THRESHOLD_NEW = 0.8
 THRESHOLD_UP = 0.6
 VETO = 0.1
 L2 = 30.0
+_MEASURED = re.compile(r"^\[measured\]\n.*?(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
 
 
 def load_examples(path: Path = EXAMPLES) -> list[tuple[int, str]]:
@@ -72,9 +74,14 @@ def training_rows(examples: Path = EXAMPLES, authored: Sequence[Path] = tuple(AU
 
 def source_digest(rules: Path = RULES, examples: Path = EXAMPLES,
                   authored: Sequence[Path] = tuple(AUTHORED)) -> str:
-    """Return the digest a model trained from these files (and these settings) records."""
+    """Return the digest a model trained from these files (and these settings) records.
+
+    The rule file's `[measured]` table is left out: it reports how the detector did and
+    changes nothing the model learns, so updating it must not make the model stale.
+    """
     settings = f"{THRESHOLD_NEW} {THRESHOLD_UP} {VETO} {L2}"
-    return digest(rules.read_text(encoding="utf-8"), examples.read_text(encoding="utf-8"),
+    rules_text = _MEASURED.sub("", rules.read_text(encoding="utf-8"))
+    return digest(rules_text, examples.read_text(encoding="utf-8"),
                   *(p.read_text(encoding="utf-8") for p in authored), settings)
 
 

@@ -182,3 +182,17 @@ def test_the_model_section_is_checked() -> None:
     missing["model"]["file"] = "no_such_model.json"
     with pytest.raises(PhraseRulesError, match=r"\[model\]"):
         Detector.from_mapping(missing, base=RULES.parent)
+
+
+def test_updating_the_measured_numbers_does_not_make_the_model_stale(tmp_path: Path) -> None:
+    import re
+
+    text = RULES.read_text(encoding="utf-8")
+    edited = tmp_path / "crisis_phrases.toml"
+    remeasured = re.sub(r"(?m)^tier3_recall = .*$", "tier3_recall = 0.12", text)
+    assert remeasured != text
+    edited.write_text(remeasured, encoding="utf-8")
+    assert source_digest(edited) == source_digest()
+    edited.write_text(text.replace('cue = "cue"', 'cue = "cue"\n# a change to what the model sees', 1),
+                      encoding="utf-8")
+    assert source_digest(edited) != source_digest()
