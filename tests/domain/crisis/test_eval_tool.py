@@ -86,15 +86,9 @@ def test_texts_are_refused_for_the_held_out_set(tmp_path: Path) -> None:
     assert main([str(held_out), "--failures", "--texts"]) == 2
 
 
-def test_texts_are_refused_for_the_authored_held_out_set(tmp_path: Path) -> None:
-    held_out = tmp_path / "xc.toml"
-    held_out.write_text(SET, encoding="utf-8")
-    assert main([str(held_out), "--failures", "--texts"]) == 2
-
-
 def test_a_held_out_set_is_measured_only_as_a_declared_look(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    held_out = tmp_path / "xc.toml"
+    held_out = tmp_path / "forum.toml"
     held_out.write_text(SET, encoding="utf-8")
     assert main([str(held_out)]) == 2
     assert "tier-3 recall" not in capsys.readouterr().out
