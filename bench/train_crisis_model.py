@@ -76,12 +76,16 @@ def source_digest(rules: Path = RULES, examples: Path = EXAMPLES,
                   authored: Sequence[Path] = tuple(AUTHORED)) -> str:
     """Return the digest a model trained from these files (and these settings) records.
 
-    The rule file's `[measured]` table is left out: it reports how the detector did and
-    changes nothing the model learns, so updating it must not make the model stale.
+    The rule file's `[measured]` table and the examples' comment lines are left out: they
+    report and explain, and change nothing the model learns, so editing them must not make
+    the model stale.
     """
     settings = f"{THRESHOLD_NEW} {THRESHOLD_UP} {VETO} {L2}"
     rules_text = _MEASURED.sub("", rules.read_text(encoding="utf-8"))
-    return digest(rules_text, examples.read_text(encoding="utf-8"),
+    # Comment lines in the examples are notes about batches, not examples.
+    examples_text = "".join(line for line in examples.read_text(encoding="utf-8").splitlines(keepends=True)
+                            if not line.startswith("#"))
+    return digest(rules_text, examples_text,
                   *(p.read_text(encoding="utf-8") for p in authored), settings)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bench.train_crisis_model import (
+    EXAMPLES,
     MODEL,
     build,
     source_digest,
@@ -196,3 +197,12 @@ def test_updating_the_measured_numbers_does_not_make_the_model_stale(tmp_path: P
     edited.write_text(text.replace('cue = "cue"', 'cue = "cue"\n# a change to what the model sees', 1),
                       encoding="utf-8")
     assert source_digest(edited) != source_digest()
+
+
+def test_a_note_in_the_examples_does_not_make_the_model_stale(tmp_path: Path) -> None:
+    text = EXAMPLES.read_text(encoding="utf-8")
+    noted = tmp_path / "own_examples.tsv"
+    noted.write_text(text + "# a note about the last batch\n", encoding="utf-8")
+    assert source_digest(examples=noted) == source_digest()
+    noted.write_text(text + "0\tnone\tidiom\ta new example about the weather\n", encoding="utf-8")
+    assert source_digest(examples=noted) != source_digest()
