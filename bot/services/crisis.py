@@ -220,7 +220,7 @@ class ActResult:
 # -- rendering (pure) -------------------------------------------------------------------
 
 _SAFE_MODIFIERS = re.compile(
-    r"(third-party report -> path other|humour -1|lyrics/title/news framing -1|inside quotation marks -1"
+    r"(third-party report -> path other|addressed with hostility -> abuse|humour -1|lyrics/title/news framing -1|inside quotation marks -1"
     r"|model p=[01]\.\d\d"
     # names written by earlier rule versions, kept so old alerts still read the same
     r"|timing \+1|past framing -1|protective negation -1)(?=\s|$)")
