@@ -23,8 +23,7 @@ prompt text to the same channels at a given instant and does the obvious fast th
 at once with `asyncio.gather`, relying on discord.py's handling of the global 429s. It is
 measured the same way, under the same limit, on a fresh fake, in the same run.
 
-Also reported: that every server got exactly one prompt, the 429s each earned, and when
-Kindred's sweep started and finished claiming (from its own `sweep_health` record).
+Also reported: that every server got exactly one prompt, and the 429s each earned.
 
 `--latency` makes the fake answer every REST request that many seconds late, as a distant
 Discord does (50-150 ms): a bot that sends one message at a time then cannot reach the limit.
@@ -36,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -77,7 +75,6 @@ class Result:
     duplicates: int
     rate_limited: int
     lost: int = 0  # messages the bot gave up on (discord.py raises after five 429s for one request)
-    swept_s: float | None = None  # Kindred: when its sweep finished claiming, after the minute began
 
     @property
     def ratio(self) -> float:
@@ -144,15 +141,7 @@ async def kindred_run(servers: int, limit: float, folder: Path, library: Path, l
             minute = written + LEAD.total_seconds()
             await fake.wait_for(lambda: len({m.channel.id for c in channels for m in fake.messages_in(c)}) >= servers,
                                 120, "every prompt")
-            result = tally(fake, channels, since, minute, "kindred", limit)
-            conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-            try:
-                (finished,) = conn.execute("SELECT last_finished_at FROM sweep_health WHERE name = 'checkin-prompts'"
-                                           ).fetchone()
-            finally:
-                conn.close()
-            result.swept_s = (datetime.fromisoformat(finished) - DUE).total_seconds()
-            return result
+            return tally(fake, channels, since, minute, "kindred", limit)
         finally:
             await proc.stop()
 
@@ -174,10 +163,9 @@ async def bare_run(servers: int, limit: float, folder: Path, latency: float) -> 
 
 
 def report(r: Result) -> None:
-    swept = f"  (its sweep finished claiming at {r.swept_s:+.0f} s, to the second)" if r.swept_s is not None else ""
     print(f"  {r.who:<16} last post {r.total_s:6.2f} s after the start (first {r.first_s:5.2f} s): "
           f"{r.ratio:.3f} x the ideal {r.delivered / r.limit:.1f} s; sent {r.delivered}, LOST {r.lost}, "
-          f"429s answered {r.rate_limited}, duplicates {r.duplicates}{swept}", flush=True)
+          f"429s answered {r.rate_limited}, duplicates {r.duplicates}", flush=True)
 
 
 async def run(args: argparse.Namespace) -> None:
