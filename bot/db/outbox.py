@@ -189,15 +189,17 @@ class OutboxRepository:
         assert row is not None
         return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])
 
-    async def claim(self, outbox_id: int, claimant: str, now: datetime, *, until: datetime) -> OutboxItem | None:
-        """Take a due row for sending; None if it was sent, cancelled, deleted or is held by another sender."""
+    async def claim(self, row: int | str, claimant: str, now: datetime, *, until: datetime) -> OutboxItem | None:
+        """Take a due row (by id, or by dedupe key) for sending; None if it was sent, cancelled, deleted
+        or is held by another sender."""
         stamp = to_utc_text(now)
+        column = "dedupe_key" if isinstance(row, str) else "outbox_id"
         async with self.db.transaction() as conn:
             rows = list(await conn.execute_fetchall(
-                "UPDATE outbox SET claimed_by = ?, claimed_until = ? "
-                "WHERE outbox_id = ? AND status = 'pending' AND not_before <= ? "
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? "  # noqa: S608 - a column name from above
+                f"WHERE {column} = ? AND status = 'pending' AND not_before <= ? "
                 "AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING *",
-                (claimant, to_utc_text(until), outbox_id, stamp, stamp)))
+                (claimant, to_utc_text(until), row, stamp, stamp)))
         return _item(rows[0]) if rows else None
 
     async def release_claims(self, owner: str, keep: str) -> int:

@@ -24,7 +24,7 @@ import hashlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.db.members import MemberRepository
@@ -116,6 +116,21 @@ class OutboxService:
             return SendResult(SendStatus.SENT if status == "sent" else SendStatus.TRANSIENT,
                               detail="already queued")
         return await self._send(queued)
+
+    async def send_now(self, dedupe_keys: Sequence[str]) -> list[SendResult | None]:
+        """Send these committed rows at once, in order, without waiting for a drain or its backlog.
+
+        For urgent messages decided in a transaction with other state (a crisis alert and the
+        member's DM): a drain sending a fan-out of prompts or reminders would hold them for as
+        long as the fan-out takes. Each row is claimed first, so a drain never sends it too;
+        None for a row another sender already holds (or sent).
+        """
+        results: list[SendResult | None] = []
+        for key in dedupe_keys:
+            now = self.clock.now()
+            claimed = await self.outbox.claim(key, self.token, now, until=now + CLAIM_TTL)
+            results.append(None if claimed is None else await self._send(claimed))
+        return results
 
     async def dispatch(self) -> int:
         """Send every due message (in batches); return how many were attempted."""
