@@ -58,8 +58,16 @@ class AlignedTrigger(BaseTrigger):
         self.interval = timedelta(seconds=seconds)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
-        """Return the first boundary at or after `now`, and after the previous run."""
-        after = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(microseconds=1))
+        """Return the first boundary at or after `now`, and after the previous run.
+
+        If the wall clock stepped back by more than an interval (NTP, a VM restored), the clock
+        as it reads now counts: waiting for the boundary after the previous run would stall
+        every sweep for as long as the step. Running a boundary again is harmless: the
+        database, not the timer, decides what is due.
+        """
+        after = now
+        if previous_fire_time is not None and previous_fire_time - now < self.interval:
+            after = max(now, previous_fire_time + timedelta(microseconds=1))
         elapsed = after - ALIGNMENT
         boundaries = -(-elapsed // self.interval)  # ceiling division of timedeltas
         return ALIGNMENT + boundaries * self.interval

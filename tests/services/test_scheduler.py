@@ -86,6 +86,10 @@ async def test_start_catches_up_immediately_and_shutdown_stops(services: Service
     (15, datetime(2027, 3, 13, 9, 0, 16, tzinfo=UTC), None, datetime(2027, 3, 13, 9, 0, 30, tzinfo=UTC)),
     (3600, datetime(2027, 3, 13, 9, 0, 1, tzinfo=UTC), None, datetime(2027, 3, 13, 10, 0, tzinfo=UTC)),
     (86400, datetime(2027, 3, 13, 23, 59, tzinfo=UTC), None, datetime(2027, 3, 14, 0, 0, tzinfo=UTC)),
+    # The wall clock stepped back (NTP) by half an hour after the 09:01 run: the next boundary of
+    # the clock as it reads now, not 09:02 half an hour away (the database decides what is due).
+    (60, datetime(2027, 3, 13, 8, 30, 10, tzinfo=UTC), datetime(2027, 3, 13, 9, 1, tzinfo=UTC),
+     datetime(2027, 3, 13, 8, 31, tzinfo=UTC)),
     # Any zone's "now": the boundary is an instant.
     (3600, datetime(2027, 3, 13, 9, 30, tzinfo=ZoneInfo("Asia/Kolkata")), None, datetime(2027, 3, 13, 4, 0, tzinfo=UTC)),
 ])
