@@ -148,6 +148,7 @@ async def _status(config: Config) -> int:
     from bot.services.ports import NoSending
 
     path = config.database_path
+    check_data_files(config, unused=False)  # what status reads them for (the crisis data's age) must load
     check_database_path(path, permissions=False)
     if not path.is_file():
         raise OperatorError(f"no database at {path}: nothing has run with this configuration "

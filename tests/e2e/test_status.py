@@ -73,3 +73,15 @@ async def test_status_names_an_operators_mistake_in_one_line_with_exit_2(fake_di
     (tmp_path / "folder.sqlite3").mkdir()
     code, output = await run_cli("status", env={**env, "KINDRED_DATABASE": str(tmp_path / "folder.sqlite3")})
     assert code == 2 and "is a folder" in one_line(output), output
+
+
+async def test_status_with_a_broken_data_file_is_one_line(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    own = tmp_path / "own-data"
+    own.mkdir()
+    (own / "crisis_resources.toml").write_text("this is [not valid toml\n")
+    code, output = await run_cli("status", env={**env, "KINDRED_DATA_DIR": str(own)})
+    assert code == 2 and "crisis_resources.toml" in one_line(output), output
