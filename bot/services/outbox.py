@@ -13,8 +13,14 @@ deleted since, and no two senders ever hold one row. A claim lapses after `CLAIM
 if its sender died. Discord forgets a nonce after about five minutes, so a row retaken
 after a lapse must be resent within that window of the first try: a send is given up
 after `SEND_TIMEOUT` (then retried, with the same nonce, a minute later), the claim
-lasts twice that, and a lapsed claim is retaken at the next drain (every 30 seconds) —
-at most about three minutes after the first try.
+lasts twice that, and a lapsed claim is retaken at the next drain (every minute) — at
+most about three minutes after the first try.
+
+What the nonce cannot cover: a send that reached Discord but whose answer was lost (a 5xx
+after the work was done), followed by failures on every retry until Discord has forgotten
+the nonce. Retries back off 1, 2, 4 … minutes, so that takes the retries at 1 and 3
+minutes failing too: during a Discord incident, a message may then appear twice. Nothing
+else in Discord's API can tell (a message's nonce is not returned by history reads).
 """
 
 from __future__ import annotations
