@@ -10,7 +10,11 @@ JSON line when ready, then answer JSON commands on stdin, one line each:
   scheduler does on each tick), and report monotonic timestamps: start, claimed, drained;
 * ``{"cmd": "unpace"}`` — turn off the notifier's global-limit pacing (to compare);
 * ``{"cmd": "objects"}`` — Python objects alive after a full collection, by type;
+* ``{"cmd": "fanout", "channels": [...], "at": T, "text": "..."}`` — (bare) at monotonic time T,
+  send `text` to every channel at once;
 * ``{"cmd": "quit"}`` — close the bot and exit.
+
+With BENCH_PROFILE=<path> the whole run is profiled with cProfile, written to <path>.<mode>.
 
 Kindred runs exactly as `python -m bot run` builds it (config from the environment, logging
 at KINDRED_LOG_LEVEL) except that its clock is a FakeClock starting at KINDRED_BENCH_NOW
@@ -144,12 +148,29 @@ async def run_bare() -> None:
                       day: app_commands.Range[str, 1, 10] | None = None) -> None:
         await interaction.response.send_message("Thanks for checking in.", ephemeral=True)
 
-    await serve(client, {})
+    async def fanout(channels: list[int], at: float, text: str) -> dict[str, Any]:
+        # What a bot without a scheduler or pacing would do at the minute: send everything at
+        # once and let discord.py wait out the global 429s.
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        results = await asyncio.gather(*(client.get_partial_messageable(c).send(text) for c in channels),
+                                       return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        return {"sent": len(results) - len(failed), "failed": len(failed), "done": time.monotonic()}
+
+    await serve(client, {"fanout": fanout})
 
 
 def main() -> None:
     mode = sys.argv[1]
-    asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+    profile = os.environ.get("BENCH_PROFILE")  # a file: write cProfile stats of the whole run there
+    if not profile:
+        asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+        return
+    import cProfile
+
+    with cProfile.Profile() as profiler:
+        asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+    profiler.dump_stats(f"{profile}.{mode}")
 
 
 if __name__ == "__main__":

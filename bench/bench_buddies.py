@@ -40,6 +40,7 @@ from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
 from bot.services.buddies import MAX_ROUND  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
+from bot.services.ports import NoSending  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 GUILDS = 50
@@ -47,15 +48,6 @@ BASE_GUILD = 900_000_000_000_000_000
 BASE_USER = 100_000_000_000_000_000
 ZONES = ["Europe/London", "America/New_York", "Asia/Kolkata", "Australia/Sydney", "America/Chicago",
          "Europe/Berlin", "Asia/Singapore", "Pacific/Chatham", "America/St_Johns", "Africa/Lagos"]
-
-
-class NullNotifier:
-    """Records nothing: the benchmark measures deciding and queueing, not sending."""
-
-    async def send_dm(self, *args: object, **kwargs: object) -> object:
-        raise AssertionError("the benchmark does not send")
-
-    send_channel = send_dm
 
 
 def build(path: Path, pairs: int, due: int, pool: int, seed: int = 7) -> None:
@@ -98,7 +90,7 @@ async def measure(path: Path, due: int) -> dict[str, float]:
     db = SqliteDatabase(path)
     await db.open()
     clock = FakeClock(NOW)
-    services = build_services(config, db, clock, NullNotifier())
+    services = build_services(config, db, clock, NoSending())
     buddies = services.buddies
     idle = []
     for _ in range(3):  # a morning in which nobody has been away long enough

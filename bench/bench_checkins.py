@@ -65,6 +65,7 @@ from bot.domain.localtime import (  # noqa: E402
     zone,
 )
 from bot.services.container import build_services  # noqa: E402
+from bot.services.ports import NoSending  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 # Due rows fall due in each of MINUTES consecutive minutes from NOW, the scenario's due count
@@ -84,15 +85,6 @@ ZONES = (
     "America/St_Johns", "America/Sao_Paulo", "America/New_York", "America/Chicago", "America/Denver",
     "America/Los_Angeles",
 )
-
-
-class NullNotifier:
-    """Accepts nothing: the benchmark measures claiming, not sending."""
-
-    async def send_dm(self, *args: object, **kwargs: object) -> object:
-        raise AssertionError("the benchmark does not send")
-
-    send_channel = send_dm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +156,7 @@ async def measure(path: Path) -> dict[str, object]:
     db = SqliteDatabase(path)
     await db.open()
     clock = FakeClock(IDLE_AT)
-    services = build_services(config, db, clock, NullNotifier())  # type: ignore[arg-type]
+    services = build_services(config, db, clock, NoSending())
     checkins = services.checkins
     started = time.perf_counter()
     repaired = await checkins.repair_prompt_schedules()
@@ -209,7 +201,7 @@ async def service_rate(path: Path, n: int, first_user: int) -> float:
     db = SqliteDatabase(path)
     await db.open()
     await db.migrate()
-    services = build_services(config, db, FakeClock(NOW), NullNotifier())  # type: ignore[arg-type]
+    services = build_services(config, db, FakeClock(NOW), NoSending())
     started = time.perf_counter()
     for i in range(n):
         await services.checkins.check_in(BASE_GUILD, first_user + i, mood=1 + i % 5, craving=i % 11,

@@ -19,7 +19,7 @@ Rounds alternate (A B C, C B A, ...) so a drift in the machine's load hits every
 each round starts a fresh child, warms it up with one second of traffic, then measures.
 Check-ins cycle over `--members` members with seeded random mood, craving and (for a third)
 a note. Reported per bot: p50/p99/max over all measured interactions (pooled) and the median
-of the rounds' p99s; the target is Kindred's p99 within 2x the bare bot's.
+of the rounds' p99s; the target is Kindred's p99 within 1.5x the bare bot's.
 
 So the numbers are honest about the fake and the machine, each round also reports the fake's
 and the bot's CPU use (per interaction and as a share of one core), how late the fake sent
@@ -63,6 +63,7 @@ from tests.fakediscord import Channel, FakeDiscord, Guild, InteractionHandle, Us
 
 WARMUP_SECONDS = 1.0
 LATE_MS = 5.0  # a send later than this against the schedule counts as late
+TARGET = 1.5  # Kindred's p99 at most this many times the bare bot's (issue 15)
 APOLOGY = "Sorry —"  # how Kindred's generic and database-trouble replies begin
 
 
@@ -239,7 +240,7 @@ def summary(rounds: list[Round]) -> None:
     failures = sum(r.missing + r.apologies for r in rounds)
     print(f"SUMMARY interactions: Kindred p50 {k[0]:.2f} ms, p99 {k[1]:.2f} ms; bare p50 {b[0]:.2f} ms, "
           f"p99 {b[1]:.2f} ms; p99 ratio {ratio:.2f} (median of rounds {round_ratio:.2f}){tmpfs}; "
-          f"target <= 2.0: {'met' if ratio <= 2.0 else 'NOT met'}; unanswered or apologies: {failures}")
+          f"target <= 1.5: {'met' if ratio <= TARGET else 'NOT met'}; unanswered or apologies: {failures}")
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -20,7 +20,7 @@ bot's own process (VmRSS now, VmHWM the peak), for:
 A simulated day moves the bot's clock in `--step-minutes` steps; in each step the members'
 actions that fall in it go through the fake as real interactions — `/checkin` (a fifth of
 them from the daily prompt's button and modal) and `/pledge` at random times, and
-`--mystats` `/mystats` charts in the day's last hour, so that their share (matplotlib) is
+`--mystats` `/mystats` charts in the day's last hour, so that their share (the chart renderer) is
 measured apart — and then the bot runs its sweeps once and drains its outbox (prompts,
 reminders, celebrations, nudges), as its scheduler would. Every sweep runs at every step, even the
 hourly and daily ones, so a day here does more sweeping than a real one. Day two repeats day

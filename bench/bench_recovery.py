@@ -44,21 +44,13 @@ from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
+from bot.services.ports import NoSending  # noqa: E402
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 GUILDS = 50
 PER_MEMBER = 5
 BASE_GUILD = 900_000_000_000_000_000
 BASE_USER = 100_000_000_000_000_000
-
-
-class NullNotifier:
-    """Accepts nothing: the benchmark measures claiming, not sending."""
-
-    async def send_dm(self, *args: object, **kwargs: object) -> object:
-        raise AssertionError("the benchmark does not send")
-
-    send_channel = send_dm
 
 
 async def build(path: Path, counters: int, due: int, seed: int = 7) -> None:
@@ -114,7 +106,7 @@ async def measure(path: Path, due: int) -> dict[str, object]:
     db = SqliteDatabase(path)
     await db.open()
     clock = FakeClock(NOW)
-    services = build_services(config, db, clock, NullNotifier())
+    services = build_services(config, db, clock, NoSending())
     repo: RecoveryRepository = services.recovery.repo
     plan = await db.fetch_all("EXPLAIN QUERY PLAN " + DUE_SQL, (to_utc_text(NOW), 500))
     timings = []

@@ -38,12 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_recovery import NullNotifier  # noqa: E402  (the purge queues goodbyes, it sends nothing)
 from bot.config import Config  # noqa: E402
 from bot.db.sqlite import SqliteDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
+from bot.services.ports import NoSending  # noqa: E402  (the purge queues goodbyes, it sends nothing)
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 GUILDS = 10
@@ -108,7 +108,7 @@ async def measure(path: Path, purgeable: int) -> dict[str, float]:
     config = dataclasses.replace(Config(), database_path=path)
     db = SqliteDatabase(path)
     await db.open()
-    services = build_services(config, db, FakeClock(NOW), NullNotifier())
+    services = build_services(config, db, FakeClock(NOW), NoSending())
     before = int(await db.fetch_value("SELECT count(*) FROM members"))
     active_user = BASE_USER + purgeable  # the first active member
     waits: list[float] = []

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]|db convert --to URL`."""
+"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]|status|db convert --to URL`."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, check_database_url, load_config, redact_url
-from bot.db.database import Database, database_for
+from bot.db.database import Database, bundled_migrations, database_for
 from bot.errors import ConfigError, DatabaseUnavailableError, MigrationError, OperatorError
-from bot.logging_setup import configure_logging
+from bot.logging_setup import asyncio_exception_handler, configure_logging, json_line
 from bot.preflight import check_data_files, check_database_path, database_version
+
+if TYPE_CHECKING:
+    from bot.metrics import MetricsServer, PrometheusMetrics
 
 log = logging.getLogger("bot")
 
@@ -45,12 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     convert = db_sub.add_parser("convert", help="copy the SQLite database into an empty PostgreSQL database "
                                                 "and check every table")
     convert.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/database")
+    sub.add_parser("status", help="health of the running deployment, read from its database (exit 0 healthy, "
+                                  "1 unhealthy, 2 configuration or database error)")
     return parser
+
+
+# Whether problem lines are JSON (KINDRED_LOG_FORMAT=json): read from the environment at
+# first, so a configuration error is reported in the format asked for, then from the config.
+_json_lines = False
 
 
 def fail(message: str) -> int:
     """Print one line naming an operator's problem on stderr and return exit code 2."""
-    print(" ".join(message.split()), file=sys.stderr)
+    line = " ".join(message.split())
+    print(json_line("ERROR", "bot", line) if _json_lines else line, file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -66,18 +79,24 @@ def operator_errors(command: Callable[[], int]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return an exit code."""
+    global _json_lines
     args = _parser().parse_args(argv)
+    _json_lines = os.environ.get("KINDRED_LOG_FORMAT", "").strip().lower() == "json"
     return operator_errors(lambda: _dispatch(args))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    global _json_lines
     config = load_config()
+    _json_lines = config.log_format == "json"
     # A one-shot command prints its own result; its INFO logs ("logging in", "applied
     # migration …") would bury that line, or the one line naming a problem. DEBUG still shows all.
     quiet = args.command != "run" and config.log_level == "INFO"
-    configure_logging("WARNING" if quiet else config.log_level)
+    configure_logging("WARNING" if quiet else config.log_level, config.log_format)
     if args.command == "check-config":
         return _check_config(config)
+    if args.command == "status":
+        return asyncio.run(_status(config))
     if args.command == "migrate":
         if config.database_url is None:
             check_database_path(config.database_path)
@@ -124,9 +143,9 @@ def _check_config(config: Config) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _open_database(config: Config) -> AsyncIterator[Database]:
+async def _open_database(config: Config, *, read_only: bool = False) -> AsyncIterator[Database]:
     """Open the configured database; a failure to open it is the operator's to fix."""
-    db = database_for(config)
+    db = database_for(config, read_only=read_only)
     try:
         await db.open()
     except DatabaseUnavailableError as exc:
@@ -135,6 +154,38 @@ async def _open_database(config: Config) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.close()
+
+
+async def _status(config: Config) -> int:
+    from bot.domain.clock import SystemClock
+    from bot.services.container import build_services
+    from bot.services.health import health_report
+    from bot.services.ports import NoSending
+
+    check_data_files(config, unused=False)  # what status reads them for (the crisis data's age) must load
+    if config.database_url is None:
+        path = config.database_path
+        check_database_path(path, permissions=False)
+        if not path.is_file():
+            raise OperatorError(f"no database at {path}: nothing has run with this configuration "
+                                "(check KINDRED_DATABASE or [bot] database)")
+    # Reading only: the phrase rules (compiled only for detection) are not needed here.
+    config = dataclasses.replace(config, crisis=dataclasses.replace(config.crisis, detection_intent=False))
+    async with _open_database(config, read_only=True) as db:
+        try:
+            version, latest = await db.schema_version(), bundled_migrations(db.dialect)[-1].version
+            if version != latest:
+                raise OperatorError(
+                    f"database {db.location} is at schema version {version}, this Kindred expects {latest}: "
+                    "run `python -m bot migrate` (or the matching Kindred)")
+            report = await health_report(build_services(config, db, SystemClock(), NoSending()))
+        except DatabaseUnavailableError as exc:
+            raise OperatorError(f"cannot read the database at {db.location}: {exc}") from None
+    print(f"Kindred status at {report.now:%Y-%m-%d %H:%M:%S} UTC: {'healthy' if report.healthy else 'UNHEALTHY'}")
+    for finding in report.findings:
+        print(f"  {'ok  ' if finding.healthy else 'FAIL'}  {finding.subject}: {finding.detail}")
+    print(f"  {'WARN' if report.crisis_data.stale else 'ok  '}  crisis data: {report.crisis_data.describe()}")
+    return EXIT_OK if report.healthy else EXIT_FAILURE
 
 
 async def _migrate(config: Config) -> int:
@@ -228,12 +279,33 @@ async def _sync(config: Config, guild_id: int | None) -> int:
     return EXIT_OK
 
 
+async def _serve_metrics(config: Config) -> tuple[PrometheusMetrics | None, MetricsServer | None]:
+    """Start the metrics endpoint if KINDRED_METRICS_ADDR asks for one; an address that cannot be used is one line."""
+    if config.metrics_address is None:
+        return None, None
+    from bot.metrics import MetricsServer, PrometheusMetrics
+
+    host, port = config.metrics_address
+    metrics = PrometheusMetrics()
+    server = MetricsServer(metrics)
+    try:
+        bound_host, bound_port = await server.start(host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise OperatorError(f"cannot serve metrics on {host}:{port} (KINDRED_METRICS_ADDR): {reason}") from None
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    log.info("serving Prometheus metrics at http://%s:%d/metrics", shown, bound_port)
+    return metrics, server
+
+
 async def _run(config: Config) -> int:
     from bot.app import KindredBot, operator_problem
 
     assert config.token is not None
-    bot = KindredBot(config)
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(asyncio_exception_handler)
+    metrics, server = await _serve_metrics(config)
+    bot = KindredBot(config, metrics=metrics)
     stopping = asyncio.Event()
 
     def request_stop(signame: str) -> None:
@@ -247,6 +319,8 @@ async def _run(config: Config) -> int:
     stopper = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
     await bot.close()
+    if server is not None:
+        await server.stop()
     stopper.cancel()
     if runner in done and runner.exception() is not None:
         exc = runner.exception()

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import discord
@@ -20,11 +20,17 @@ from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
 from bot.errors import DatabaseUnavailableError, MigrationError
+from bot.logging_setup import log_context
+from bot.memory import limit_arenas, trim
 from bot.services.container import Services, build_services
 from bot.tree import KindredTree
 
+if TYPE_CHECKING:
+    from bot.metrics import PrometheusMetrics
+
 log = logging.getLogger(__name__)
 
+TRIM_EVERY = 60.0  # seconds between handing freed memory back (bot.memory)
 SHUTDOWN_GRACE = 10.0  # seconds a sweep, a send or a transaction in flight may take to finish at shutdown
 # What "Discord cannot be reached" looks like: no route, refused, reset, timed out, DNS, or
 # Discord's own 5xx after discord.py's retries. Worth waiting out; nothing to fix in config.
@@ -86,12 +92,55 @@ def apply_endpoints(config: Config) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
 
 
+def cancel_ready_wait(client: discord.Client) -> None:
+    """Cancel discord.py's wait for a READY's servers if the client closed during it.
+
+    discord.py (2.5-2.7) leaves that task pending on close, and the loop then reports it as
+    destroyed while pending ("Task was destroyed but it is pending!") at exit.
+    """
+    ready = getattr(client._connection, "_ready_task", None)
+    if ready is not None and not ready.done():
+        ready.cancel()
+
+
+_INTERACTION_TYPES = {2: "command", 3: "component", 4: "autocomplete", 5: "modal"}
+
+
+def interaction_label(data: dict[str, Any], known: Callable[[str], bool]) -> tuple[str, str]:
+    """Name an interaction for metrics by what was used, never by whom: (command or custom id prefix, type).
+
+    A command's name counts only if `known` (registered in the tree); a custom id is cut to
+    its fixed prefix (`kindred:buddy:accept:<id>` → `kindred:buddy:accept`).
+    """
+    from bot.metrics import custom_id_label
+
+    kind = _INTERACTION_TYPES.get(data.get("type", 0), "other")
+    inner = data.get("data") or {}
+    if kind in ("command", "autocomplete"):
+        name = str(inner.get("name", ""))
+        if not known(name):
+            return "unknown", kind
+        parts = [name]
+        options = inner.get("options") or []
+        # Subcommand groups (type 2) and subcommands (type 1) are part of the name.
+        while options and options[0].get("type") in (1, 2):
+            parts.append(str(options[0].get("name", "")))
+            options = options[0].get("options") or []
+        return " ".join(parts), kind
+    if kind in ("component", "modal"):
+        return custom_id_label(str(inner.get("custom_id", ""))), kind
+    return "other", kind
+
+
 class KindredBot(commands.Bot):
     """Kindred's Discord client."""
 
     def __init__(self, config: Config, *, clock: Clock | None = None, start_scheduler: bool = True,
-                 **options: Any) -> None:
+                 metrics: PrometheusMetrics | None = None, **options: Any) -> None:
         options.setdefault("guild_ready_timeout", 2.0)
+        limit_arenas()  # before the database's and the executor's threads start
+        if metrics is not None:
+            options.setdefault("http_trace", metrics.http_trace())
         super().__init__(
             command_prefix=commands.when_mentioned,
             help_command=None,
@@ -104,17 +153,44 @@ class KindredBot(commands.Bot):
             **options,
         )
         self.config = config
+        self.metrics = metrics
+        self._watch_interactions()
         self.clock: Clock = clock or SystemClock()
         self.start_scheduler = start_scheduler
         self.db: Database = database_for(config)
         self._services: Services | None = None
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None
+        self._trimmer: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # wakes a login that is waiting for the network
         self._setting_up = False
         self._commands_checked = False
         # Features add lines to `/settings show` (e.g. the reminder time) here.
         self.settings_show_providers: list[Callable[[int, int], Awaitable[list[str]]]] = []
+
+    def _watch_interactions(self) -> None:
+        """Tag everything done for an interaction with its ids (logs) and time its answer (metrics).
+
+        discord.py starts each interaction's handler as a task from its INTERACTION_CREATE
+        parser; a task inherits the context it is created in, so ids set around the parser
+        reach every log line of the handler, library lines included.
+        """
+        parsers = self._connection.parsers
+        parse = parsers["INTERACTION_CREATE"]
+
+        def known(name: str) -> bool:
+            return self.tree.get_command(name) is not None
+
+        def parse_with_context(data: dict[str, Any]) -> None:
+            if self.metrics is not None:
+                command, kind = interaction_label(data, known)
+                self.metrics.interaction_received(int(data["id"]), command, kind)
+            guild_id = data.get("guild_id")
+            with log_context(interaction=int(data["id"]), **({"guild_id": int(guild_id)} if guild_id else {})):
+                log.debug("interaction received (type %s)", data.get("type"))
+                parse(data)
+
+        parsers["INTERACTION_CREATE"] = parse_with_context
 
     @property
     def services(self) -> Services:
@@ -166,8 +242,11 @@ class KindredBot(commands.Bot):
         answer kindly that records are unreachable, and the database is retried.
         """
         self._setting_up = True
+        self._trimmer = asyncio.create_task(self._trim_memory(), name="kindred-memory-trim")
         database_ready = await self.try_open_database()
-        self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self))
+        self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self), self.metrics)
+        if self.metrics is not None:
+            self.metrics.watch_gateway(self.gateway_connected, lambda: self.latency)
         fresh = self.services.crisis.data_freshness()
         log.log(logging.WARNING if fresh.stale else logging.INFO, "%s", fresh.describe())
         for extension in EXTENSIONS:
@@ -186,16 +265,30 @@ class KindredBot(commands.Bot):
             version = await self.db.migrate()
         except (DatabaseUnavailableError, MigrationError, sqlite3.Error, OSError) as exc:
             await self.db.close()
+            if self.metrics is not None:
+                self.metrics.database_unavailable("startup")
+                self.metrics.database_state(False)
             log.error("database unavailable (%s): serving crisis help from memory, retrying",
                       type(exc).__name__)
             return False
         log.info("database ready at schema version %d", version)
         return True
 
+    async def _trim_memory(self) -> None:
+        # A plain periodic task: freed heap pages go back to the system once a minute.
+        while True:
+            await asyncio.sleep(TRIM_EVERY)
+            trim()
+
     async def _retry_database(self) -> None:
         # A plain periodic retry: nothing signals "the disk is back", so polling is the honest way.
+        ops = self.services.scheduler.ops
+        if ops is not None:
+            await ops.database(False)
         while not await self.try_open_database():  # noqa: ASYNC110
             await asyncio.sleep(self.config.scheduler.sweep_seconds)
+        if ops is not None:
+            await ops.database(True)
         self._start_sweeps()
 
     def _start_sweeps(self) -> None:
@@ -220,6 +313,7 @@ class KindredBot(commands.Bot):
             # after the retention period, as the data statement promises).
             await self.services.guilds.reconcile([g.id for g in self.guilds], self.clock.now())
             version: int | str = await self.db.schema_version()
+            await self._record_gateway()
         except DatabaseUnavailableError:
             log.warning("database unavailable at ready; server presence not recorded")
             version = "unavailable"
@@ -231,6 +325,14 @@ class KindredBot(commands.Bot):
             fresh = self.services.crisis.data_freshness()
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
                 f"Kindred is up: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
+
+    async def on_resumed(self) -> None:
+        """Record that the gateway is back (status need not wait for the next minute)."""
+        await self._record_gateway()
+
+    async def _record_gateway(self) -> None:
+        if self.start_scheduler and self.db.is_open:
+            await self.services.scheduler.record_gateway()
 
     async def _warn_if_no_commands(self) -> None:
         """Say once if Discord has no global commands for this application: members would see none."""
@@ -263,10 +365,13 @@ class KindredBot(commands.Bot):
         self._closing.set()
         if self._db_retry is not None:
             self._db_retry.cancel()
+        if self._trimmer is not None:
+            self._trimmer.cancel()
         if self._services is not None:
             await self._services.scheduler.stop(grace=SHUTDOWN_GRACE)
         try:
             await super().close()
         finally:
+            cancel_ready_wait(self)
             await self.db.close(grace=SHUTDOWN_GRACE)
             log.info("shut down cleanly")

@@ -31,6 +31,7 @@ DATA_FILES = ("prompts.toml", "crisis_resources.toml", "crisis_phrases.toml", "c
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE = "data/kindred.sqlite3"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+LOG_FORMATS = ("text", "json")
 
 
 # -- validators: each returns the clean value or raises ValueError(reason) ------------
@@ -112,6 +113,36 @@ def _log_level(value: Any) -> str:
     return value.upper()
 
 
+def _log_format(value: Any) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in LOG_FORMATS:
+        raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}")
+    return value.strip().lower()
+
+
+def parse_host_port(value: Any) -> tuple[str, int]:
+    """Split `host:port` (`[v6 address]:port` for IPv6) into its parts, or raise ValueError naming the problem."""
+    example = "a host:port such as 127.0.0.1:9464 (or [::1]:9464)"
+    if not isinstance(value, str) or ":" not in value:
+        raise ValueError(f"must be {example}")
+    host, _, port_text = value.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif "[" in host or "]" in host or ":" in host:
+        raise ValueError(f"must be {example}; write an IPv6 address in brackets")
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"must be {example}; the host is missing or has spaces")
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"must be {example}; the port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def _host_port_or_empty(value: Any) -> str:
+    if value == "":
+        return ""
+    parse_host_port(value)
+    return str(value).strip()
+
+
 def _path(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty path")
@@ -162,6 +193,11 @@ class BotSection:
     """[bot]: process-level settings."""
 
     log_level: str = _spec("INFO", _log_level, "log level (KINDRED_LOG_LEVEL overrides)")
+    log_format: str = _spec("text", _log_format,
+                            "text, or json: one JSON object a line (KINDRED_LOG_FORMAT overrides)")
+    metrics_addr: str = _spec("", _host_port_or_empty,
+                              "host:port to serve Prometheus metrics on, e.g. 127.0.0.1:9464 "
+                              "(KINDRED_METRICS_ADDR overrides); empty = off")
     database: str = _spec(DEFAULT_DATABASE, _path,
                           "SQLite file (KINDRED_DATABASE overrides); relative to this file's folder")
     data_dir: str = _spec("", _path_or_empty,
@@ -263,6 +299,16 @@ class Config:
     def log_level(self) -> str:
         """The effective log level."""
         return self.bot.log_level
+
+    @property
+    def log_format(self) -> str:
+        """The effective log format: `text` or `json`."""
+        return self.bot.log_format
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """Where to serve Prometheus metrics (host, port), or None when they are off."""
+        return parse_host_port(self.bot.metrics_addr) if self.bot.metrics_addr else None
 
     def describe(self) -> list[str]:
         """Return `key = value` lines of the effective settings, token masked."""
@@ -390,11 +436,14 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
     sections["crisis"] = _crisis_files(sections["crisis"], base)
 
     overrides = {}
-    if env.get("KINDRED_LOG_LEVEL"):
-        try:
-            overrides["log_level"] = _log_level(env["KINDRED_LOG_LEVEL"])
-        except ValueError as exc:
-            raise ConfigError("KINDRED_LOG_LEVEL", str(exc)) from None
+    for variable, key, check in (("KINDRED_LOG_LEVEL", "log_level", _log_level),
+                                 ("KINDRED_LOG_FORMAT", "log_format", _log_format),
+                                 ("KINDRED_METRICS_ADDR", "metrics_addr", _host_port_or_empty)):
+        if env.get(variable):
+            try:
+                overrides[key] = check(env[variable])
+            except ValueError as exc:
+                raise ConfigError(variable, str(exc)) from None
     database = _resolve(sections["bot"].database, base)
     if env.get("KINDRED_DATABASE"):
         database = _resolve(env["KINDRED_DATABASE"], cwd)
@@ -449,7 +498,8 @@ def example_toml() -> str:
         "# shows its default. Environment variables override: DISCORD_TOKEN (required to run,",
         "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, KINDRED_DATABASE_URL",
         "# (postgresql://… to use PostgreSQL instead of the SQLite file), KINDRED_DATA_DIR,",
-        "# DISCORD_API_BASE, DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL.",
+        "# DISCORD_API_BASE, DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL, KINDRED_LOG_FORMAT,",
+        "# KINDRED_METRICS_ADDR.",
         "# Relative paths here are relative to this file's folder; relative paths in environment",
         "# variables (and the defaults, when there is no config file) to the working directory.",
     ]

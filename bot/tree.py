@@ -62,6 +62,11 @@ async def report_interaction_error(interaction: discord.Interaction, error: Base
     """
     message = user_message_for(error)
     original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    metrics = getattr(interaction.client, "metrics", None)
+    if metrics is not None and (message is None or isinstance(original, DatabaseUnavailableError)):
+        metrics.interaction_failed(interaction.id, "fault" if message is None else "database")
+        if message is not None:
+            metrics.database_unavailable("command")
     if message is None:
         log.error("%s failed (guild=%s user=%s interaction=%s): %s", what, interaction.guild_id,
                   interaction.user.id, interaction.id, type(original).__name__, exc_info=original)

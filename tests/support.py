@@ -10,13 +10,17 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from itertools import count
+from typing import TypeVar
 
 import asyncpg
 
 from bot.db.database import Connection, Database
+from bot.db.plans import Plan
 from bot.db.postgres import PostgresDatabase
 from bot.db.sqlite import SqliteDatabase
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
+
+T = TypeVar("T")
 
 
 def names_in_text(value: object, user_id: int) -> bool:
@@ -144,7 +148,7 @@ async def database_trouble(db: Database, how: str) -> AsyncIterator[None]:
 @contextlib.contextmanager
 def counting_commits(db: Database) -> Iterator[list[int]]:
     """Count the transactions `db` commits meanwhile (one entry each), on either engine."""
-    original = db.transaction
+    original, original_plan = db.transaction, db.run_plan
     commits: list[int] = []
 
     @contextlib.asynccontextmanager
@@ -153,8 +157,14 @@ def counting_commits(db: Database) -> Iterator[list[int]]:
             yield conn
         commits.append(1)
 
+    async def counted_plan(plan: Plan[T]) -> T:  # on SQLite a plan is a transaction of its own
+        result = await original_plan(plan)
+        commits.append(1)
+        return result
+
     db.transaction = counted  # type: ignore[method-assign]
+    db.run_plan = counted_plan  # type: ignore[method-assign]
     try:
         yield commits
     finally:
-        del db.transaction
+        del db.transaction, db.run_plan

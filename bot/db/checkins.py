@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from bot.db.database import Connection, Database, Row
 from bot.db.guilds import guild_from_row
 from bot.db.members import member_from_row
+from bot.db.plans import Plan, run_async
 from bot.domain.checkins import DayRecord
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import GuildSettings, MemberSettings
@@ -92,7 +93,12 @@ class CheckInRepository:
     @staticmethod
     async def checkin_days_in(conn: Connection, member_id: int) -> list[DayRecord]:
         """Return a member's checked-in days inside a transaction, in date order."""
-        return _days(await conn.fetch_all(_CHECKIN_DAYS, (member_id,)))
+        return await run_async(conn, CheckInRepository.checkin_days_plan(member_id))
+
+    @staticmethod
+    def checkin_days_plan(member_id: int) -> Plan[list[DayRecord]]:
+        """`checkin_days_in` as a plan (`bot.db.plans`)."""
+        return _days((yield _CHECKIN_DAYS, (member_id,)))
 
     @staticmethod
     async def upsert_checkin(conn: Connection, *, member_id: int, local_date: date, timezone: str,
@@ -102,8 +108,16 @@ class CheckInRepository:
         An update keeps the day's original zone (the zone that defined that date) and keeps
         a craving or note the member did not re-enter, so nothing acknowledged goes missing.
         """
+        await run_async(conn, CheckInRepository.upsert_checkin_plan(
+            member_id=member_id, local_date=local_date, timezone=timezone, mood=mood, craving=craving, note=note,
+            now=now))
+
+    @staticmethod
+    def upsert_checkin_plan(*, member_id: int, local_date: date, timezone: str, mood: int, craving: int | None,
+                            note: str | None, now: datetime) -> Plan[None]:
+        """`upsert_checkin` as a plan (`bot.db.plans`)."""
         stamp = to_utc_text(now)
-        await conn.execute(
+        yield (
             "INSERT INTO checkins (member_id, local_date, timezone, mood, craving, note, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (member_id, local_date) DO UPDATE SET mood = excluded.mood, "

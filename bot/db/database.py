@@ -31,14 +31,16 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from bot.db.plans import Plan, run_async
 from bot.domain.localtime import from_utc_text
 from bot.errors import DatabaseUnavailableError, MigrationError
 
 if TYPE_CHECKING:
     from bot.config import Config
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # How long a write waits in all for the writer lock (this process's, then the engine's)
@@ -161,8 +163,11 @@ class Database(_Reads):
 
     dialect: ClassVar[str]
 
-    def __init__(self, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(self, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
         self.busy_timeout = busy_timeout
+        # For processes that only look (`status`, beside a running bot): nothing is created,
+        # nothing written (`transaction()` refuses), and closing changes nothing.
+        self.read_only = read_only
         self._write_lock = asyncio.Lock()
         # The task inside `transaction()` and its connection: its reads must see its own writes.
         self._writing_task: asyncio.Task[Any] | None = None
@@ -234,12 +239,7 @@ class Database(_Reads):
         process's other writes and the engine's own wait (another process holding the SQLite
         file), so writes queued behind one another while the database is stuck each fail in time.
         """
-        deadline = asyncio.get_running_loop().time() + self.busy_timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self._write_lock.acquire()
-        except TimeoutError:
-            raise DatabaseUnavailableError("timed out waiting for the writer lock") from None
+        deadline = await self._take_write_lock()
         try:
             async with self._begin(deadline) as conn:
                 self._writing_task, self._writing_conn = asyncio.current_task(), conn
@@ -249,6 +249,27 @@ class Database(_Reads):
                     self._writing_task = self._writing_conn = None
         finally:
             self._write_lock.release()
+
+    async def _take_write_lock(self) -> float:
+        """Take this process's writer lock within `busy_timeout`; return the write's deadline (loop time)."""
+        if self.read_only:
+            raise DatabaseUnavailableError("the database was opened read-only")
+        deadline = asyncio.get_running_loop().time() + self.busy_timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise DatabaseUnavailableError("timed out waiting for the writer lock") from None
+        return deadline
+
+    async def run_plan(self, plan: Plan[T]) -> T:
+        """Run a plan (`bot.db.plans`) as one transaction, with the same guarantees as `transaction()`.
+
+        Committed before this returns, rolled back if any statement fails. Engines may run it
+        in fewer round trips (SQLite: one trip to its database thread).
+        """
+        async with self.transaction() as conn:
+            return await run_async(conn, plan)
 
     @abstractmethod
     def _begin(self, deadline: float) -> AbstractAsyncContextManager[Connection]:
@@ -283,6 +304,8 @@ class Database(_Reads):
         for migration in migrations:
             if migration.version <= current:
                 continue
+            if self.read_only:
+                raise MigrationError(f"database schema is version {current}, not {latest}, and it was opened read-only")
             async with self._write_lock:
                 applied = await self._apply(migration)
             if applied:
@@ -320,15 +343,15 @@ class Database(_Reads):
         """Take deleted values off the disk where the engine lets us; False if it could not finish."""
 
 
-def database_for(config: Config, *, busy_timeout: float = BUSY_TIMEOUT) -> Database:
+def database_for(config: Config, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> Database:
     """Return the configured database, not yet open: PostgreSQL with a URL, else the SQLite file."""
     if config.database_url:
         from bot.db.postgres import PostgresDatabase
 
-        return PostgresDatabase(config.database_url, busy_timeout=busy_timeout)
+        return PostgresDatabase(config.database_url, busy_timeout=busy_timeout, read_only=read_only)
     from bot.db.sqlite import SqliteDatabase
 
-    return SqliteDatabase(config.database_path, busy_timeout=busy_timeout)
+    return SqliteDatabase(config.database_path, busy_timeout=busy_timeout, read_only=read_only)
 
 
 def quote_ident(name: str) -> str:

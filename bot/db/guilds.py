@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.db.database import Database, Row
+from bot.db.plans import Plan
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import GuildSettings
 from bot.domain.shards import Shards
@@ -50,6 +51,12 @@ class GuildRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    @staticmethod
+    def timezone_plan(guild_id: int) -> Plan[str | None]:
+        """A server's time zone, if it set one (a plan, `bot.db.plans`)."""
+        rows = yield "SELECT timezone FROM guilds WHERE guild_id = ?", (guild_id,)
+        return rows[0]["timezone"] if rows else None
 
     async def get(self, guild_id: int) -> GuildSettings | None:
         """Return a server's settings, or None if it has none yet."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.db.database import Connection, Database, Row
 from bot.db.guilds import _to_sql
+from bot.db.plans import Plan, run_async
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, MemberSettings, ShareCheckins
 
@@ -68,23 +69,25 @@ async def touch_in(conn: Connection, guild_id: int, user_id: int, now: datetime,
     detection — nothing about their activity changes: that is not using the bot, and lifting
     the mark would make us retry a refused DM.
     """
+    return await run_async(conn, touch_plan(guild_id, user_id, now, active=active))
+
+
+def touch_plan(guild_id: int, user_id: int, now: datetime, *, active: bool = True) -> Plan[MemberSettings]:
+    """`touch_in` as a plan (`bot.db.plans`), for transactions run in one trip to the database thread."""
     stamp = to_utc_text(now)
-    # Every command runs this, and each statement is a round trip to the database: one,
-    # usually (two for an unchanged row, three or four for a server's first member).
+    # Every command runs this: one statement usually (two for a member seen before without
+    # using the bot, three or four for a server's first member).
     upsert = _MARK_ACTIVE if active else _ENSURE_ONLY
     params = {"guild_id": guild_id, "user_id": user_id, "now": stamp}
-    rows = await conn.fetch_all(upsert, params)
+    rows = yield upsert, params
     if not rows and not active:  # DO NOTHING returns nothing: the member may be there already
-        rows = await conn.fetch_all(_SELECT, (guild_id, user_id))
+        rows = yield _SELECT, (guild_id, user_id)
     if not rows:  # the server has no row yet: add it, then the member
-        await conn.execute(
-            "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (guild_id) DO NOTHING",
-            (guild_id, stamp, stamp),
-        )
-        rows = await conn.fetch_all(upsert, params)
+        yield ("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, ?, ?) "
+               "ON CONFLICT (guild_id) DO NOTHING", (guild_id, stamp, stamp))
+        rows = yield upsert, params
     if active and rows[0]["marked_elsewhere"]:
-        await conn.execute(_LIFT_MARK, (user_id,))
+        yield _LIFT_MARK, (user_id,)
     return member_from_row(rows[0])
 
 

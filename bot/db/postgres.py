@@ -202,8 +202,9 @@ class PostgresDatabase(Database):
 
     dialect = POSTGRESQL
 
-    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT, readers: int = READERS) -> None:
-        super().__init__(busy_timeout=busy_timeout)
+    def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT, readers: int = READERS,
+                 read_only: bool = False) -> None:
+        super().__init__(busy_timeout=busy_timeout, read_only=read_only)
         self.url = url
         self.readers = readers
         self._pool: asyncpg.Pool | None = None

@@ -13,16 +13,18 @@ connections run in autocommit mode (`isolation_level=None`) so nothing commits i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import aiosqlite
 
@@ -38,8 +40,10 @@ from bot.db.database import (
     Row,
     quote_ident,
 )
+from bot.db.plans import Plan, run_with
 from bot.errors import DatabaseUnavailableError, MigrationError
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # SQLite's own busy wait is kept short: it blocks the connection's one thread, and so every
@@ -52,6 +56,7 @@ PRAGMAS = (
     "PRAGMA secure_delete = ON",
     "PRAGMA busy_timeout = 50",
 )
+READ_ONLY_PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 50")  # nothing that writes
 _BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
 # The database holds notes, moods and plans: its files (SQLite gives the -wal and -shm
 # files the main file's mode) and backups are the owner's alone, whatever the umask.
@@ -144,8 +149,8 @@ class SqliteDatabase(Database):
 
     dialect = SQLITE
 
-    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
-        super().__init__(busy_timeout=busy_timeout)
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
+        super().__init__(busy_timeout=busy_timeout, read_only=read_only)
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -176,6 +181,12 @@ class SqliteDatabase(Database):
 
     async def open(self) -> None:
         """Open the writer and the reader connections and apply the pragmas."""
+        if self.read_only:
+            # One connection that cannot write (`mode=ro`): no file is created or made private,
+            # no journal mode is set, and closing does not checkpoint (which would take the bot's lock).
+            self._conn = self._reader = await _connect(
+                f"{self.path.absolute().as_uri()}?mode=ro", (*READ_ONLY_PRAGMAS, "PRAGMA query_only = ON"))
+            return
         try:
             if str(self.path) != ":memory:":
                 _private_folder(self.path.parent)
@@ -196,11 +207,14 @@ class SqliteDatabase(Database):
         if self._conn is not None:
             await self._wait_for_writer(grace)
         reader, self._reader = self._reader, None
-        if reader is not None:
+        if reader is not None and reader is not self._conn:
             await reader.close()
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
+        if self.read_only:
+            await conn.close()
+            return
         try:
             await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
@@ -233,6 +247,22 @@ class SqliteDatabase(Database):
         except sqlite3.OperationalError as exc:
             await _rollback_quietly(conn)
             raise DatabaseUnavailableError(str(exc)) from exc
+
+    async def run_plan(self, plan: Plan[T]) -> T:
+        """Run a plan as one transaction in a single trip to the database thread.
+
+        The same guarantees as `transaction()`: the writer lock, BEGIN IMMEDIATE waiting out
+        another process's lock until `busy_timeout`, COMMIT (with its fsync) before this
+        returns, and a rollback if anything in the plan raises.
+        """
+        deadline = await self._take_write_lock()
+        try:
+            conn = self.conn
+            wait = max(0.0, deadline - asyncio.get_running_loop().time())
+            # aiosqlite's way to run a function in its database thread (the thread that owns the connection).
+            return await conn._execute(_run_transaction, conn._conn, plan, wait)
+        finally:
+            self._write_lock.release()
 
     # -- schema -------------------------------------------------------------------------
 
@@ -366,10 +396,10 @@ def _private_file(path: Path) -> None:
             log.warning("could not make %s private: %s", file.name, exc.strerror)
 
 
-async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:
-    """Open one connection in autocommit mode with `pragmas` applied; unavailable on failure."""
+async def _connect(path: Path | str, pragmas: Iterable[str]) -> aiosqlite.Connection:
+    """Open one connection (a path, or a `file:` URI) in autocommit mode with `pragmas` applied."""
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn = await aiosqlite.connect(path, isolation_level=None, uri=isinstance(path, str))
     except (sqlite3.Error, OSError) as exc:
         raise DatabaseUnavailableError(str(exc)) from exc
     try:
@@ -394,6 +424,41 @@ async def _begin_immediate(conn: aiosqlite.Connection, deadline: float) -> None:
             if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or loop.time() >= deadline:
                 raise DatabaseUnavailableError(str(exc)) from exc
         await asyncio.sleep(_BUSY_RETRY)
+
+
+def _fetch_mapped(conn: sqlite3.Connection, sql: str, params: Params) -> list[Row]:
+    """Run one statement of the shared SQL on a plain sqlite3 connection, with engine-neutral errors."""
+    try:
+        return conn.execute(sqlite_sql(sql), params).fetchall()
+    except sqlite3.Error as exc:
+        _raise_mapped(exc)
+
+
+def _run_transaction(conn: sqlite3.Connection, plan: Plan[T], wait: float) -> T:
+    """In the database thread: BEGIN IMMEDIATE (retrying for up to `wait` s), the plan, COMMIT; roll back on error."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+            if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() >= deadline:
+                raise DatabaseUnavailableError(str(exc)) from exc
+        time.sleep(_BUSY_RETRY)  # this thread serves only this connection: the loop keeps running
+    try:
+        result = run_with(functools.partial(_fetch_mapped, conn), plan)
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise DatabaseUnavailableError(str(exc)) from exc
+    return result
 
 
 async def _rollback_quietly(conn: aiosqlite.Connection) -> None:

@@ -15,6 +15,7 @@ LATE_AFTER = timedelta(minutes=5)
 SILENT_INTERVALS = 3
 GATEWAY = "gateway"
 GATEWAY_INTERVAL_SECONDS = 60  # the running bot records the gateway once a minute
+STOPPED = "Stopped"  # the gateway record's error after a clean shutdown
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +78,9 @@ def sweep_finding(now: datetime, name: str, interval_seconds: int, record: Sweep
     if silent_for > timedelta(seconds=SILENT_INTERVALS * interval_seconds):
         return Finding(subject, False, f"silent for {_ago(silent_for)} (runs every {_ago(timedelta(seconds=interval_seconds))})")
     if record.last_error is not None and (record.last_ok_at is None or record.last_ok_at < record.last_finished_at):
-        since = "ever" if record.last_ok_at is None else f"{_ago(now - record.last_ok_at)}"
-        return Finding(subject, False, f"failing ({record.last_error}); last success {since} ago")
+        since = ("it has never succeeded" if record.last_ok_at is None
+                 else f"last success {_ago(now - record.last_ok_at)} ago")
+        return Finding(subject, False, f"failing ({record.last_error}); {since}")
     late = _late(now, oldest_due)
     if late is not None:
         return Finding(subject, False, late)
@@ -111,8 +113,12 @@ def assess(observation: Observation) -> list[Finding]:
     findings.append(gateway_finding(now, observation.records.get(GATEWAY)))
     findings.append(outbox_finding(now, observation.outbox_waiting, observation.outbox_oldest_due))
     if not running(observation):
-        seen_at = [r.last_finished_at for r in observation.records.values() if r.last_finished_at is not None]
-        seen = f"last seen {_ago(now - max(seen_at))} ago" if seen_at else "never"
+        gateway = observation.records.get(GATEWAY)
+        if gateway is not None and gateway.last_error == STOPPED and gateway.last_finished_at is not None:
+            seen = f"stopped cleanly {_ago(now - gateway.last_finished_at)} ago"
+        else:
+            seen_at = [r.last_finished_at for r in observation.records.values() if r.last_finished_at is not None]
+            seen = f"last seen {_ago(now - max(seen_at))} ago" if seen_at else "never started"
         findings.insert(0, Finding("bot", False, f"nothing is running ({seen})"))
     return findings
 
@@ -120,7 +126,7 @@ def assess(observation: Observation) -> list[Finding]:
 def running(observation: Observation) -> bool:
     """Tell whether a bot process is running: it records the gateway's state every minute, connected or not."""
     record = observation.records.get(GATEWAY)
-    return (record is not None and record.last_finished_at is not None
+    return (record is not None and record.last_finished_at is not None and record.last_error != STOPPED
             and observation.now - record.last_finished_at <= timedelta(seconds=SILENT_INTERVALS * record.interval_seconds))
 
 

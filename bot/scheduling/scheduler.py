@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from apscheduler.triggers.base import BaseTrigger
 
 from bot.db.health import HealthRepository
 from bot.domain.clock import Clock
-from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, SweepRecord
+from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, STOPPED, SweepRecord
 from bot.errors import DatabaseUnavailableError
+from bot.logging_setup import log_context
 from bot.scheduling.ops import OpsNotices
 from bot.services.outbox import OutboxService
+from bot.services.ports import Metrics, NullMetrics
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ DueFunc = Callable[[], Awaitable[datetime | None]]
 # Runs are aligned to multiples of their interval counted from here (a Monday at 00:00 UTC),
 # so a 60-second sweep runs at second 0 of every minute whenever the process started.
 ALIGNMENT = datetime(2001, 1, 1, tzinfo=UTC)
+HEALTH_REPORT_SECONDS = 20.0  # an ops notice or a lag query that takes longer is given up for this minute
 VALID_INTERVALS = "seconds dividing a minute, or whole minutes dividing a day (e.g. 30, 60, 3600, 86400)"
 
 
@@ -54,8 +58,16 @@ class AlignedTrigger(BaseTrigger):
         self.interval = timedelta(seconds=seconds)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
-        """Return the first boundary at or after `now`, and after the previous run."""
-        after = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(microseconds=1))
+        """Return the first boundary at or after `now`, and after the previous run.
+
+        If the wall clock stepped back by more than an interval (NTP, a VM restored), the clock
+        as it reads now counts: waiting for the boundary after the previous run would stall
+        every sweep for as long as the step. Running a boundary again is harmless: the
+        database, not the timer, decides what is due.
+        """
+        after = now
+        if previous_fire_time is not None and previous_fire_time - now < self.interval:
+            after = max(now, previous_fire_time + timedelta(microseconds=1))
         elapsed = after - ALIGNMENT
         boundaries = -(-elapsed // self.interval)  # ceiling division of timedeltas
         return ALIGNMENT + boundaries * self.interval
@@ -78,18 +90,19 @@ class SweepScheduler:
     """Runs registered sweeps on wall-clock boundaries, records each run, then drains the outbox."""
 
     def __init__(self, clock: Clock, outbox: OutboxService, health: HealthRepository, *,
-                 default_seconds: int = 60, ops: OpsNotices | None = None) -> None:
+                 default_seconds: int = 60, ops: OpsNotices | None = None, metrics: Metrics | None = None) -> None:
         _check_interval(default_seconds)
         self.clock = clock
         self.outbox = outbox
         self.health = health
         self.default_seconds = default_seconds
         self.ops = ops
+        self.metrics = metrics or NullMetrics()
         # Tells whether the gateway connection is up; set by the bot (the scheduler knows no Discord).
         self.gateway_probe: Callable[[], bool] | None = None
         self._sweeps: list[Sweep] = []
-        self._groups: dict[int, list[Sweep]] = {}
         self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[str] = set()  # sweeps running now (a retry never overlaps the sweep's own run)
         self._last: dict[str, SweepRecord] = {}
         self._ticks_running = 0
         self._idle = asyncio.Event()
@@ -114,19 +127,22 @@ class SweepScheduler:
 
     @property
     def minute_interval(self) -> int:
-        """The shortest interval: its job also records the gateway and checks health."""
+        """The shortest interval: its job also records the gateway, retries failed sweeps and checks health."""
         return min([s.every_seconds for s in self._sweeps] + [self.default_seconds])
+
+    def _groups(self) -> dict[int, list[Sweep]]:
+        groups: dict[int, list[Sweep]] = {self.minute_interval: []}
+        for sweep in self._sweeps:
+            groups.setdefault(sweep.every_seconds, []).append(sweep)
+        return groups
 
     def start(self) -> None:
         """Start the aligned jobs on the running event loop; each runs once at once, to catch up."""
         if self._scheduler is not None:
             return
         self._stopping = False
-        self._groups = {self.minute_interval: []}
-        for sweep in self._sweeps:
-            self._groups.setdefault(sweep.every_seconds, []).append(sweep)
         scheduler = AsyncIOScheduler(timezone=UTC)
-        for every in sorted(self._groups):
+        for every in sorted(self._groups()):
             scheduler.add_job(
                 self._tick, AlignedTrigger(every), args=(every,),
                 id=f"sweeps-every-{every}s", name=f"sweeps every {every}s",
@@ -151,9 +167,11 @@ class SweepScheduler:
     async def stop(self, grace: float = 10.0) -> None:
         """Schedule nothing more, let a running sweep and the send in flight finish (up to `grace` s), stop."""
         self._stopping = True
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # Paused, not shut down yet: APScheduler's asyncio executor cancels the jobs still
+            # running when it shuts down, which would cut a sweep off inside its transaction.
+            scheduler.pause()
         self.outbox.stop()
         self._drain_wanted.set()  # wakes the drainer so it can see it is stopping
         waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._idle.wait())}
@@ -164,16 +182,21 @@ class SweepScheduler:
             task.cancel()
         if pending:
             log.warning("stopped with scheduled work still running after %.0f s", grace)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         self._drainer = None
+        if self.gateway_probe is not None:  # a running bot's scheduler: say it stopped, so status need not wait
+            await self._save([self._gateway_record(stopped=True)])
 
     async def run_all_once(self) -> int:
         """Run every sweep once, record it, then drain the outbox; return items claimed (tests drive time so)."""
         claimed = 0
         records = []
         for sweep in self._sweeps:
-            record, count = await self._run_sweep(sweep)
-            records.append(record)
-            claimed += count
+            ran = await self._run_sweep(sweep)
+            if ran is not None:
+                records.append(ran[0])
+                claimed += ran[1]
         await self._save(records)
         await self._drain()
         return claimed
@@ -192,38 +215,73 @@ class SweepScheduler:
                 self._idle.set()
 
     async def _tick(self, every: int) -> None:
+        minute = every == self.minute_interval
         with self._busy():
+            sweeps = self._groups()[every]
+            if minute:  # an hourly or daily sweep that failed is tried again now, not an hour or a day later
+                sweeps = sweeps + [s for s in self._sweeps if s.every_seconds != every
+                                   and s.name in self._last and self._last[s.name].last_error is not None]
             records = []
-            for sweep in self._groups[every]:
+            for sweep in sweeps:
                 if self._stopping:
                     return
-                record, _ = await self._run_sweep(sweep)
-                records.append(record)
-            if every == self.minute_interval:
-                now = self.clock.now()
-                connected = self.gateway_probe is not None and self.gateway_probe()
-                records.append(SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, now, now, now if connected else None,
-                                           None if connected else "Disconnected"))
+                ran = await self._run_sweep(sweep)
+                if ran is not None:
+                    records.append(ran[0])
+            if minute:
+                records.append(self._gateway_record())
             saved = await self._save(records)
-            if every == self.minute_interval and self.ops is not None:
+            self._drain_wanted.set()  # first: nothing below may hold up what the sweeps queued
+            if minute:
                 database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
-                await self._report_health(database_ok)
-            self._drain_wanted.set()
+                try:
+                    async with asyncio.timeout(HEALTH_REPORT_SECONDS):
+                        await self._report_health(database_ok)
+                except Exception:
+                    log.warning("could not report health this minute", exc_info=True)
 
-    async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int]:
-        started = self.clock.now()
-        error, claimed = None, 0
+    def _gateway_record(self, *, stopped: bool = False) -> SweepRecord:
+        now = self.clock.now()
+        connected = not stopped and self.gateway_probe is not None and self.gateway_probe()
+        error = STOPPED if stopped else None if connected else "Disconnected"
+        return SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, now, now, now if connected else None, error)
+
+    async def record_gateway(self) -> None:
+        """Record the gateway's state now (on READY and RESUMED, not only at the next minute)."""
+        await self._save([self._gateway_record()])
+
+    async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int] | None:
+        """Run a sweep and return its record and claimed count; None if it is running already."""
+        if sweep.name in self._running:
+            return None
+        self._running.add(sweep.name)
         try:
-            claimed = await sweep.run(started)
-        except DatabaseUnavailableError:
-            error = DatabaseUnavailableError.__name__
-            log.warning("sweep %s: database unavailable", sweep.name)
-        except Exception as exc:
-            error = type(exc).__name__
-            log.exception("sweep %s failed", sweep.name)
-        finished = self.clock.now()
-        if claimed:
-            log.info("sweep %s claimed %d item(s)", sweep.name, claimed)
+            return await self._run_sweep_once(sweep)
+        finally:
+            self._running.discard(sweep.name)
+
+    async def _run_sweep_once(self, sweep: Sweep) -> tuple[SweepRecord, int]:
+        started = self.clock.now()
+        began = time.perf_counter()
+        error, claimed = None, 0
+        previous = self._last.get(sweep.name)
+        with log_context(sweep=sweep.name):
+            try:
+                claimed = await sweep.run(started)
+            except DatabaseUnavailableError:
+                error = DatabaseUnavailableError.__name__
+                self.metrics.database_unavailable("sweep")
+                log.warning("sweep %s: database unavailable", sweep.name)
+            except Exception as exc:
+                error = type(exc).__name__
+                if previous is not None and previous.last_error == error:
+                    log.error("sweep %s still failing (%s)", sweep.name, error)  # the traceback was logged once
+                else:
+                    log.exception("sweep %s failed", sweep.name)
+            finished = self.clock.now()
+            self.metrics.sweep_ran(sweep.name, sweep.every_seconds, time.perf_counter() - began, error)
+            if claimed:
+                log.info("sweep %s claimed %d item(s)", sweep.name, claimed)
         record = SweepRecord(sweep.name, sweep.every_seconds, started, finished,
                              finished if error is None else None, error)
         self._last[sweep.name] = record
@@ -238,18 +296,29 @@ class SweepScheduler:
         return True
 
     async def _report_health(self, database_ok: bool) -> None:
-        assert self.ops is not None
+        """Read how late due work is (each sweep's, the outbox's) for the ops channel and the metrics."""
+        if self.ops is None and not self.metrics.observing:
+            return
+        now = self.clock.now()
         oldest: dict[str, datetime | None] = {}
         if database_ok:
-            for sweep in self._sweeps:
-                if sweep.oldest_due is not None:
-                    try:
+            try:
+                for sweep in self._sweeps:
+                    if sweep.oldest_due is not None:
                         oldest[sweep.name] = await sweep.oldest_due()
-                    except DatabaseUnavailableError:
-                        database_ok = False
-                        break
-        await self.ops.observe(self.clock.now(), [(s.name, s.every_seconds) for s in self._sweeps], self._last,
-                               oldest, database_ok=database_ok)
+                if self.metrics.observing:
+                    waiting, oldest_message = await self.outbox.outbox.backlog(now)
+                    self.metrics.outbox_backlog(
+                        waiting, 0.0 if oldest_message is None else (now - oldest_message).total_seconds())
+            except DatabaseUnavailableError:
+                database_ok = False
+        self.metrics.database_state(database_ok)
+        if database_ok:
+            for name, due in oldest.items():
+                self.metrics.sweep_lag(name, 0.0 if due is None else (now - due).total_seconds())
+        if self.ops is not None:
+            await self.ops.observe(now, [(s.name, s.every_seconds) for s in self._sweeps], self._last,
+                                   oldest, database_ok=database_ok)
 
     async def _drain_loop(self) -> None:
         while not self._stopping:
@@ -259,12 +328,14 @@ class SweepScheduler:
                 await self._drain()
 
     async def _drain(self) -> None:
-        try:
-            await self.outbox.dispatch()
-        except DatabaseUnavailableError:
-            log.warning("outbox dispatch: database unavailable")
-        except Exception:
-            log.exception("outbox dispatch failed")
+        with log_context(sweep="outbox"):
+            try:
+                await self.outbox.dispatch()
+            except DatabaseUnavailableError:
+                self.metrics.database_unavailable("outbox")
+                log.warning("outbox dispatch: database unavailable")
+            except Exception:
+                log.exception("outbox dispatch failed")
 
 
 def _check_interval(seconds: int) -> None:

@@ -1,69 +1,195 @@
-"""PNG charts of check-ins, rendered with matplotlib's Agg canvas off the event loop.
+"""PNG charts of check-ins, drawn with Pillow in a short-lived child process.
 
-Only the object-oriented API is used (a `Figure` on a `FigureCanvasAgg`), never pyplot:
-pyplot keeps global state and picks a GUI backend, neither of which belongs in a
-server rendering from worker threads. matplotlib is imported on first use so that
-importing the services stays cheap.
+The bot's memory stays flat: matplotlib, rendering in the bot's own process, stayed resident
+after the first `/mystats` (its modules, font cache and the heap it left behind: +77 MiB after
+50 charts). Pillow is much lighter (about 6 MiB imported, a chart in tens of milliseconds), but
+in-process it kept its modules and, drawn in executor threads, 56 MiB of heap; a child that draws one
+chart and exits gives it all back, for ~0.2 s of CPU a chart (`/mystats` defers its reply).
+bench/README.md, "Memory", has the measurements of the three ways.
+
+`python -m bot.services.charts` is the child: a JSON request on stdin, the PNG on stdout.
+It is drawn at twice the size and scaled down, which smooths the lines and the text as
+anti-aliasing would. Days without a check-in are gaps: a line joins two days only when both
+have a value, and each recorded day has a marker, so a lone day between two gaps still shows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-import math
-from collections.abc import Sequence
-from datetime import timedelta
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from functools import cache
+from typing import TYPE_CHECKING
 
 from bot.domain.checkins import CRAVING_MAX, CRAVING_MIN, MOOD_MAX, MOOD_MIN, DayPoint
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw, ImageFont
 
 MOOD_COLOUR = "#3a8f78"
 CRAVING_COLOUR = "#c0762e"
 GRID_COLOUR = "#dddddd"
+AXIS_COLOUR = "#888888"
+TEXT_COLOUR = "#333333"
+WIDTH, HEIGHT = 800, 450
+SCALE = 2  # drawn at twice the size, then scaled down: smooth lines and text
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@cache
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's built-in scalable font (no font files to ship or find)."""
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+def _label(day: date, with_year: bool) -> str:
+    text = f"{day.day} {MONTHS[day.month - 1]}"
+    return f"{text} {day.year}" if with_year else text
+
+
+def _tick_days(days: Sequence[date]) -> list[int]:
+    """Indexes of the days to label: at most 8, evenly spaced, always the first."""
+    step = max(1, -(-len(days) // 7))
+    return list(range(0, len(days), step))
 
 
 def render_checkin_chart(points: Sequence[DayPoint], *, title: str) -> bytes:
-    """Return a PNG of mood and craving by local day; days without a check-in stay gaps."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-    from matplotlib.figure import Figure
+    """Return an 800×450 PNG of mood and craving by local day; days without a check-in stay gaps."""
+    from PIL import Image, ImageDraw
 
-    days = [p.day for p in points]
-    # NaN, not zero, where nothing was recorded: the line breaks instead of dipping.
-    moods = [math.nan if p.mood is None else p.mood for p in points]
-    cravings = [math.nan if p.craving is None else p.craving for p in points]
-    # Markers keep a lone day between two gaps visible; they crowd a year, so shrink.
-    marker_size = 4 if len(points) <= 90 else 2
+    s = SCALE
+    image = Image.new("RGB", (WIDTH * s, HEIGHT * s), "white")
+    draw = ImageDraw.Draw(image)
+    title_font, label_font, tick_font = _font(16 * s), _font(12 * s), _font(11 * s)
+    draw.text((WIDTH * s // 2, 10 * s), title, fill=TEXT_COLOUR, font=title_font, anchor="ma")
 
-    figure = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    mood_axes, craving_axes = figure.subplots(2, 1, sharex=True)
-    figure.suptitle(title, fontsize=12)
+    left, right = 78 * s, (WIDTH - 20) * s
+    panels = ((44 * s, 218 * s), (238 * s, 412 * s))  # (top, bottom) of mood, then craving
+    n = len(points)
 
-    mood_axes.plot(days, moods, color=MOOD_COLOUR, linewidth=1.8, marker="o", markersize=marker_size)
-    mood_axes.set_ylim(MOOD_MIN - 0.5, MOOD_MAX + 0.5)
-    mood_axes.set_yticks(range(MOOD_MIN, MOOD_MAX + 1))
-    mood_axes.set_ylabel("Mood (1–5)")
+    def x_of(i: int) -> float:
+        # Half a day of margin each side, so the first and last markers are whole.
+        return left + (right - left) * (i + 0.5) / max(n, 1)
 
-    craving_axes.plot(days, cravings, color=CRAVING_COLOUR, linewidth=1.8, marker="o", markersize=marker_size)
-    craving_axes.set_ylim(CRAVING_MIN - 0.5, CRAVING_MAX + 0.5)
-    craving_axes.set_yticks(range(CRAVING_MIN, CRAVING_MAX + 1, 2))
-    craving_axes.set_ylabel("Craving (0–10)")
+    marker = (4 if n <= 90 else 2) * s
+    series = (
+        ("Mood (1-5)", [p.mood for p in points], MOOD_MIN, MOOD_MAX, 1, MOOD_COLOUR),
+        ("Craving (0-10)", [p.craving for p in points], CRAVING_MIN, CRAVING_MAX, 2, CRAVING_COLOUR),
+    )
+    for (top, bottom), (name, values, lo, hi, step, colour) in zip(panels, series, strict=True):
+        def y_of(value: float, top: int = top, bottom: int = bottom, lo: int = lo, hi: int = hi) -> float:
+            # Half a unit of margin above and below, as the scale's ends are real answers.
+            return bottom - (bottom - top) * (value - lo + 0.5) / (hi - lo + 1)
 
-    locator = AutoDateLocator(minticks=3, maxticks=8)
-    craving_axes.xaxis.set_major_locator(locator)
-    craving_axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    if days:
-        # Half a day of margin so the first and last markers are not cut in half.
-        craving_axes.set_xlim(days[0] - timedelta(hours=12), days[-1] + timedelta(hours=12))
-    for axes in (mood_axes, craving_axes):
-        axes.grid(True, color=GRID_COLOUR, linewidth=0.6)
-        axes.spines[["top", "right"]].set_visible(False)
+        for tick in range(lo, hi + 1, step):
+            y = y_of(tick)
+            draw.line([(left, y), (right, y)], fill=GRID_COLOUR, width=s)
+            draw.text((left - 8 * s, y), str(tick), fill=TEXT_COLOUR, font=tick_font, anchor="rm")
+        for i in _tick_days([p.day for p in points]):
+            draw.line([(x_of(i), top), (x_of(i), bottom)], fill=GRID_COLOUR, width=s)
+        draw.line([(left, top), (left, bottom), (right, bottom)], fill=AXIS_COLOUR, width=s)
+        _vertical_text(image, name, (18 * s, (top + bottom) // 2), label_font)
+        _plot(draw, values, x_of, y_of, colour, width=2 * s, marker=marker)
 
+    bottom = panels[-1][1]
+    ticks = _tick_days([p.day for p in points])
+    for number, i in enumerate(ticks):
+        # The year on the first label and wherever it changes.
+        new_year = number == 0 or points[i].day.year != points[ticks[number - 1]].day.year
+        draw.line([(x_of(i), bottom), (x_of(i), bottom + 5 * s)], fill=AXIS_COLOUR, width=s)
+        draw.text((x_of(i), bottom + 8 * s), _label(points[i].day, with_year=new_year), fill=TEXT_COLOUR,
+                  font=tick_font, anchor="ma")
+
+    image = image.resize((WIDTH, HEIGHT), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
+def _plot(draw: ImageDraw.ImageDraw, values: Sequence[int | None], x_of: Callable[[int], float],
+          y_of: Callable[[float], float], colour: str, *, width: int, marker: int) -> None:
+    """Join consecutive recorded days with a line (a missing day breaks it) and mark each recorded day."""
+    for i in range(1, len(values)):
+        before, after = values[i - 1], values[i]
+        if before is not None and after is not None:
+            draw.line([(x_of(i - 1), y_of(before)), (x_of(i), y_of(after))], fill=colour, width=width)
+    for i, value in enumerate(values):
+        if value is not None:
+            x, y = x_of(i), y_of(value)
+            draw.ellipse([(x - marker, y - marker), (x + marker, y + marker)], fill=colour)
+
+
+def _vertical_text(image: Image.Image, text: str, centre: tuple[int, int],
+                   font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> None:
+    """Write `text` turned a quarter to the left, centred on `centre` (a y-axis title)."""
+    from PIL import Image, ImageDraw
+
+    box = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=font)
+    label = Image.new("L", (int(box[2] - box[0]) + 4, int(box[3] - box[1]) + 4), 0)
+    ImageDraw.Draw(label).text((2 - box[0], 2 - box[1]), text, fill=255, font=font)
+    turned = label.rotate(90, expand=True)
+    colour = Image.new("RGB", turned.size, TEXT_COLOUR)
+    image.paste(colour, (centre[0] - turned.width // 2, centre[1] - turned.height // 2), turned)
+
+
+RENDER_TIMEOUT = 30.0  # seconds for one chart, start-up included
+MAX_RENDERERS = 2  # charts drawn at once; more wait their turn
+_renderers: asyncio.Semaphore | None = None
+
+
+class ChartError(Exception):
+    """The chart could not be drawn (the child failed or took too long)."""
+
+
+def _request(points: Sequence[DayPoint], title: str) -> bytes:
+    return json.dumps({"title": title, "points": [[p.day.isoformat(), p.mood, p.craving] for p in points]}).encode()
+
+
+def _child_environment() -> dict[str, str]:
+    # The child needs no token, no database and no configuration.
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KINDRED_"))}
+
+
 async def render_checkin_chart_async(points: Sequence[DayPoint], *, title: str) -> bytes:
-    """Render the chart in a worker thread so the event loop keeps answering Discord."""
-    return await asyncio.to_thread(render_checkin_chart, list(points), title=title)
+    """Render the chart in a child process, so nothing of the drawing stays in the bot's memory."""
+    global _renderers
+    if _renderers is None:
+        _renderers = asyncio.Semaphore(MAX_RENDERERS)
+    async with _renderers:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.services.charts", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_child_environment())
+        try:
+            async with asyncio.timeout(RENDER_TIMEOUT):
+                png, errors = await proc.communicate(_request(points, title))
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise ChartError(f"the chart took more than {RENDER_TIMEOUT:.0f} s") from None
+        except BaseException:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            raise
+    if proc.returncode != 0 or not png.startswith(b"\x89PNG"):
+        last = errors.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise ChartError(f"the chart renderer exited with {proc.returncode}: {last[0][:200]}")
+    return png
+
+
+def main() -> None:
+    """Draw one chart: the request (JSON) on stdin, the PNG on stdout."""
+    request = json.loads(sys.stdin.buffer.read())
+    points = [DayPoint(date.fromisoformat(day), mood, craving) for day, mood, craving in request["points"]]
+    sys.stdout.buffer.write(render_checkin_chart(points, title=str(request["title"])))
+    sys.stdout.buffer.flush()
+
+
+if __name__ == "__main__":
+    main()

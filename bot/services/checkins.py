@@ -31,8 +31,9 @@ from bot.config import SHIPPED_DATA, Config
 from bot.db.checkins import CheckInRepository, DueReminder, Reminder
 from bot.db.database import Connection, Database
 from bot.db.guilds import GuildRepository
-from bot.db.members import MemberRepository, touch_in
+from bot.db.members import MemberRepository, touch_in, touch_plan
 from bot.db.outbox import NewOutboxItem, OutboxItem, enqueue
+from bot.db.plans import Plan
 from bot.domain.checkins import (
     CRAVING_MAX,
     CRAVING_MIN,
@@ -70,8 +71,9 @@ from bot.domain.localtime import (
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError
-from bot.services.charts import render_checkin_chart_async
+from bot.services.charts import ChartError, render_checkin_chart_async
 from bot.services.guild_config import GuildConfigService
+from bot.services.ports import Metrics, NullMetrics
 from bot.services.settings import SettingsService, parse_time_option
 
 log = logging.getLogger(__name__)
@@ -244,7 +246,8 @@ class CheckInService:
 
     def __init__(self, db: Database, repo: CheckInRepository, members: MemberRepository,
                  guilds: GuildRepository, settings: SettingsService, guild_config: GuildConfigService,
-                 clock: Clock, config: Config, prompts: Sequence[str], *, batch: int = 500) -> None:
+                 clock: Clock, config: Config, prompts: Sequence[str], *, batch: int = 500,
+                 metrics: Metrics | None = None) -> None:
         if not prompts:
             raise ValueError("at least one daily prompt is needed")
         self.db = db
@@ -257,6 +260,7 @@ class CheckInService:
         self.config = config
         self.prompts = tuple(prompts)
         self.batch = batch
+        self.metrics = metrics or NullMetrics()
         self._schedules_repaired = False
 
     # -- zones --------------------------------------------------------------------------
@@ -283,15 +287,25 @@ class CheckInService:
         craving_value = _craving(craving)
         note_value = _note(note)
         now = self.clock.now()
-        _, tz_name = await self._peek_zone(guild_id, user_id)
-        today = local_date(now, zone(tz_name))
-        target = _day(day, today)
-        async with self.db.transaction() as conn:
-            member = await touch_in(conn, guild_id, user_id, now)
-            days = await self.repo.checkin_days_in(conn, member.member_id)
+
+        def record() -> Plan[tuple[MemberSettings, str, date, date, list[DayRecord], bool]]:
+            # The member's zone, the days so far and the check-in itself, in one transaction
+            # and one trip to the database thread (bot.db.plans): committed, with its fsync,
+            # before the member is answered. A `day` out of range raises here: nothing is kept.
+            member = yield from touch_plan(guild_id, user_id, now)
+            tz_name = member.timezone or (yield from GuildRepository.timezone_plan(guild_id)) \
+                or self.config.defaults.timezone
+            today = local_date(now, zone(tz_name))
+            target = _day(day, today)
+            days = yield from self.repo.checkin_days_plan(member.member_id)
             updated = any(d.local_date == target for d in days)
-            await self.repo.upsert_checkin(conn, member_id=member.member_id, local_date=target, timezone=tz_name,
-                                           mood=mood_value, craving=craving_value, note=note_value, now=now)
+            yield from self.repo.upsert_checkin_plan(
+                member_id=member.member_id, local_date=target, timezone=tz_name, mood=mood_value,
+                craving=craving_value, note=note_value, now=now)
+            return member, tz_name, today, target, days, updated
+
+        member, tz_name, today, target, days, updated = await self.db.run_plan(record())
+        self.metrics.checkin_recorded()
         if not updated:
             days.append(DayRecord(target, tz_name))
         log.info("check-in %s (guild=%s member=%s)", "updated" if updated else "recorded", guild_id, member.member_id)
@@ -326,7 +340,10 @@ class CheckInService:
         series = daily_series({c.local_date: (c.mood, c.craving) for c in period}, start, today)
         chart = None
         if period:
-            chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
+            try:
+                chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
+            except ChartError as exc:  # the numbers still answer the member
+                log.warning("mystats chart for member %s not drawn: %s", member_id, exc)
         return MyStats(
             days=days, start=start, end=today, timezone=eff.timezone,
             checkins=streaks(checkin_days, today, eff.timezone),

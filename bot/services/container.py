@@ -23,7 +23,7 @@ from bot.services.checkins import CheckInService, load_prompts
 from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService, claim_owner
-from bot.services.ports import Notifier
+from bot.services.ports import Metrics, Notifier, NullMetrics
 from bot.services.privacy import PrivacyService
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
@@ -50,28 +50,31 @@ class Services:
     recovery: RecoveryService
     buddies: BuddyService
     crisis: CrisisService
+    metrics: Metrics
 
 
-def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier, *, scope: str = "") -> Services:
+def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier,
+                   metrics: Metrics | None = None, *, scope: str = "") -> Services:
     """Wire repositories into services and register scheduled sweeps.
 
     `scope` names this process among several sharing one database ("" for the only one): its
     sweeps' health rows carry it, and its outbox claims are taken in its name, so that a
     restart of the same scope takes back what its predecessor held, at once.
     """
+    metrics = metrics or NullMetrics()
     members = MemberRepository(db)
     guilds = GuildRepository(db)
     checkins_repo = CheckInRepository(db)
     outbox_repo = OutboxRepository(db)
     outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch,
-                           owner=claim_owner(scope))
+                           owner=claim_owner(scope), metrics=metrics)
     ops = OpsNotices(notifier, config.bot.ops_channel_id) if config.bot.ops_channel_id else None
     scheduler = SweepScheduler(clock, outbox, HealthRepository(db, scope),
-                               default_seconds=config.scheduler.sweep_seconds, ops=ops)
+                               default_seconds=config.scheduler.sweep_seconds, ops=ops, metrics=metrics)
     settings = SettingsService(members, guilds, clock, config)
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
-                              load_prompts(config.data_file("prompts.toml")))
+                              load_prompts(config.data_file("prompts.toml")), metrics=metrics)
     buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
     services = Services(
@@ -87,7 +90,8 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         buddies=buddies,
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
-                             load_crisis_data(config)),
+                             load_crisis_data(config), metrics=metrics),
+        metrics=metrics,
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts, oldest_due=checkins_repo.earliest_prompt_due)
     scheduler.register("checkin-reminders", checkins.sweep_reminders, oldest_due=checkins_repo.earliest_reminder_due)
@@ -107,5 +111,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     services.privacy.hold_while(services.recovery.members_counting)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
+    if ops is not None:  # the crisis numbers' age crosses its limit while a bot keeps running for months
+        ops.watch(lambda now: services.crisis.freshness_finding())
     guild_config.on_change(services.crisis.on_guild_change)
     return services

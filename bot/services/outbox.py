@@ -13,8 +13,14 @@ deleted since, and no two senders ever hold one row. A claim lapses after `CLAIM
 if its sender died. Discord forgets a nonce after about five minutes, so a row retaken
 after a lapse must be resent within that window of the first try: a send is given up
 after `SEND_TIMEOUT` (then retried, with the same nonce, a minute later), the claim
-lasts twice that, and a lapsed claim is retaken at the next drain (every 30 seconds) —
-at most about three minutes after the first try.
+lasts twice that, and a lapsed claim is retaken at the next drain (every minute) — at
+most about three minutes after the first try.
+
+What the nonce cannot cover: a send that reached Discord but whose answer was lost (a 5xx
+after the work was done), followed by failures on every retry until Discord has forgotten
+the nonce. Retries back off 1, 2, 4 … minutes, so that takes the retries at 1 and 3
+minutes failing too: during a Discord incident, a message may then appear twice. Nothing
+else in Discord's API can tell (a message's nonce is not returned by history reads).
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.db.members import MemberRepository
@@ -33,11 +40,15 @@ from bot.db.outbox import Claim, NewOutboxItem, OutboxItem, OutboxRepository
 from bot.domain.clock import Clock
 from bot.domain.messages import SendResult, SendStatus
 from bot.errors import DatabaseUnavailableError
-from bot.services.ports import Notifier
+from bot.services.ports import Metrics, Notifier, NullMetrics
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# Sends in flight at once. Discord answers a send in roughly 50-150 ms, so one at a time would
+# cap a fan-out at 7-20 messages a second, well under the 50 a second the global limit allows
+# (the notifier keeps the rate). Messages to one target still go one after another, in order.
+SENDERS = 8
 SEND_TIMEOUT = timedelta(seconds=60)  # one send, with discord.py's own retries of 429s and 5xx
 CLAIM_TTL = timedelta(minutes=2)  # well inside Discord's ~5-minute nonce window (see above)
 # The detail of a DM not tried because the member's DMs are known to be closed.
@@ -68,12 +79,13 @@ class OutboxService:
     """Delivers queued messages and reports outcomes to the features that queued them."""
 
     def __init__(self, outbox: OutboxRepository, members: MemberRepository, notifier: Notifier,
-                 clock: Clock, *, batch: int = 50, owner: str = "main") -> None:
+                 clock: Clock, *, batch: int = 50, owner: str = "main", metrics: Metrics | None = None) -> None:
         self.outbox = outbox
         self.members = members
         self.notifier = notifier
         self.clock = clock
         self.batch = batch
+        self.metrics = metrics or NullMetrics()
         # Claims name this process: its owner (see `claim_owner`: one process at a time per
         # owner), where it runs, and a token of this start, so a restarted process can tell its
         # predecessor's claims (that process is gone) from its own, and an operator can see
@@ -125,6 +137,21 @@ class OutboxService:
                               detail="already queued")
         return await self._send(queued)
 
+    async def send_now(self, dedupe_keys: Sequence[str]) -> list[SendResult | None]:
+        """Send these committed rows at once, in order, without waiting for a drain or its backlog.
+
+        For urgent messages decided in a transaction with other state (a crisis alert and the
+        member's DM): a drain sending a fan-out of prompts or reminders would hold them for as
+        long as the fan-out takes. Each row is claimed first, so a drain never sends it too;
+        None for a row another sender already holds (or sent).
+        """
+        results: list[SendResult | None] = []
+        for key in dedupe_keys:
+            now = self.clock.now()
+            claimed = await self.outbox.claim(key, self.token, now, until=now + CLAIM_TTL)
+            results.append(None if claimed is None else await self._send(claimed))
+        return results
+
     async def dispatch(self) -> int:
         """Send every due message (in batches); return how many were attempted."""
         attempted = 0
@@ -139,20 +166,47 @@ class OutboxService:
                 del self._unrecorded[outbox_id]
             while True:
                 due = await self.outbox.due(self.clock.now(), self.batch)
-                sent_here = 0
-                for outbox_id in due:
-                    if self._stopping:
-                        return attempted + sent_here
+                lanes: dict[tuple[str, int], list[int]] = {}
+                for outbox_id, target, target_id in due:
+                    lanes.setdefault((target, target_id), []).append(outbox_id)
+                sent_here = await self._send_lanes(list(lanes.values()))
+                attempted += sent_here
+                if len(due) < self.batch or sent_here == 0 or self._stopping:
+                    return attempted
+
+    async def _send_lanes(self, lanes: list[list[int]]) -> int:
+        """Send each lane's rows in order, up to SENDERS lanes at once; return how many were sent.
+
+        If one sender fails (the database became unavailable, or a bug), the others finish the
+        row they hold and take no new one, and the first failure is raised once they have: a
+        send is never cut off halfway, and no sender is left running on its own.
+        """
+        waiting = deque(lanes)
+        sent = 0
+        failure: Exception | None = None
+
+        async def sender() -> None:
+            nonlocal sent, failure
+            while waiting and failure is None and not self._stopping:
+                for outbox_id in waiting.popleft():
+                    if failure is not None or self._stopping:
+                        return
                     # Claimed one by one, just before sending: whatever changed since the
                     # batch was read (a cancellation, a deletion, another sender) counts.
                     now = self.clock.now()
-                    claimed = await self.outbox.claim(outbox_id, self.token, now, until=now + CLAIM_TTL)
-                    if claimed is not None:
-                        await self._send(claimed)
-                        sent_here += 1
-                attempted += sent_here
-                if len(due) < self.batch or sent_here == 0:
-                    return attempted
+                    try:
+                        claimed = await self.outbox.claim(outbox_id, self.token, now, until=now + CLAIM_TTL)
+                        if claimed is not None:
+                            await self._send(claimed)
+                            sent += 1
+                    except Exception as exc:
+                        failure = failure or exc
+                        return
+
+        await asyncio.gather(*(sender() for _ in range(min(SENDERS, len(lanes)))))
+        if failure is not None:
+            raise failure
+        return sent
 
     async def _send(self, item: OutboxItem) -> SendResult:
         """Send a row this process holds, and record the outcome."""
@@ -164,6 +218,7 @@ class OutboxService:
             result = SendResult(SendStatus.DM_CLOSED, detail=KNOWN_CLOSED)
         else:
             result = await self._deliver(item)
+        self.metrics.outbox_result(item.kind, result.status.value)
         try:
             await self._record(item, result)
         except DatabaseUnavailableError:

@@ -12,14 +12,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.config import Config
 from bot.db.database import (
     POSTGRESQL,
     Database,
     IntegrityError,
     Migration,
     bundled_migrations,
+    database_for,
 )
 from bot.db.members import MemberRepository, touch_in
+from bot.db.plans import Plan, run_async
 from bot.db.postgres import PostgresDatabase, postgres_sql
 from bot.db.sqlite import SqliteDatabase, sqlite_sql
 from bot.errors import DatabaseUnavailableError, MigrationError
@@ -165,6 +168,59 @@ async def test_a_member_and_their_server_are_made_in_one_go_for_a_new_server(db:
     assert (member.guild_id, member.user_id) == (77, 8)
     assert (quiet.guild_id, quiet.user_id) == (78, 9)
     assert await MemberRepository(db).get(78, 9) == quiet
+
+
+async def test_a_plan_runs_as_one_transaction_on_either_engine(db: Database) -> None:
+    def plan(guild_id: int) -> Plan[list[int]]:
+        yield ADD_GUILD, (guild_id,)
+        # the shared SQL: a row lock and IS NOT DISTINCT FROM, which SQLite takes without
+        rows = yield ("SELECT guild_id FROM guilds WHERE timezone IS NOT DISTINCT FROM ? "
+                      "ORDER BY guild_id FOR UPDATE SKIP LOCKED", (None,))
+        return [r["guild_id"] for r in rows]
+
+    assert await db.run_plan(plan(1)) == [1]
+    async with db.transaction() as conn:  # the same plan, statement by statement
+        assert await run_async(conn, plan(2)) == [1, 2]
+
+
+async def test_a_failed_statement_ends_the_plan_and_nothing_of_it_stays(db: Database) -> None:
+    closed = []
+
+    def plan() -> Plan[None]:
+        try:
+            yield ADD_GUILD, (1,)
+            yield ADD_GUILD, (1,)  # a unique key: IntegrityError on either engine
+            yield ADD_GUILD, (2,)
+        finally:
+            closed.append(True)
+
+    with pytest.raises(IntegrityError):
+        await db.run_plan(plan())
+    assert closed == [True]
+    assert await db.fetch_value("SELECT count(*) FROM guilds") == 0
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as conn:
+            await run_async(conn, plan())
+    assert closed == [True, True]
+    assert await db.fetch_value("SELECT count(*) FROM guilds") == 0
+
+
+def add_guild(guild_id: int) -> Plan[None]:
+    yield ADD_GUILD, (guild_id,)
+
+
+async def test_a_database_opened_read_only_reads_and_refuses_every_write(db: Database, config: Config) -> None:
+    await db.execute(ADD_GUILD, (1,))
+    async with database_for(config, read_only=True) as looking:
+        assert await looking.fetch_value("SELECT count(*) FROM guilds") == 1
+        assert await looking.schema_version() == bundled_migrations(db.dialect)[-1].version
+        with pytest.raises(DatabaseUnavailableError, match="read-only"):
+            await looking.execute(ADD_GUILD, (2,))
+        with pytest.raises(DatabaseUnavailableError, match="read-only"):
+            await looking.run_plan(add_guild(2))
+        with pytest.raises(MigrationError, match="read-only"):
+            await looking.migrate([*bundled_migrations(db.dialect), Migration(99, "later", "SELECT 1")])
+    assert await db.fetch_value("SELECT count(*) FROM guilds") == 1
 
 
 # -- PostgreSQL: versions, several processes, unavailability --------------------------------

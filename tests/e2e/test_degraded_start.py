@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,17 +16,26 @@ from tests.fakediscord import FakeDiscord
 from tests.postgres_server import PostgresServer
 
 
+def missing_database(config: Config, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Config, Callable[[], None]]:
+    """Return `config` with a database that cannot be opened yet, and what makes it openable."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    config = dataclasses.replace(config, database_path=blocker / "kindred.sqlite3")
+    if config.database_url is None:
+        return config, blocker.unlink  # the disk comes back
+    server: PostgresServer = request.getfixturevalue("postgres_server")  # a database that is not there yet
+    request.addfinalizer(lambda: server.drop_database("kindred_later"))
+
+    def create() -> None:
+        server.create_database(name="kindred_later", migrated=False)
+
+    return dataclasses.replace(config, database_url=server.url("kindred_later")), create
+
+
 async def test_starts_without_a_database_serves_crisis_and_recovers(
         fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
         tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the database folder should be")
-    config = dataclasses.replace(kindred_config, database_path=blocker / "kindred.sqlite3")
-    server: PostgresServer | None = None
-    if config.database_url is not None:  # a PostgreSQL database that is not there yet
-        server = request.getfixturevalue("postgres_server")
-        config = dataclasses.replace(config, database_url=server.url("kindred_later"))
-        request.addfinalizer(lambda: server.drop_database("kindred_later") if server else None)
+    config, bring_back = missing_database(kindred_config, tmp_path, request)
     alice, guild = community.alice, community.guild
     async with running_kindred(fake_discord, config, clock=clock) as bot:
         crisis = await (await fake_discord.slash("/crisis", user=alice, guild=guild, country="GB")).reply()
@@ -33,10 +43,28 @@ async def test_starts_without_a_database_serves_crisis_and_recovers(
         refused = await (await fake_discord.slash("/checkin", user=alice, guild=guild, mood=3)).reply()
         assert refused.ephemeral and refused.text == DATABASE_TROUBLE
 
-        blocker.unlink()  # the disk comes back
-        if server is not None:  # the database is made
-            server.create_database(name="kindred_later", migrated=False)
+        bring_back()
         assert await bot.try_open_database()
         stored = await (await fake_discord.slash("/checkin", user=alice, guild=guild, mood=3)).reply()
         assert stored.ephemeral and stored.text != DATABASE_TROUBLE
         assert await bot.db.fetch_value("SELECT count(*) FROM checkins") == 1
+
+
+async def test_the_ops_channel_hears_when_the_bot_starts_without_its_database_and_when_it_is_back(
+        fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    ops = fake_discord.add_channel(community.guild, "ops")
+    config, bring_back = missing_database(kindred_config, tmp_path, request)
+    config = dataclasses.replace(
+        config, bot=dataclasses.replace(kindred_config.bot, ops_channel_id=ops.id),
+        scheduler=dataclasses.replace(kindred_config.scheduler, sweep_seconds=5))  # the retry's pace
+
+    def notices() -> list[str]:
+        return [m.content for m in fake_discord.messages_in(ops) if m.content.startswith(("⚠️", "✅"))]
+
+    async with running_kindred(fake_discord, config, clock=clock, start_scheduler=True):
+        await fake_discord.wait_for(notices, what="the database notice")
+        bring_back()  # the bot's own retry finds it
+        await fake_discord.wait_for(lambda: len(notices()) == 2, timeout=20, what="the recovery notice")
+    assert notices() == ["⚠️ Kindred: database — unreachable. `python -m bot status` on the host shows more.",
+                         "✅ Kindred: database has recovered."]

@@ -3,11 +3,14 @@
 Runs the real `python -m bot run` at DEBUG (its own logging set-up, not the test's), sends
 canary notes, counter names, descriptions and chat through the loopback server, then scans
 everything the process wrote. Libraries that log payloads at DEBUG (discord.py's gateway,
-aiosqlite) are capped by `bot.logging_setup`; this test is what proves it.
+aiosqlite) are capped by `bot.logging_setup`; this test is what proves it. It runs in both
+log formats; with KINDRED_LOG_FORMAT=json every line the process wrote must be one JSON
+object, and lines logged while handling an interaction carry its ids as fields.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -25,11 +28,12 @@ CANARIES = ("zqxnote7", "zqxcounter7", "zqxdescr7", "zqxchat7", "zqxalert7", "zq
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, community: Community,
-                                                    bot_process: object, tmp_path: Path) -> None:
+                                                    bot_process: object, tmp_path: Path, log_format: str) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[crisis]\ndetection_intent = true\n")
-    env = {"KINDRED_LOG_LEVEL": "DEBUG", "KINDRED_CONFIG": str(config)}
+    env = {"KINDRED_LOG_LEVEL": "DEBUG", "KINDRED_CONFIG": str(config), "KINDRED_LOG_FORMAT": log_format}
     code, output = await run_cli("sync", env=bot_env(fake_discord, tmp_path / "kindred.sqlite3", **env))
     assert code == 0, output
     proc: BotProcess = await bot_process(**env)  # type: ignore[operator]
@@ -65,3 +69,19 @@ async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, c
     assert "DEBUG" in logged, "the bot did not log at DEBUG: the test would prove nothing"
     leaked = [c for c in CANARIES if c in logged]
     assert leaked == [], f"member text reached the logs: {leaked}"
+    if log_format == "json":
+        records = []
+        for line in proc.lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise AssertionError(f"not a JSON line: {line!r}") from None
+            assert isinstance(record, dict) and {"time", "level", "logger", "message"} <= record.keys(), line
+            records.append(record)
+        assert {r["level"] for r in records} >= {"DEBUG", "INFO"}
+        assert any(r["level"] == "DEBUG" and r.get("interaction") for r in records)
+        assert any(r["logger"].startswith("discord.") for r in records), "library loggers go through it too"
+        handled = [r for r in records if r.get("interaction") and r.get("guild_id") == guild.id]
+        assert any("check-in recorded" in r["message"] for r in handled), "a command's lines carry its ids"
+    else:
+        assert not any(line.lstrip().startswith("{") for line in proc.lines)

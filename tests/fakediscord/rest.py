@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 
 API = "/api/v10"
 Handler = Callable[[web.Request], Awaitable[Any]]
-RECORD = web.RequestKey("record", RequestRecord)
+# Typed request keys arrived in aiohttp 3.14; older versions (the lowest allowed) take a string.
+RECORD: Any = web.RequestKey("record", RequestRecord) if hasattr(web, "RequestKey") else "fakediscord.record"
 NO_AUTH_PREFIXES = ("/interactions/", "/webhooks/")  # authorised by the interaction token in the path
 
 
@@ -112,6 +114,8 @@ class Rest:
 
     async def _answer(self, request: web.Request, handler: Handler, record: RequestRecord) -> web.Response:
         fake = self.fake
+        if fake.latency:
+            await asyncio.sleep(fake.latency)
         if request.match_info.http_exception is not None:
             fake.unhandled.append(record)
             record.status = request.match_info.http_exception.status

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import discord
 from discord import app_commands
 
+from bot.app import cancel_ready_wait
 from tests.fakediscord import FakeDiscord, discord_endpoints
 
 TIMEZONES = ["Europe/London", "Europe/Lisbon", "America/New_York", "Asia/Kolkata"]
@@ -165,11 +166,16 @@ async def running(fake: FakeDiscord, **options: object) -> AsyncIterator[MiniBot
     """Run a MiniBot against `fake` until the block ends; commands are synced globally first."""
     with discord_endpoints(fake.api_base, fake.gateway_url):
         client = MiniBot(**options)
-        task = asyncio.create_task(client.start(fake.token), name="minibot")
-        try:
-            await asyncio.wait_for(client.wait_until_ready(), 10)
-            await client.tree.sync()
-            yield client
-        finally:
-            await client.close()
-            await asyncio.wait_for(task, 10)
+        # Entering the client sets it up (discord.py's own idiom), so wait_until_ready() may be
+        # awaited before the start task has run: since Python 3.12, asyncio.wait_for awaits its
+        # coroutine at once in this task instead of scheduling it after `start`.
+        async with client:
+            task = asyncio.create_task(client.start(fake.token), name="minibot")
+            try:
+                await asyncio.wait_for(client.wait_until_ready(), 10)
+                await client.tree.sync()
+                yield client
+            finally:
+                await client.close()
+                cancel_ready_wait(client)
+                await asyncio.wait_for(task, 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 from tests.e2e.helpers import Community
@@ -74,3 +75,52 @@ async def test_a_5xx_burst_during_a_fan_out_is_retried_without_loss_or_duplicate
     due = local(monday, 9, 0, "Europe/London")
     assert due <= sent[0] < due + timedelta(seconds=10) and sent[-1] < due + timedelta(minutes=3)
     assert kindred.query("SELECT count(*) FROM outbox WHERE status != 'sent'") == [(0,)]
+
+
+async def test_status_sees_a_killed_process_once_three_of_its_minutes_have_passed(
+        fake_discord: FakeDiscord, community: Community, live: LiveStarter) -> None:
+    kindred = await live(datetime(2027, 1, 11, 9, 0, tzinfo=UTC))
+    await kindred.ticks_past(datetime(2027, 1, 11, 9, 2, tzinfo=UTC))
+    code, output = await kindred.cli("status")
+    assert code == 0 and ": healthy" in output, output
+
+    await kindred.proc.kill()  # no clean shutdown: nothing says it stopped
+    # From here the clock runs at normal speed, so how long `status` itself takes does not count.
+    killed = kindred.clock.now()
+    kindred.clock.jump(killed + timedelta(minutes=1, seconds=30), rate=1)
+    code, output = await kindred.cli("status")
+    assert code == 0, f"a minute or two of silence is within three intervals:\n{output}"
+    kindred.clock.jump(killed + timedelta(minutes=5), rate=1)
+    code, output = await kindred.cli("status")
+    assert code == 1 and "FAIL  bot: nothing is running (last seen " in output, output
+    assert "FAIL  sweep checkin-prompts: silent for " in output and "FAIL  gateway: not heard from for " in output
+
+
+async def test_the_ops_channel_hears_once_when_the_database_is_unreachable_and_once_when_it_recovers(
+        fake_discord: FakeDiscord, community: Community, live: LiveStarter) -> None:
+    ops = fake_discord.add_channel(community.guild, "ops")
+    kindred = await live(datetime(2027, 1, 11, 9, 0, tzinfo=UTC), config=f"[bot]\nops_channel_id = {ops.id}\n")
+    await kindred.wait_for(lambda: fake_discord.messages_in(ops), what="the start-up notice")
+    [started] = fake_discord.messages_in(ops)
+    assert started.content.startswith("Kindred is up")
+
+    def notices() -> list[str]:
+        return [m.content for m in fake_discord.messages_in(ops)[1:]]
+
+    # Another process holds the database's write lock for a few of the bot's minutes.
+    blocker = sqlite3.connect(kindred.database, timeout=5, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        await kindred.wait_for(notices, what="the database notice")
+        held_until = kindred.clock.now() + timedelta(minutes=3)  # (its records cannot be written meanwhile)
+        await kindred.wait_for(lambda: kindred.clock.now() > held_until, what="three minutes of the bot's clock")
+        assert len(notices()) == 1, notices()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    await kindred.wait_for(lambda: len(notices()) == 2, what="the recovery notice")
+    unreachable, recovered = notices()
+    assert unreachable.startswith("⚠️ Kindred: database — unreachable") and "python -m bot status" in unreachable
+    assert recovered == "✅ Kindred: database has recovered."
+    await kindred.ticks_past(kindred.clock.now() + timedelta(minutes=2))
+    assert len(notices()) == 2

@@ -8,11 +8,11 @@ journal of a process that died before COMMIT (and PostgreSQL with a session that
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -55,13 +55,16 @@ class CrashPoint(StrEnum):
     AFTER_SEND = "after-send"        # Discord accepted the k-th message; nothing was marked
 
 
+_ACTIVE_PLAN: ContextVar[CrashPlan | None] = ContextVar("crash_plan", default=None)
+
+
 @dataclass
 class CrashPlan:
     """Die the `after`-th time a process reaches `point` (or never)."""
 
     point: CrashPoint | None = None
     after: int = 1
-    task: asyncio.Task[object] | None = None  # count only what this task does (None: everything)
+    scoped: bool = False  # count only what runs inside `scope()` (and the tasks it starts); else everything
     reached_count: int = 0
     fired: bool = False
 
@@ -75,9 +78,19 @@ class CrashPlan:
             return cls(rng.choice((CrashPoint.BEFORE_SEND, CrashPoint.AFTER_SEND)), rng.randint(1, 2))
         return cls(rng.choice((CrashPoint.BEFORE_COMMIT, CrashPoint.AFTER_COMMIT)), rng.randint(1, max_commits))
 
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Count only what this block does, including tasks it starts (they inherit the context)."""
+        self.scoped = True
+        token = _ACTIVE_PLAN.set(self)
+        try:
+            yield
+        finally:
+            _ACTIVE_PLAN.reset(token)
+
     def reached(self, point: CrashPoint) -> None:
         """Called at each crash point; raises Crash when this is the planned one."""
-        if self.fired or point is not self.point or self.task not in (None, asyncio.current_task()):
+        if self.fired or point is not self.point or (self.scoped and _ACTIVE_PLAN.get() is not self):
             return
         self.reached_count += 1
         if self.reached_count == self.after:

@@ -14,7 +14,6 @@ rolls back the open transaction (what SQLite does for a process that died before
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import random
 import re
@@ -312,11 +311,12 @@ async def test_restarts_of_the_real_bot_send_each_due_message_once(
         while True:
             restarts += 1
             plan = first or CrashPlan.random(rng, clean_share=0.4, send_share=0.3, max_commits=4)
-            plan.task, first = asyncio.current_task(), None  # the sweeps below, not start-up or gateway events
+            first = None
             process.append(plan)
             async with running_kindred(fake, kindred_config, clock=clock, sync=False) as bot:
                 try:
-                    await bot.run_sweeps_once()
+                    with plan.scope():  # the sweeps and their sends, not start-up or gateway events
+                        await bot.run_sweeps_once()
                     break
                 except Crash:
                     crashes[plan.point] += 1  # type: ignore[index]

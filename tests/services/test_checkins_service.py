@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
+from collections.abc import Generator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import occurrence_on, zone
 from bot.errors import InvalidInputError
+from bot.services import charts
 from bot.services.checkins import CheckInSummary
 from bot.services.container import Services
 
@@ -128,10 +131,11 @@ async def test_streak_counts_consecutive_local_days_across_fall_back(services: S
 
 async def test_checkin_is_acknowledged_only_after_commit(services: Services,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(**kwargs: object) -> Generator[tuple[str, tuple[()]], object, None]:
+        yield "SELECT 1", ()  # the check-in's write, failing as a full or broken disk would
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(services.checkins_repo, "upsert_checkin", broken)
+    monkeypatch.setattr(services.checkins_repo, "upsert_checkin_plan", broken)
     with pytest.raises(sqlite3.OperationalError):
         await services.checkins.check_in(G, U, mood=4)
     # The member row written in the same transaction was rolled back with it.
@@ -176,6 +180,25 @@ async def test_mystats_streaks_averages_and_png_chart(services: Services, clock:
     assert stats.mood_average == pytest.approx(3.5)
     assert stats.craving_average == pytest.approx(14 / 3)
     assert stats.chart_png is not None and stats.chart_png.startswith(PNG_SIGNATURE)
+
+
+async def test_mystats_chart_is_drawn_outside_the_bot_process(services: Services) -> None:
+    await services.checkins.check_in(G, U, mood=3)
+    imported = "PIL" in sys.modules
+    stats = await services.checkins.my_stats(G, U, days=7)
+    assert stats.chart_png is not None and stats.chart_png.startswith(PNG_SIGNATURE)
+    if not imported:  # (another test may have imported it to read a PNG)
+        assert "PIL" not in sys.modules, "the drawing library was loaded into the bot's process"
+
+
+async def test_mystats_without_a_chart_when_the_renderer_fails(services: Services,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    await services.checkins.check_in(G, U, mood=3, note="zqxnote9")
+    monkeypatch.setattr(charts.sys, "executable", "/bin/false")
+    stats = await services.checkins.my_stats(G, U, days=7)
+    assert stats.chart_png is None and stats.checked_in_days == 1 and stats.mood_average == 3
+    assert "chart" in caplog.text and "not drawn" in caplog.text
 
 
 async def test_mystats_without_checkins_has_no_chart(services: Services) -> None:

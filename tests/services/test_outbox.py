@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from bot.config import Config
 from bot.db.database import Database
 from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
 from bot.domain.clock import FakeClock
-from bot.domain.messages import OutgoingMessage, SendStatus
+from bot.domain.health import outbox_finding
+from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 from bot.services.container import Services, build_services
-from bot.services.outbox import CLAIM_TTL, MAX_ATTEMPTS, SEND_TIMEOUT, nonce_for
+from bot.services.outbox import CLAIM_TTL, MAX_ATTEMPTS, SEND_TIMEOUT, SENDERS, nonce_for
 from tests.reliability.support import NONCE_WINDOW, CrashPlan, DiscordLikeNotifier
 from tests.support import RecordingNotifier
 
@@ -244,3 +246,57 @@ async def test_a_send_that_hangs_is_given_up_before_its_claim_expires(services: 
     assert row is not None
     assert (row["status"], row["attempts"], row["claimed_by"]) == ("pending", 1, None)  # retried later, same nonce
     assert SEND_TIMEOUT + timedelta(seconds=30) < CLAIM_TTL < NONCE_WINDOW - SEND_TIMEOUT - timedelta(seconds=30)
+
+
+class SlowDiscord(RecordingNotifier):
+    """Discord answering each send after `delay` seconds, as a real one does in 50-150 ms."""
+
+    def __init__(self, delay: float = 0.02) -> None:
+        super().__init__()
+        self.delay = delay
+        self.in_flight: set[int] = set()
+        self.peak = 0
+        self.overlapping_same_target = 0
+
+    async def send_channel(self, channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
+        if channel_id in self.in_flight:
+            self.overlapping_same_target += 1
+        self.in_flight.add(channel_id)
+        self.peak = max(self.peak, len(self.in_flight))
+        try:
+            await asyncio.sleep(self.delay)
+            return await super().send_channel(channel_id, message, nonce=nonce)
+        finally:
+            self.in_flight.discard(channel_id)
+
+
+async def test_a_fan_out_overlaps_sends_to_different_targets_and_keeps_each_targets_order(
+        config: Config, db: Database, clock: FakeClock) -> None:
+    # Sent one at a time, 500 prompts at Discord's usual 100 ms would take 50 s, not the 10 s the
+    # global limit allows: sends to different channels overlap (within the limit, which the
+    # notifier keeps), while one channel's messages still go out one after another, in order.
+    slow = SlowDiscord()
+    services = build_services(config, db, clock, slow)
+    for n in range(24):
+        await queue(services, f"fan:{n}", target_id=1000 + n)
+    for n in range(4):
+        await queue(services, f"same:{n}", target_id=7, message=OutgoingMessage(f"#{n}"))
+    assert await services.outbox.dispatch() == 28
+    assert slow.peak == SENDERS and slow.overlapping_same_target == 0
+    assert [s.message.content for s in slow.posts_in(7)] == ["#0", "#1", "#2", "#3"]
+    assert len(slow.delivered()) == 28
+
+
+async def test_a_message_retried_for_half_an_hour_counts_as_late_work(
+        services: Services, notifier: RecordingNotifier, clock: FakeClock) -> None:
+    # Discord's REST answers 503 for 35 minutes: each retry moves the row's next try forward, and
+    # the backlog must still see a prompt that has been due for 35 minutes (status: unhealthy).
+    notifier.transient_failures = 10**6
+    await queue(services, "prompt:1:today", target_id=555)
+    for _ in range(35):
+        await services.outbox.dispatch()
+        clock.advance(timedelta(minutes=1))
+    waiting, oldest = await services.outbox_repo.backlog(clock.now())
+    assert waiting == 1 and oldest is not None and clock.now() - oldest >= timedelta(minutes=35)
+    finding = outbox_finding(clock.now(), waiting, oldest)
+    assert not finding.healthy and "35 min late" in finding.detail

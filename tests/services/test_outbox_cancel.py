@@ -1,6 +1,6 @@
 """A change that withdraws a queued message wins over a batch already being sent.
 
-The outbox reads due rows in batches and sends them one by one; a slow send (Discord
+The outbox reads due rows in batches and sends them SENDERS at a time; slow sends (Discord
 rate-limiting us, a 5xx retry) can hold a batch for seconds. Whatever a member does
 meanwhile — delete their data, pause or end buddies, remove a counter or make it private —
 must stop a message of that batch that has not gone out yet.
@@ -17,25 +17,30 @@ from bot.db.outbox import NewOutboxItem
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendResult
 from bot.services.container import Services
+from bot.services.outbox import SENDERS
 from tests.support import RecordingNotifier
 
 G, ALICE, BOB = 700, 7101, 7102
-SLOW_CHANNEL, CELEBRATIONS = 7900, 7901
+CELEBRATIONS = 7901
+SLOW_CHANNELS = range(7800, 7800 + SENDERS)  # one slow post per sender: the batch in flight holds them all
 
 
 @dataclass
-class SlowChannel:
-    """Holds every post to one channel until released: the send in flight while the member acts."""
+class SlowChannels:
+    """Holds every post to the slow channels until released: the sends in flight while the member acts."""
 
     started: asyncio.Event = field(default_factory=asyncio.Event)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    held: int = 0
 
     def install(self, notifier: RecordingNotifier) -> None:
         original = notifier.send_channel
 
         async def send_channel(channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
-            if channel_id == SLOW_CHANNEL:
-                self.started.set()
+            if channel_id in SLOW_CHANNELS:
+                self.held += 1
+                if self.held == len(SLOW_CHANNELS):
+                    self.started.set()
                 await self.release.wait()
             return await original(channel_id, message, nonce=nonce)
 
@@ -44,12 +49,14 @@ class SlowChannel:
 
 async def while_a_batch_is_in_flight(services: Services, notifier: RecordingNotifier,
                                      action: Callable[[], Awaitable[object]]) -> None:
-    """Queue a slow post ahead of everything due, start sending, run `action` mid-batch, finish."""
-    slow = SlowChannel()
+    """Queue slow posts ahead of everything due, start sending, run `action` mid-batch, finish."""
+    slow = SlowChannels()
     slow.install(notifier)
     now = services.clock.now()
-    await services.outbox_repo.enqueue(NewOutboxItem("slow:1", "test", "channel", SLOW_CHANNEL, OutgoingMessage("x")),
-                                       not_before=now - timedelta(hours=1), now=now)
+    for channel in SLOW_CHANNELS:
+        await services.outbox_repo.enqueue(NewOutboxItem(f"slow:{channel}", "test", "channel", channel,
+                                                         OutgoingMessage("x")),
+                                           not_before=now - timedelta(hours=1), now=now)
     dispatch = services.outbox.dispatch
     drain = asyncio.create_task(dispatch())
     await slow.started.wait()
@@ -103,7 +110,7 @@ async def test_privacy_delete_stops_a_dm_of_the_batch_in_flight(services: Servic
 
     await while_a_batch_is_in_flight(services, notifier, delete)
     assert bob_dms(notifier, "7 days") == []
-    assert [m.message.content for m in notifier.posts_in(SLOW_CHANNEL)] == ["x"]
+    assert all([m.message.content for m in notifier.posts_in(c)] == ["x"] for c in SLOW_CHANNELS)
 
 
 async def test_removing_a_counter_stops_its_celebration_in_flight(services: Services, clock: FakeClock,

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiosqlite
-
+from bot.db.database import Connection
 from bot.db.outbox import NewOutboxItem
 from bot.domain.messages import OutgoingMessage, SendResult
 from bot.services.container import Services
@@ -32,7 +31,7 @@ async def test_deliver_now_and_a_drain_that_sees_its_row_send_it_once(services: 
     drained = False
 
     @asynccontextmanager
-    async def then_drain() -> AsyncIterator[aiosqlite.Connection]:
+    async def then_drain() -> AsyncIterator[Connection]:
         nonlocal drained
         async with transaction() as conn:
             yield conn
@@ -68,7 +67,7 @@ async def test_deliver_now_while_a_drain_is_sending_its_row_reports_the_outcome(
     drain: asyncio.Task[int] | None = None
 
     @asynccontextmanager
-    async def then_drain() -> AsyncIterator[aiosqlite.Connection]:
+    async def then_drain() -> AsyncIterator[Connection]:
         nonlocal drain
         async with transaction() as conn:
             yield conn

@@ -412,7 +412,7 @@ async def test_crash_after_discord_accepted_but_before_marked_sent_is_deduplicat
     assert await services.recovery.sweep(clock.now()) == 1
     # The process claims the celebration, Discord accepts it, and the process dies before
     # the mark commits.
-    [outbox_id] = await services.outbox_repo.due(clock.now(), 10)
+    [(outbox_id, _, _)] = await services.outbox_repo.due(clock.now(), 10)
     item = await services.outbox_repo.claim(outbox_id, services.outbox.token, clock.now(),
                                             until=clock.now() + CLAIM_TTL)
     assert item is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -153,3 +154,14 @@ def test_sync_without_network_is_one_line(tmp_path: Path) -> None:
     env = {"DISCORD_TOKEN": "token", "DISCORD_API_BASE": UNREACHABLE, "KINDRED_DATABASE": str(tmp_path / "k.sqlite3")}
     line = one_line(run("sync", env=env, cwd=tmp_path))
     assert "can't reach Discord" in line and "127.0.0.1:9" in line
+
+
+@pytest.mark.parametrize("env", [{}, {"KINDRED_METRICS_ADDR": "nonsense"}], ids=["no token", "bad config"])
+def test_json_format_problem_lines_are_json(tmp_path: Path, env: dict[str, str]) -> None:
+    result = run("run", env={"KINDRED_LOG_FORMAT": "json", "KINDRED_DATABASE": str(tmp_path / "k.sqlite3"), **env},
+                 cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    record = json.loads(line)
+    assert record["level"] == "ERROR"
+    assert ("DISCORD_TOKEN" if not env else "KINDRED_METRICS_ADDR") in record["message"]

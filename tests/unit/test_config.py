@@ -69,6 +69,30 @@ ladder = [30, 7, 7, 1]
     assert config.milestones.ladder == (1, 7, 30)
 
 
+@pytest.mark.parametrize(
+    ("value", "host", "port"),
+    [("127.0.0.1:9464", "127.0.0.1", 9464), ("0.0.0.0:9100", "0.0.0.0", 9100), ("localhost:0", "localhost", 0),
+     ("[::1]:9464", "::1", 9464), (" metrics.internal:80 ", "metrics.internal", 80)],
+)
+def test_metrics_address_is_host_and_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, host: str,
+                                          port: int) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={"KINDRED_METRICS_ADDR": value})
+    assert config.metrics_address == (host, port)
+
+
+def test_metrics_are_off_and_logs_are_text_unless_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={})
+    assert config.metrics_address is None
+    assert config.log_format == "text"
+    path = write(tmp_path, '[bot]\nlog_format = "json"\nmetrics_addr = "127.0.0.1:9464"\n')
+    from_file = load_config(path, env={})
+    assert from_file.log_format == "json" and from_file.metrics_address == ("127.0.0.1", 9464)
+    overridden = load_config(path, env={"KINDRED_LOG_FORMAT": "TEXT", "KINDRED_METRICS_ADDR": "127.0.0.1:9100"})
+    assert overridden.log_format == "text" and overridden.metrics_address == ("127.0.0.1", 9100)
+
+
 def test_kindred_config_env_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, '[defaults]\ntimezone = "Europe/Berlin"\n')
     assert load_config(env={"KINDRED_CONFIG": str(path)}).defaults.timezone == "Europe/Berlin"
@@ -90,6 +114,8 @@ def test_kindred_config_env_names_the_file(tmp_path: Path) -> None:
         ('[bot]\nops_channel_id = 12345\n', "bot.ops_channel_id"),
         ('[bot]\nops_channel_id = "123456789012345678"\n', "bot.ops_channel_id"),
         ('[bot]\nlog_level = "LOUD"\n', "bot.log_level"),
+        ('[bot]\nlog_format = "xml"\n', "bot.log_format"),
+        ('[bot]\nmetrics_addr = "0.0.0.0"\n', "bot.metrics_addr"),
         ('[bot]\ncolour = "blue"\n', "bot.colour"),
         ('[buddies]\nmax_buddies = 9\n', "buddies.max_buddies"),
         ('[buddies]\nmatching = "yes"\n', "buddies.matching"),
@@ -115,6 +141,14 @@ def test_bad_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
         ({"DISCORD_API_BASE": "discord.com/api"}, "DISCORD_API_BASE"),
         ({"DISCORD_GATEWAY_URL": "gateway"}, "DISCORD_GATEWAY_URL"),
         ({"KINDRED_LOG_LEVEL": "chatty"}, "KINDRED_LOG_LEVEL"),
+        ({"KINDRED_LOG_FORMAT": "yaml"}, "KINDRED_LOG_FORMAT"),
+        ({"KINDRED_METRICS_ADDR": "9100"}, "KINDRED_METRICS_ADDR"),
+        ({"KINDRED_METRICS_ADDR": "localhost"}, "KINDRED_METRICS_ADDR"),
+        ({"KINDRED_METRICS_ADDR": "127.0.0.1:http"}, "KINDRED_METRICS_ADDR"),
+        ({"KINDRED_METRICS_ADDR": "127.0.0.1:70000"}, "KINDRED_METRICS_ADDR"),
+        ({"KINDRED_METRICS_ADDR": ":9100"}, "KINDRED_METRICS_ADDR"),
+        ({"KINDRED_METRICS_ADDR": "[::1:9100"}, "KINDRED_METRICS_ADDR"),
+        ({"KINDRED_METRICS_ADDR": "two words:9100"}, "KINDRED_METRICS_ADDR"),
     ],
 )
 def test_bad_environment_names_the_variable(tmp_path: Path, env: dict[str, str], key: str,

@@ -1,0 +1,133 @@
+"""`python -m bot status` against a running bot, a stopped one, late work, and operator mistakes (SPEC §1)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.config import Config
+from bot.db.database import database_for
+from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
+from tests.fakediscord import FakeDiscord
+from tests.postgres_server import PostgresServer
+
+SWEEPS = ("checkin-prompts", "checkin-reminders", "recovery-milestones", "buddy-nudges", "buddy-matching",
+          "retention-purge")
+
+
+def one_line(output: str) -> str:
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in output, output
+    return lines[0]
+
+
+async def test_status_of_a_running_then_stopped_bot_and_late_work(
+        fake_discord: FakeDiscord, community: Community, tmp_path: Path, database_url: str | None,
+        bot_process: Callable[..., Awaitable[BotProcess]]) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database, **({"KINDRED_DATABASE_URL": database_url} if database_url else {}))
+    proc = await bot_process()
+
+    code, output = await run_cli("status", env=env)
+    assert code == 0, output
+    assert output.splitlines()[0].endswith(": healthy")
+    for sweep in SWEEPS:
+        assert f"ok    sweep {sweep}: ran " in output, output
+    assert "ok    gateway: heard " in output and "ok    outbox: 0 waiting" in output
+    assert "crisis data: crisis numbers last checked " in output
+
+    assert await proc.stop() == 0
+    code, output = await run_cli("status", env=env)
+    assert code == 1, output
+    assert output.splitlines()[0].endswith(": UNHEALTHY")
+    assert "FAIL  bot: nothing is running (stopped cleanly " in output
+
+    # Work that came due while nothing ran: a server's prompt ten minutes ago.
+    due = (datetime.now(UTC) - timedelta(minutes=10)).isoformat(timespec="seconds")
+    async with database_for(Config(database_path=database, database_url=database_url)) as db:
+        await db.execute("INSERT INTO checkin_prompt_schedule (guild_id, next_due_at) VALUES (?, ?)",
+                         (community.guild.id, due))
+    code, output = await run_cli("status", env=env)
+    assert code == 1 and "FAIL  sweep checkin-prompts: due work 10 min late" in output, output
+
+
+async def test_status_names_an_operators_mistake_in_one_line_with_exit_2(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+
+    code, output = await run_cli("status", env=env)
+    assert code == 2 and one_line(output).startswith(f"no database at {database}"), output
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[scheduler]\nsweep_seconds = 45\n")
+    code, output = await run_cli("status", env={**env, "KINDRED_CONFIG": str(broken)})
+    assert code == 2 and "sweep_seconds" in one_line(output), output
+
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    with sqlite3.connect(database) as conn:
+        latest = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA user_version = {latest - 1}")
+    code, output = await run_cli("status", env=env)
+    assert code == 2 and "run `python -m bot migrate`" in one_line(output), output
+
+    (tmp_path / "folder.sqlite3").mkdir()
+    code, output = await run_cli("status", env={**env, "KINDRED_DATABASE": str(tmp_path / "folder.sqlite3")})
+    assert code == 2 and "is a folder" in one_line(output), output
+
+
+async def test_status_with_a_broken_data_file_is_one_line(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    own = tmp_path / "own-data"
+    own.mkdir()
+    (own / "crisis_resources.toml").write_text("this is [not valid toml\n")
+    code, output = await run_cli("status", env={**env, "KINDRED_DATA_DIR": str(own)})
+    assert code == 2 and "crisis_resources.toml" in one_line(output), output
+
+
+async def test_status_only_reads_the_database(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    # It runs every few minutes from a health timer beside the bot: it must not write, or
+    # checkpoint the WAL (which takes the bot's write lock).
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    with sqlite3.connect(database) as conn:  # leave something in the WAL, as a running bot does
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+    # (-shm is SQLite's shared-memory index, where every reader notes what it reads: not data.)
+    files = [tmp_path / "kindred.sqlite3", tmp_path / "kindred.sqlite3-wal"]
+    before = [f.read_bytes() for f in files]
+    assert before[1], "the WAL holds the insert"
+    code, output = await run_cli("status", env=env)
+    assert code == 1, output  # nothing running
+    assert [f.read_bytes() for f in files] == before
+
+
+async def test_status_on_postgresql_reads_the_shared_database_and_names_mistakes_in_one_line(
+        fake_discord: FakeDiscord, tmp_path: Path, postgres_server: PostgresServer) -> None:
+    name = postgres_server.create_database(migrated=False)
+    try:
+        url = postgres_server.url(name)
+        env = bot_env(fake_discord, tmp_path / "kindred.sqlite3", KINDRED_DATABASE_URL=url)
+        code, output = await run_cli("status", env=env)
+        assert code == 2 and "is at schema version 0" in one_line(output), output
+        assert "run `python -m bot migrate`" in output
+
+        code, output = await run_cli("migrate", env=env)
+        assert code == 0, output
+        code, output = await run_cli("status", env=env)
+        assert code == 1 and "FAIL  bot: nothing is running (never started)" in output, output
+        assert not (tmp_path / "kindred.sqlite3").exists(), "status looked at the SQLite file"
+
+        gone = url.replace(f"/{name}?", "/no_such_database?").replace("kindred@", "kindred:secret@")
+        code, output = await run_cli("status", env={**env, "KINDRED_DATABASE_URL": gone})
+        assert code == 2 and one_line(output).startswith("cannot open the database at postgresql://"), output
+        assert "no_such_database" in output and "secret" not in output
+    finally:
+        postgres_server.drop_database(name)
