@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.fakediscord import FakeDiscord, discord_endpoints
 from tests.e2e.helpers import (
     BotProcess,
     Community,
@@ -19,7 +20,6 @@ from tests.e2e.helpers import (
     config_for,
     running_kindred,
 )
-from tests.fakediscord import FakeDiscord, discord_endpoints
 
 if TYPE_CHECKING:
     from bot.app import KindredBot

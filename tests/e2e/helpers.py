@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tests.fakediscord import Channel, FakeDiscord, Guild, User
+from bot.fakediscord import Channel, FakeDiscord, Guild, User
 
 if TYPE_CHECKING:
     from bot.app import KindredBot

@@ -30,9 +30,9 @@ from bot.config import Config
 from bot.domain.checkins import CRAVING_MAX, CRAVING_MIN, MOOD_MAX, MOOD_MIN
 from bot.domain.clock import FakeClock
 from bot.errors import UserFacingError
+from bot.fakediscord import FakeDiscord, FakeDiscordError, InteractionHandle, Message, User
 from bot.tree import GENERIC_APOLOGY, user_message_for
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord, FakeDiscordError, InteractionHandle, Message, User
 from tests.fuzz.support import RandomText, Snapshots, changed_tables, leaks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

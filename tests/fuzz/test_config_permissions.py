@@ -19,9 +19,9 @@ from bot.app import KindredBot
 from bot.checks import ManageGuildRequiredError
 from bot.config import Config
 from bot.domain.localtime import parse_hhmm
+from bot.fakediscord import ADMINISTRATOR, MANAGE_GUILD, FakeDiscord, FakeDiscordError, User
 from bot.tree import NEED_MANAGE_GUILD
 from tests.e2e.helpers import Community
-from tests.fakediscord import ADMINISTRATOR, MANAGE_GUILD, FakeDiscord, FakeDiscordError, User
 from tests.fuzz.support import Snapshots, changed_tables
 from tests.fuzz.test_command_inputs import Refusals, check_reply, leaves
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.conftest import community, fake_discord  # noqa: F401 - fixtures shared with e2e
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord
 from tests.live.support import LiveClock, LiveKindred, find_libfaketime, pace_heartbeats
 
 HERE = Path(__file__).parent

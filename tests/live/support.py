@@ -32,8 +32,8 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.localtime import to_utc_text
+from bot.fakediscord import FakeDiscord, Message, User
 from tests.e2e.helpers import BotProcess, Community, run_cli
-from tests.fakediscord import FakeDiscord, Message, User
 
 T = TypeVar("T")
 
