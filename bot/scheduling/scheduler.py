@@ -153,6 +153,17 @@ class SweepScheduler:
         self._scheduler = scheduler
         self._drainer = asyncio.create_task(self._drain_loop(), name="kindred-outbox-drainer")
 
+    async def run_now(self) -> None:
+        """Run every job at once, as at start-up, then go on on the boundaries (the clock was moved forward)."""
+        # A job still running would make APScheduler skip this run (one instance at a time) until
+        # its next boundary, a day away for the daily job: let the running tick finish first.
+        await self._idle.wait()
+        if self._scheduler is None:
+            return
+        now = datetime.now(UTC)
+        for job in self._scheduler.get_jobs():
+            job.modify(next_run_time=now)  # APScheduler's own run: recorded, one at a time, then drained
+
     @property
     def running(self) -> bool:
         """Whether the aligned jobs are scheduled."""

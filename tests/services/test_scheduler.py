@@ -70,6 +70,30 @@ async def test_start_catches_up_immediately_and_shutdown_stops(services: Service
     assert not services.scheduler.running
 
 
+
+async def test_run_now_runs_the_jobs_again_at_once_on_the_schedulers_own_timer(services: Services) -> None:
+    # The clock was moved forward (the demo's fast-forward): the running scheduler's own jobs, not a
+    # manual sweep, find what came due, without waiting for the next boundary (a day, for this one).
+    runs: list[datetime] = []
+    changed = asyncio.Event()
+
+    async def daily(now: datetime) -> int:
+        runs.append(now)
+        changed.set()
+        return 0
+
+    services.scheduler.register("daily", daily, every_seconds=24 * 3600)
+    services.scheduler.start()
+    try:
+        await asyncio.wait_for(changed.wait(), timeout=10)  # the catch-up run at start
+        changed.clear()
+        await services.scheduler.run_now()
+        await asyncio.wait_for(changed.wait(), timeout=10)
+        assert len(runs) == 2
+        assert services.scheduler.running, "the jobs stay on their boundaries afterwards"
+    finally:
+        await services.scheduler.stop()
+
 @pytest.mark.parametrize(("seconds", "now", "previous", "expected"), [
     # At second 0 of every minute, whenever the process started or last ran.
     (60, datetime(2027, 3, 13, 8, 0, 45, 893651, tzinfo=UTC), None, datetime(2027, 3, 13, 8, 1, tzinfo=UTC)),
