@@ -285,19 +285,20 @@ class FakeDiscord:
                 raise FakeDiscordError(f"message {message.id} has components {message.custom_ids}; say which with custom_id=")
         else:
             custom_id = target
-            visible = [m for m in self.world.messages.values() if custom_id in m.custom_ids and not m.deleted and self._can_see(user, m)]
+            visible = [m for m in self.world.messages.values() if custom_id in m.custom_ids and not m.deleted and self.can_see(user, m)]
             if not visible:
                 raise FakeDiscordError(f"{user.name} can see no message with a component {custom_id!r}")
             message = max(visible, key=lambda m: m.id)
             candidates = [c for c in message.walk_components() if c.get("custom_id") == custom_id]
-        if not self._can_see(user, message):
+        if not self.can_see(user, message):
             raise FakeDiscordError(f"{user.name} cannot see message {message.id}")
         component = candidates[0]
         if component.get("disabled"):
             raise FakeDiscordError(f"{component['custom_id']!r} is disabled")
         return message, component
 
-    def _can_see(self, user: User, msg: Message) -> bool:
+    def can_see(self, user: User, msg: Message) -> bool:
+        """Whether `user` sees `msg`: their own ephemeral replies, their DMs, channels they can view."""
         if msg.ephemeral:
             owner = next((h for h in self.interactions if h.id == msg.interaction_id), None)
             return owner is not None and owner.user is user
