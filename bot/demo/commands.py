@@ -69,6 +69,8 @@ def parse(text: str, commands: list[dict[str, Any]]) -> Typed:
         if not found or rest[:found[0].start()].strip():
             raise CommandError(f"write options as name:value, e.g. {names[-1]}:…; {path} has {', '.join(sorted(names))}")
         for here, after in zip(found, [*found[1:], None], strict=True):
+            if here.group(1) in values:
+                raise CommandError(f"{here.group(1)} is given twice")
             values[here.group(1)] = rest[here.end():after.start() if after else len(rest)].strip()
     return Typed(path, schema, values)
 
