@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const page = { world: null, me: null, channel: null, state: null, shown: "", commands: null, commandsKey: "",
-               suggestions: [], active: -1, modalHandle: null, autocompleteTimer: null, autocompleteSeq: 0 };
+               suggestions: [], active: -1, generation: 0, modalHandle: null, autocompleteTimer: null, autocompleteSeq: 0 };
 
 async function api(path, body) {
   const options = body === undefined ? {} : {
@@ -281,6 +281,8 @@ function optionHint(option) {
 }
 
 async function suggest() {
+  // Each keystroke starts a new look-up; one that finishes after a newer one must not replace its list.
+  const generation = ++page.generation;
   const input = $("composer-input");
   const text = input.value;
   let items = [];
@@ -302,13 +304,13 @@ async function suggest() {
       } else {
         items = await valueChoices(where.option, where.partial, text, list);
         items = items.map((c) => ({ label: c.name, hint: c.name === c.value ? "" : c.value, insert: before + c.value + " " }));
-        if (!items.length) {
+        if (!items.length && generation === page.generation) {
           $("composer-hint").textContent = `${where.option.name}: ${optionHint(where.option)}`;
         }
       }
     }
   }
-  showSuggestions(items);
+  if (generation === page.generation) showSuggestions(items);
 }
 
 function firstRequired(command) {
