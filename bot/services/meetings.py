@@ -357,7 +357,10 @@ class MeetingService:
             retry = RETRY_AFTER if result.outcome is EventOutcome.TRANSIENT else VERIFY_EVERY
             await self._store(meeting, start, result.event_id if result.ok else None, recreated=False,
                               next_check=min(weekly.end_of(start), now + retry))
-            if not result.ok:
+            if result.ok:
+                log.info("meeting %s: occurrence %s published as event %s", meeting.meeting_id,
+                         start.isoformat(), result.event_id)
+            else:
                 log.warning("meeting %s: next occurrence not published (%s)", meeting.meeting_id, result.outcome.value)
             return int(result.ok)
         next_check = min(meeting.occurrence_end, now + VERIFY_EVERY)
