@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.db.meetings import Meeting
 from bot.domain.localtime import format_hhmm
 from bot.domain.meetings import WEEKDAYS
 from bot.services.meetings import AddOutcome, ListedMeeting, RemindOutcome
@@ -20,15 +19,15 @@ def _ts(instant: datetime, style: str) -> str:
     return f"<t:{int(instant.timestamp())}:{style}>"
 
 
-def _where(meeting: Meeting) -> str:
-    return f" in <#{meeting.channel_id}>" if meeting.channel_id else f" ({meeting.location})"
+def _where(channel_id: int | None, location: str | None) -> str:
+    return f" in <#{channel_id}>" if channel_id else f" ({location})"
 
 
 def added_reply(outcome: AddOutcome) -> str:
     """Tell the moderator what was set up."""
     m = outcome.meeting
     return (f"📅 **{m.name}** is on: {WEEKDAYS[m.weekday].capitalize()}s at {m.local_time} ({m.timezone}), "
-            f"{m.duration_minutes} minutes{_where(m)}. The next one is published as a Discord event, "
+            f"{m.duration_minutes} minutes{_where(m.channel_id, m.location)}. The next one is published as a Discord event, "
             f"{_ts(m.occurrence_at, 'F')}: {outcome.url}\n"
             "I publish each following one when the last ends; the local time stays put when clocks change. "
             "Members see it in their own time with `/meeting list`, and `/meeting remind` DMs them before each one.")
