@@ -199,19 +199,30 @@ class SweepScheduler:
 
     async def _tick(self, every: int) -> None:
         with self._busy():
-            records = []
-            for sweep in self._groups[every]:
-                if self._stopping:
-                    return
-                record, _ = await self._run_sweep(sweep)
-                records.append(record)
-            if every == self.minute_interval:
-                records.append(self._gateway_record())
-            saved = await self._save(records)
-            if every == self.minute_interval:
-                database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
-                await self._report_health(database_ok)
-            self._drain_wanted.set()
+            try:
+                await self._run_group(every)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # The shutdown cancelled a tick still running (APScheduler's shutdown cancels its
+                # jobs; closing the database cancels reads in flight). Its transaction rolled back,
+                # so nothing is lost: every sweep runs again at once when the process starts.
+                log.info("sweeps every %ds cut short by the shutdown", every)
+
+    async def _run_group(self, every: int) -> None:
+        records = []
+        for sweep in self._groups[every]:
+            if self._stopping:
+                return
+            record, _ = await self._run_sweep(sweep)
+            records.append(record)
+        if every == self.minute_interval:
+            records.append(self._gateway_record())
+        saved = await self._save(records)
+        if every == self.minute_interval and not self._stopping:
+            database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
+            await self._report_health(database_ok)
+        self._drain_wanted.set()
 
     def _gateway_record(self, *, stopped: bool = False) -> SweepRecord:
         now = self.clock.now()

@@ -427,6 +427,9 @@ class MeetingService:
     async def reminder_sweep(self, now: datetime) -> int:
         """Queue the reminder DMs that are due (late only while the occurrence lasts); return how many."""
         queued = 0
+        earliest = await self.repo.earliest_reminder()
+        if earliest is None or earliest > now:
+            return 0  # an idle minute costs one indexed read, not a write transaction
         while True:
             async with self.db.transaction() as conn:
                 due = await self.repo.due_reminders(conn, now, SWEEP_BATCH)
