@@ -6,9 +6,25 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
+from typing import Any
+
+import pytest
 
 from bot.domain.meetings import ChannelKind, EventOutcome, EventResult, EventSpec, EventStatus
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
+
+
+def count_write_transactions(db: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the write transactions `db` opens from now on (the list's one item is the count)."""
+    opened = [0]
+    transaction = db.transaction
+
+    def counted() -> Any:
+        opened[0] += 1
+        return transaction()
+
+    monkeypatch.setattr(db, "transaction", counted)
+    return opened
 
 
 def names_in_text(value: object, user_id: int) -> bool:

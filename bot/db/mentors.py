@@ -449,6 +449,15 @@ class MentorRepository:
             tuple(member_ids))
         return {r["member_id"] for r in rows}
 
+    async def anything_to_purge(self, before: datetime) -> bool:
+        """Tell whether a mentorship ended or a request closed before an instant (a cheap indexed check)."""
+        stamp = to_utc_text(before)
+        value = await self.db.fetch_value(
+            "SELECT 1 FROM mentorships WHERE ended_at IS NOT NULL AND ended_at < ? "
+            "UNION ALL SELECT 1 FROM mentor_requests WHERE status != 'pending' AND resolved_at < ? LIMIT 1",
+            (stamp, stamp))
+        return value is not None
+
     @staticmethod
     async def purge(conn: aiosqlite.Connection, *, before: datetime) -> int:
         """Delete mentorships ended and requests closed before an instant (their nudges go with them)."""

@@ -767,8 +767,9 @@ class MentorService:
 
     async def nudge_sweep(self, now: datetime) -> int:
         """Queue the gentle DMs about quiet mentees that are due, and tidy old records."""
-        async with self.db.transaction() as conn:
-            await self.repo.purge(conn, before=now - KEEP_CLOSED)
+        if await self.repo.anything_to_purge(now - KEEP_CLOSED):
+            async with self.db.transaction() as conn:
+                await self.repo.purge(conn, before=now - KEEP_CLOSED)
         due = await self._due_nudges(now, await self._possible(now))
         if not due:
             return 0

@@ -20,7 +20,7 @@ from bot.errors import (
     ServiceUnavailableError,
 )
 from bot.services.container import Services, build_services
-from tests.support import RecordingEvents, RecordingNotifier
+from tests.support import RecordingEvents, RecordingNotifier, count_write_transactions
 
 G, ALICE, BOB = 700, 7101, 7102
 ROOM = 4400
@@ -419,3 +419,17 @@ async def test_nothing_about_a_meeting_reaches_the_logs_but_ids(services: Servic
     clock.set(ny(2027, 3, 2, 18, 30))
     await services.scheduler.run_all_once()
     assert "Secret circle" not in caplog.text and "night shift" not in caplog.text
+
+
+async def test_a_minute_before_any_reminder_is_due_takes_no_write_lock(services: Services, clock: FakeClock,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reminder sweep runs every minute; the single writer is shared with every command.
+    clock.set(ny(2027, 3, 1, 12, 0))
+    await add_tuesday(services)
+    await services.meetings.remind(G, ALICE, "Tuesday group", 30)
+    clock.set(ny(2027, 3, 2, 18, 29))
+    opened = count_write_transactions(services.db, monkeypatch)
+    assert await services.meetings.reminder_sweep(clock.now()) == 0
+    assert opened == [0]
+    clock.set(ny(2027, 3, 2, 18, 30))
+    assert await services.meetings.reminder_sweep(clock.now()) == 1

@@ -18,7 +18,7 @@ from bot.errors import (
 )
 from bot.services.buddies import Delivery
 from bot.services.container import Services
-from tests.support import RecordingNotifier
+from tests.support import RecordingNotifier, count_write_transactions
 
 G = 910
 MENTOR, MENTEE, OTHER, THIRD = 9201, 9202, 9203, 9204
@@ -434,3 +434,32 @@ async def test_counts_for_the_pulse_name_nobody(services: Services, clock: FakeC
     await services.mentors.end(G, MENTEE, MENTOR)
     assert await services.mentors.repo.active_mentorship_count(G) == 1
     assert await services.mentors.repo.mentorships_active_at(G, clock.now() - timedelta(hours=12)) == 2
+
+
+async def test_ended_mentorships_and_closed_requests_are_deleted_after_thirty_days(services: Services,
+                                                                                  clock: FakeClock) -> None:
+    await mentoring(services)
+    await services.mentors.end(G, MENTEE, MENTOR)
+    await services.mentors.request(G, OTHER, MENTOR)
+    await services.mentors.decline(G, MENTOR)
+    clock.advance(timedelta(days=29))
+    await services.mentors.nudge_sweep(clock.now())
+    assert await services.db.fetch_value("SELECT count(*) FROM mentorships") == 1
+    assert await services.db.fetch_value("SELECT count(*) FROM mentor_requests") == 2
+    clock.advance(timedelta(days=2))
+    await services.mentors.nudge_sweep(clock.now())
+    assert await services.db.fetch_value("SELECT count(*) FROM mentorships") == 0
+    assert await services.db.fetch_value("SELECT count(*) FROM mentor_requests") == 0
+
+
+async def test_an_hour_with_nothing_to_do_takes_no_write_lock(services: Services, clock: FakeClock,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The nudge sweep runs every hour in every process; the single writer is shared with every
+    # command, so an hour with nothing to tidy and nobody quiet must only read.
+    await mentoring(services)
+    await services.mentors.end(G, MENTEE, MENTOR)  # ended, but kept for 30 days yet
+    await mentoring(services, mentee=OTHER)  # counted from today: not quiet yet
+    clock.advance(timedelta(days=1))
+    opened = count_write_transactions(services.db, monkeypatch)
+    assert await services.mentors.nudge_sweep(clock.now()) == 0
+    assert opened == [0]
