@@ -149,6 +149,23 @@ async def test_bad_requests_get_kind_errors_and_change_nothing(
     assert fake_discord.dms_to(bob) == []
 
 
+async def test_accepting_by_button_at_capacity_is_refused_kindly_and_the_request_waits(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    alice, bob, mod = community.alice, community.bob, community.mod
+    await run(fake_discord, community, "/mentor offer", bob, capacity=1)
+    await run(fake_discord, community, "/mentor request", alice, member=bob)  # room while nobody is accepted
+    await run(fake_discord, community, "/mentor request", mod, member=bob)
+    await run(fake_discord, community, "/mentor accept", bob, member=mod)
+    [request] = [m for m in dms(fake_discord, bob, REQUEST_TEXT) if f"<@{alice.id}>" in m.content]
+    refused = await (await fake_discord.click(request, user=bob, custom_id=request.custom_ids[0])).reply()
+    assert refused.ephemeral and "capacity of 1 mentee" in refused.content and "/mentor end" in refused.content
+    assert len(request.custom_ids) == 2 and "You said yes" not in request.content, "the request still waits"
+    assert dms(fake_discord, alice, "said yes") == []
+    assert (await kindred.services.mentors.status(community.guild.id, alice.id)).mentor is None
+    await (await fake_discord.click(request, user=bob, custom_id=request.custom_ids[1])).reply()
+    await fake_discord.wait_for(lambda: dms(fake_discord, alice, "isn't able to take on"), what="alice told")
+
+
 async def test_config_mentors_requirements_are_applied(fake_discord: FakeDiscord, community: Community,
                                                        kindred: KindredBot) -> None:
     guild, alice, bob, mod = community.guild, community.alice, community.bob, community.mod
