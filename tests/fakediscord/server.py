@@ -62,6 +62,7 @@ class FakeDiscord:
         self.nonces: dict[tuple[int, str], tuple[Message, float]] = {}
         self.nonce_window = 300.0  # seconds during which enforce_nonce deduplicates
         self.interaction_deadline: float | None = None  # seconds to answer an interaction; Discord's is 3.0
+        self.latency = 0.0  # seconds every REST request takes before it is answered (Discord: ~0.05-0.15)
         self.token_lifetime = 15 * 60.0  # seconds an interaction token accepts follow-ups and edits
         # "Now" for rules about time that the bot's clock must agree with (a scheduled event's start
         # must be in the future): the real clock unless a test points it at its FakeClock or live clock.
