@@ -67,3 +67,38 @@ async def test_a_mentor_hears_once_of_a_quiet_mentee_outside_quiet_hours_across_
     await kindred.ticks_past(local(SUNDAY + timedelta(days=1), 9, 2, LONDON))
     assert len(nudges()) == 1, "one gentle DM for one stretch of quiet"
     assert kindred.dms(mentee, "hasn't checked in") == []
+
+
+async def test_a_request_nobody_answers_closes_kindly_after_14_days_and_is_forgotten_30_days_later(
+        fake_discord: FakeDiscord, community: Community, live: LiveStarter) -> None:
+    mentor, mentee = community.bob, community.alice
+    kindred = await live(local(date(2027, 3, 20), 12, 0, LONDON))  # a Saturday in GMT; it closes in BST
+    await kindred.run("/settings timezone", user=mentee, tz=LONDON)
+    await kindred.run("/mentor offer", user=mentor)
+    await kindred.run("/mentor request", user=mentee, member=mentor, message="hello")
+    await kindred.wait_for(lambda: kindred.dms(mentor, REQUEST_TEXT), what="the request DM")
+    [(expires,)] = kindred.query("SELECT expires_at FROM mentor_requests")
+    expiry = datetime.fromisoformat(expires)
+    due = (expiry + timedelta(minutes=1)).replace(second=0, microsecond=0)  # the first minute's sweep after it
+
+    def closed() -> list[Message]:
+        return kindred.dms(mentee, "has closed after 14 days")
+
+    await kindred.jump(due - timedelta(minutes=3))
+    await kindred.ticks_past(due - timedelta(minutes=1))
+    assert closed() == [] and kindred.query("SELECT status, message FROM mentor_requests") == [("pending", "hello")]
+    await kindred.approach(due)
+    dm = await kindred.expect(closed, 1, due, "the request's closing DM")
+    assert f"<@{mentor.id}>" in dm.content and "isn't a judgement on you" in dm.content
+    assert kindred.query("SELECT status, message FROM mentor_requests") == [("expired", None)], "the words go at once"
+    [(resolved,)] = kindred.query("SELECT resolved_at FROM mentor_requests")
+    # Kept 30 days, then deleted by the hourly sweep.
+    forget = datetime.fromisoformat(resolved) + timedelta(days=30)
+    hour = (forget + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    await kindred.jump(hour - timedelta(hours=1, minutes=2))
+    await kindred.ticks_past(hour - timedelta(minutes=58))
+    assert kindred.query("SELECT count(*) FROM mentor_requests") == [(1,)], "not before its 30 days"
+    await kindred.jump(hour - timedelta(minutes=2))
+    await kindred.ticks_past(hour + timedelta(minutes=2))
+    assert kindred.query("SELECT count(*) FROM mentor_requests") == [(0,)]
+    assert len(closed()) == 1
