@@ -1,14 +1,15 @@
 """Meetings on a live clock: the next event published as one ends, reminders on time and once,
-across a DST change, and after downtime (the one live test that restarts the bot)."""
+across a DST change, and after downtime (the one live test that restarts the bot); an event
+deleted on Discord's side recreated once at the next hourly look."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from tests.e2e.helpers import Community
 from tests.fakediscord import FakeDiscord, Message, ScheduledEvent
 from tests.live.conftest import LiveStarter
-from tests.live.support import ON_TIME, LiveKindred, local
+from tests.live.support import APPROACH_RATE, ON_TIME, LiveKindred, local
 
 NEW_YORK = "America/New_York"
 # Tuesdays 19:00 in New York; clocks spring forward on Sunday 14 March 2027.
@@ -97,3 +98,51 @@ async def test_after_downtime_a_reminder_is_sent_late_only_while_the_meeting_las
     await again.approach(due)
     await again.expect(lambda: reminders(again), 2, due, "the next week's reminder")
     assert [e.start for e in fake_discord.scheduled_events(community.guild)] == [local(TUESDAY_3, 19, 0, NEW_YORK)]
+
+
+async def test_an_event_deleted_on_discords_side_is_recreated_once_at_the_next_hourly_look(
+        fake_discord: FakeDiscord, community: Community, live: LiveStarter) -> None:
+    # Slow at first: at x60 the hour before the first look is one real minute, which a busy
+    # machine can spend starting.
+    kindred = await live(local(date(2027, 3, 8), 12, 0, NEW_YORK), rate=APPROACH_RATE)
+    first = await add_meeting(kindred, community)
+
+    def next_look() -> datetime:
+        [(at,)] = kindred.query("SELECT next_check_at FROM meetings")
+        return datetime.fromisoformat(at)
+
+    def open_events() -> list[ScheduledEvent]:
+        return fake_discord.scheduled_events(community.guild)
+
+    await fake_discord.delete_event(first)  # a moderator deletes it in the Discord client
+    look = next_look()
+    assert look - first.start < timedelta(0), "looked at hourly before it starts"
+    if look.second or look.microsecond:  # the events sweep runs on the minute
+        look = look.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    # The minute before first: a jump over a minute's start runs the missed tick at once.
+    await kindred.jump(look - timedelta(minutes=1, seconds=2), rate=APPROACH_RATE)
+    await kindred.ticks_past(look - timedelta(minutes=1))
+    await kindred.approach(look)
+    [again] = await kindred.wait_for(open_events, what="the event published again")
+    [recreated] = await kindred.wait_for(lambda: kindred.logged("deleted on Discord's side, recreated"),
+                                         what="the recreation in the bot's log")
+    assert look <= recreated < look + ON_TIME, f"recreated at {recreated:%H:%M:%S}, the look was due {look:%H:%M:%S}"
+    assert again.id != first.id and (again.start, again.end) == (first.start, first.end)
+    assert again.channel_id == community.meeting_room.id
+
+    await fake_discord.delete_event(again)  # deleted again: someone meant it
+    first_look = look
+    await kindred.wait_for(lambda: next_look() > first_look, what="the next look stored")
+    look = next_look()
+    await kindred.jump(look - timedelta(minutes=2))
+    await kindred.ticks_past(look + timedelta(minutes=2))
+    await kindred.wait_for(lambda: kindred.logged("deleted on Discord's side, left unpublished"),
+                           what="the second deletion noticed")
+    await kindred.jump(look + timedelta(hours=1, minutes=3))
+    await kindred.ticks_past(look + timedelta(hours=1, minutes=5))
+    assert open_events() == [] and len(fake_discord.requests("POST /guilds/{guild_id}/scheduled-events")) == 2
+    # That week stays unpublished; the next is published as usual when it ends (after the DST change).
+    end = local(TUESDAY_1, 20, 30, NEW_YORK)
+    await kindred.approach(end)
+    [following] = await kindred.wait_for(open_events, what="the next week's event")
+    assert following.start == local(TUESDAY_2, 19, 0, NEW_YORK)
