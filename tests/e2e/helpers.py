@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.demo.sandbox import READY_TIMEOUT, running_kindred  # noqa: F401 - e2e tests start Kindred as the demo does
-from bot.fakediscord import Channel, FakeDiscord, Guild, User
+from bot.fakediscord import GUILD_VOICE, Channel, FakeDiscord, Guild, User
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -38,16 +38,18 @@ class Community:
     alice: User
     bob: User
     mod: User
+    meeting_room: Channel  # a voice channel
 
 
 def build_community(fake: FakeDiscord) -> Community:
     guild = fake.add_guild("Recovery Circle", channels=["general", "check-ins", "celebrations", "mod-alerts"])
+    room = fake.add_channel(guild, "meeting-room", type=GUILD_VOICE)
     alice, bob, mod = fake.add_user("alice"), fake.add_user("bob"), fake.add_user("mod")
     fake.add_member(guild, alice)
     fake.add_member(guild, bob)
     fake.add_member(guild, mod, manage_guild=True)
     return Community(guild, guild.channel("general"), guild.channel("check-ins"), guild.channel("celebrations"),
-                     guild.channel("mod-alerts"), alice, bob, mod)
+                     guild.channel("mod-alerts"), alice, bob, mod, room)
 
 
 def config_for(fake: FakeDiscord, base: Config, **changes: Any) -> Config:

@@ -59,6 +59,7 @@ async def live(fake_discord: FakeDiscord, community: Community, tmp_path: Path, 
         assert code == 0, output
         pace_heartbeats(fake_discord, rate)
         clock = LiveClock(tmp_path / "faketime.rc", libfaketime, at, rate)
+        fake_discord.clock = clock.now  # "in the past" (a scheduled event's start) by the bot's clock
         proc = BotProcess(fake_discord, {**env, **clock.env()})
         started.append(proc)
         await proc.start()

@@ -94,6 +94,28 @@ async def test_run_now_runs_the_jobs_again_at_once_on_the_schedulers_own_timer(s
     finally:
         await services.scheduler.stop()
 
+
+async def test_a_tick_cut_short_by_the_shutdown_is_not_an_error(services: Services,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # Stopping cancels a tick still running (APScheduler's shutdown cancels its jobs, and closing
+    # the database cancels reads in flight). That is the shutdown, not a fault: nothing may be
+    # logged as an error (a live-clock test's bot, whose grace is seconds of a fast clock, met it).
+    entered = asyncio.Event()
+
+    async def slow(now: datetime) -> int:
+        entered.set()
+        await asyncio.Event().wait()  # still running when the shutdown comes
+        return 0
+
+    services.scheduler.register("slow", slow)
+    services.scheduler.start()
+    await asyncio.wait_for(entered.wait(), timeout=10)
+    await services.scheduler.stop(grace=0.01)
+    for _ in range(10):
+        await asyncio.sleep(0)  # let the cancelled job end and APScheduler report it
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
 @pytest.mark.parametrize(("seconds", "now", "previous", "expected"), [
     # At second 0 of every minute, whenever the process started or last ran.
     (60, datetime(2027, 3, 13, 8, 0, 45, 893651, tzinfo=UTC), None, datetime(2027, 3, 13, 8, 1, tzinfo=UTC)),
