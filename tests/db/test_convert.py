@@ -26,7 +26,7 @@ from bot.services.container import Services, build_services
 from tests.conftest import DEFAULT_START
 from tests.postgres_server import PostgresServer
 from tests.services.test_privacy_coverage import ALICE, G, use_every_feature
-from tests.support import RecordingNotifier
+from tests.support import RecordingEvents, RecordingNotifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ async def source(tmp_path: Path) -> AsyncIterator[Source]:
     config = dataclasses.replace(Config(), database_path=path)
     async with SqliteDatabase(path) as db:
         await db.migrate()
-        services = build_services(config, db, clock, RecordingNotifier())
+        services = build_services(config, db, clock, RecordingNotifier(), events=RecordingEvents())
         await use_every_feature(services, clock)
         await services.outbox.dispatch()
         yield Source(path, db, services)
@@ -81,7 +81,7 @@ async def test_every_table_is_copied_exactly_and_the_copy_serves_the_same_member
 
         clock = FakeClock(source.services.clock.now())
         config = dataclasses.replace(Config(), database_url=empty_url)
-        copied = build_services(config, target, clock, RecordingNotifier())
+        copied = build_services(config, target, clock, RecordingNotifier(), events=RecordingEvents())
         assert export_without_time((await copied.privacy.export(G, ALICE)).data) == export_without_time(
             (await source.services.privacy.export(G, ALICE)).data)
         # New rows get new ids: the identity counters were moved past the copied ones.

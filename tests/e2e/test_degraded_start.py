@@ -10,9 +10,9 @@ import pytest
 
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord
 from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord
 from tests.postgres_server import PostgresServer
 
 

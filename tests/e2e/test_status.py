@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.db.database import database_for
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord
 from tests.postgres_server import PostgresServer
 
 SWEEPS = ("checkin-prompts", "checkin-reminders", "recovery-milestones", "buddy-nudges", "buddy-matching",
