@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -23,8 +20,7 @@ import pytest
 
 from bot.app import KindredBot
 from bot.config import Config
-from bot.db.database import BUSY_TIMEOUT, DatabaseUnavailableError
-from bot.db.sqlite import SqliteDatabase
+from bot.db.database import BUSY_TIMEOUT, Database, DatabaseUnavailableError
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendResult
 from bot.fakediscord import FakeDiscord, Message, User
@@ -38,19 +34,6 @@ from tests.support import database_trouble
 DISCORD_DEADLINE = 3.0
 EIGHT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 NINE = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
-
-
-@contextmanager
-def locked(database: Path) -> Iterator[None]:
-    """Another process holds the SQLite file's write lock (WAL readers still read)."""
-    blocker = sqlite3.connect(database, isolation_level=None, timeout=0)
-    blocker.execute("BEGIN EXCLUSIVE")
-    blocker.execute("UPDATE guilds SET updated_at = updated_at")
-    try:
-        yield
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
 
 
 async def answered(handle: InteractionHandle) -> Message:
@@ -154,35 +137,34 @@ async def test_a_read_only_database_answers_kindly_and_the_bot_catches_up_when_i
         assert await stored_mood(bot, alice, guild.id) == 5
 
 
-async def test_waiting_for_the_writer_lock_is_bounded_too(tmp_path: Path) -> None:
-    async with SqliteDatabase(tmp_path / "k.sqlite3", busy_timeout=0.2) as db:
-        await db.migrate()
-        release = asyncio.Event()
+async def test_waiting_for_the_writer_lock_is_bounded_too(db: Database) -> None:
+    db.busy_timeout = 0.2
+    release = asyncio.Event()
 
-        async def slow_writer() -> None:  # e.g. a sweep waiting out another process's lock
-            async with db.transaction():
-                await release.wait()
+    async def slow_writer() -> None:  # e.g. a sweep waiting out another process's lock
+        async with db.transaction():
+            await release.wait()
 
-        holder = asyncio.create_task(slow_writer())
-        await asyncio.sleep(0)
-        with pytest.raises(DatabaseUnavailableError):
-            await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
-        release.set()
-        await holder
-        assert await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')") == 1
+    holder = asyncio.create_task(slow_writer())
+    await asyncio.sleep(0)
+    with pytest.raises(DatabaseUnavailableError):
+        await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+    release.set()
+    await holder
+    assert await db.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')") == 1
     assert BUSY_TIMEOUT <= DISCORD_DEADLINE / 2  # room for Discord's latency and the reply itself
 
 
-async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(tmp_path: Path) -> None:
+async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(db: Database, config: Config) -> None:
     # Discord accepted the prompt, then writes began to fail (another process took the lock; a
     # full disk is the same) before the outcome was stored: the drain must not send the
     # still-"pending" prompt again every 30 seconds, which Discord absorbs by nonce for about
     # 5 minutes and then posts again and again.
-    config = dataclasses.replace(Config(), database_path=tmp_path / "k.sqlite3")
     clock = FakeClock(EIGHT)
     discord = DiscordLikeNotifier(clock)
     guild_id, channel_id = 990_000_000_000_000_001, 990_000_000_000_000_002
-    lock = contextlib.ExitStack()
+    lock = contextlib.AsyncExitStack()
+    locked: list[int] = []
     process = discord.for_process(CrashPlan())
 
     class LockedAfterSend:
@@ -192,49 +174,50 @@ async def test_a_message_the_database_cannot_record_as_sent_is_not_sent_again(tm
         async def send_channel(self, channel_id: int, message: OutgoingMessage, *,
                                nonce: str | None = None) -> SendResult:
             result = await process.send_channel(channel_id, message, nonce=nonce)
-            lock.enter_context(locked(config.database_path))
+            await lock.enter_async_context(database_trouble(db, "writer"))  # another process took the lock
+            locked.append(channel_id)
             return result
 
-    async with SqliteDatabase(config.database_path, busy_timeout=0.05) as db:
-        await db.migrate()
-        services = build_services(config, db, clock, LockedAfterSend())
-        await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
-                                                 timezone="Europe/London")
-        clock.set(NINE)
-        assert await services.checkins.sweep_prompts(NINE) == 1  # queued, not sent yet
-        with lock:
-            for _ in range(20):  # ten minutes of the scheduler's drains
-                with contextlib.suppress(DatabaseUnavailableError):
-                    await services.outbox.dispatch()
-                clock.advance(timedelta(seconds=30))
-        await services.scheduler.run_all_once()
-        status = await db.fetch_value("SELECT status FROM outbox")
+    db.busy_timeout = 0.05
+    services = build_services(config, db, clock, LockedAfterSend())
+    await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
+                                             timezone="Europe/London")
+    clock.set(NINE)
+    assert await services.checkins.sweep_prompts(NINE) == 1  # queued, not sent yet
+    async with lock:
+        for _ in range(20):  # ten minutes of the scheduler's drains
+            with contextlib.suppress(DatabaseUnavailableError):
+                await services.outbox.dispatch()
+            clock.advance(timedelta(seconds=30))
+        assert locked == [channel_id], "the database was locked after the (one) send"
+        assert await db.fetch_value("SELECT status FROM outbox") == "pending", "its outcome could not be stored"
+    await services.scheduler.run_all_once()
+    status = await db.fetch_value("SELECT status FROM outbox")
     assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE)]
     assert status == "sent"
 
 
-async def test_nothing_is_sent_while_the_database_refuses_writes_and_it_goes_out_once_after(tmp_path: Path) -> None:
+async def test_nothing_is_sent_while_the_database_refuses_writes_and_it_goes_out_once_after(
+        db: Database, config: Config) -> None:
     # A send is claimed in the database first, so while writes fail nothing goes out (and so
     # nothing can go out twice); the prompt is posted late, once, when the database is back.
-    config = dataclasses.replace(Config(), database_path=tmp_path / "k.sqlite3")
     clock = FakeClock(EIGHT)
     discord = DiscordLikeNotifier(clock)
     guild_id, channel_id = 990_000_000_000_000_001, 990_000_000_000_000_002
-    async with SqliteDatabase(config.database_path, busy_timeout=0.05) as db:
-        await db.migrate()
-        services = build_services(config, db, clock, discord.for_process(CrashPlan()))
-        await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
-                                                 timezone="Europe/London")
-        clock.set(NINE)
-        assert await services.checkins.sweep_prompts(NINE) == 1
-        with locked(config.database_path):
-            for _ in range(20):
-                with contextlib.suppress(DatabaseUnavailableError):
-                    await services.outbox.dispatch()
-                clock.advance(timedelta(seconds=30))
-        assert discord.delivered == []
-        await services.scheduler.run_all_once()
-        await services.scheduler.run_all_once()
-        status = await db.fetch_value("SELECT status FROM outbox")
+    db.busy_timeout = 0.05
+    services = build_services(config, db, clock, discord.for_process(CrashPlan()))
+    await services.guild_config.set_checkins(guild_id, channel_id=channel_id, time="09:00",
+                                             timezone="Europe/London")
+    clock.set(NINE)
+    assert await services.checkins.sweep_prompts(NINE) == 1
+    async with database_trouble(db, "writer"):
+        for _ in range(20):
+            with contextlib.suppress(DatabaseUnavailableError):
+                await services.outbox.dispatch()
+            clock.advance(timedelta(seconds=30))
+    assert discord.delivered == []
+    await services.scheduler.run_all_once()
+    await services.scheduler.run_all_once()
+    status = await db.fetch_value("SELECT status FROM outbox")
     assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE + timedelta(minutes=10))]
     assert status == "sent"

@@ -22,13 +22,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import Config
-from bot.db.sqlite import SqliteDatabase
+from bot.db.database import Database
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import local_date, zone
 from bot.services.container import build_services
@@ -137,47 +136,44 @@ def on_a_dst_night(instant: datetime, tz: ZoneInfo) -> bool:
 
 
 @pytest.mark.slow
-async def test_a_year_in_eight_zones_prompts_once_a_day_and_milestones_on_their_day(tmp_path: Path) -> None:
+async def test_a_year_in_eight_zones_prompts_once_a_day_and_milestones_on_their_day(db: Database, config: Config) -> None:
     rng = random.Random(SEED)
     # Retention is set beyond the year: a member who only receives celebrations counts as
     # inactive and is deleted after 365 days, just before a first anniversary (a product
     # decision documented in the data statement, not a time-zone matter).
-    config = dataclasses.replace(Config(), database_path=tmp_path / "year.sqlite3",
-                                 privacy=dataclasses.replace(Config().privacy, retention_days=3650))
+    config = dataclasses.replace(config, privacy=dataclasses.replace(config.privacy, retention_days=3650))
     clock = FakeClock(YEAR_START)
     discord = DiscordLikeNotifier(clock)
     expected_prompts: dict[int, Counter[date]] = {}  # channel id → local dates
     expected_milestones: dict[int, tuple[Server, list[date]]] = {}  # user id → local dates, in order
     windows: list[tuple[datetime, datetime]] = []  # (due, end of that local day)
 
-    async with SqliteDatabase(config.database_path) as db:
-        await db.migrate()
-        services = build_services(config, db, clock, discord.for_process(CrashPlan()))
-        user_ids = itertools.count(USER_BASE)
-        for i, server in enumerate(SERVERS):
-            guild_id, channel_id, tz = GUILD_BASE + i, CHANNEL_BASE + i, zone(server.tz)
-            await services.guild_config.set_checkins(guild_id, channel_id=channel_id,
-                                                     time=server.prompt.strftime("%H:%M"), timezone=server.tz)
-            await services.guild_config.set_celebrations(guild_id, channel_id=channel_id + 500,
-                                                         hour=server.celebration_hour)
-            expected_prompts[channel_id] = Counter()
-            day = local_date(YEAR_START, tz)
-            while (due := wall(day, server.prompt, tz)) <= YEAR_END:
-                if due > YEAR_START:
-                    expected_prompts[channel_id][day] = 1
-                    windows.append((due, day_end(day, tz)))
-                day += timedelta(days=1)
-            today, hour = local_date(YEAR_START, tz), time(server.celebration_hour)
-            for start in counter_starts(tz):
-                user_id = next(user_ids)
-                await services.recovery.start(guild_id, user_id, start.isoformat())
-                days = [d for d in milestone_days(start) if d >= today and wall(d, hour, tz) <= YEAR_END]
-                expected_milestones[user_id] = (server, days)
-                windows.extend((wall(d, hour, tz), day_end(d, tz)) for d in days)
+    services = build_services(config, db, clock, discord.for_process(CrashPlan()))
+    user_ids = itertools.count(USER_BASE)
+    for i, server in enumerate(SERVERS):
+        guild_id, channel_id, tz = GUILD_BASE + i, CHANNEL_BASE + i, zone(server.tz)
+        await services.guild_config.set_checkins(guild_id, channel_id=channel_id,
+                                                 time=server.prompt.strftime("%H:%M"), timezone=server.tz)
+        await services.guild_config.set_celebrations(guild_id, channel_id=channel_id + 500,
+                                                     hour=server.celebration_hour)
+        expected_prompts[channel_id] = Counter()
+        day = local_date(YEAR_START, tz)
+        while (due := wall(day, server.prompt, tz)) <= YEAR_END:
+            if due > YEAR_START:
+                expected_prompts[channel_id][day] = 1
+                windows.append((due, day_end(day, tz)))
+            day += timedelta(days=1)
+        today, hour = local_date(YEAR_START, tz), time(server.celebration_hour)
+        for start in counter_starts(tz):
+            user_id = next(user_ids)
+            await services.recovery.start(guild_id, user_id, start.isoformat())
+            days = [d for d in milestone_days(start) if d >= today and wall(d, hour, tz) <= YEAR_END]
+            expected_milestones[user_id] = (server, days)
+            windows.extend((wall(d, hour, tz), day_end(d, tz)) for d in days)
 
-        for instant in walk(rng, windows):
-            clock.set(instant)
-            await services.scheduler.run_all_once()
+    for instant in walk(rng, windows):
+        clock.set(instant)
+        await services.scheduler.run_all_once()
 
     sent = discord.delivered
     for i, server in enumerate(SERVERS):
