@@ -24,12 +24,13 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
+T = TypeVar("T")
 SUPERUSER = "kindred"
 TEMPLATE = "kindred_template"
 PORT = 5432  # only names the socket file, inside our own folder
@@ -40,6 +41,50 @@ FAST_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -
 
 class PostgresMissing(Exception):
     """The PostgreSQL server binaries are not installed."""
+
+
+class LoopThread:
+    """An event loop on a thread of its own, for asyncpg calls from sync code whatever loop runs there."""
+
+    def __init__(self, name: str) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread.start()
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """Run a coroutine on the thread's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=timeout)
+
+    def stop(self) -> None:
+        """Stop the loop and its thread."""
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+
+
+class SyncReader:
+    """One connection to a PostgreSQL database, queried from sync code in the shared SQL (`?` placeholders)."""
+
+    def __init__(self, url: str) -> None:
+        self._thread = LoopThread("kindred-pg-reader")
+        try:
+            self._conn: asyncpg.Connection = self._thread.call(asyncpg.connect(url))
+        except BaseException:
+            self._thread.stop()
+            raise
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query and return its rows as tuples."""
+        from bot.db.postgres import postgres_sql
+
+        text, _ = postgres_sql(sql)
+        return [tuple(r) for r in self._thread.call(self._conn.fetch(text, *params), timeout=10)]
+
+    def close(self) -> None:
+        """Close the connection and stop the thread."""
+        with contextlib.suppress(Exception):
+            self._thread.call(self._conn.close(), timeout=10)
+        self._thread.stop()
 
 
 def find_bindir() -> Path | None:
@@ -79,8 +124,7 @@ class PostgresServer:
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
         self._names = itertools.count(1)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="kindred-pg-admin", daemon=True)
+        self._thread: LoopThread | None = None
         self._admin: asyncpg.Connection | None = None
         self._clean: list[str] = []  # emptied databases waiting for their next test
         self._template_shape: str | None = None
@@ -101,7 +145,7 @@ class PostgresServer:
                   "--no-locale", "--encoding=UTF8", "--no-sync")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60",
                   "-o", f"-k {self.folder} -p {PORT} {self.options}", "start")
-        self._thread.start()
+        self._thread = LoopThread("kindred-pg-admin")
         self._admin = self._call(asyncpg.connect(self.url("postgres")))
         self._call(self._admin.execute(f'CREATE DATABASE "{TEMPLATE}"'))
         from bot.db.postgres import PostgresDatabase
@@ -118,9 +162,8 @@ class PostgresServer:
         if self._admin is not None:
             with contextlib.suppress(Exception):
                 self._call(self._admin.close())
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.stop()
         with contextlib.suppress(RuntimeError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -129,8 +172,9 @@ class PostgresServer:
         """The connection URL of a database on this server (over the unix socket)."""
         return f"postgresql://{SUPERUSER}@/{database}?host={self.folder}&port={PORT}"
 
-    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=60)
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        assert self._thread is not None
+        return self._thread.call(coroutine)
 
     def create_database(self, *, migrated: bool = True, name: str | None = None) -> str:
         """Return a database of its own for a test: migrated to the latest version (or empty, or named)."""

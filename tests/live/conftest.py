@@ -40,20 +40,24 @@ def libfaketime() -> Path:
 
 @pytest.fixture
 async def live(fake_discord: FakeDiscord, community: Community, tmp_path: Path,  # noqa: F811
-               libfaketime: Path) -> AsyncIterator[LiveStarter]:
+               libfaketime: Path, database_url: str | None) -> AsyncIterator[LiveStarter]:
     """Factory: ``kindred = await live(start, rate=60, config="...")`` syncs the commands, then starts
     `python -m bot run` with its clock at `start` running `rate` times faster, and waits until it is ready.
 
     Add servers, members and faults to `fake_discord` before starting. The process is stopped with
-    SIGTERM at teardown.
+    SIGTERM at teardown. A live test runs on SQLite; one that takes `backend` as an argument runs
+    on PostgreSQL too (tests/conftest.py).
     """
     started: list[BotProcess] = []
+    running: list[LiveKindred] = []
 
     async def start(at: datetime, *, rate: float = 60, config: str | None = None, **extra_env: str) -> LiveKindred:
         database = tmp_path / "kindred.sqlite3"
         if config is not None:
             (tmp_path / "config.toml").write_text(config)
             extra_env.setdefault("KINDRED_CONFIG", str(tmp_path / "config.toml"))
+        if database_url is not None:
+            extra_env.setdefault("KINDRED_DATABASE_URL", database_url)
         env = bot_env(fake_discord, database, **extra_env)
         code, output = await run_cli("sync", env=env)
         assert code == 0, output
@@ -64,9 +68,12 @@ async def live(fake_discord: FakeDiscord, community: Community, tmp_path: Path, 
         started.append(proc)
         await proc.start()
         await proc.wait_ready()
-        return LiveKindred(fake_discord, community, proc, clock, database)
+        running.append(LiveKindred(fake_discord, community, proc, clock, database, database_url))
+        return running[-1]
 
     yield start
+    for kindred in running:
+        kindred.close()
     for proc in started:
         await proc.stop()
     for proc in started:

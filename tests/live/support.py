@@ -26,15 +26,18 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from bot.domain.localtime import to_utc_text
 from bot.fakediscord import FakeDiscord, Message, User
 from tests.e2e.helpers import BotProcess, Community, run_cli
+from tests.postgres_server import SyncReader
 
 T = TypeVar("T")
 
@@ -122,22 +125,35 @@ def pace_heartbeats(fake: FakeDiscord, rate: float) -> None:
 
 @dataclass
 class LiveKindred:
-    """A running `python -m bot run` on a live clock, its fake Discord and its database."""
+    """A running `python -m bot run` on a live clock, its fake Discord and its database (SQLite, or PostgreSQL)."""
 
     fake: FakeDiscord
     community: Community
     proc: BotProcess
     clock: LiveClock
     database: Path
+    database_url: str | None = None
+    _reader: SyncReader | None = field(default=None, init=False, repr=False)
 
     # -- the database, read as an operator would (read-only; the bot keeps writing) ----------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a query in the shared SQL (`?` placeholders) on the bot's database."""
+        if self.database_url is not None:
+            if self._reader is None:
+                self._reader = SyncReader(self.database_url)
+            return self._reader.query(sql, params)
         conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=5)
         try:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+    def close(self) -> None:
+        """Let go of the test's own connection to the database."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     def bot_time(self) -> datetime | None:
         """When the running bot's scheduler last finished its every-minute sweeps (its clock).
@@ -146,7 +162,7 @@ class LiveKindred:
         """
         try:
             rows = self.query("SELECT last_finished_at FROM sweep_health WHERE name = 'checkin-prompts'")
-        except sqlite3.OperationalError:
+        except (sqlite3.OperationalError, asyncpg.UndefinedTableError):
             return None  # no such table: this bot records nothing about its sweeps
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
 

@@ -11,7 +11,8 @@ from tests.live.support import local
 
 
 async def test_milestones_are_celebrated_on_each_members_local_day_in_the_channel_and_by_dm(
-        fake_discord: FakeDiscord, community: Community, live: LiveStarter) -> None:
+        fake_discord: FakeDiscord, community: Community, live: LiveStarter, backend: str) -> None:
+    # On both engines (`backend`): the live level on PostgreSQL, with the bot's own timeouts on its fast clock.
     alice, bob = community.alice, community.bob
     kindred = await live(datetime(2027, 1, 11, 0, 0, tzinfo=UTC))  # Monday 13:00 in Auckland, Sunday 16:00 in LA
     await kindred.run("/config celebrations", user=community.mod, options={"channel": community.celebrations})
