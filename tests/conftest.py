@@ -29,7 +29,8 @@ from tests.support import RecordingEvents, RecordingNotifier
 DEFAULT_START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 # Fixtures that mean "this test uses the database": such a test runs on each backend.
 DATABASE_FIXTURES = frozenset({"db", "services", "kindred", "kindred_config", "bot_process", "world"})
-POSTGRES_MISSING = ("PostgreSQL is not installed (initdb and pg_ctl not found; Debian: apt-get install postgresql), "
+POSTGRES_MISSING = ("PostgreSQL is not installed (initdb and pg_ctl not found on PATH, in /usr/lib/postgresql/N/bin "
+                    "or KINDRED_POSTGRES_BINDIR; Debian: apt-get install postgresql), "
                     "so the PostgreSQL half of the suite cannot run")
 
 

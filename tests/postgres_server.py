@@ -88,7 +88,12 @@ class SyncReader:
 
 
 def find_bindir() -> Path | None:
-    """Return the folder holding `initdb` and `pg_ctl`: on PATH, else Debian's newest /usr/lib/postgresql/N/bin."""
+    """Return the folder holding `initdb` and `pg_ctl`: KINDRED_POSTGRES_BINDIR if set, else on PATH,
+    else Debian's newest /usr/lib/postgresql/N/bin."""
+    chosen = os.environ.get("KINDRED_POSTGRES_BINDIR")
+    if chosen:
+        folder = Path(chosen)
+        return folder if (folder / "pg_ctl").is_file() and (folder / "initdb").is_file() else None
     on_path = shutil.which("pg_ctl")
     if on_path and shutil.which("initdb"):
         return Path(on_path).resolve().parent
