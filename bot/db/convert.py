@@ -4,7 +4,8 @@
 the schema at the SQLite file's version, every row (parents before children), and the
 identity counters set past the copied ids. A failure leaves the target as empty as it was.
 The SQLite file is only read, inside one read transaction, so the copy and the check see the
-same instant of it (stop the bot first: what it writes after that instant is not copied).
+same instant of it; what a bot wrote after that instant would not be copied, so a database a
+running bot records its gateway in is refused (stop the bot first).
 Then each table is compared: row counts, and a digest of every row in primary-key order.
 """
 
@@ -14,19 +15,23 @@ import hashlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
 import asyncpg
 
 from bot.db.database import POSTGRESQL, ForeignKey, bundled_migrations, quote_ident
+from bot.db.health import HealthRepository
 from bot.db.postgres import PostgresDatabase, apply_in, write_transaction
 from bot.db.sqlite import SqliteDatabase
+from bot.domain.health import GATEWAY, gateway_alive
 from bot.errors import OperatorError
 
 log = logging.getLogger(__name__)
 
 CHUNK = 5000  # rows read and written at a time
+HEALTH_VERSION = 7  # the migration that made `sweep_health` (0007_sweep_health.sql)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +71,21 @@ async def target_objects(raw: asyncpg.Connection) -> int:
 
 
 async def convert(source: SqliteDatabase, target: PostgresDatabase,
-                  progress: Callable[[str], None] = lambda _: None) -> Conversion:
+                  progress: Callable[[str], None] = lambda _: None, *, now: datetime | None = None) -> Conversion:
     """Copy every table of an open SQLite database into an open, empty PostgreSQL database and check it.
 
-    Raises OperatorError if the source has no schema or the target is not empty.
+    Raises OperatorError if the source has no schema, a bot is running on it, or the target is not empty.
     """
+    now = now or datetime.now(UTC)
     version = await source.schema_version()
+    if version >= HEALTH_VERSION:
+        # The copy is of one instant of the file: what a running bot wrote after it would be
+        # missing from PostgreSQL, and the check (against the same instant) would not notice.
+        gateway = (await HealthRepository(source).records()).get(GATEWAY)
+        if gateway is not None and gateway_alive(gateway, now):
+            raise OperatorError(
+                f"a bot is running on this database (it recorded its gateway at {gateway.last_finished_at:%H:%M:%S} "
+                "UTC): stop it, then convert; a bot that was killed counts as running for three of its minutes")
     if version == 0:
         raise OperatorError(f"the SQLite database at {source.location} has no Kindred schema: nothing to convert")
     migrations = [m for m in bundled_migrations(POSTGRESQL) if m.version <= version]

@@ -125,9 +125,13 @@ def assess(observation: Observation) -> list[Finding]:
 
 def running(observation: Observation) -> bool:
     """Tell whether a bot process is running: it records the gateway's state every minute, connected or not."""
-    record = observation.records.get(GATEWAY)
+    return gateway_alive(observation.records.get(GATEWAY), observation.now)
+
+
+def gateway_alive(record: SweepRecord | None, now: datetime) -> bool:
+    """Tell whether the gateway record is a running bot's: recent, and not its clean stop."""
     return (record is not None and record.last_finished_at is not None and record.last_error != STOPPED
-            and observation.now - record.last_finished_at <= timedelta(seconds=SILENT_INTERVALS * record.interval_seconds))
+            and now - record.last_finished_at <= timedelta(seconds=SILENT_INTERVALS * record.interval_seconds))
 
 
 def healthy(findings: Sequence[Finding]) -> bool:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -17,10 +18,12 @@ import pytest
 from bot.config import Config
 from bot.db import convert as convert_module
 from bot.db.convert import convert, target_objects, verify
+from bot.db.health import HealthRepository
 from bot.db.postgres import PostgresDatabase
 from bot.db.privacy import PrivacyRepository
 from bot.db.sqlite import SqliteDatabase
 from bot.domain.clock import FakeClock
+from bot.domain.health import GATEWAY, GATEWAY_INTERVAL_SECONDS, STOPPED, SweepRecord
 from bot.errors import OperatorError
 from bot.services.container import Services, build_services
 from tests.conftest import DEFAULT_START
@@ -138,6 +141,29 @@ async def test_a_copy_that_fails_half_way_leaves_the_target_empty(
         assert await target_objects(raw) == 0
     finally:
         await raw.close()
+
+
+@pytest.mark.parametrize(("error", "minutes_ago", "refused"), [
+    (None, 1, True),          # connected a minute ago: running
+    ("Disconnected", 2, True),  # running without its gateway: still writing
+    (STOPPED, 0, False),      # a clean stop
+    (None, 4, False),         # silent for more than three of its minutes: a crashed bot
+])
+async def test_a_database_a_running_bot_is_using_is_not_converted(
+        source: Source, empty_url: str, error: str | None, minutes_ago: int, refused: bool) -> None:
+    # The copy is of one instant of the file: what a running bot writes after it (a check-in)
+    # would be missing from PostgreSQL, and the check would not notice.
+    now = datetime.now(UTC)
+    seen = now - timedelta(minutes=minutes_ago)
+    await HealthRepository(source.db).record([SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, seen, seen,
+                                                          None if error else seen, error)])
+    async with PostgresDatabase(empty_url) as target:
+        if refused:
+            with pytest.raises(OperatorError, match="running on this database"):
+                await convert(source.db, target, now=now)
+            assert await target.tables() == []
+        else:
+            assert (await convert(source.db, target, now=now)).ok
 
 
 def cli(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
