@@ -49,7 +49,6 @@ from bench_checkins import (  # noqa: E402 - the same world as the SQLite benchm
     CLAIMS,
     IDLE_AT,
     NOW,
-    NullNotifier,
     _due_minutes,
     _schedule,
 )
@@ -59,6 +58,7 @@ from bot.db.postgres import PostgresDatabase  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import to_utc_text  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
+from bot.services.ports import NoSending  # noqa: E402
 from tests.postgres_server import PostgresServer, find_bindir  # noqa: E402
 
 MEMBERS_PER_GUILD = 100
@@ -130,7 +130,7 @@ async def sweeps(url: str, scale: Scale) -> dict[str, float]:
     config = dataclasses.replace(Config(), database_url=url)
     async with PostgresDatabase(url) as db:
         clock = FakeClock(IDLE_AT)
-        services = build_services(config, db, clock, NullNotifier())  # type: ignore[arg-type]
+        services = build_services(config, db, clock, NoSending())
         checkins = services.checkins
         checkins._schedules_repaired = True  # the start-up repair is a separate, one-off pass
         idle = []
@@ -162,7 +162,7 @@ async def service_rate(url: str, n: int, first_user: int) -> float:
     config = dataclasses.replace(Config(), database_url=url)
     async with PostgresDatabase(url) as db:
         await db.migrate()
-        services = build_services(config, db, FakeClock(NOW), NullNotifier())  # type: ignore[arg-type]
+        services = build_services(config, db, FakeClock(NOW), NoSending())
         started = time.perf_counter()
         for i in range(n):
             await services.checkins.check_in(BASE_GUILD, first_user + i, mood=1 + i % 5, craving=i % 11,
