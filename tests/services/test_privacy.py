@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ from bot.errors import ConflictError
 from bot.services import privacy as privacy_module
 from bot.services.container import Services
 from bot.services.privacy import EXPORT_FORMAT, data_statement
-from tests.support import RecordingNotifier, names_in_text
+from tests.support import RecordingNotifier, counting_commits, names_in_text
 
 G, ALICE, BOB = 500, 7001, 7002
 CANARY = "canary-note-3f9c1e do not keep me"
@@ -322,6 +323,36 @@ async def test_the_purge_works_in_batches_reads_the_schema_once_and_checkpoints_
     assert len(commits) <= 5 + 4, f"{len(commits)} commits for 45 members"
     assert await services.db.fetch_value("SELECT count(*) FROM members") == 0
     assert await services.db.fetch_value("SELECT count(*) FROM checkins") == 0
+
+
+async def test_the_purge_works_in_batches_and_reads_the_schema_once_on_either_engine(
+        services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine-neutral half of the test above: counted through the Database interface.
+    monkeypatch.setattr(privacy_module, "PURGE_BATCH", 10, raising=False)
+    for n in range(45):
+        await services.checkins.check_in(G, 10_000 + n, mood=3, note=CANARY)
+    db = services.db
+    tables = len(await PrivacyRepository(db).tables())
+    schema_reads: list[str] = []
+
+    def counting(name: str) -> Any:
+        read = getattr(db, name)
+
+        def counted(*args: object) -> Any:
+            schema_reads.append(name)
+            return read(*args)
+        return counted
+
+    for name in ("columns", "primary_key", "foreign_keys"):
+        monkeypatch.setattr(db, name, counting(name))
+    clock.advance(timedelta(days=400))
+    with counting_commits(db) as commits:
+        assert await services.privacy.purge(clock.now()) == 45
+    for read in ("columns", "primary_key", "foreign_keys"):  # at most once per table, not per batch
+        assert schema_reads.count(read) <= tables, f"{read} was read {schema_reads.count(read)} times for 45 members"
+    assert len(commits) <= 5 + 4, f"{len(commits)} commits for 45 members"
+    assert await db.fetch_value("SELECT count(*) FROM members") == 0
+    assert await db.fetch_value("SELECT count(*) FROM checkins") == 0
 
 
 async def test_a_purged_member_s_buddy_is_told_kindly_and_their_notice_survives(
