@@ -12,9 +12,11 @@ every minute of the day (built with COPY after the real migrations, then ANALYZE
 would). Both hold the SAME due rows: in each of four consecutive minutes, `--due` reminders and
 a tenth as many prompts fall due; every other row is due later. The real `CheckInService`
 sweeps (with `FOR UPDATE … SKIP LOCKED` on the due rows) claim each minute: decide, record,
-queue in the outbox, move each row on, commit. Reported: the idle sweep (nothing due) and the
-claim (median of the four minutes), and the ratio of the large database's claim time to the
-small one's; the target is at most 1.5 (ten times the rows, the same due rows).
+queue in the outbox, move each row on, commit; the two databases take turns, minute by minute
+(and sweep by sweep for the idle sweeps), so both see the same share of the machine's load.
+Reported: the idle sweep (nothing due) and the claim (median of the four minutes), and the
+ratio of the large database's claim time to the small one's; the target is at most 1.5 (ten
+times the rows, the same due rows).
 
 Part 2, check-ins per second: `CheckInService.check_in` (new members, one transaction each,
 through the PostgreSQL `Database`) beside a bare asyncpg loop inserting one row per statement
@@ -34,7 +36,7 @@ import random
 import statistics
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -125,36 +127,64 @@ async def build(url: str, scale: Scale, seed: int = 7) -> float:
     return time.perf_counter() - started
 
 
-async def sweeps(url: str, scale: Scale) -> dict[str, float]:
-    """Idle sweep and the claim of each measured minute, through the real services."""
-    config = dataclasses.replace(Config(), database_url=url)
-    async with PostgresDatabase(url) as db:
-        clock = FakeClock(IDLE_AT)
-        services = build_services(config, db, clock, NoSending())
-        checkins = services.checkins
-        checkins._schedules_repaired = True  # the start-up repair is a separate, one-off pass
-        idle = []
-        for _ in range(5):
-            started = time.perf_counter()
-            assert await checkins.sweep_prompts(IDLE_AT) + await checkins.sweep_reminders(IDLE_AT) == 0
-            idle.append(time.perf_counter() - started)
-        claims, claimed = [], []
-        for at in CLAIMS:
-            clock.set(at)
-            started = time.perf_counter()
-            claimed.append((await checkins.sweep_prompts(at), await checkins.sweep_reminders(at)))
-            claims.append(time.perf_counter() - started)
-        assert set(claimed) == {(scale.due_guilds, scale.due_members)}, claimed
-        left = await db.fetch_value("SELECT count(*) FROM checkin_reminders WHERE next_due_at <= ?",
-                                    (to_utc_text(CLAIMS[-1]),))
+class Sweeper:
+    """The real check-in sweeps of one database, measured one step at a time."""
+
+    def __init__(self, url: str, scale: Scale) -> None:
+        self.url, self.scale = url, scale
+        self.idle: list[float] = []
+        self.claims: list[float] = []
+        self.claimed: list[tuple[int, int]] = []
+
+    async def __aenter__(self) -> Sweeper:
+        self.db = PostgresDatabase(self.url)
+        await self.db.open()
+        self.clock = FakeClock(IDLE_AT)
+        self.checkins = build_services(dataclasses.replace(Config(), database_url=self.url), self.db, self.clock,
+                                       NoSending()).checkins
+        self.checkins._schedules_repaired = True  # the start-up repair is a separate, one-off pass
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.db.close()
+
+    async def idle_sweep(self) -> None:
+        started = time.perf_counter()
+        assert await self.checkins.sweep_prompts(IDLE_AT) + await self.checkins.sweep_reminders(IDLE_AT) == 0
+        self.idle.append(time.perf_counter() - started)
+
+    async def claim(self, at: datetime) -> None:
+        self.clock.set(at)
+        started = time.perf_counter()
+        self.claimed.append((await self.checkins.sweep_prompts(at), await self.checkins.sweep_reminders(at)))
+        self.claims.append(time.perf_counter() - started)
+
+    async def result(self) -> dict[str, float]:
+        """Check every due row was claimed once and the due query uses its index; return the medians."""
+        assert set(self.claimed) == {(self.scale.due_guilds, self.scale.due_members)}, self.claimed
+        left = await self.db.fetch_value("SELECT count(*) FROM checkin_reminders WHERE next_due_at <= ?",
+                                         (to_utc_text(CLAIMS[-1]),))
         assert left == 0, left
-        plan = await db.fetch_all(
+        plan = await self.db.fetch_all(
             "EXPLAIN SELECT r.member_id FROM checkin_reminders r JOIN members m USING (member_id) "
             "JOIN guilds g ON g.guild_id = m.guild_id WHERE r.next_due_at <= ? ORDER BY r.next_due_at LIMIT 500",
             (to_utc_text(CLAIMS[-1]),))
-    uses_index = any("checkin_reminders_due" in r[0] for r in plan)
-    return {"idle_ms": statistics.median(idle) * 1000, "claim_ms": statistics.median(claims) * 1000,
-            "uses_index": float(uses_index)}
+        return {"idle_ms": statistics.median(self.idle) * 1000, "claim_ms": statistics.median(self.claims) * 1000,
+                "uses_index": float(any("checkin_reminders_due" in r[0] for r in plan))}
+
+
+async def sweeps(urls: dict[str, str], scales: dict[str, Scale]) -> dict[str, dict[str, float]]:
+    """Idle sweeps and each measured minute's claim on both databases, alternated (the machine's load
+    changes from minute to minute; alternating gives both databases the same share of it)."""
+    async with Sweeper(urls["small"], scales["small"]) as small, Sweeper(urls["large"], scales["large"]) as large:
+        pair = (small, large)
+        for i in range(6):
+            for sweeper in pair if i % 2 == 0 else pair[::-1]:
+                await sweeper.idle_sweep()
+        for i, at in enumerate(CLAIMS):
+            for sweeper in pair if i % 2 == 0 else pair[::-1]:
+                await sweeper.claim(at)
+        return {"small": await small.result(), "large": await large.result()}
 
 
 async def service_rate(url: str, n: int, first_user: int) -> float:
@@ -188,13 +218,13 @@ async def bare_rate(url: str, n: int, first_id: int) -> float:
 async def run(args: argparse.Namespace, url_for: dict[str, str]) -> None:
     small = Scale(args.small, args.due)
     large = Scale(args.members, args.due)
-    results = {}
+    scales = {"small": small, "large": large}
+    built = {name: await build(url_for[name], scale) for name, scale in scales.items()}
+    results = await sweeps(url_for, scales)
     print(f"{'members':>9} {'servers':>7} {'due r/p':>9} {'build s':>7} {'idle ms':>7} {'claim ms':>8} index")
-    for name, scale in (("small", small), ("large", large)):
-        build_s = await build(url_for[name], scale)
-        r = await sweeps(url_for[name], scale)
-        results[name] = r
-        print(f"{scale.members:>9} {scale.guilds:>7} {scale.due_members:>5}/{scale.due_guilds:<3} {build_s:>7.1f} "
+    for name, scale in scales.items():
+        r = results[name]
+        print(f"{scale.members:>9} {scale.guilds:>7} {scale.due_members:>5}/{scale.due_guilds:<3} {built[name]:>7.1f} "
               f"{r['idle_ms']:>7.2f} {r['claim_ms']:>8.1f} {'yes' if r['uses_index'] else 'NO'}")
     ratio = results["large"]["claim_ms"] / results["small"]["claim_ms"]
     print(f"claim time {large.members:,} vs {small.members:,} members, same due rows: {ratio:.2f}x (target <= 1.5)")
