@@ -570,8 +570,10 @@ class CheckInService:
             quiet_over = quiet_hours_end(now, tz, member.quiet_start, member.quiet_end)
             await move_to(quiet_over if local_date(quiet_over, tz) == today else tomorrow)
             return 0
+        # Keyed by Discord ids, never reused, rather than the member row's id, which SQLite hands
+        # on after a deletion (Discord would answer a reused key's nonce with the earlier DM).
         await enqueue(conn, NewOutboxItem(
-            dedupe_key=f"reminder:{member.member_id}:{today.isoformat()}", kind=REMINDER_KIND,
+            dedupe_key=f"reminder:{member.guild_id}:{member.user_id}:{today.isoformat()}", kind=REMINDER_KIND,
             target="dm", target_id=member.user_id,
             message=self.reminder_message(member.guild_id, due.checkin_channel_id),
             guild_id=member.guild_id, member_id=member.member_id,

@@ -4,9 +4,9 @@ Celebrations follow the sweep → outbox pattern. Each counter stores its next m
 and the UTC instant of that day's celebration hour in the member's zone
 (`next_celebration_at`, indexed). The sweep reads only rows whose instant has passed and,
 in one transaction, advances the schedule, records the milestone
-(`UNIQUE (period_id, milestone_days)`) and queues the message (`milestone:<period>:<days>`),
-so a restart around the celebration hour cannot celebrate twice and downtime only makes
-a celebration late.
+(`UNIQUE (period_id, milestone_days)`) and queues the message (`milestone:<period>:<days>`,
+the period named with its incarnation: `bot.domain.keys`), so a restart around the
+celebration hour cannot celebrate twice and downtime only makes a celebration late.
 """
 
 from __future__ import annotations
@@ -641,7 +641,7 @@ class RecoveryService:
         description = f" {milestone.description}" if milestone.description else ""
         fields = {"user_id": item.user_id, "label": milestone.label, "name": item.name,
                   "description": description, "day": _long_date(milestone.on)}
-        key = milestone_key(item.period_id, milestone.days)
+        key = milestone_key(item.period_ref, milestone.days)
         if delivery is Delivery.CHANNEL:
             channel_id = ctx.view.guild.celebrations_channel_id
             assert channel_id is not None

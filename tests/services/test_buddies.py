@@ -662,3 +662,51 @@ async def test_matching_avoids_recent_pairs_and_honours_matching_off(
     await services.guild_config.set_buddies(GUILD, matching=True)
     assert await buddies.matching_sweep(clock.now()) == 1
     assert await buddies.are_buddies(GUILD, A, B)
+
+
+# -- an id used again after a deletion ---------------------------------------------------------
+# SQLite gives a new row the id of the newest row if that one was deleted, and the outbox keeps a
+# sent message's key for weeks (exactly-once). A key naming only the row id would match the
+# earlier row's message, and the new message would be dropped as "already sent".
+
+async def test_a_request_after_the_newest_request_was_deleted_reaches_its_target(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    await buddies.request(GUILD, A, B)
+    assert await services.privacy.forget(GUILD, A)  # A's request goes with A's data
+    outcome = await buddies.request(GUILD, C, D)
+    assert outcome.delivery is Delivery.SENT
+    assert len(texts(notifier, D, REQUEST_TEXT)) == 1
+
+
+async def test_a_yes_after_the_newest_request_was_deleted_is_told(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    assert await services.privacy.forget(GUILD, B)  # the answered request goes with B's data
+    await pair(buddies, A, C)
+    assert len(texts(notifier, A, "said yes")) == 2
+
+
+async def test_an_ending_after_the_newest_pair_was_deleted_is_told(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await buddies.end(GUILD, B, A)
+    assert await services.privacy.forget(GUILD, B)  # the ended pair goes with B's data
+    await pair(buddies, A, C)
+    await buddies.end(GUILD, C, A)
+    assert len(texts(notifier, A, "ended your buddy pairing")) == 2
+
+
+async def test_a_match_after_the_newest_pair_was_deleted_is_announced(
+        buddies: BuddyService, services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    for user in (A, B):
+        await buddies.toggle_pool(GUILD, user)
+    clock.set(datetime(2026, 11, 21, 18, 0, tzinfo=UTC))
+    assert await buddies.matching_sweep(clock.now()) == 1
+    await services.outbox.dispatch()
+    assert await services.privacy.forget(GUILD, B)
+    for user in (A, C):
+        await buddies.toggle_pool(GUILD, user)
+    clock.set(datetime(2026, 11, 22, 18, 0, tzinfo=UTC))
+    assert await buddies.matching_sweep(clock.now()) == 1
+    await services.outbox.dispatch()
+    assert [f"<@{C}>" in text for text in texts(notifier, A, "matched")] == [False, True]

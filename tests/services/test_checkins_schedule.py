@@ -422,3 +422,16 @@ async def test_reminder_on_a_fall_back_night_is_sent_once(services: Services, cl
     await walk(services, clock, utc(2026, 11, 1, 9, 0), step=timedelta(minutes=10))
     dms = notifier.dms_to(U)
     assert len(dms) == 1
+
+
+async def test_a_reminder_minutes_after_the_newest_member_deleted_their_data_is_sent(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    # The newcomer's member row takes the deleted member's id; Discord remembers a nonce (made
+    # from the key) for about five minutes and would answer with the earlier reminder.
+    await reminder_at(services, at="12:00", tz="UTC")
+    await walk(services, clock, utc(2026, 11, 21, 12, 0), step=timedelta(minutes=1))
+    assert len(notifier.dms_to(U)) == 1
+    assert await services.privacy.forget(G, U)
+    await reminder_at(services, at="12:02", tz="UTC", user=U2)
+    await walk(services, clock, utc(2026, 11, 21, 12, 3), step=timedelta(minutes=1))
+    assert len(notifier.dms_to(U2)) == 1

@@ -7,9 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from bot.config import Config
-from bot.db.database import Database
+from bot.db.database import Database, bundled_migrations
 from bot.db.recovery import milestone_key
 from bot.domain.clock import FakeClock
+from bot.domain.localtime import to_utc_text
+from bot.domain.messages import OutgoingMessage
 from bot.domain.recovery import Celebrate, Visibility
 from bot.errors import ConflictError, InvalidInputError, NotFoundError
 from bot.services.container import Services, build_services
@@ -524,7 +526,7 @@ async def test_sweep_with_a_claim_raced_by_a_command_does_nothing(services: Serv
     await services.recovery.slip(G, A)  # reschedules the counter in between
     assert await services.recovery.repo.apply_claims([claim], clock.now()) == 0
     assert await db.fetch_value("SELECT count(*) FROM outbox WHERE dedupe_key = ?",
-                                (milestone_key(due[0].period_id, 7),)) == 0
+                                (milestone_key(due[0].period_ref, 7),)) == 0
 
 
 async def test_no_celebrations_in_a_server_the_bot_left(services: Services, notifier: RecordingNotifier,
@@ -545,3 +547,52 @@ async def test_deleting_the_member_removes_everything(services: Services, db: Da
     await db.execute("DELETE FROM members WHERE user_id = ?", (A,))
     for table in ("recovery_counters", "recovery_periods"):
         assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 0
+
+
+async def test_a_counter_started_after_the_newest_was_removed_is_celebrated(
+        services: Services, notifier: RecordingNotifier) -> None:
+    # SQLite gives the new counter's period the removed one's id; the outbox still holds the
+    # key of the milestone already sent for it.
+    await services.recovery.start(G, A, "2026-11-20", name="alcohol")
+    await services.scheduler.run_all_once()
+    await services.recovery.remove(G, A, "alcohol")
+    await services.recovery.start(G, A, "2026-11-20", name="gambling")
+    await services.scheduler.run_all_once()
+    assert ["gambling" in d.message.content for d in notifier.dms_to(A)] == [False, True]
+
+
+async def test_a_public_post_queued_before_the_upgrade_is_still_withdrawn_by_narrowing(
+        config: Config, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    # A database at schema 12, before dedupe keys named a row's incarnation: a 7-day post is
+    # waiting to be retried under the key the earlier code gave it.
+    t = to_utc_text(clock.now())
+    async with Database(config.database_path) as old:
+        await old.migrate([m for m in bundled_migrations() if m.version <= 12])
+        async with old.transaction() as conn:
+            await conn.execute("INSERT INTO guilds (guild_id, celebrations_channel_id, joined_at, updated_at) "
+                               "VALUES (?, ?, ?, ?)", (G, CHANNEL, t, t))
+            await conn.execute("INSERT INTO members (member_id, guild_id, user_id, created_at, last_active_at) "
+                               "VALUES (1, ?, ?, ?, ?)", (G, A, t, t))
+            await conn.execute(
+                "INSERT INTO recovery_counters (counter_id, member_id, guild_id, name, name_key, visibility, "
+                "celebrate, next_milestone_days, next_celebration_at, created_at, updated_at) "
+                "VALUES (1, 1, ?, 'recovery', 'recovery', 'server', 'channel', 14, ?, ?, ?)",
+                (G, "2026-11-28T10:00:00+00:00", t, t))
+            await conn.execute("INSERT INTO recovery_periods (period_id, counter_id, member_id, start_date, "
+                               "created_at) VALUES (1, 1, 1, '2026-11-14', ?)", (t,))
+            await conn.execute("INSERT INTO recovery_celebrations (period_id, member_id, milestone_days, "
+                               "local_date, delivery, created_at) VALUES (1, 1, 7, '2026-11-21', 'channel', ?)",
+                               (t,))
+            await conn.execute(
+                "INSERT INTO outbox (dedupe_key, kind, guild_id, member_id, target, target_id, payload, attempts, "
+                "not_before, created_at) VALUES ('milestone:1:7', 'milestone', ?, 1, 'channel', ?, ?, 1, ?, ?)",
+                (G, CHANNEL, OutgoingMessage(f"🎉 <@{A}> has reached **7 days**").to_json(),
+                 to_utc_text(clock.now() + timedelta(minutes=5)), t))
+    async with Database(config.database_path) as db:
+        await db.migrate()
+        services = build_services(config, db, clock, notifier)
+        await services.recovery.update_settings(G, A, "recovery", visibility="private")
+        clock.advance(timedelta(minutes=10))
+        await services.scheduler.run_all_once()
+        assert notifier.sent == []
+        assert await db.fetch_value("SELECT status FROM outbox WHERE dedupe_key = 'milestone:1:7'") == "cancelled"
