@@ -113,16 +113,29 @@ class CelebrationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimBasis:
+    """What a sweep's decision rests on: the member's choices and where the server celebrates."""
+
+    visibility: Visibility
+    celebrate: Celebrate
+    celebrations_channel_id: int | None
+    guild_left: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """The sweep's decision about one due counter, applied atomically with the others.
 
-    `expected_due_at` guards against a command having rescheduled the counter between
-    the sweep's read and its write: the claim then does nothing.
+    `expected_due_at` and `basis` guard against a command having changed the counter (its
+    schedule, its visibility or how it is celebrated) or the server's celebrations between
+    the sweep's read and its write: the claim then does nothing, and the counter, still
+    due, is decided again on what is true now.
     """
 
     counter_id: int
     expected_due_at: datetime
     schedule: Schedule | None
+    basis: ClaimBasis
     celebration: CelebrationRecord | None = None
     message: NewOutboxItem | None = None
     not_before: datetime | None = None
@@ -376,10 +389,16 @@ class RecoveryRepository:
         async with self.db.transaction() as conn:
             for claim in claims:
                 days, due = _schedule_params(claim.schedule)
+                basis = claim.basis
+                # Checked under the write lock, in the statement that takes the claim: a
+                # counter made private a moment ago is never celebrated in public.
                 cursor = await conn.execute(
                     "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ? "
-                    "WHERE counter_id = ? AND next_celebration_at = ?",
-                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at)))
+                    "WHERE counter_id = ? AND next_celebration_at = ? AND visibility = ? AND celebrate = ? "
+                    "AND EXISTS (SELECT 1 FROM guilds g WHERE g.guild_id = recovery_counters.guild_id "
+                    "AND g.celebrations_channel_id IS ? AND (g.left_at IS NOT NULL) = ?)",
+                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at), basis.visibility.value,
+                     basis.celebrate.value, basis.celebrations_channel_id, basis.guild_left))
                 if cursor.rowcount != 1 or claim.celebration is None:
                     continue
                 c = claim.celebration

@@ -25,6 +25,7 @@ from bot.db.outbox import NewOutboxItem
 from bot.db.recovery import (
     CelebrationRecord,
     Claim,
+    ClaimBasis,
     CounterChangedError,
     CounterExistsError,
     CounterRecord,
@@ -590,10 +591,11 @@ class RecoveryService:
 
     async def sweep(self, now: datetime) -> int:
         """Celebrate due milestones: claim, record and queue in one transaction per batch."""
-        contexts: dict[int, _GuildContext] = {}
         recorded = 0
         for _ in range(SWEEP_MAX_ROUNDS):
             due = await self.repo.due(now, SWEEP_BATCH)
+            # Read afresh each round: a claim decided on a server's old settings is refused.
+            contexts: dict[int, _GuildContext] = {}
             claims = []
             for item in due:
                 if item.guild_id not in contexts:
@@ -607,6 +609,8 @@ class RecoveryService:
     def _plan(self, item: ScheduleInput, ctx: _GuildContext, now: datetime) -> Claim:
         """Decide what to do with one due counter (pure: no I/O)."""
         assert item.schedule is not None
+        guild = ctx.view.guild
+        basis = ClaimBasis(item.visibility, item.celebrate, guild.celebrations_channel_id, guild.left_at is not None)
         tz = zone(item.member_timezone or ctx.view.timezone)
         today = local_date(now, tz)
         # Only milestones from the scheduled one on: earlier ones were before the bot was
@@ -617,21 +621,20 @@ class RecoveryService:
             # The member's zone, the hour or the ladder changed: the day has not come yet.
             schedule = schedule_for(item.start, ctx.ladder, after_days=floor, from_day=today, tz=tz,
                                     hour=ctx.hour)
-            return Claim(item.counter_id, item.schedule.due_at, schedule)
+            return Claim(item.counter_id, item.schedule.due_at, schedule, basis)
         hour_today = occurrence_on(today, ctx.hour, tz)
         if now < hour_today:
             # Late after downtime (or the zone moved): wait for today's celebration hour
             # rather than celebrating in the small hours.
-            return Claim(item.counter_id, item.schedule.due_at, Schedule(top.days, hour_today))
+            return Claim(item.counter_id, item.schedule.due_at, Schedule(top.days, hour_today), basis)
         upcoming = next_milestone(item.start, ctx.ladder, after_days=top.days)
         schedule = None if upcoming is None else Schedule(upcoming.days, occurrence_on(upcoming.on, ctx.hour, tz))
-        delivery = celebration_delivery(item.visibility, item.celebrate,
-                                        ctx.view.guild.celebrations_channel_id is not None)
-        if ctx.view.guild.left_at is not None:
+        delivery = celebration_delivery(item.visibility, item.celebrate, guild.celebrations_channel_id is not None)
+        if guild.left_at is not None:
             delivery = Delivery.NONE  # the bot left this server; its data waits for the purge
         record = CelebrationRecord(item.period_id, item.member_id, top.days, top.on, delivery)
         message, not_before = self._message(item, ctx, top, today, delivery, tz, now)
-        return Claim(item.counter_id, item.schedule.due_at, schedule, record, message, not_before)
+        return Claim(item.counter_id, item.schedule.due_at, schedule, basis, record, message, not_before)
 
     def _message(self, item: ScheduleInput, ctx: _GuildContext, milestone: Milestone, today: date,
                  delivery: Delivery, tz: ZoneInfo, now: datetime) -> tuple[NewOutboxItem | None, datetime]:

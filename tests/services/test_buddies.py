@@ -580,6 +580,28 @@ async def test_no_automatic_nudge_about_a_buddy_who_left_the_server(
     assert len(texts(notifier, B, "no longer a member")) == 1
 
 
+async def test_a_buddy_who_stops_sharing_while_the_sweep_decides_is_not_told_about(
+        buddies: BuddyService, services: Services, clock: FakeClock, checkins: FakeCheckIns,
+        notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await services.settings.set_share_checkins(GUILD, A, "buddies")
+    await checkins.mark(A, date(2026, 11, 21))
+    clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    first_read = buddies._due_auto_nudges
+
+    async def read_then_member_acts(now: datetime, pair_ids: Sequence[int]) -> list:  # type: ignore[type-arg]
+        due = await first_read(now, pair_ids)
+        buddies._due_auto_nudges = first_read  # type: ignore[method-assign]
+        assert due  # the sweep saw a nudge due; A's /settings share-checkins commits now
+        await services.settings.set_share_checkins(GUILD, A, "nobody")
+        return due
+
+    buddies._due_auto_nudges = read_then_member_acts  # type: ignore[method-assign]
+    assert await buddies.nudge_sweep(clock.now()) == 0
+    await services.outbox.dispatch()
+    assert texts(notifier, B, NUDGE_TEXT) == []
+
+
 async def test_nudge_sweep_is_idempotent_and_survives_a_lost_send(
         buddies: BuddyService, services: Services, clock: FakeClock, checkins: FakeCheckIns,
         notifier: RecordingNotifier) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import Config
 from bot.db.database import Database, bundled_migrations
-from bot.db.recovery import milestone_key
+from bot.db.recovery import Claim, milestone_key
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import to_utc_text
 from bot.domain.messages import OutgoingMessage
@@ -527,6 +527,52 @@ async def test_sweep_with_a_claim_raced_by_a_command_does_nothing(services: Serv
     assert await services.recovery.repo.apply_claims([claim], clock.now()) == 0
     assert await db.fetch_value("SELECT count(*) FROM outbox WHERE dedupe_key = ?",
                                 (milestone_key(due[0].period_ref, 7),)) == 0
+
+
+def act_before_the_sweep_writes(services: Services, act) -> None:  # noqa: ANN001 - a coroutine function
+    """Run `act` once, after the milestone sweep decided (on what it read) and before it writes."""
+    repo = services.recovery.repo
+    apply_claims = repo.apply_claims
+
+    async def act_then_apply(claims: list[Claim], now: datetime) -> int:
+        if claims:
+            repo.apply_claims = apply_claims  # type: ignore[method-assign]
+            await act()  # e.g. a member's command, committed between the sweep's read and its write
+        return await apply_claims(claims, now)
+
+    repo.apply_claims = act_then_apply  # type: ignore[method-assign]
+
+
+async def test_a_counter_made_private_while_the_sweep_decides_is_never_posted(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await services.guild_config.set_celebrations(G, channel_id=CHANNEL)
+    clock.set(at("2026-11-21T08:00:00"))
+    await services.recovery.start(G, A, "2026-11-14", name="shared", visibility="server")
+    await services.recovery.update_settings(G, A, "shared", celebrate="channel")
+    clock.set(at("2026-11-21T10:00:00"))
+    act_before_the_sweep_writes(
+        services, lambda: services.recovery.update_settings(G, A, "shared", visibility="private"))
+    await services.scheduler.run_all_once()
+    assert notifier.posts_in(CHANNEL) == []
+    # Decided again on what the member chose: "channel" on a private counter is a DM, once.
+    await services.scheduler.run_all_once()
+    await services.scheduler.run_all_once()
+    assert notifier.posts_in(CHANNEL) == []
+    [dm] = notifier.dms_to(A)
+    assert "7 days" in dm.message.content
+
+
+async def test_celebrations_moved_while_the_sweep_decides_go_to_the_new_channel(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    moved = CHANNEL + 1
+    await services.guild_config.set_celebrations(G, channel_id=CHANNEL)
+    await services.recovery.start(G, A, "2026-11-14", visibility="server")
+    await services.recovery.update_settings(G, A, "recovery", celebrate="channel")
+    act_before_the_sweep_writes(services, lambda: services.guild_config.set_celebrations(G, channel_id=moved))
+    await services.scheduler.run_all_once()
+    await services.scheduler.run_all_once()
+    assert notifier.posts_in(CHANNEL) == []
+    assert len(notifier.posts_in(moved)) == 1
 
 
 async def test_no_celebrations_in_a_server_the_bot_left(services: Services, notifier: RecordingNotifier,
