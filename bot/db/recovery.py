@@ -113,6 +113,16 @@ class CelebrationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleBasis:
+    """What a server's celebration times are worked out from: its stored zone and hour, and its own ladder."""
+
+    guild_id: int
+    timezone: str | None
+    celebration_hour: int | None
+    ladder: tuple[int, ...]  # the server's own rungs; empty while it uses the config file's ladder
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimBasis:
     """What a sweep's decision rests on: the member's choices and where the server celebrates."""
 
@@ -362,16 +372,26 @@ class RecoveryRepository:
             "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL")
 
     async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None, Schedule | None]],
-                            now: datetime) -> int:
+                            now: datetime, *, basis: ScheduleBasis) -> int | None:
         """Store recomputed schedules (counter, schedule read, new schedule) in one transaction.
 
         A counter whose schedule is no longer the one read (a slip or a sweep got there
         first) is left alone: its own change was computed from fresher data. Returns how
-        many were stored.
+        many were stored, or None (storing nothing) if the server's zone, hour or ladder is
+        no longer `basis`: a newer change is rescheduling from what is true now, and an
+        older one finishing after it must not put back its times.
         """
         stamp = to_utc_text(now)
         rows = [(*_schedule_params(new), stamp, counter_id, *_schedule_params(old)) for counter_id, old, new in changes]
         async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT timezone, celebration_hour FROM guilds WHERE guild_id = ?", (basis.guild_id,))
+            guild = await cursor.fetchone()
+            cursor = await conn.execute(
+                "SELECT days FROM recovery_milestones WHERE guild_id = ? ORDER BY days", (basis.guild_id,))
+            ladder = tuple(r[0] for r in await cursor.fetchall())
+            if guild is None or (guild[0], guild[1], ladder) != (basis.timezone, basis.celebration_hour, basis.ladder):
+                return None
             cursor = await conn.executemany(
                 "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ?, updated_at = ? "
                 "WHERE counter_id = ? AND next_milestone_days IS ? AND next_celebration_at IS ?", rows)

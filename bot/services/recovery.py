@@ -32,6 +32,7 @@ from bot.db.recovery import (
     LastRungError,
     RecoveryRepository,
     Schedule,
+    ScheduleBasis,
     ScheduleInput,
     milestone_key,
     name_key,
@@ -211,6 +212,12 @@ class _GuildContext:
     @property
     def hour(self) -> time:
         return time(self.view.celebration_hour)
+
+    @property
+    def basis(self) -> ScheduleBasis:
+        guild = self.view.guild
+        return ScheduleBasis(guild.guild_id, guild.timezone, guild.celebration_hour,
+                             self.ladder.days if self.ladder.custom else ())
 
 
 def _clip(text: str, limit: int = 40) -> str:
@@ -558,8 +565,13 @@ class RecoveryService:
 
     async def reschedule_guild(self, guild_id: int) -> int:
         """Recompute every counter's next celebration in a server; return how many changed."""
+        # Forgotten until this run completes: a change arriving meanwhile must not be
+        # skipped as "already done" if this run is refused part-way.
+        self._schedule_basis.pop(guild_id, None)
         ctx = await self._context(guild_id)
         changed = await self._reschedule(await self.repo.schedule_inputs(guild_id=guild_id), ctx)
+        if changed is None:
+            return 0  # the server changed again meanwhile: that change's reschedule stores the times
         self._schedule_basis[guild_id] = (ctx.view.timezone, ctx.view.celebration_hour)
         return changed
 
@@ -568,7 +580,8 @@ class RecoveryService:
         ctx = await self._context(member.guild_id)
         await self._reschedule(await self.repo.schedule_inputs(member_id=member.member_id), ctx)
 
-    async def _reschedule(self, inputs: Sequence[ScheduleInput], ctx: _GuildContext) -> int:
+    async def _reschedule(self, inputs: Sequence[ScheduleInput], ctx: _GuildContext) -> int | None:
+        """Store the schedules `ctx` gives; None if the server's settings moved on meanwhile."""
         now = self.clock.now()
         changes: list[tuple[int, Schedule | None, Schedule | None]] = []
         for item in inputs:
@@ -586,7 +599,10 @@ class RecoveryService:
         # that keeps every other write waiting, nor one per counter.
         stored = 0
         for start in range(0, len(changes), RESCHEDULE_BATCH):
-            stored += await self.repo.set_schedules(changes[start:start + RESCHEDULE_BATCH], now)
+            batch = await self.repo.set_schedules(changes[start:start + RESCHEDULE_BATCH], now, basis=ctx.basis)
+            if batch is None:
+                return None
+            stored += batch
         return stored
 
     async def sweep(self, now: datetime) -> int:

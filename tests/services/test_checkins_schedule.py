@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
+import aiosqlite
 import pytest
 
 from bot.config import Config
 from bot.db.database import Database
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import occurrence_on, zone
+from bot.services import checkins as checkins_service
 from bot.services.checkins import CHECKIN_BUTTON_ID, PLEDGE_BUTTON_ID, load_prompts
 from bot.services.container import Services, build_services
 from tests.support import RecordingNotifier
@@ -370,6 +373,39 @@ async def test_server_zone_change_moves_reminders_of_members_without_their_own(s
     kept = await services.checkins_repo.get_reminder(own.member_id)
     assert moved is not None and moved.next_due_at == utc(2026, 11, 21, 14, 30)
     assert kept is not None and kept.next_due_at == utc(2026, 11, 21, 20, 0)
+
+
+async def test_two_zone_changes_at_once_both_finish_and_the_last_wins(
+        services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A moderator corrects a typo in a big server: the second change starts while the
+    # first is still moving reminders, batch by batch.
+    monkeypatch.setattr(checkins_service, "RESCHEDULE_BATCH", 3)
+    await configure(services, tz="Europe/London")
+    users = [U + i for i in range(10)]
+    for user in users:
+        await services.checkins.set_reminder(G, user, "20:00")  # all follow the server's zone
+    repo = services.checkins_repo
+    move_reminders = repo.move_reminders
+    batches = 0
+
+    async def counted(conn: aiosqlite.Connection, timezone: str, moves: list[tuple[int, datetime]]) -> None:
+        nonlocal batches
+        batches += 1
+        # 10 reminders in batches of 3 are 4 batches a change: far more means they undo each other.
+        assert batches <= 20, "the two zone changes keep undoing each other's batches"
+        await move_reminders(conn, timezone, moves)
+
+    monkeypatch.setattr(repo, "move_reminders", counted)
+    await asyncio.gather(configure(services, tz="Asia/Kolkata"), configure(services, tz="America/New_York"))
+    guild = await services.guilds.get(G)
+    assert guild is not None and guild.timezone == "America/New_York"  # the later command
+    for user in users:
+        member = await services.members.get(G, user)
+        assert member is not None
+        reminder = await repo.get_reminder(member.member_id)
+        assert reminder is not None and reminder.timezone == "America/New_York"
+        assert reminder.next_due_at == utc(2026, 11, 22, 1, 0)  # 20:00 in New York
+    assert await repo.prompt_due_at(G) == utc(2026, 11, 21, 14, 0)  # 09:00 in New York
 
 
 async def test_a_stale_zone_never_sends_at_the_wrong_local_time(services: Services, clock: FakeClock,

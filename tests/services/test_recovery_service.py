@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.config import Config
 from bot.db.database import Database, bundled_migrations
-from bot.db.recovery import Claim, milestone_key
+from bot.db.recovery import Claim, ScheduleInput, milestone_key
 from bot.domain.clock import FakeClock
-from bot.domain.localtime import to_utc_text
+from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.domain.messages import OutgoingMessage
 from bot.domain.recovery import Celebrate, Visibility
 from bot.errors import ConflictError, InvalidInputError, NotFoundError
@@ -288,7 +289,8 @@ async def test_a_server_wide_reschedule_leaves_a_counter_that_changed_meanwhile(
     [read] = await services.recovery.repo.schedule_inputs(guild_id=G)
     await db.execute("UPDATE recovery_counters SET next_celebration_at = '2026-11-22T11:00:00+00:00'")
     stale = [(read.counter_id, read.schedule, None)]
-    assert await services.recovery.repo.set_schedules(stale, services.clock.now()) == 0
+    basis = (await services.recovery._context(G)).basis
+    assert await services.recovery.repo.set_schedules(stale, services.clock.now(), basis=basis) == 0
     assert await db.fetch_value("SELECT next_celebration_at FROM recovery_counters") == "2026-11-22T11:00:00+00:00"
 
 
@@ -573,6 +575,45 @@ async def test_celebrations_moved_while_the_sweep_decides_go_to_the_new_channel(
     await services.scheduler.run_all_once()
     assert notifier.posts_in(CHANNEL) == []
     assert len(notifier.posts_in(moved)) == 1
+
+
+async def test_of_two_zone_changes_at_once_the_later_sets_the_celebration_times(
+        services: Services, clock: FakeClock, db: Database) -> None:
+    for user in (A, B, C):
+        await services.recovery.start(G, user, "2026-11-16")  # 7 days on the 23rd
+    repo = services.recovery.repo
+    schedule_inputs, set_schedules = repo.schedule_inputs, repo.set_schedules
+    reads: list[asyncio.Event] = [asyncio.Event(), asyncio.Event()]
+    tokyo_written = asyncio.Event()
+
+    async def read(**kwargs: int) -> list[ScheduleInput]:
+        inputs = await schedule_inputs(**kwargs)
+        reads[sum(e.is_set() for e in reads)].set()
+        return inputs
+
+    writes = 0
+
+    async def write(changes: list, now: datetime, **kwargs: object) -> int | None:  # type: ignore[type-arg]
+        nonlocal writes
+        writes += 1
+        if writes == 1:  # the first change, computed for Tokyo, ...
+            await reads[1].wait()  # ... stores its times only after the second one read the counters
+            try:
+                return await set_schedules(changes, now, **kwargs)  # type: ignore[arg-type]
+            finally:
+                tokyo_written.set()
+        await tokyo_written.wait()
+        return await set_schedules(changes, now, **kwargs)  # type: ignore[arg-type]
+
+    repo.schedule_inputs = read  # type: ignore[method-assign]
+    repo.set_schedules = write  # type: ignore[method-assign]
+    first = asyncio.create_task(services.guild_config.set_checkins(
+        G, channel_id=CHANNEL, time="09:00", timezone="Asia/Tokyo"))
+    await reads[0].wait()
+    await asyncio.gather(first, services.guild_config.set_checkins(
+        G, channel_id=CHANNEL, time="09:00", timezone="America/New_York"))
+    assert [from_utc_text(r["next_celebration_at"]) for r in await db.fetch_all(
+        "SELECT next_celebration_at FROM recovery_counters")] == [at("2026-11-23T15:00:00")] * 3  # 10:00 in New York
 
 
 async def test_no_celebrations_in_a_server_the_bot_left(services: Services, notifier: RecordingNotifier,
