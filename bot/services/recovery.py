@@ -47,6 +47,7 @@ from bot.domain.localtime import (
     zone,
 )
 from bot.domain.messages import OutgoingMessage
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.domain.recovery import (
     Celebrate,
     Delivery,
@@ -86,7 +87,6 @@ SWEEP_MAX_ROUNDS = 20
 MILESTONE_KIND = "milestone"
 
 # Characters that would turn a counter name into markup, a mention or a link in a public post.
-_NAME_FORBIDDEN = re.compile(r"[<>@*_~|`\\\[\]]")
 _SPACES = re.compile(r"\s+")
 
 # -- member-facing wording produced here (validation and celebrations) -------------------
@@ -99,7 +99,7 @@ DATE_FUTURE = ("{day} is still ahead in your time zone ({tz}), where today is {t
 DATE_TOO_EARLY = "Please choose a date from 1900 onwards."
 NAME_EMPTY = "A counter name needs at least one letter or number."
 NAME_TOO_LONG = f"Counter names can be up to {NAME_MAX} characters."
-NAME_CHARACTERS = ("Counter names can't contain these characters: < > @ * _ ~ | ` \\ [ ] — they "
+NAME_CHARACTERS = (f"Counter names can't contain these characters: {MARKUP_CHARACTERS} — they "
                    "would turn into formatting or mentions. Something like `alcohol` or `self-harm free` works.")
 TOO_MANY = f"You already have {MAX_COUNTERS} counters, which is as many as I can keep for one person."
 NO_COUNTERS = "You don't have a counter yet. Start one with `/recovery start`."
@@ -110,6 +110,9 @@ START_BEFORE_SLIP = ("Your last slip is recorded on {slip}, so this count can st
 SLIP_BEFORE_START = ("This count started on {start}, so a slip can be recorded from that day on. "
                      "If the start date itself needs changing, use `/recovery start` with the right date.")
 DESCRIPTION_TOO_LONG = f"A milestone description can be up to {DESCRIPTION_MAX} characters."
+DESCRIPTION_CHARACTERS = (f"A milestone description is plain words: no web addresses, and none of {MARKUP_CHARACTERS} "
+                          "— they would turn into links, formatting or mentions. Something like `One whole month!` "
+                          "works.")
 RUNG_RANGE = f"Milestones are a number of days from 1 to {MAX_RUNG_DAYS:,}."
 NO_SUCH_RUNG = "There's no {days}-day milestone on this server's ladder."
 LADDER_FULL = (f"This server's ladder already has {MAX_RUNGS} milestones, which is as many as I keep. "
@@ -236,7 +239,7 @@ def clean_counter_name(text: str | None) -> str:
         raise InvalidInputError(NAME_EMPTY)
     if len(name) > NAME_MAX:
         raise InvalidInputError(NAME_TOO_LONG)
-    if _NAME_FORBIDDEN.search(name):
+    if has_markup(name):
         raise InvalidInputError(NAME_CHARACTERS)
     return name
 
@@ -263,6 +266,9 @@ def clean_description(text: str | None) -> str | None:
     cleaned = _SPACES.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text)).strip()
     if len(cleaned) > DESCRIPTION_MAX:
         raise InvalidInputError(DESCRIPTION_TOO_LONG)
+    # It goes out in public celebrations under the bot's name: plain words only.
+    if has_link(cleaned) or has_markup(cleaned):
+        raise InvalidInputError(DESCRIPTION_CHARACTERS)
     return cleaned or None
 
 
@@ -657,7 +663,7 @@ class RecoveryService:
         if delivery is Delivery.NONE:
             return None, now
         late = milestone.on < today
-        description = f" {milestone.description}" if milestone.description else ""
+        description = f" {escape_markup(milestone.description)}" if milestone.description else ""
         fields = {"user_id": item.user_id, "label": milestone.label, "name": item.name,
                   "description": description, "day": _long_date(milestone.on)}
         key = milestone_key(item.period_ref, milestone.days)

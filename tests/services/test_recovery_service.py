@@ -259,6 +259,16 @@ async def test_ladder_add_remove_reset(services: Services) -> None:
     assert (await services.recovery.ladder(G + 1)).days == default  # other servers untouched
 
 
+@pytest.mark.parametrize("description", ["[Prize](https://evil.example)", "@everyone one week!", "<@&1> party",
+                                         "See https://evil.example", "Join discord.gg/abc", "**bold**"])
+async def test_a_milestone_description_that_could_pass_for_something_else_is_refused(
+        services: Services, description: str) -> None:
+    # Descriptions go out in public celebrations under the bot's name.
+    with pytest.raises(InvalidInputError):
+        await services.recovery.add_milestone(G, 45, description)
+    assert 45 not in (await services.recovery.ladder(G)).days
+
+
 async def test_the_last_rung_stays(services: Services) -> None:
     for days in (1, 3, 7, 14, 30, 60, 90, 180, 270):
         await services.recovery.remove_milestone(G, days)
