@@ -105,5 +105,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     services.privacy.hold_while(services.recovery.members_counting)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
+    if ops is not None:  # the crisis numbers' age crosses its limit while a bot keeps running for months
+        ops.watch(lambda now: services.crisis.freshness_finding())
     guild_config.on_change(services.crisis.on_guild_change)
     return services
