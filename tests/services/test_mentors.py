@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -348,6 +349,30 @@ async def test_a_quiet_mentee_who_shares_brings_one_gentle_dm_outside_quiet_hour
     row = await services.db.fetch_one("SELECT local_date, created_at FROM mentor_nudges")
     assert row is not None and row["local_date"] == "2027-01-14" and row["created_at"].startswith("2027-01-14T08:00")
     assert sent.message.content.count(NUDGE_TEXT) == 1 and texts(notifier, MENTEE, NUDGE_TEXT) == []
+
+
+async def test_a_mentee_who_stops_sharing_while_the_sweep_decides_is_not_told_about(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await everyone_in_london(services)
+    clock.set(london(2027, 1, 11, 9, 0))
+    await mentoring(services)
+    await services.mentors.share(G, MENTEE, checkins=True)
+    await services.checkins.check_in(G, MENTEE, mood=3)
+    clock.set(london(2027, 1, 14, 9, 0))  # two whole quiet days: a nudge is due
+    mentors = services.mentors
+    first_read = mentors._due_nudges
+
+    async def read_then_mentee_acts(now: datetime, mentorship_ids: Sequence[int]) -> list:  # type: ignore[type-arg]
+        due = await first_read(now, mentorship_ids)
+        mentors._due_nudges = first_read  # type: ignore[method-assign]
+        assert due  # the sweep saw a nudge due; the mentee's /mentor share commits now
+        await mentors.share(G, MENTEE, checkins=False)
+        return due
+
+    mentors._due_nudges = read_then_mentee_acts  # type: ignore[method-assign]
+    assert await mentors.nudge_sweep(clock.now()) == 0
+    await services.outbox.dispatch()
+    assert texts(notifier, MENTOR, NUDGE_TEXT) == []
 
 
 async def test_no_nudge_about_a_mentee_who_does_not_share(services: Services, clock: FakeClock,
