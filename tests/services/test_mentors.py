@@ -302,6 +302,28 @@ async def test_either_side_ends_kindly(services: Services, notifier: RecordingNo
         await services.mentors.end(G, MENTOR, MENTEE)
 
 
+async def test_a_request_after_the_newest_request_was_deleted_reaches_its_mentor(
+        services: Services, notifier: RecordingNotifier) -> None:
+    # SQLite gives the next request the deleted one's id; its DM must not pass for the old one.
+    await services.mentors.offer(G, MENTOR)
+    await services.mentors.offer(G, THIRD)
+    first = await services.mentors.request(G, MENTEE, MENTOR, "hi")
+    await services.privacy.forget(G, MENTEE)
+    second = await services.mentors.request(G, OTHER, THIRD, "hello")
+    assert second.request_id == first.request_id  # the id was reused
+    assert second.delivery is Delivery.SENT and len(texts(notifier, THIRD, REQUEST_TEXT)) == 1
+
+
+async def test_an_ending_after_the_newest_mentorship_was_deleted_is_told(
+        services: Services, notifier: RecordingNotifier) -> None:
+    await mentoring(services)
+    await services.mentors.end(G, MENTEE, MENTOR)  # the mentor is told, under the mentorship's key
+    await services.privacy.forget(G, MENTEE)        # the mentorship row goes with the mentee
+    await mentoring(services, MENTOR, OTHER)        # the next mentorship takes its id
+    await services.mentors.end(G, OTHER, MENTOR)
+    assert len(texts(notifier, MENTOR, "has ended your mentorship")) == 2
+
+
 async def test_end_withdraws_your_own_request_and_points_to_decline_for_theirs(services: Services) -> None:
     await services.mentors.offer(G, MENTOR)
     await services.mentors.request(G, MENTEE, MENTOR)
