@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.localtime import to_utc_text
 from bot.fakediscord import FakeDiscord, Message, User
+from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import BotProcess, Community, run_cli
 
 T = TypeVar("T")
@@ -203,9 +204,29 @@ class LiveKindred:
     # -- acting as members -----------------------------------------------------------------
 
     async def run(self, command: str, *, user: User, **options: Any) -> Message:
-        """Run a slash command as `user` in the community's server; return the bot's reply."""
-        handle = await self.fake.slash(command, user=user, guild=options.pop("guild", self.community.guild), **options)
-        return await handle.reply(timeout=20)
+        """Run a slash command as `user` in the community's server; return the bot's reply.
+
+        The bot's clock runs at normal speed meanwhile: its time limits (how long a command may
+        wait for the database's write lock, Discord's deadline) are on its clock, and at the
+        cruising rate a loaded machine's pause would spend them and make a member's command fail.
+        """
+        guild = options.pop("guild", self.community.guild)
+        rate = self.clock.rate
+        if rate > 1:
+            self._set_rate(1)
+        try:
+            handle = await self.fake.slash(command, user=user, guild=guild, **options)
+            reply = await handle.reply(timeout=20)
+        finally:
+            if rate > 1:
+                self._set_rate(rate)
+        assert reply.text != DATABASE_TROUBLE, f"{command} was refused: the database was busy"
+        return reply
+
+    def _set_rate(self, rate: float) -> None:
+        """Change how fast the bot's clock runs, from (about) where it is now."""
+        pace_heartbeats(self.fake, rate)
+        self.clock.jump(self.clock.now() + timedelta(seconds=1), rate)
 
     async def sent_at(self, message: Message) -> datetime:
         """When the bot's outbox recorded sending `message` (its clock; it records once Discord answered)."""
