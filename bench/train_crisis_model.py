@@ -24,29 +24,62 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import re
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.domain.crisis.detection import Detector  # noqa: E402
-from bot.domain.crisis.model import RiskModel, digest, train  # noqa: E402
+from bot.domain.crisis.model import FeatureSet, RiskModel, digest, learned_cues, train  # noqa: E402
 
 RULES = ROOT / "data" / "crisis_phrases.toml"
 EXAMPLES = ROOT / "tests" / "domain" / "crisis" / "own_examples.tsv"
-AUTHORED = [ROOT / "tests" / "domain" / "crisis" / "authored" / f"{name}.toml" for name in ("xa", "xb")]
+AUTHORED_DIR = ROOT / "tests" / "domain" / "crisis" / "authored"
+TRAIN_WRITERS = ("xa", "xb")
+AUTHORED = [AUTHORED_DIR / f"{name}.toml" for name in TRAIN_WRITERS]
 MODEL = ROOT / "data" / "crisis_model.json"
-# Chosen by cross-set measurement (bench/README.md, "Round 2"): an alert from nothing needs
-# p >= 0.8; raising a rules' tier 1-2 needs 0.6; a rules' tier 1-2 alert is vetoed only
-# when p(tier >= 1) < 0.1.
-THRESHOLD_NEW = 0.8
-THRESHOLD_UP = 0.6
-VETO = 0.1
-L2 = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How the model is trained and used.
+
+    Chosen by cross-set measurement (bench/README.md, "Round 2"): an alert from nothing needs
+    p >= 0.8; raising a rules' tier 1-2 needs 0.6; a rules' tier 1-2 alert is vetoed only
+    when p(tier >= 1) < 0.1.
+    """
+
+    threshold_new: float = 0.8
+    threshold_up: float = 0.6
+    veto: float = 0.1
+    l2: float = 30.0
+    epochs: int = 30
+    pos_weight: Mapping[int, float] = field(default_factory=dict)
+    # Train on every message, not only those a concept or cue wakes, and wake the model on
+    # its own cue words: words whose weight for tier >= 2 or tier 3 is at least `cue_min`.
+    train_every: bool = False
+    cue_min: float | None = None
+    feature_set: FeatureSet = FeatureSet()
+
+    def key(self) -> str:
+        """Return the settings as text (part of the model's source digest)."""
+        text = f"{self.threshold_new} {self.threshold_up} {self.veto} {self.l2}"
+        # Round 2's settings keep round 2's text, so its model is not made stale by the
+        # settings gaining fields; any other choice is spelled out in full.
+        if self == Settings(self.threshold_new, self.threshold_up, self.veto, self.l2):
+            return text
+        weights = " ".join(f"{k}:{v}" for k, v in sorted(self.pos_weight.items()))
+        return (f"{text} {self.epochs} {weights} {self.train_every} {self.cue_min} "
+                f"{self.feature_set.key()}")
+
+
+SETTINGS = Settings()
 _MEASURED = re.compile(r"^\[measured\]\n.*?(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
 
 
@@ -80,7 +113,7 @@ def source_digest(rules: Path = RULES, examples: Path = EXAMPLES,
     report and explain, and change nothing the model learns, so editing them must not make
     the model stale.
     """
-    settings = f"{THRESHOLD_NEW} {THRESHOLD_UP} {VETO} {L2}"
+    settings = SETTINGS.key()
     rules_text = _MEASURED.sub("", rules.read_text(encoding="utf-8"))
     # Comment lines in the examples are notes about batches, not examples.
     examples_text = "".join(line for line in examples.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -91,9 +124,14 @@ def source_digest(rules: Path = RULES, examples: Path = EXAMPLES,
 
 def fit(rows: Sequence[tuple[int, str]], detector: Detector, *, version: str, src: str) -> RiskModel:
     """Train a model on (tier, text) rows with the features `detector` gives."""
-    feats = [(detector.features(text), tier) for tier, text in rows]
-    return train([(f, t) for f, t in feats if f], version=version, source_digest=src,
-                 threshold_new=THRESHOLD_NEW, threshold_up=THRESHOLD_UP, veto=VETO, l2=L2)
+    s = SETTINGS
+    feats = [(detector.features(text, every=s.train_every, fs=s.feature_set), tier) for tier, text in rows]
+    model = train([(f, t) for f, t in feats if f], version=version, source_digest=src,
+                  threshold_new=s.threshold_new, threshold_up=s.threshold_up, veto=s.veto, l2=s.l2,
+                  epochs=s.epochs, pos_weight=s.pos_weight, feature_set=s.feature_set)
+    if s.cue_min is not None:
+        model = dataclasses.replace(model, cue_words=learned_cues(model, s.cue_min))
+    return model
 
 
 def build(rules: Path = RULES, examples: Path = EXAMPLES,
