@@ -31,11 +31,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.eval_crisis import Rate, Report, evaluate, load_cases  # noqa: E402
-from bench.train_crisis_model import AUTHORED_DIR, RULES, Settings, load_examples  # noqa: E402
+from bench.train_crisis_model import (  # noqa: E402
+    AUTHORED_DIR,
+    RULES,
+    SETTINGS,
+    TRAIN_WRITERS,
+    Settings,
+    load_examples,
+)
 from bot.domain.crisis.detection import Detector  # noqa: E402
 from bot.domain.crisis.model import FeatureSet, RiskModel, learned_cues, train  # noqa: E402
 
-DEV_WRITERS = ("xa", "xb", "xc", "xd", "xe", "xg", "xi")
+DEV_WRITERS = TRAIN_WRITERS  # every writer the shipped model learns from; never xf, xh
 METRICS = ("tier3", "tier2", "any_alert3", "hard_fp", "abuse", "es_self", "exact")
 
 
@@ -71,7 +78,7 @@ class Harness:
         return [(f, t) for f, t in rows if f]
 
     def fold_model(self, leave_out: str | None, s: Settings) -> RiskModel:
-        key = (leave_out, dataclasses.replace(s, cue_min=None).key())
+        key = (leave_out, dataclasses.replace(s, cue_min=None, cue_share=0.0, cue_count=1).key())
         if key not in self._models:
             self._models[key] = train(
                 self.rows(leave_out, s), version=f"cv-{leave_out}", source_digest="cv",
@@ -79,7 +86,8 @@ class Harness:
                 epochs=s.epochs, pos_weight=s.pos_weight, feature_set=s.feature_set)
         model = self._models[key]
         if s.cue_min is not None:
-            model = dataclasses.replace(model, cue_words=learned_cues(model, s.cue_min))
+            model = dataclasses.replace(model, cue_words=learned_cues(model, s.cue_min, self.rows(leave_out, s),
+                                                                      s.cue_share, s.cue_count))
         return model
 
     def measure(self, detector: Detector, writer: str) -> Report:
@@ -153,13 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     h = Harness(Path(args.rules))
-    base = dataclasses.replace(Settings(), train_every=args.every)
+    base = dataclasses.replace(SETTINGS, train_every=args.every or SETTINGS.train_every)
     print(f"rules {h.rules_only.version}; writers {', '.join(h.writers)}; own examples {len(h.own)}")
     rules = h.rules_alone()
     print(line("rules alone", rules))
     if args.per_writer:
         print(per_writer(rules))
-    settings = [] if args.skip_base else [("shipped settings", base)]
+    settings = [] if args.skip_base else [("round 2 settings", Settings()), ("shipped settings", base)]
     settings += [(f"cue_min {v}", dataclasses.replace(base, cue_min=v)) for v in args.cue_min]
     settings += [(f"pos2 {v}", dataclasses.replace(base, pos_weight={**base.pos_weight, 2: v})) for v in args.pos2]
     settings += [(f"l2 {v}", dataclasses.replace(base, l2=v)) for v in args.l2]

@@ -199,6 +199,7 @@ class _Seen:
     found: dict[str, list[tuple[int, int]]]
     said_safe: bool
     learned_cue: tuple[int, int] | None = None  # the first of the model's own cue words
+    anchored: bool = True  # False: only a cue word of the model's woke it (the rules stay silent)
 
 
 @dataclass(slots=True)
@@ -898,15 +899,19 @@ class Detector:
             candidates = sorted({i for lit in found_literals for i in self._by_literal[lit]}
                                 | set(self._always)) if found_literals else []
         wakes = self._wakes_model if cues else self._wakes_rules
-        if learned is None and not any(wakes[i] and self._patterns[i][2].search(norm) for i in candidates):
+        anchored = any(wakes[i] and self._patterns[i][2].search(norm) for i in candidates)
+        if not anchored and learned is None:
             return None
 
         # Remove idioms, hypotheticals and protective phrases (offsets are kept, so
-        # sentences stay aligned), then look for every concept in what is left.
+        # sentences stay aligned), then look for every concept in what is left. Without an
+        # anchor only the model may speak, and idioms hide risk words it does not need
+        # hidden (it learned their context); skipping them keeps the many ordinary
+        # messages a cue word of the model's wakes cheap.
         notes: list[str] = []
         spans: list[tuple[int, int]] = []
         about_self = self._mod["about_self"].search(norm) is not None
-        for idiom_id, pattern, to_end in self._idioms:
+        for idiom_id, pattern, to_end in self._idioms if anchored else ():
             if to_end and about_self:
                 continue  # "if someone took ... asking for me": not a hypothetical
             for m in pattern.finditer(norm):
@@ -922,7 +927,7 @@ class Detector:
             name, _, pattern = self._patterns[i]
             found.setdefault(name, []).extend((m.start(), m.end()) for m in pattern.finditer(text2))
         found = {name: sorted(spans) for name, spans in found.items() if spans}
-        return _Seen(text2, notes, found, bool(protective), learned)
+        return _Seen(text2, notes, found, bool(protective), learned, anchored)
 
     def _context(self, raw: str, seen: _Seen) -> _Context:
         """Return the context modifiers of a message (computed once, used by every hit)."""
@@ -944,6 +949,8 @@ class Detector:
     def _rule_hits(self, seen: _Seen, ctx: _Context) -> list[_Hit]:
         """Return every rule that fired, with its modifiers applied."""
         text2, found = seen.text, seen.found
+        if not found:  # every rule needs a concept (a cue word of the model's woke this one)
+            return []
         # A concept told as a past story supports no rule ("six months since I last thought
         # about dying. Thanks everyone" is thanks, not a goodbye).
         live = {name: [s for s in spans if _past_frame(text2, s[0], s[1], ctx.thoughts, ctx.past) is None]
@@ -974,14 +981,14 @@ class Detector:
             self._apply_modifiers(hit, text2, ctx)
         return hits
 
-    def _model_features(self, seen: _Seen, ctx: _Context, rule_tier: int, fs: FeatureSet,
+    def _model_features(self, seen: _Seen, ctx: _Context | None, rule_tier: int, fs: FeatureSet,
                         raw: str) -> frozenset[str]:
-        context = [name for name, on in (
-            ("past", bool(ctx.past) or bool(ctx.thoughts)), ("media", ctx.media is not None),
-            ("humour", ctx.humour is not None), ("serious", ctx.serious is not None),
-            ("slang", ctx.slang is not None), ("third_party", bool(ctx.frames)),
-            ("quote", '"' in seen.text), ("question", "?" in seen.text), ("safe", seen.said_safe),
-        ) if on]
+        """Return the model's features; without `ctx`, those that do not depend on context."""
+        context = [] if ctx is None else [name for name, on in zip(_CONTEXT_FEATURES, (
+            bool(ctx.past) or bool(ctx.thoughts), ctx.media is not None, ctx.humour is not None,
+            ctx.serious is not None, ctx.slang is not None, bool(ctx.frames),
+            '"' in seen.text, "?" in seen.text, seen.said_safe,
+        ), strict=True) if on]
         return features(_WORD.findall(seen.text), seen.found, context, rule_tier, fs, raw)
 
     def features(self, text: str, *, every: bool = False, fs: FeatureSet | None = None) -> frozenset[str]:
@@ -993,7 +1000,7 @@ class Detector:
         if seen is None:
             return frozenset()
         ctx = self._context(text, seen)
-        hits = self._rule_hits(seen, ctx)
+        hits = self._rule_hits(seen, ctx) if seen.anchored else []
         fs = fs or (self._model.feature_set if self._model is not None else FeatureSet())
         return self._model_features(seen, ctx, max((h.tier for h in hits), default=0), fs, text)
 
@@ -1002,8 +1009,15 @@ class Detector:
         seen = self._analyse(text, cues=self._model is not None)
         if seen is None:
             return self._nothing()
+        if not seen.anchored and (seen.said_safe or self._model is None or not self._model.could_alert_from_nothing(
+                self._model_features(seen, None, 0, self._model.feature_set, text), _CONTEXT_UNKNOWN)):
+            # Only one of the model's own cue words ("tonight", "sitting") woke it; the rules
+            # need an anchor concept, so only the model may alert. Most such messages are
+            # ordinary chat: skip the context when even the most alarming one could not
+            # make the model alert (an upper bound, so no alert is ever lost).
+            return self._nothing()
         ctx = self._context(text, seen)
-        hits = self._rule_hits(seen, ctx)
+        hits = self._rule_hits(seen, ctx) if seen.anchored else []
         found = seen.found
         # What wakes the model: a risk concept it may speak about, or a cue word; never
         # where the author says they are safe (the rules still do).
@@ -1012,7 +1026,7 @@ class Detector:
             woke = tuple(sorted(self._model_needs.intersection(found)))
             if not woke and self._cue is not None and self._cue in found:
                 woke = (self._cue,)
-            if not woke and seen.learned_cue is not None:
+            if not seen.anchored:  # only where the rules saw nothing (a relapse alone stays the rules')
                 woke = (_LEARNED_CUE,)
         if not hits and not woke:
             return self._nothing()
@@ -1153,6 +1167,9 @@ class Detector:
 
 # The name an alert gives when one of the model's own cue words woke it.
 _LEARNED_CUE = "model_cue"
+# The context the model is told about, as features ("m:past" ...), in _model_features' order.
+_CONTEXT_FEATURES = ("past", "media", "humour", "serious", "slang", "third_party", "quote", "question", "safe")
+_CONTEXT_UNKNOWN = tuple(f"m:{name}" for name in _CONTEXT_FEATURES)
 # What the learned model's alerts are called: a tier-3 escalation reads as a plan, tier 2 as
 # ideation (so jokes, quotes and past stories lower or drop it like any ideation).
 _MODEL_RULES = {

@@ -127,6 +127,18 @@ class RiskModel:
         feats = tuple(feats)
         return {k: head.score(feats) for k, head in self.heads.items()}
 
+    def could_alert_from_nothing(self, feats: Iterable[str], unknown: Iterable[str]) -> bool:
+        """Return whether an alert from nothing is possible: the features known so far plus
+        any of `unknown` that would raise the score (an upper bound; never a false "no")."""
+        feats = tuple(feats)
+        for k in (2, 3):
+            head = self.heads[k]
+            z = head.bias + sum(head.weights.get(f, 0.0) for f in feats)
+            z += sum(max(0.0, head.weights.get(f, 0.0)) for f in unknown)
+            if _sigmoid(z) >= self.threshold_new:
+                return True
+        return False
+
     def tier(self, scores: Mapping[int, float], rule_tier: int) -> tuple[int, float]:
         """Return the tier the model gives (0, 2 or 3) over the rules' tier, and its probability."""
         threshold = self.threshold_new if rule_tier == 0 else self.threshold_up
@@ -236,7 +248,24 @@ def train(examples: Sequence[tuple[frozenset[str], int]], *, version: str, sourc
     return RiskModel(version, source_digest, heads, threshold_new, threshold_up, veto, feature_set=feature_set)
 
 
-def learned_cues(model: RiskModel, min_weight: float) -> frozenset[str]:
-    """Return the words whose own weight for tier >= 2 or tier 3 is at least `min_weight`."""
-    return frozenset(f[2:] for k in (2, 3) for f, w in model.heads[k].weights.items()
-                     if f.startswith("w:") and w >= min_weight)
+def learned_cues(model: RiskModel, min_weight: float,
+                 examples: Sequence[tuple[frozenset[str], int]] = (), min_share: float = 0.0,
+                 min_count: int = 1) -> frozenset[str]:
+    """Return the words whose own weight for tier >= 2 or tier 3 is at least `min_weight`.
+
+    With `examples`, a word must also be mostly risk where it occurs: at least `min_share`
+    of the training messages holding it are tier >= 2, and there must be `min_count` of
+    them. Everyday words ("ok", "work", "friday") can carry weight beside risk, and a word
+    seen once says little; waking the model on them would cost every ordinary message.
+    """
+    words = {f[2:] for k in (2, 3) for f, w in model.heads[k].weights.items() if f.startswith("w:") and w >= min_weight}
+    if not examples:
+        return frozenset(words)
+    seen: dict[str, list[int]] = {}
+    for feats, tier in examples:
+        for f in feats:
+            if f.startswith("w:") and f[2:] in words:
+                counts = seen.setdefault(f[2:], [0, 0])
+                counts[0] += tier >= 2
+                counts[1] += 1
+    return frozenset(w for w, (risk, total) in seen.items() if risk >= min_share * total and total >= min_count)
