@@ -182,10 +182,15 @@ class OutboxRepository:
         return [(r["outbox_id"], r["target"], r["target_id"]) for r in rows]
 
     async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
-        """Return how many pending messages are due at `now`, and the earliest instant one was due."""
+        """Return how many messages are waiting — due at `now`, or failed and waiting to be tried
+        again — and since when the oldest has been owed.
+
+        A retry moves a row's next try forward, so a message failing for half an hour would
+        otherwise never look late: a retried one counts from when it was queued.
+        """
         row = await self.db.fetch_one(
-            "SELECT count(*) AS waiting, min(not_before) AS oldest FROM outbox "
-            "WHERE status = 'pending' AND not_before <= ?", (to_utc_text(now),))
+            "SELECT count(*) AS waiting, min(CASE WHEN attempts > 0 THEN created_at ELSE not_before END) AS oldest "
+            "FROM outbox WHERE status = 'pending' AND (not_before <= ? OR attempts > 0)", (to_utc_text(now),))
         assert row is not None
         return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])
 

@@ -70,6 +70,7 @@ from bot.domain.crisis.templates import (
     TemplateKey,
     template_for,
 )
+from bot.domain.health import Finding
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -585,6 +586,11 @@ class CrisisService:
     def data_freshness(self) -> DataFreshness:
         """Return how old the crisis numbers in memory are today (UTC), by the service's clock."""
         return data_freshness(self.directory, self.clock.now().astimezone(UTC).date())
+
+    def freshness_finding(self) -> Finding:
+        """The crisis data's age as a health finding (for the ops channel: stale data needs a human)."""
+        fresh = self.data_freshness()
+        return Finding("crisis data", not fresh.stale, fresh.describe())
 
     def suggest_countries(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
         """Return (name, code) of directory countries matching what the member typed."""

@@ -100,7 +100,7 @@ def test_no_banned_phrase_in_labels(templates: CrisisTemplates, lang: Language) 
         assert not hits, f"[{lang}] {label}: {hits}"
 
 
-@pytest.mark.parametrize(("lang", "key"), [(lg, k) for lg in Language for k in DM_KEYS])
+@pytest.mark.parametrize(("lang", "key"), [(lg, k) for lg in Language for k in sorted(DM_KEYS)])
 def test_dm_shape(templates: CrisisTemplates, lang: Language, key: TemplateKey) -> None:
     raw = templates.raw(key, lang)
     # Short and human: 2-4 sentences (";" and ":" joined clauses count as sentences here).
