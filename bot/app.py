@@ -72,6 +72,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.recovery",
     "cogs.buddies",
     "cogs.crisis",
+    "cogs.coping",
 )
 
 

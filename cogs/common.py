@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -46,3 +47,19 @@ def channel_mention(channel_id: int | None) -> str:
 def role_mention(role_id: int | None) -> str:
     """Mention a role by id (replies never ping: allowed mentions are none), or say none."""
     return f"<@&{role_id}>" if role_id else "none"
+
+
+def _walk(components: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(components, Mapping):
+        yield components
+        for key in ("components", "component"):
+            yield from _walk(components.get(key))
+    elif isinstance(components, list):
+        for component in components:
+            yield from _walk(component)
+
+
+def modal_values(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return the text inputs of a modal submission by custom id (action rows or labels)."""
+    return {c["custom_id"]: str(c.get("value") or "") for c in _walk(data.get("components"))
+            if "custom_id" in c and "value" in c}

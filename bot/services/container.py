@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.db.buddies import BuddyRepository
 from bot.db.checkins import CheckInRepository
+from bot.db.coping import CopingRepository
 from bot.db.crisis import CrisisRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
@@ -20,6 +21,7 @@ from bot.scheduling.ops import OpsNotices
 from bot.scheduling.scheduler import SweepScheduler
 from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
+from bot.services.coping import COPING_FILE, CopingService, load_coping_texts
 from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
@@ -50,6 +52,7 @@ class Services:
     recovery: RecoveryService
     buddies: BuddyService
     crisis: CrisisService
+    coping: CopingService
     metrics: Metrics
 
 
@@ -71,6 +74,10 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
                               load_prompts(config.data_file("prompts.toml")), metrics=metrics)
     buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
+    coping_repo = CopingRepository(db)
+    coping = CopingService(db, coping_repo, outbox, clock, load_coping_texts(config.data_file(COPING_FILE)))
+    # /mystats shows urges surfed beside check-ins; a hard check-in offers the member's plan.
+    checkins.urge_summary = coping.urge_summary
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
         members=members, guilds=guilds, outbox_repo=outbox_repo,
@@ -84,7 +91,8 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         buddies=buddies,
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
-                             load_crisis_data(config), metrics=metrics),
+                             load_crisis_data(config), metrics=metrics, plans=coping.plan),
+        coping=coping,
         metrics=metrics,
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts, oldest_due=checkins_repo.earliest_prompt_due)
@@ -105,5 +113,6 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     services.privacy.hold_while(services.recovery.members_counting)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
+    scheduler.register("urge-checkbacks", coping.sweep_checkbacks, oldest_due=coping_repo.earliest_checkback_due)
     guild_config.on_change(services.crisis.on_guild_change)
     return services

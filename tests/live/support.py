@@ -25,7 +25,7 @@ import glob
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -121,6 +121,8 @@ class LiveKindred:
     proc: BotProcess
     clock: LiveClock
     database: Path
+    # Every process started for this bot (the fixture stops them all and reads their logs).
+    processes: list[BotProcess] = field(default_factory=list)
 
     # -- the database, read as an operator would (read-only; the bot keeps writing) ----------
 
@@ -182,6 +184,21 @@ class LiveKindred:
     async def approach(self, due: datetime) -> None:
         """Jump to just before `due`, slowed down so that how late the bot is can be measured in seconds."""
         await self.jump(due - APPROACH, APPROACH_RATE)
+
+    async def restart(self, at: datetime) -> None:
+        """Stop the bot cleanly and start it again with its clock at `at` (later than now).
+
+        Only for a test of exactly-once across a restart: everything else at this level must
+        happen in one process that stays up.
+        """
+        await self.idle()
+        code = await self.proc.stop()
+        assert code == 0, f"the bot exited with {code} on SIGTERM"
+        self.clock.jump(at)  # a process started now begins at `at`
+        self.proc = BotProcess(self.fake, self.proc.env)
+        self.processes.append(self.proc)
+        await self.proc.start()
+        await self.proc.wait_ready()
 
     async def cli(self, *args: str) -> tuple[int, str]:
         """Run `python -m bot *args` as the operator would, on the bot's clock and configuration."""
