@@ -27,6 +27,7 @@ from bot.services.guild_config import GuildConfigService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Metrics, Notifier, NullMetrics
 from bot.services.privacy import PrivacyService
+from bot.services.pulse import BuddyPulse, CheckInPulse, PulseService, UrgePulse
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
 
@@ -53,6 +54,7 @@ class Services:
     buddies: BuddyService
     crisis: CrisisService
     coping: CopingService
+    pulse: PulseService
     metrics: Metrics
 
 
@@ -72,12 +74,16 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
                               load_prompts(config.data_file("prompts.toml")), metrics=metrics)
-    buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
+    buddy_repo = BuddyRepository(db)
+    buddies = BuddyService(db, buddy_repo, members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
     coping_repo = CopingRepository(db)
     coping = CopingService(db, coping_repo, outbox, clock, load_coping_texts(config.data_file(COPING_FILE)))
     # /mystats shows urges surfed beside check-ins; a hard check-in offers the member's plan.
     checkins.urge_summary = coping.urge_summary
+    pulse = PulseService(guild_config, clock)
+    for provider in (CheckInPulse(checkins_repo), UrgePulse(coping_repo), BuddyPulse(buddy_repo)):
+        pulse.register(provider)
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
         members=members, guilds=guilds, outbox_repo=outbox_repo,
@@ -93,6 +99,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
                              load_crisis_data(config), metrics=metrics, plans=coping.plan),
         coping=coping,
+        pulse=pulse,
         metrics=metrics,
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts, oldest_due=checkins_repo.earliest_prompt_due)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,6 +57,9 @@ async def test_coping_commands_are_synced_with_the_spec_names(fake_discord: Fake
     assert (options["minutes"]["min_value"], options["minutes"]["max_value"]) == (5, 60)
     assert not any(o.get("required") for o in options.values())
     assert sorted(o["name"] for o in commands["plan"]["options"]) == ["edit", "show"]
+    pulse = next(o for o in commands["config"]["options"] if o["name"] == "pulse")
+    assert [(o["name"], o["min_value"], o["max_value"], o.get("required", False)) for o in pulse["options"]] == [
+        ("weeks", 4, 26, False)]
 
 
 async def test_an_urge_gets_halt_answers_and_one_check_back_dm_that_quiet_hours_do_not_hold(
@@ -236,3 +239,39 @@ async def test_crisis_shows_the_members_own_plan_first_and_nobody_elses(
     assert "Sam, my sponsor" not in others.text and "Your plan" not in others.text
     assert "999" in others.text
 
+
+async def test_config_pulse_is_for_moderators_private_and_counts_only(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
+    fake, guild, mod = fake_discord, community.guild, community.mod
+    services = kindred.services
+    # Last week (Monday 9 November 2026): ten members check in (five good weeks, five low) and surf
+    # urges. The week before: Alice and Bob only, so that week shows "fewer than 5".
+    members = [fake.add_user(f"member{n}") for n in range(10)]
+    for user in members:
+        fake.add_member(guild, user)
+    clock.set(datetime(2026, 11, 3, 12, 0, tzinfo=UTC))
+    for user in (community.alice, community.bob):
+        await services.checkins.check_in(guild.id, user.id, mood=1, craving=9)
+    clock.set(datetime(2026, 11, 10, 12, 0, tzinfo=UTC))
+    for n, user in enumerate(members):
+        await services.checkins.check_in(guild.id, user.id, mood=4 if n % 2 else 2, craving=2)
+        await services.coping.start_urge(guild.id, user.id, minutes=5)
+    clock.set(datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+
+    hidden = await (await fake.slash("/config pulse", user=community.alice, guild=guild,
+                                     bypass_permissions=True)).reply()
+    assert hidden.ephemeral and "Manage Server" in hidden.text and not hidden.attachments
+
+    reply = await (await fake.slash("/config pulse", user=mod, guild=guild, weeks=4)).reply()
+    assert reply.ephemeral
+    assert "4 whole weeks" in reply.text and "fewer than 5" in reply.text
+    week_of_2nd = [line.split() for line in reply.text.splitlines() if line.startswith("2 Nov")]
+    week_of_9th = [line.split() for line in reply.text.splitlines() if line.startswith("9 Nov")]
+    assert week_of_2nd[0] == ["2", "Nov", "fewer", "than", "5", "0", "0"]  # checked in, urges, buddy pairs
+    assert week_of_9th[0] == ["9", "Nov", "10", "10", "0"]
+    assert "Mood: low 5 · middle 0 · good 5" in reply.text
+    assert "Craving: 10 (not split" in reply.text  # all ten in one band: saying so would tell anyone's
+    png = reply.attachment("kindred-pulse.png")
+    assert png.data.startswith(b"\x89PNG")
+    named = [u for u in (community.alice, community.bob, *members) if u.name in reply.text or str(u.id) in reply.text]
+    assert named == [], "the pulse names no one"
