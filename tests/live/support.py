@@ -7,8 +7,9 @@ that instant at once and then run 60 times faster; rewriting it jumps the runnin
 forward (wall and monotonic together). The test process itself, and the fake Discord, stay
 on the real clock.
 
-Nothing here runs a sweep by hand or restarts the bot: if a scheduled behaviour shows up,
-the running process's own scheduler made it happen.
+Nothing here runs a sweep by hand: if a scheduled behaviour shows up, the running process's
+own scheduler made it happen. The bot is never restarted either, except by `restart(at)` in the
+one test that proves a scheduled message goes out once across a restart (the urge check-back).
 
 Facts this relies on (measured with Python 3.11-3.13, discord.py 2.x, APScheduler 3.x):
 - Timed waits in *threads* never time out under libfaketime, so discord.py's heartbeat
