@@ -7,38 +7,50 @@ number that can be worked out by adding or subtracting shown numbers, is about n
 about at least 5 members.** Concretely:
 
 * A weekly cell about 1-4 members is not shown ("fewer than 5"); a cell about nobody is 0.
-* A period total of a figure that adds up over weeks (urges surfed) would give away the
-  hidden weeks by subtraction (total - shown weeks = hidden weeks). It is shown only if no
-  week is hidden, or if the hidden weeks are together about at least 5 members and their sum
-  pins none of them down — complementary suppression of the total whenever subtracting
-  would reveal a hidden week (one hidden week, hidden weeks about fewer than 5 members in
-  all, or hidden weeks that must each be exactly 1).
+* A period total of a figure that adds up over weeks (urges surfed) is shown only when no
+  week of the period is hidden. Otherwise it would give hidden weeks away by subtraction:
+  total minus the shown weeks is the hidden ones, and the totals of two periods (12 weeks
+  and 13, or this week's pulse and last week's) differ by exactly the week one has more.
 * A spread (members by mood band) partitions a week's members, so its bands add up to the
   shown weekly count: hiding one small band would reveal it by subtraction. Small bands are
   merged instead with a neighbour until every group is about 0 or at least 5 members, so the
   shown groups always add up to the whole and nothing hidden remains to subtract. A week
   whose members would all fall in one group is not split at all (that would tell each of
   them apart from no one: everyone's band). If the week's count is hidden, so is its spread.
-* Adjacent weeks share no hidden cell: a difference between two weeks can only be taken
-  where both are shown, so it never uncovers a hidden cell. The week in progress is never
-  shown (see `complete_weeks`), so the figures do not move while a moderator watches.
+* Differences between weeks. Members who checked in two weeks count in both, a buddy pair
+  active in both weeks counts in both: subtracting one week from the other cancels them, so
+  the difference is about exactly the members who are counted in one week and not the other
+  ("6 members, then 7" is about the one who joined). Two weeks whose difference is about 1-4
+  members are both hidden ("not shown"), and so are two spreads in which any band, or bands
+  added up, differ by 1-4 members (then the week is shown without a split). Urges are
+  different events each week, so their difference is about everyone counted in either week.
+* Every pulse shows the same thing for a week, whichever period is asked for: a week is
+  compared with every week up to `COMPARED_WEEKS - 1` before or after it (so `protect` is
+  given that many weeks before the period shown), and only the counts of those weeks decide
+  whether it is shown. Weeks further apart are never in one pulse. The week in progress is
+  never shown (see `complete_weeks`), so the figures do not move while a moderator watches.
 
 What this cannot stop, and no count can: someone who knows everything about all but one
-member can subtract. Shown numbers are exact counts, as the SPEC asks; they carry no names
-and no one member's data.
+member can subtract. Nor does it compare pulses taken at different times: a past week can
+still change (a check-in may be recorded up to 7 days late; a member who deletes their data
+leaves every week they were in), and weeks half a year apart are never compared. Shown
+numbers are exact counts, as the SPEC asks; they carry no names and no one member's data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import combinations
 
 from bot.domain.localtime import local_date, occurrence_on, zone
 
 K_MIN = 5
 WEEKS_MIN, WEEKS_MAX, WEEKS_DEFAULT = 4, 26, 12
+# Weeks fewer than this apart are compared with each other: every pair any one pulse can show.
+COMPARED_WEEKS = WEEKS_MAX
 MIDNIGHT = time(0, 0)
 
 
@@ -92,6 +104,10 @@ class PulseWeeks:
     def __len__(self) -> int:
         return len(self.weeks)
 
+    def last(self, count: int) -> PulseWeeks:
+        """Return the last `count` weeks."""
+        return PulseWeeks(self.timezone, self.weeks[len(self.weeks) - count:])
+
 
 def complete_weeks(now: datetime, tz_name: str, count: int) -> PulseWeeks:
     """Return the last `count` whole weeks (Monday-Sunday, server zone) before the week in progress.
@@ -118,12 +134,23 @@ class FigureKind(StrEnum):
     ACTIVE = "active"    # things in effect during the week (buddy pairs, mentorships); no total
 
 
+Unit = tuple[Hashable, frozenset[int]]
+"""Something a figure counts, under a key that names it in every week, with the members it is about."""
+
+
 @dataclass(frozen=True, slots=True)
 class PulseCell:
-    """One week of a figure: the number, and the members it is about (never shown)."""
+    """One week of a figure: the number, and the members it is about (never shown).
+
+    `units` says what the number counts (needed for ACTIVE figures; a MEMBERS figure counts its
+    members): a difference between two weeks is about the members of the units only one of
+    them counts. Without units, an ACTIVE figure's difference is taken to be about the members
+    only one week has, which misses a pair replaced by another between the same members.
+    """
 
     value: int
     members: frozenset[int]
+    units: frozenset[Unit] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,29 +201,35 @@ def count_events(key: str, label: str, weeks: PulseWeeks, rows: Iterable[tuple[i
 def count_active(key: str, label: str, weeks: PulseWeeks,
                  things: Iterable[tuple[datetime, datetime | None, Iterable[int]]]) -> PulseFigure:
     """Build an ACTIVE figure from (began, ended or None, member ids) of each thing (a pair, a mentorship)."""
-    counts = [0] * len(weeks)
-    members: list[set[int]] = [set() for _ in weeks.weeks]
-    for began, ended, who in things:
-        ids = set(who)
+    units: list[set[Unit]] = [set() for _ in weeks.weeks]
+    for n, (began, ended, who) in enumerate(things):
+        unit = (n, frozenset(who))
         for i, week in enumerate(weeks.weeks):
             if began < week.end_at and (ended is None or ended > week.start_at):
-                counts[i] += 1
-                members[i] |= ids
-    return PulseFigure(key, label, FigureKind.ACTIVE,
-                       tuple(PulseCell(n, frozenset(m)) for n, m in zip(counts, members, strict=True)))
+                units[i].add(unit)
+    return PulseFigure(key, label, FigureKind.ACTIVE, tuple(
+        PulseCell(len(u), frozenset().union(*(m for _, m in u)), frozenset(u)) for u in units))
 
 
 # -- what moderators see -----------------------------------------------------------------------
 
+class Hidden(StrEnum):
+    """Why a week of a figure is not shown."""
+
+    FEW = "few"          # about fewer than K members
+    CHANGE = "change"    # its difference from another week would be about fewer than K members
+
+
 @dataclass(frozen=True, slots=True)
 class ShownFigure:
-    """A figure as shown: None where a week is about fewer than K members."""
+    """A figure as shown: None where a week is hidden, and why."""
 
     key: str
     label: str
     kind: FigureKind
     cells: tuple[int | None, ...]
-    total: int | None  # EVENTS only: None when it would reveal hidden weeks (or for other kinds)
+    total: int | None  # EVENTS only, and only when no week is hidden
+    hidden: tuple[Hidden | None, ...]  # why each week is hidden (None where shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,19 +278,62 @@ def _shown_cell(cell: PulseCell, k: int) -> int | None:
     return cell.value if len(cell.members) >= k else None
 
 
-def _shown_figure(figure: PulseFigure, k: int) -> ShownFigure:
-    cells = tuple(_shown_cell(c, k) for c in figure.cells)
-    total = None
+def _units(cell: PulseCell) -> dict[Hashable, frozenset[int]]:
+    if cell.units is None:
+        return {m: frozenset((m,)) for m in cell.members}
+    return dict(cell.units)
+
+
+def difference_about(kind: FigureKind, a: PulseCell, b: PulseCell) -> frozenset[int]:
+    """Return the members the difference between two weeks of a figure is about."""
+    if kind is FigureKind.EVENTS:
+        # Different events each week: the difference depends on everyone counted in either.
+        return a.members | b.members
+    units_a, units_b = _units(a), _units(b)
+    changed = units_a.keys() ^ units_b.keys()
+    return frozenset().union(*(units_a[u] if u in units_a else units_b[u] for u in changed))
+
+
+def _close_difference(a: PulseCell, b: PulseCell, k: int) -> bool:
+    """Whether the difference between two weeks of a MEMBERS or ACTIVE figure is about 1 to k-1 members."""
+    if a.units is None or b.units is None:
+        # Counted members: the difference is about those in one week only. Counting them
+        # without building the set keeps a large server's pulse quick.
+        if abs(len(a.members) - len(b.members)) >= k:
+            return False
+        changed = len(a.members) + len(b.members) - 2 * len(a.members & b.members)
+        return 0 < changed < k
+    return 0 < len(difference_about(FigureKind.ACTIVE, a, b)) < k
+
+
+def _compared(count: int, compare: int) -> Iterable[tuple[int, int]]:
+    """Pairs of week indices fewer than `compare` apart."""
+    for i in range(count):
+        for j in range(i + 1, min(count, i + compare)):
+            yield i, j
+
+
+def _hidden_cells(figure: PulseFigure, k: int, compare: int) -> list[Hidden | None]:
+    hidden = [None if _shown_cell(c, k) is not None else Hidden.FEW for c in figure.cells]
     if figure.kind is FigureKind.EVENTS:
-        hidden = [c for c, s in zip(figure.cells, cells, strict=True) if s is None]
-        members: frozenset[int] = frozenset().union(*(c.members for c in hidden))
-        rest = sum(c.value for c in hidden)  # what total minus the shown weeks gives away
-        # Shown only if that rest is about at least k members, and does not pin any hidden week
-        # down: every hidden week counts at least 1, so a rest equal to the number of hidden
-        # weeks would say each was exactly 1 (and one hidden week would be the rest itself).
-        if not hidden or (len(members) >= k and len(hidden) >= 2 and rest > len(hidden)):
-            total = sum(c.value for c in figure.cells)
-    return ShownFigure(figure.key, figure.label, figure.kind, cells, total)
+        # Both weeks shown means both about no one or at least k: so is their difference.
+        return hidden
+    # Only the weeks' own counts decide (not whether the other week is shown in the end), so a
+    # week shows the same in every period it is part of.
+    for i, j in _compared(len(figure.cells), compare):
+        if hidden[i] is not Hidden.FEW and hidden[j] is not Hidden.FEW and _close_difference(
+                figure.cells[i], figure.cells[j], k):
+            hidden[i] = hidden[j] = Hidden.CHANGE
+    return hidden
+
+
+def _shown_figure(figure: PulseFigure, hidden: Sequence[Hidden | None], show: int) -> ShownFigure:
+    last = tuple(hidden[-show:])
+    cells = tuple(None if h else c.value for c, h in zip(figure.cells[-show:], last, strict=True))
+    total = None
+    if figure.kind is FigureKind.EVENTS and not any(last):
+        total = sum(c for c in cells if c is not None)
+    return ShownFigure(figure.key, figure.label, figure.kind, cells, total, last)
 
 
 def merge_bands(bands: Sequence[frozenset[int]], k: int = K_MIN) -> tuple[ShownGroup, ...]:
@@ -283,33 +359,115 @@ def merge_bands(bands: Sequence[frozenset[int]], k: int = K_MIN) -> tuple[ShownG
     return tuple(ShownGroup(first, last, len(m)) for first, last, m in groups)
 
 
-def _shown_spread(spread: PulseSpread, of: ShownFigure | None, of_cells: Sequence[PulseCell] | None,
-                  k: int) -> ShownSpread:
-    weeks: list[tuple[ShownGroup, ...] | None] = []
+def _comparable(a: Sequence[ShownGroup], b: Sequence[ShownGroup]) -> list[frozenset[int]]:
+    """Every set of bands whose count can be read, by adding groups, from both of two weeks' groups."""
+    cuts = sorted({g.last for g in a} & {g.last for g in b})
+    blocks = [range(first, last + 1) for first, last in zip([0, *(c + 1 for c in cuts[:-1])], cuts, strict=True)]
+    return [frozenset(band for block in chosen for band in block)
+            for n in range(1, len(blocks) + 1) for chosen in combinations(blocks, n)]
+
+
+def _bitsets(weeks: Sequence[Sequence[frozenset[int]]]) -> list[list[int]]:
+    """Return each week's bands as bit sets over the members in any of them (fast to intersect and count)."""
+    index = {m: n for n, m in enumerate(sorted(frozenset().union(*(band for bands in weeks for band in bands))))}
+    size = (len(index) + 7) // 8
+    result = []
+    for bands in weeks:
+        row = []
+        for band in bands:
+            bits = bytearray(size)
+            for member in band:
+                n = index[member]
+                bits[n >> 3] |= 1 << (n & 7)
+            row.append(int.from_bytes(bits, "little"))
+        result.append(row)
+    return result
+
+
+def _close_spreads(a: Sequence[int], b: Sequence[int], sets: list[frozenset[int]], k: int) -> bool:
+    """Whether some band set (of `sets`) holds members that differ between two weeks by 1 to k-1.
+
+    `a` and `b` are the two weeks' bands as bit sets (see `_bitsets`).
+    """
+    size_a = [band.bit_count() for band in a]
+    size_b = [band.bit_count() for band in b]
+    # A band set's difference is at least how much its counts differ: if that is k or more for
+    # every set, no need to look at who moved.
+    if all(abs(sum(size_a[x] for x in chosen) - sum(size_b[x] for x in chosen)) >= k for chosen in sets):
+        return False
+    # How many members went from each band (or from not checking in: None) to each band (or None);
+    # a band set's difference is everyone who crossed its border. The bands of a week partition
+    # its members, so those only in one week are what its bands hold beyond the intersections.
+    moved: dict[tuple[int | None, int | None], int] = {}
+    into = [0] * len(b)
+    for x, band_a in enumerate(a):
+        stayed = 0
+        for y, band_b in enumerate(b):
+            n = (band_a & band_b).bit_count()
+            stayed += n
+            into[y] += n
+            if x != y and n:
+                moved[(x, y)] = n
+        moved[(x, None)] = size_a[x] - stayed
+    for y in range(len(b)):
+        moved[(None, y)] = size_b[y] - into[y]
+    for chosen in sets:
+        crossed = sum(n for (x, y), n in moved.items() if (x in chosen) != (y in chosen))
+        if 0 < crossed < k:
+            return True
+    return False
+
+
+def _shown_spread(spread: PulseSpread, of: PulseFigure | None, hidden: Sequence[Hidden | None], k: int,
+                  compare: int, show: int) -> ShownSpread:
+    count = len(spread.cells)
+    # Each week's own groups, from its own counts: where its count is shown by size and the bands
+    # do partition its members (otherwise nothing is shown rather than a guess).
+    own: list[tuple[ShownGroup, ...] | None] = [None] * count
     for i, bands in enumerate(spread.cells):
-        if of is None or of_cells is None or of.cells[i] is None:
-            weeks.append(None)
+        if of is None or hidden[i] is Hidden.FEW:
             continue
         union: frozenset[int] = frozenset().union(*bands)
-        if union != of_cells[i].members or sum(len(b) for b in bands) != len(union):
-            weeks.append(None)  # not a partition of the week's members: show nothing rather than guess
-            continue
-        weeks.append(merge_bands(bands, k))
+        if union == of.cells[i].members and sum(len(band) for band in bands) == len(union):
+            own[i] = merge_bands(bands, k)
+    # Two weeks' spreads in which some bands differ by 1-4 members: neither is split.
+    whole: set[int] = set()
+    bits = _bitsets([bands if own[i] is not None else () for i, bands in enumerate(spread.cells)])
+    for i, j in _compared(count, compare):
+        groups_i, groups_j = own[i], own[j]
+        if groups_i is None or groups_j is None or len(groups_i) == 1 or len(groups_j) == 1:
+            continue  # a week not split can only be compared whole: its count, protected above
+        if _close_spreads(bits[i], bits[j], _comparable(groups_i, groups_j), k):
+            whole.update((i, j))
+    weeks: list[tuple[ShownGroup, ...] | None] = []
+    for i in range(count - show, count):
+        groups = own[i]
+        if groups is None or hidden[i] is not None:
+            weeks.append(None)
+        elif i in whole and len(groups) > 1:
+            weeks.append((ShownGroup(0, len(spread.bands) - 1, sum(g.value for g in groups)),))
+        else:
+            weeks.append(groups)
     return ShownSpread(spread.key, spread.label, spread.of, spread.bands, tuple(weeks))
 
 
 def protect(weeks: PulseWeeks, figures: Sequence[PulseFigure], spreads: Sequence[PulseSpread] = (),
-            k: int = K_MIN) -> ShownPulse:
-    """Return what may be shown of the figures and spreads (see the module docstring for the rule)."""
+            k: int = K_MIN, *, show: int | None = None, compare: int = COMPARED_WEEKS) -> ShownPulse:
+    """Return what may be shown of the last `show` weeks (default all) (see the module docstring for the rule).
+
+    For every pulse to show a week the same way, `weeks` should start `compare - 1` weeks before
+    the first week shown (or at the first week there is data for).
+    """
+    show = len(weeks) if show is None else show
+    if not 1 <= show <= len(weeks):
+        raise ValueError(f"cannot show {show} of {len(weeks)} weeks")
     for key, cells in [(f.key, f.cells) for f in figures] + [(s.key, s.cells) for s in spreads]:
         if len(cells) != len(weeks):
             raise ValueError(f"pulse figure {key!r} has {len(cells)} weeks, expected {len(weeks)}")
-    shown = tuple(_shown_figure(f, k) for f in figures)
-    by_key = {f.key: (s, f) for s, f in zip(shown, figures, strict=True)}
-    shown_spreads = []
-    for spread in spreads:
-        pair = by_key.get(spread.of)
-        if pair is not None and pair[1].kind is not FigureKind.MEMBERS:
-            pair = None
-        shown_spreads.append(_shown_spread(spread, pair[0] if pair else None, pair[1].cells if pair else None, k))
-    return ShownPulse(weeks, shown, tuple(shown_spreads), k)
+    hidden = {f.key: _hidden_cells(f, k, compare) for f in figures}
+    shown = tuple(_shown_figure(f, hidden[f.key], show) for f in figures)
+    by_key = {f.key: f for f in figures if f.kind is FigureKind.MEMBERS}
+    nothing = [Hidden.FEW] * len(weeks)
+    shown_spreads = tuple(_shown_spread(s, by_key.get(s.of), hidden[s.of] if s.of in by_key else nothing, k,
+                                        compare, show) for s in spreads)
+    return ShownPulse(weeks.last(show), shown, shown_spreads, k)

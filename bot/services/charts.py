@@ -149,15 +149,20 @@ BAND_COLOURS = {  # spreads: low to high, by how many bands there are
 MERGED_COLOUR = "#8c8c8c"
 LINE_COLOURS = ("#4a6fa5", "#8e5ea2", "#3a8f78", "#c0762e", "#555555")
 HIDDEN_MARK = "<5"
+CHANGED_MARK = "-"
 
 
 def pulse_request(pulse: ShownPulse) -> dict[str, Any]:
     """Describe a protected pulse for the chart child: shown counts and week dates, nothing else."""
+    def why(key: str) -> list[str | None]:
+        figure = pulse.figure(key)
+        return [None if h is None else h.value for h in figure.hidden] if figure else [None] * len(pulse.weeks)
+
     spreads = [{"label": s.label, "bands": list(s.bands),
                 "weeks": [None if groups is None else [[g.first, g.last, g.value] for g in groups]
-                          for groups in s.weeks]} for s in pulse.spreads]
-    lines = [{"label": f.label, "values": list(f.cells)} for f in pulse.figures if f.key not in
-             {s.of for s in pulse.spreads}]
+                          for groups in s.weeks], "hidden": why(s.of)} for s in pulse.spreads]
+    lines = [{"label": f.label, "values": list(f.cells), "hidden": why(f.key)} for f in pulse.figures
+             if f.key not in {s.of for s in pulse.spreads}]
     first = pulse.weeks.weeks[0].start
     return {"kind": "pulse", "k": pulse.k,
             "title": f"Community pulse: {len(pulse.weeks)} weeks from {first.day} {MONTHS[first.month - 1]} {first.year}",
@@ -209,8 +214,9 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
         draw.text((left, p_top), label, fill=TEXT_COLOUR, font=label_font, anchor="la")
         return y_of
 
-    def hidden(i: int, y: float) -> None:
-        draw.text((x_of(i), y - 2 * s), HIDDEN_MARK, fill=AXIS_COLOUR, font=tick_font, anchor="mb")
+    def hidden(i: int, y: float, why: Sequence[str | None] | None) -> None:
+        mark = CHANGED_MARK if why and why[i] == "change" else HIDDEN_MARK
+        draw.text((x_of(i), y - 2 * s), mark, fill=AXIS_COLOUR, font=tick_font, anchor="mb")
 
     for p, spread in enumerate(spreads):
         totals = [sum(g[2] for g in w) for w in spread["weeks"] if w]
@@ -218,7 +224,7 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
         colours = BAND_COLOURS.get(len(spread["bands"]), LINE_COLOURS)
         for i, groups in enumerate(spread["weeks"]):
             if groups is None:
-                hidden(i, y_of(0))
+                hidden(i, y_of(0), spread.get("hidden"))
                 continue
             base = 0
             for first, last, value in groups:
@@ -243,7 +249,7 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
             _plot(draw, points, x_of, y_of, colour, width=2 * s, marker=3 * s)
             for i, v in enumerate(points):
                 if v is None:
-                    hidden(i, y_of(0))
+                    hidden(i, y_of(0), line.get("hidden"))
             y = p_top + 20 * s + j * 16 * s
             draw.rectangle([(right + 14 * s, y), (right + 24 * s, y + 10 * s)], fill=colour)
             draw.text((right + 30 * s, y + 5 * s), str(line["label"])[:18], fill=TEXT_COLOUR, font=tick_font,
@@ -252,8 +258,11 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
     for i in _tick_days(weeks):
         draw.text((x_of(i), bottom_all + 6 * s), _label(weeks[i], with_year=i == 0), fill=TEXT_COLOUR,
                   font=tick_font, anchor="ma")
-    draw.text((right + 14 * s, bottom_all + 6 * s), f"{HIDDEN_MARK}: fewer than {request.get('k', 5)} members",
-              fill=AXIS_COLOUR, font=tick_font, anchor="la")
+    k = request.get("k", 5)
+    draw.text((right + 14 * s, bottom_all + 6 * s), f"{HIDDEN_MARK}: fewer than {k} members", fill=AXIS_COLOUR,
+              font=tick_font, anchor="la")
+    draw.text((right + 14 * s, bottom_all + 20 * s), f"{CHANGED_MARK}: not shown (a change of <{k})", fill=AXIS_COLOUR,
+              font=tick_font, anchor="la")
     image = image.resize((WIDTH, PULSE_HEIGHT), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)

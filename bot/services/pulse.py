@@ -13,6 +13,7 @@ urges surfed and active buddy pairs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from bot.db.checkins import CheckInRepository
 from bot.db.coping import CopingRepository
 from bot.domain.clock import Clock
 from bot.domain.pulse import (
+    COMPARED_WEEKS,
     WEEKS_MAX,
     WEEKS_MIN,
     PulseFigure,
@@ -51,7 +53,10 @@ class PulseProvider(Protocol):
     """Something that adds figures to `/config pulse`."""
 
     async def pulse_figures(self, guild_id: int, weeks: PulseWeeks) -> Sequence[PulseFigure | PulseSpread]:
-        """Return this feature's figures for a server's weeks (one cell per week, oldest first)."""
+        """Return this feature's figures for a server's weeks (one cell per week, oldest first).
+
+        The weeks start before the period the moderator asked for (see `protect`): count them all.
+        """
         ...
 
 
@@ -141,7 +146,9 @@ class PulseService:
         if isinstance(weeks, bool) or not WEEKS_MIN <= weeks <= WEEKS_MAX:
             raise InvalidInputError(WEEKS_INVALID)
         view = await self.guild_config.view(guild_id)
-        span = complete_weeks(self.clock.now(), view.timezone, weeks)
+        # Each week is compared with the weeks before it that any pulse could show beside it, so
+        # every pulse shows a week the same way, whatever period is asked for.
+        span = complete_weeks(self.clock.now(), view.timezone, weeks + COMPARED_WEEKS - 1)
         figures: list[PulseFigure] = []
         spreads: list[PulseSpread] = []
         for provider in self._providers:
@@ -150,7 +157,8 @@ class PulseService:
                     spreads.append(item)
                 else:
                     figures.append(item)
-        shown = protect(span, figures, spreads)
+        # Comparing every pair of weeks takes a large server's pulse most of a second: off the event loop.
+        shown = await asyncio.to_thread(protect, span, figures, spreads, show=weeks)
         png = None
         if chart:
             try:

@@ -14,6 +14,7 @@ from bot.domain.pulse import (
     WEEKS_MAX,
     WEEKS_MIN,
     FigureKind,
+    Hidden,
     ShownGroup,
     ShownPulse,
 )
@@ -24,14 +25,19 @@ PULSE_FILENAME = "kindred-pulse.png"
 FEWER = f"fewer than {K_MIN}"
 PULSE_HEADER = ("**Community pulse** — the last {weeks} whole weeks, {first} to {last} ({tz}). Counts only: "
                 "no names, no one member's data.")
-PULSE_RULES = (f"-# Any figure about fewer than {K_MIN} members shows as “{FEWER}”; small mood or craving bands are "
-               "merged with a neighbour, and a total is left out if it would give a hidden week away. The week in "
-               "progress is left out, so figures don't move while you look.")
+PULSE_RULES = (f"-# Any figure about fewer than {K_MIN} members shows as “{FEWER}”, and two weeks whose difference "
+               f"would be about fewer than {K_MIN} members (say, the same people plus one) are both “not shown”. "
+               "Small mood or craving bands are merged with a neighbour, a week is not split when that would tell "
+               "someone's band, and a total is left out when a week is hidden. The week in progress is left out, "
+               "so figures don't move while you look.")
 WEEKLY_TITLE = "Each week (Monday to Sunday)"
 SPREAD_TITLE = "Moods and cravings of members who checked in"
 SPREAD_LEGEND = ("-# Mood: each member's average that week — low 1–2, middle 3, good 4–5. Craving: their highest that "
-                 "week — low 0–3, moderate 4–7, strong 8–10, or none given.")
+                 "week — low 0–3, moderate 4–7, strong 8–10, or none given. “Not split”: too few in some bands, all "
+                 "in one, or a band that differs from another week's by fewer than 5 members.")
 HIDDEN_SPREAD = f"({FEWER} checked in)"
+CHANGED = "not shown"
+HIDDEN_SPREAD_CHANGED = f"({CHANGED})"
 NO_ONE = "—"
 TOTAL = "Total"
 NOT_SHOWN = "not shown"
@@ -41,21 +47,23 @@ def _day(day: date) -> str:
     return f"{day.day} {day.strftime('%b')}"
 
 
-def _cell(value: int | None) -> str:
-    return FEWER if value is None else str(value)
+def _cell(value: int | None, hidden: Hidden | None) -> str:
+    if value is not None:
+        return str(value)
+    return CHANGED if hidden is Hidden.CHANGE else FEWER
 
 
 def _short(band: str) -> str:
     return band.split(" ", 1)[0]
 
 
-def _groups(groups: tuple[ShownGroup, ...] | None, bands: tuple[str, ...]) -> str:
+def _groups(groups: tuple[ShownGroup, ...] | None, bands: tuple[str, ...], hidden: Hidden | None) -> str:
     if groups is None:
-        return HIDDEN_SPREAD
+        return HIDDEN_SPREAD_CHANGED if hidden is Hidden.CHANGE else HIDDEN_SPREAD
     if sum(g.value for g in groups) == 0:
         return NO_ONE
     if len(groups) == 1:
-        return f"{groups[0].value} (not split: too few in some bands, or all in one)"
+        return f"{groups[0].value} (not split)"
     return " · ".join(f"{_short(bands[g.first])}{'' if g.first == g.last else '–' + _short(bands[g.last])} {g.value}"
                       for g in groups)
 
@@ -68,12 +76,17 @@ def weekly_table(pulse: ShownPulse) -> str:
     rows = ["Week of".ljust(first) + "".join("  " + label.rjust(w) for label, w in zip(labels, widths, strict=True))]
     for i, week in enumerate(pulse.weeks.weeks):
         rows.append(_day(week.start).ljust(first) + "".join(
-            "  " + _cell(f.cells[i]).rjust(w) for f, w in zip(pulse.figures, widths, strict=True)))
+            "  " + _cell(f.cells[i], f.hidden[i]).rjust(w) for f, w in zip(pulse.figures, widths, strict=True)))
     if any(f.kind is FigureKind.EVENTS for f in pulse.figures):
         rows.append(TOTAL.ljust(first) + "".join(
             "  " + ("" if f.kind is not FigureKind.EVENTS else NOT_SHOWN if f.total is None else str(f.total)).rjust(w)
             for f, w in zip(pulse.figures, widths, strict=True)))
     return "```\n" + "\n".join(rows) + "\n```"
+
+
+def _why(pulse: ShownPulse, key: str, week: int) -> Hidden | None:
+    figure = pulse.figure(key)
+    return figure.hidden[week] if figure is not None else None
 
 
 def spread_table(pulse: ShownPulse) -> str | None:
@@ -82,7 +95,7 @@ def spread_table(pulse: ShownPulse) -> str | None:
         return None
     rows = []
     for i, week in enumerate(pulse.weeks.weeks):
-        parts = [_groups(s.weeks[i], s.bands) for s in pulse.spreads]
+        parts = [_groups(s.weeks[i], s.bands, _why(pulse, s.of, i)) for s in pulse.spreads]
         rows.append(_day(week.start).ljust(8) + " | ".join(f"{s.label.split(' ', 1)[0]}: {p}"
                                                            for s, p in zip(pulse.spreads, parts, strict=True)))
     return "```\n" + "\n".join(rows) + "\n```"

@@ -275,3 +275,27 @@ async def test_config_pulse_is_for_moderators_private_and_counts_only(
     assert png.data.startswith(b"\x89PNG")
     named = [u for u in (community.alice, community.bob, *members) if u.name in reply.text or str(u.id) in reply.text]
     assert named == [], "the pulse names no one"
+
+
+async def test_config_pulse_hides_two_weeks_whose_difference_would_single_someone_out(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
+    fake, guild, services = fake_discord, community.guild, kindred.services
+    members = [fake.add_user(f"member{n}") for n in range(7)]
+    for user in members:
+        fake.add_member(guild, user)
+    # The same six members check in two weeks running; a seventh joins them in the second week.
+    clock.set(datetime(2026, 11, 3, 12, 0, tzinfo=UTC))
+    for user in members[:6]:
+        await services.checkins.check_in(guild.id, user.id, mood=3)
+    clock.set(datetime(2026, 11, 10, 12, 0, tzinfo=UTC))
+    for user in members:
+        await services.checkins.check_in(guild.id, user.id, mood=1 if user is members[6] else 3)
+    clock.set(datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+
+    reply = await (await fake.slash("/config pulse", user=community.mod, guild=guild, weeks=4)).reply()
+    week_of_2nd = next(line.split() for line in reply.text.splitlines() if line.startswith("2 Nov"))
+    week_of_9th = next(line.split() for line in reply.text.splitlines() if line.startswith("9 Nov"))
+    # Checked in, urges, buddy pairs: "6, then 7" is not shown.
+    assert week_of_2nd[2:] == ["not", "shown", "0", "0"] and week_of_9th[2:] == ["not", "shown", "0", "0"]
+    assert "(not shown)" in reply.text  # nor how the newcomer felt
+    assert "the same people plus one" in reply.text

@@ -68,11 +68,11 @@ async def test_weekly_counts_moods_cravings_urges_and_pairs_with_small_groups_pr
 async def test_a_feature_plugs_its_figures_in_through_a_provider(services: Services, clock: FakeClock) -> None:
     class MeetingReminders:
         async def pulse_figures(self, guild_id: int, weeks: PulseWeeks) -> Sequence[PulseFigure | PulseSpread]:
-            assert guild_id == G and len(weeks) == 5
-            cells = [PulseCell(0, frozenset())] * 4 + [PulseCell(9, frozenset(range(6)))]
+            assert guild_id == G and len(weeks) == 5 + 25  # the weeks shown, and those they are compared with
+            cells = [PulseCell(0, frozenset())] * (len(weeks) - 1) + [PulseCell(9, frozenset(range(6)))]
             return (PulseFigure("meeting_reminders", "Meeting reminders", FigureKind.EVENTS, tuple(cells)),
                     PulseFigure("mentorships", "Mentorships", FigureKind.ACTIVE,
-                                tuple([PulseCell(2, frozenset({1, 2, 3, 4}))] * 5)))
+                                tuple([PulseCell(2, frozenset({1, 2, 3, 4}))] * len(weeks))))
 
     services.pulse.register(MeetingReminders())
     clock.set(NOW)

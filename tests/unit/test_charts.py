@@ -92,7 +92,10 @@ def test_the_pulse_chart_is_drawn_from_shown_counts_only() -> None:
     urges = count_events("urges", "Urges surfed", weeks, [(w, m) for w in range(6) for m in members[:w + 2]])
     request = pulse_request(protect(weeks, [checked, urges], [spread]))
     assert str(secret)[:6] not in json.dumps(request), "the child is given no member ids"
-    assert request["lines"] == [{"label": "Urges surfed", "values": [None, None, None, 5, 6, 7]}]
+    assert request["lines"] == [{"label": "Urges surfed", "values": [None, None, None, 5, 6, 7],
+                                 "hidden": ["few", "few", "few", None, None, None]}]
+    # Weeks of 3, 5, 7... members, each the one before and two more: every difference is about two.
+    assert request["spreads"][0]["hidden"] == ["few", "change", "change", "change", "change", "change"]
     png = render_pulse_chart(request)
     with Image.open(io.BytesIO(png)) as image:
         image.verify()
