@@ -1,7 +1,7 @@
 """Benchmark the daily prompt fan-out on the real scheduler: N servers due in the same minute, under
 Discord's global limit, beside a bare discord.py bot sending the same N messages in the same run.
 
-Usage: python bench/bench_fanout.py [--servers 500] [--limit 50] [--runs 3]
+Usage: python bench/bench_fanout.py [--servers 500] [--limit 50] [--runs 3] [--latency SECONDS]
 
 Each run builds a fresh fake Discord (in this process) with `--servers` servers, each with a
 #check-ins channel, and a fresh Kindred database in which every server's daily prompt is due at
@@ -23,8 +23,10 @@ prompt text to the same channels at a given instant and does the obvious fast th
 at once with `asyncio.gather`, relying on discord.py's handling of the global 429s. It is
 measured the same way, under the same limit, on a fresh fake, in the same run.
 
-Also reported: that every server got exactly one prompt, the 429s each earned, and when
-Kindred's sweep started and finished claiming (from its own `sweep_health` record).
+Also reported: that every server got exactly one prompt, and the 429s each earned.
+
+`--latency` makes the fake answer every REST request that many seconds late, as a distant
+Discord does (50-150 ms): a bot that sends one message at a time then cannot reach the limit.
 
 Needs libfaketime (Debian: apt-get install faketime). Not part of the test suite.
 """
@@ -33,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 import tempfile
 import time
@@ -74,7 +75,6 @@ class Result:
     duplicates: int
     rate_limited: int
     lost: int = 0  # messages the bot gave up on (discord.py raises after five 429s for one request)
-    swept_s: float | None = None  # Kindred: when its sweep finished claiming, after the minute began
 
     @property
     def ratio(self) -> float:
@@ -112,7 +112,7 @@ def tally(fake: FakeDiscord, channels: list[Channel], since: int, start: float, 
                   len(accepted), sum(stored.values()) - len(stored), sum(1 for r in posts if r.status == 429), lost)
 
 
-async def kindred_run(servers: int, limit: float, folder: Path, library: Path) -> Result:
+async def kindred_run(servers: int, limit: float, folder: Path, library: Path, latency: float) -> Result:
     database = folder / "kindred.sqlite3"
     for stale in folder.glob("kindred.sqlite3*"):
         stale.unlink()
@@ -131,6 +131,7 @@ async def kindred_run(servers: int, limit: float, folder: Path, library: Path) -
             await proc.wait_ready(timeout=120)
             await fake.wait_for(lambda: len(fake.gateway.sent("GUILD_CREATE")) >= servers, 60, "every server")
             fake.faults.global_rate_limit(limit)  # a full bucket: bursts of `limit`, then `limit`/s
+            fake.latency = latency
             since = len(fake.request_log)
             clock.jump(DUE - LEAD, 1)
             written = time.monotonic()
@@ -140,26 +141,19 @@ async def kindred_run(servers: int, limit: float, folder: Path, library: Path) -
             minute = written + LEAD.total_seconds()
             await fake.wait_for(lambda: len({m.channel.id for c in channels for m in fake.messages_in(c)}) >= servers,
                                 120, "every prompt")
-            result = tally(fake, channels, since, minute, "kindred", limit)
-            conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-            try:
-                (finished,) = conn.execute("SELECT last_finished_at FROM sweep_health WHERE name = 'checkin-prompts'"
-                                           ).fetchone()
-            finally:
-                conn.close()
-            result.swept_s = (datetime.fromisoformat(finished) - DUE).total_seconds()
-            return result
+            return tally(fake, channels, since, minute, "kindred", limit)
         finally:
             await proc.stop()
 
 
-async def bare_run(servers: int, limit: float, folder: Path) -> Result:
+async def bare_run(servers: int, limit: float, folder: Path, latency: float) -> Result:
     async with FakeDiscord() as fake:
         channels = world(fake, servers)
         child = await start_child("bare", bot_env(fake, folder / "bare.sqlite3"), folder / "bare.log")
         try:
             await fake.wait_for(lambda: len(fake.gateway.sent("GUILD_CREATE")) >= servers, 60, "every server")
             fake.faults.global_rate_limit(limit)
+            fake.latency = latency
             since = len(fake.request_log)
             start = time.monotonic() + 1.0
             await child.command("fanout", channels=[c.id for c in channels], at=start, text=TEXT)
@@ -169,10 +163,9 @@ async def bare_run(servers: int, limit: float, folder: Path) -> Result:
 
 
 def report(r: Result) -> None:
-    swept = f"  (its sweep finished claiming at {r.swept_s:+.0f} s, to the second)" if r.swept_s is not None else ""
     print(f"  {r.who:<16} last post {r.total_s:6.2f} s after the start (first {r.first_s:5.2f} s): "
           f"{r.ratio:.3f} x the ideal {r.delivered / r.limit:.1f} s; sent {r.delivered}, LOST {r.lost}, "
-          f"429s answered {r.rate_limited}, duplicates {r.duplicates}{swept}", flush=True)
+          f"429s answered {r.rate_limited}, duplicates {r.duplicates}", flush=True)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -181,17 +174,19 @@ async def run(args: argparse.Namespace) -> None:
         raise SystemExit("libfaketime is not installed (Debian: apt-get install faketime)")
     print(f"Prompt fan-out on the real scheduler, {machine()}")
     print(f"{args.servers} servers due at 10:00 UTC over {len(ZONES)} zones; global limit {args.limit:g}/s "
-          f"(bursts of {args.limit:g}); Kindred = `python -m bot run` on a libfaketime clock at x1")
+          f"(bursts of {args.limit:g}); every request answered after {args.latency * 1000:.0f} ms; "
+          f"Kindred = `python -m bot run` on a libfaketime clock at x1")
     kindred, bare = [], []
     with tempfile.TemporaryDirectory(prefix="kindred-bench-fanout-") as tmp:
         for n in range(args.runs):
             print(f"run {n + 1}:")
-            kindred.append(await kindred_run(args.servers, args.limit, Path(tmp), library))
+            kindred.append(await kindred_run(args.servers, args.limit, Path(tmp), library, args.latency))
             report(kindred[-1])
-            bare.append(await bare_run(args.servers, args.limit, Path(tmp)))
+            bare.append(await bare_run(args.servers, args.limit, Path(tmp), args.latency))
             report(bare[-1])
     ratio, bare_ratio = median([r.ratio for r in kindred]), median([r.ratio for r in bare])
-    print(f"SUMMARY fanout: {args.servers} prompts under {args.limit:g}/s, last one "
+    print(f"SUMMARY fanout{'' if not args.latency else f' ({args.latency * 1000:.0f} ms latency)'}: "
+          f"{args.servers} prompts under {args.limit:g}/s, last one "
           f"{median([r.total_s for r in kindred]):.2f} s after the minute started (median of {len(kindred)}): "
           f"{ratio:.3f} x the ideal {args.servers / args.limit:.0f} s (runs: {', '.join(f'{r.ratio:.3f}' for r in kindred)}), "
           f"429s answered {', '.join(str(r.rate_limited) for r in kindred)}; target <= 1.1: "
@@ -205,6 +200,7 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=500)
     parser.add_argument("--limit", type=float, default=50.0, help="global requests per second")
     parser.add_argument("--runs", type=int, default=3, help="runs of each (median reported)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds the fake takes to answer each request")
     asyncio.run(run(parser.parse_args()))
 
 

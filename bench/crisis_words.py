@@ -28,6 +28,23 @@ CHAT_WORDS = {"lmao", "lol", "omg", "tho", "gonna", "wanna", "kinda", "sorta", "
               "mods", "vibes", "noob", "grind", "lit", "rn", "tbh", "ngl", "fr", "idk", "irl", "dm", "dms",
               "alot", "gotta", "lemme", "gimme", "dunno", "nah", "yeah", "yep", "nope", "cuz", "bc"}
 
+# Common Spanish words (the detector reads Spanish too): never an English typo ("hace" is
+# not "have").
+SPANISH_WORDS = set("""
+hace haces hago hacer dice dije dijo tiene tengo tienes vive vivo vivir viva vida muere muero morir murio
+mata mato matar pena pase paso pasa pasar tome tomo toma tomar come como comer hoy ayer manana noche dia
+dias semana mes ano anos tanto tanta todo toda todos todas nada nadie alguien algo siempre nunca aqui alla
+donde cuando porque pero mas menos muy mucho mucha poco poca bien mal mejor peor solo sola triste feliz
+cansado cansada dolor miedo casa madre padre mama papa hijo hija hermano hermana amigo amiga novio novia
+perro gato cosa cosas vez veces otra otro gente carta cartas adios gracias perdon favor ayuda necesito
+quiero puedo sabe saber sea ser era fue fui eres soy estoy esta estas estan estaba estar hay habia tenia
+vamos voy vas va ir ido iba ver veo vi dar doy dio dejar deje dejo ella ellos ellas usted ustedes ya aun
+luego despues antes ahora pronto tarde mismo cada sin con por para sobre hasta desde que quien este ese
+esto eso mio tuyo suyo mi tu su mis tus sus nos les le me te se bueno buena malo mala vale listo lista
+llorar dormir despertar sangre brazo brazos manos mano cabeza pecho corazon pastillas pastilla cuerda
+puente techo azotea viernes sabado domingo lunes martes miercoles jueves familia trabajo escuela dinero
+""".split())
+
 
 def not_typos(risk: list[str], words: set[str]) -> list[str]:
     """Return the real words one edit away from a risk word of four letters or more."""
@@ -50,7 +67,7 @@ def main() -> int:
         print(f"{path}: no word list (apt-get install wamerican)", file=sys.stderr)
         return 2
     words = {w for w in path.read_text(encoding="utf-8").split() if re.fullmatch(r"[a-z]+", w)}
-    words |= CHAT_WORDS
+    words |= CHAT_WORDS | SPANISH_WORDS
     text = RULES.read_text(encoding="utf-8")
     risk = tomllib.loads(text)["words"]["risk"]
     found = not_typos(risk, words)

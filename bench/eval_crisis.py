@@ -1,12 +1,14 @@
-"""Measure passive crisis detection on a labelled crisis_dev set (counts only, never texts).
+"""Measure passive crisis detection on a labelled set (counts only, never texts).
 
-Usage: python bench/eval_crisis.py [casual|forum|PATH ...] [--failures] [--markdown]
+Usage: python bench/eval_crisis.py [casual|forum|xa|xb|xc|PATH ...] [--failures] [--markdown] [--look]
 
-The sets live outside the repository, never in it: `$KINDRED_CRISIS_DEV`, else a
-`shared/crisis_dev` folder beside the checkout. They are read from there and nothing from
-them is written anywhere. Without them this tool
-says so and exits 0. Their README defines the labels; the numbers reported are the ones it
-asks for:
+The crisis_dev sets (casual, forum) live outside the repository: `$KINDRED_CRISIS_DEV`, else
+a `shared/crisis_dev` folder beside the checkout. The authored sets (xa, xb, xc) are read
+from `$KINDRED_CRISIS_AUTHORED`, else a `crisis_authored` folder beside the checkout (xa
+and xb are also committed under tests/domain/crisis/authored/). Any other `.toml` path in
+the same format works too. Nothing is written anywhere. A set that is not there is skipped
+with one line (exit 0). The crisis_dev README defines the labels; the numbers reported are
+the ones it asks for:
 
 - English `self`/`none` cases: tier-3 recall (detected at tier 3), tier >= 2 recall, any
   alert on tier-3 cases, false alarms (any alert) on `hard` tier-0 cases, exact tier;
@@ -16,8 +18,9 @@ asks for:
 
 `--failures` lists the ids of mishandled cases with expected and detected tier/path and the
 rule that fired (never the text). `--texts` adds the texts, on the terminal only, and is
-refused for the held-out set (`HELD_OUT`): looking at its failures would make it a
-development set.
+refused for the held-out sets (`HELD_OUT`): looking at their failures would make them
+development sets. A held-out set is measured only with `--look`, which says out loud that
+a look is being spent (every look goes into bench/README.md).
 """
 
 from __future__ import annotations
@@ -39,8 +42,15 @@ from bot.domain.crisis.resources import Need  # noqa: E402
 
 RULES = ROOT / "data" / "crisis_phrases.toml"
 DEV_DIR = Path(os.environ.get("KINDRED_CRISIS_DEV") or ROOT.parent / "shared" / "crisis_dev")
-# The set kept out of development (bench/README.md, "Crisis detection evaluation" says why).
-HELD_OUT = "forum"
+AUTHORED = ("xa", "xb", "xc")
+# The sets kept out of development (bench/README.md, "Crisis detection evaluation" says why).
+# xc was held out through round 2 and is not any more (tests/domain/crisis/authored/README.md).
+HELD_OUT = frozenset({"forum"})
+
+
+def authored_dir() -> Path:
+    """Return the folder of the authored sets (read at call time: tests point it elsewhere)."""
+    return Path(os.environ.get("KINDRED_CRISIS_AUTHORED") or ROOT.parent / "crisis_authored")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +124,7 @@ class Report:
     es_self: Rate
     es_any: Rate
     by_category: dict[str, Rate]
+    by_category_tier: dict[tuple[str, int], Rate]
     confusion: Counter[tuple[int, int]]
     failures: list[tuple[Case, Detection]]
 
@@ -129,8 +140,10 @@ def evaluate(detector: Detector, name: str, cases: Sequence[Case]) -> Report:
     es_self = [(c, d) for c, d in results if c.lang == "es" and c.tier > 0 and c.path == "self"]
     es_any = [(c, d) for c, d in results if c.lang == "es" and c.tier > 0]
     by_cat: dict[str, list[bool]] = defaultdict(list)
+    by_cat_tier: dict[tuple[str, int], list[bool]] = defaultdict(list)
     for c, d in results:
         by_cat[c.category].append(handled_right(c, d))
+        by_cat_tier[c.category, c.tier].append(handled_right(c, d))
     return Report(
         name=name,
         tier3=Rate(sum(d.tier >= 3 for _, d in t3), len(t3)),
@@ -142,6 +155,7 @@ def evaluate(detector: Detector, name: str, cases: Sequence[Case]) -> Report:
         es_self=Rate(sum(d.tier > 0 for _, d in es_self), len(es_self)),
         es_any=Rate(sum(d.tier > 0 for _, d in es_any), len(es_any)),
         by_category={k: Rate(sum(v), len(v)) for k, v in sorted(by_cat.items())},
+        by_category_tier={k: Rate(sum(v), len(v)) for k, v in sorted(by_cat_tier.items())},
         confusion=Counter((c.tier, d.tier) for c, d in en),
         failures=[(c, d) for c, d in results if not handled_right(c, d)],
     )
@@ -166,7 +180,9 @@ def render(report: Report, version: str) -> str:
         lines.append(f"  {exp} " + " ".join(f"{report.confusion[exp, got]:4d}" for got in range(4)))
     lines.append("handled right by category:")
     for cat, rate in report.by_category.items():
-        lines.append(f"  {cat:<22} {rate.hits:3d}/{rate.total:<3d}")
+        tiers = "  ".join(f"t{t} {r.hits}/{r.total}" for (c, t), r in report.by_category_tier.items()
+                          if c == cat)
+        lines.append(f"  {cat:<26} {rate.hits:3d}/{rate.total:<3d}  ({tiers})")
     return "\n".join(lines)
 
 
@@ -181,6 +197,8 @@ def resolve(arg: str) -> Path:
     path = Path(arg)
     if path.suffix == ".toml":
         return path
+    if arg in AUTHORED:
+        return authored_dir() / f"{arg}.toml"
     return DEV_DIR / f"{arg}.toml"
 
 
@@ -194,17 +212,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print a bench/README.md table row")
     parser.add_argument("--rules", default=str(RULES))
     parser.add_argument("--no-model", action="store_true", help="the concept rules alone")
+    parser.add_argument("--look", action="store_true",
+                        help="spend a look at a held-out set (record it in bench/README.md)")
     args = parser.parse_args(argv)
 
-    detector = Detector.from_file(args.rules, use_model=not args.no_model)
-    for name in args.sets:
-        path = resolve(name)
-        if not path.exists():
-            print(f"{path}: not found; skipping (the crisis_dev sets are not on this machine)")
-            continue
-        if args.texts and path.stem == HELD_OUT:
+    paths = [resolve(name) for name in args.sets]
+    for path in paths:
+        if path.stem in HELD_OUT and args.texts:
             print(f"refusing --texts on the held-out set {path.stem!r}", file=sys.stderr)
             return 2
+        if path.stem in HELD_OUT and not args.look and path.exists():
+            print(f"{path.stem!r} is held out: measure it only at a milestone, with --look",
+                  file=sys.stderr)
+            return 2
+    detector: Detector | None = None
+    for path in paths:
+        if not path.exists():
+            print(f"{path}: not found; skipping (the labelled sets are not on this machine)")
+            continue
+        detector = detector or Detector.from_file(args.rules, use_model=not args.no_model)
+        if path.stem in HELD_OUT:
+            print(f"held-out look at {path.stem!r}: record it in bench/README.md")
         report = evaluate(detector, path.stem, load_cases(path))
         print(markdown_row(report, detector.version) if args.markdown
               else render(report, detector.version))

@@ -128,9 +128,9 @@ def _check_config(config: Config) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _open_database(config: Config) -> AsyncIterator[Database]:
+async def _open_database(config: Config, *, read_only: bool = False) -> AsyncIterator[Database]:
     """Open the configured database; a failure to open it is the operator's to fix."""
-    db = Database(config.database_path)
+    db = Database(config.database_path, read_only=read_only)
     try:
         await db.open()
     except DatabaseUnavailableError as exc:
@@ -148,6 +148,7 @@ async def _status(config: Config) -> int:
     from bot.services.ports import NoSending
 
     path = config.database_path
+    check_data_files(config, unused=False)  # what status reads them for (the crisis data's age) must load
     check_database_path(path, permissions=False)
     if not path.is_file():
         raise OperatorError(f"no database at {path}: nothing has run with this configuration "
@@ -158,7 +159,7 @@ async def _status(config: Config) -> int:
                             "run `python -m bot migrate` (or the matching Kindred)")
     # Reading only: the phrase rules (compiled only for detection) are not needed here.
     config = dataclasses.replace(config, crisis=dataclasses.replace(config.crisis, detection_intent=False))
-    async with _open_database(config) as db:
+    async with _open_database(config, read_only=True) as db:
         try:
             report = await health_report(build_services(config, db, SystemClock(), NoSending()))
         except DatabaseUnavailableError as exc:

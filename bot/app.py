@@ -283,8 +283,13 @@ class KindredBot(commands.Bot):
 
     async def _retry_database(self) -> None:
         # A plain periodic retry: nothing signals "the disk is back", so polling is the honest way.
+        ops = self.services.scheduler.ops
+        if ops is not None:
+            await ops.database(False)
         while not await self.try_open_database():  # noqa: ASYNC110
             await asyncio.sleep(self.config.scheduler.sweep_seconds)
+        if ops is not None:
+            await ops.database(True)
         self._start_sweeps()
 
     def _start_sweeps(self) -> None:

@@ -48,6 +48,7 @@ PRAGMAS = (
     "PRAGMA secure_delete = ON",
     "PRAGMA busy_timeout = 50",
 )
+READ_ONLY_PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 50")  # nothing that writes
 # How long a write waits in all for the writer lock (this process's, then SQLite's) before
 # giving up. Discord drops an interaction not answered within 3 seconds, and a member should
 # hear "try again in a few minutes" rather than nothing.
@@ -89,9 +90,12 @@ def bundled_migrations() -> list[Migration]:
 class Database:
     """The process's SQLite database: one writer connection and one reader."""
 
-    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        # For processes that only look (`status`, beside a running bot): nothing is created, nothing
+        # written, and closing does not checkpoint the WAL (which would take the bot's write lock).
+        self.read_only = read_only
         self._conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -119,6 +123,10 @@ class Database:
 
     async def open(self) -> None:
         """Open the writer and the reader connections and apply the pragmas."""
+        if self.read_only:
+            self._conn = self._reader = await _connect(
+                f"{self.path.absolute().as_uri()}?mode=ro", (*READ_ONLY_PRAGMAS, "PRAGMA query_only = ON"))
+            return
         try:
             if str(self.path) != ":memory:":
                 _private_folder(self.path.parent)
@@ -144,11 +152,14 @@ class Database:
             except TimeoutError:
                 log.warning("closing the database under a transaction still running after %.0f s", grace)
         reader, self._reader = self._reader, None
-        if reader is not None:
+        if reader is not None and reader is not self._conn:
             await reader.close()
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
+        if self.read_only:
+            await conn.close()
+            return
         try:
             await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
@@ -386,10 +397,10 @@ def _private_file(path: Path) -> None:
             log.warning("could not make %s private: %s", file.name, exc.strerror)
 
 
-async def _connect(path: Path, pragmas: Iterable[str]) -> aiosqlite.Connection:
-    """Open one connection in autocommit mode with `pragmas` applied; unavailable on failure."""
+async def _connect(path: Path | str, pragmas: Iterable[str]) -> aiosqlite.Connection:
+    """Open one connection (a path, or a `file:` URI) in autocommit mode with `pragmas` applied."""
     try:
-        conn = await aiosqlite.connect(path, isolation_level=None)
+        conn = await aiosqlite.connect(path, isolation_level=None, uri=isinstance(path, str))
     except (sqlite3.Error, OSError) as exc:
         raise DatabaseUnavailableError(str(exc)) from exc
     try:

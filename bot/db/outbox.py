@@ -182,22 +182,29 @@ class OutboxRepository:
         return [(r["outbox_id"], r["target"], r["target_id"]) for r in rows]
 
     async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
-        """Return how many pending messages are due at `now`, and the earliest instant one was due."""
+        """Return how many messages are waiting — due at `now`, or failed and waiting to be tried
+        again — and since when the oldest has been owed.
+
+        A retry moves a row's next try forward, so a message failing for half an hour would
+        otherwise never look late: a retried one counts from when it was queued.
+        """
         row = await self.db.fetch_one(
-            "SELECT count(*) AS waiting, min(not_before) AS oldest FROM outbox "
-            "WHERE status = 'pending' AND not_before <= ?", (to_utc_text(now),))
+            "SELECT count(*) AS waiting, min(CASE WHEN attempts > 0 THEN created_at ELSE not_before END) AS oldest "
+            "FROM outbox WHERE status = 'pending' AND (not_before <= ? OR attempts > 0)", (to_utc_text(now),))
         assert row is not None
         return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])
 
-    async def claim(self, outbox_id: int, claimant: str, now: datetime, *, until: datetime) -> OutboxItem | None:
-        """Take a due row for sending; None if it was sent, cancelled, deleted or is held by another sender."""
+    async def claim(self, row: int | str, claimant: str, now: datetime, *, until: datetime) -> OutboxItem | None:
+        """Take a due row (by id, or by dedupe key) for sending; None if it was sent, cancelled, deleted
+        or is held by another sender."""
         stamp = to_utc_text(now)
+        column = "dedupe_key" if isinstance(row, str) else "outbox_id"
         async with self.db.transaction() as conn:
             rows = list(await conn.execute_fetchall(
-                "UPDATE outbox SET claimed_by = ?, claimed_until = ? "
-                "WHERE outbox_id = ? AND status = 'pending' AND not_before <= ? "
+                "UPDATE outbox SET claimed_by = ?, claimed_until = ? "  # noqa: S608 - a column name from above
+                f"WHERE {column} = ? AND status = 'pending' AND not_before <= ? "
                 "AND (claimed_until IS NULL OR claimed_until <= ?) RETURNING *",
-                (claimant, to_utc_text(until), outbox_id, stamp, stamp)))
+                (claimant, to_utc_text(until), row, stamp, stamp)))
         return _item(rows[0]) if rows else None
 
     async def release_claims(self, owner: str, keep: str) -> int:

@@ -78,8 +78,9 @@ def sweep_finding(now: datetime, name: str, interval_seconds: int, record: Sweep
     if silent_for > timedelta(seconds=SILENT_INTERVALS * interval_seconds):
         return Finding(subject, False, f"silent for {_ago(silent_for)} (runs every {_ago(timedelta(seconds=interval_seconds))})")
     if record.last_error is not None and (record.last_ok_at is None or record.last_ok_at < record.last_finished_at):
-        since = "ever" if record.last_ok_at is None else f"{_ago(now - record.last_ok_at)}"
-        return Finding(subject, False, f"failing ({record.last_error}); last success {since} ago")
+        since = ("it has never succeeded" if record.last_ok_at is None
+                 else f"last success {_ago(now - record.last_ok_at)} ago")
+        return Finding(subject, False, f"failing ({record.last_error}); {since}")
     late = _late(now, oldest_due)
     if late is not None:
         return Finding(subject, False, late)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from bot.domain.health import Finding, SweepRecord, sweep_finding
@@ -28,6 +28,11 @@ class OpsNotices:
         self.notifier = notifier
         self.channel_id = channel_id
         self._troubled: set[str] = set()
+        self._watched: list[Callable[[datetime], Finding]] = []
+
+    def watch(self, check: Callable[[datetime], Finding]) -> None:
+        """Also judge `check(now)` every minute (e.g. the crisis data's age, which crosses its limit while up)."""
+        self._watched.append(check)
 
     async def observe(self, now: datetime, sweeps: Sequence[tuple[str, int]], records: Mapping[str, SweepRecord],
                       oldest_due: Mapping[str, datetime | None], *, database_ok: bool) -> None:
@@ -36,6 +41,14 @@ class OpsNotices:
         if database_ok:  # while it is not, every sweep fails for that one reason: one notice says it all
             findings += [sweep_finding(now, name, every, records[name], oldest_due.get(name))
                          for name, every in sweeps if name in records]  # not yet run at start-up: no news
+        findings += [check(now) for check in self._watched]
+        await self._tell(findings)
+
+    async def database(self, available: bool) -> None:
+        """Report the database's state outside the sweeps (a start without it, and its return)."""
+        await self._tell([Finding(DATABASE, available, "unreachable")])
+
+    async def _tell(self, findings: Sequence[Finding]) -> None:
         for finding in findings:
             if not finding.healthy and finding.subject not in self._troubled:
                 self._troubled.add(finding.subject)

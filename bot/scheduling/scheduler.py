@@ -42,6 +42,7 @@ DueFunc = Callable[[], Awaitable[datetime | None]]
 # Runs are aligned to multiples of their interval counted from here (a Monday at 00:00 UTC),
 # so a 60-second sweep runs at second 0 of every minute whenever the process started.
 ALIGNMENT = datetime(2001, 1, 1, tzinfo=UTC)
+HEALTH_REPORT_SECONDS = 20.0  # an ops notice or a lag query that takes longer is given up for this minute
 VALID_INTERVALS = "seconds dividing a minute, or whole minutes dividing a day (e.g. 30, 60, 3600, 86400)"
 
 
@@ -57,8 +58,16 @@ class AlignedTrigger(BaseTrigger):
         self.interval = timedelta(seconds=seconds)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime:
-        """Return the first boundary at or after `now`, and after the previous run."""
-        after = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(microseconds=1))
+        """Return the first boundary at or after `now`, and after the previous run.
+
+        If the wall clock stepped back by more than an interval (NTP, a VM restored), the clock
+        as it reads now counts: waiting for the boundary after the previous run would stall
+        every sweep for as long as the step. Running a boundary again is harmless: the
+        database, not the timer, decides what is due.
+        """
+        after = now
+        if previous_fire_time is not None and previous_fire_time - now < self.interval:
+            after = max(now, previous_fire_time + timedelta(microseconds=1))
         elapsed = after - ALIGNMENT
         boundaries = -(-elapsed // self.interval)  # ceiling division of timedeltas
         return ALIGNMENT + boundaries * self.interval
@@ -92,8 +101,8 @@ class SweepScheduler:
         # Tells whether the gateway connection is up; set by the bot (the scheduler knows no Discord).
         self.gateway_probe: Callable[[], bool] | None = None
         self._sweeps: list[Sweep] = []
-        self._groups: dict[int, list[Sweep]] = {}
         self._scheduler: AsyncIOScheduler | None = None
+        self._running: set[str] = set()  # sweeps running now (a retry never overlaps the sweep's own run)
         self._last: dict[str, SweepRecord] = {}
         self._ticks_running = 0
         self._idle = asyncio.Event()
@@ -118,19 +127,22 @@ class SweepScheduler:
 
     @property
     def minute_interval(self) -> int:
-        """The shortest interval: its job also records the gateway and checks health."""
+        """The shortest interval: its job also records the gateway, retries failed sweeps and checks health."""
         return min([s.every_seconds for s in self._sweeps] + [self.default_seconds])
+
+    def _groups(self) -> dict[int, list[Sweep]]:
+        groups: dict[int, list[Sweep]] = {self.minute_interval: []}
+        for sweep in self._sweeps:
+            groups.setdefault(sweep.every_seconds, []).append(sweep)
+        return groups
 
     def start(self) -> None:
         """Start the aligned jobs on the running event loop; each runs once at once, to catch up."""
         if self._scheduler is not None:
             return
         self._stopping = False
-        self._groups = {self.minute_interval: []}
-        for sweep in self._sweeps:
-            self._groups.setdefault(sweep.every_seconds, []).append(sweep)
         scheduler = AsyncIOScheduler(timezone=UTC)
-        for every in sorted(self._groups):
+        for every in sorted(self._groups()):
             scheduler.add_job(
                 self._tick, AlignedTrigger(every), args=(every,),
                 id=f"sweeps-every-{every}s", name=f"sweeps every {every}s",
@@ -155,9 +167,11 @@ class SweepScheduler:
     async def stop(self, grace: float = 10.0) -> None:
         """Schedule nothing more, let a running sweep and the send in flight finish (up to `grace` s), stop."""
         self._stopping = True
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # Paused, not shut down yet: APScheduler's asyncio executor cancels the jobs still
+            # running when it shuts down, which would cut a sweep off inside its transaction.
+            scheduler.pause()
         self.outbox.stop()
         self._drain_wanted.set()  # wakes the drainer so it can see it is stopping
         waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._idle.wait())}
@@ -168,6 +182,8 @@ class SweepScheduler:
             task.cancel()
         if pending:
             log.warning("stopped with scheduled work still running after %.0f s", grace)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         self._drainer = None
         if self.gateway_probe is not None:  # a running bot's scheduler: say it stopped, so status need not wait
             await self._save([self._gateway_record(stopped=True)])
@@ -177,9 +193,10 @@ class SweepScheduler:
         claimed = 0
         records = []
         for sweep in self._sweeps:
-            record, count = await self._run_sweep(sweep)
-            records.append(record)
-            claimed += count
+            ran = await self._run_sweep(sweep)
+            if ran is not None:
+                records.append(ran[0])
+                claimed += ran[1]
         await self._save(records)
         await self._drain()
         return claimed
@@ -198,20 +215,30 @@ class SweepScheduler:
                 self._idle.set()
 
     async def _tick(self, every: int) -> None:
+        minute = every == self.minute_interval
         with self._busy():
+            sweeps = self._groups()[every]
+            if minute:  # an hourly or daily sweep that failed is tried again now, not an hour or a day later
+                sweeps = sweeps + [s for s in self._sweeps if s.every_seconds != every
+                                   and s.name in self._last and self._last[s.name].last_error is not None]
             records = []
-            for sweep in self._groups[every]:
+            for sweep in sweeps:
                 if self._stopping:
                     return
-                record, _ = await self._run_sweep(sweep)
-                records.append(record)
-            if every == self.minute_interval:
+                ran = await self._run_sweep(sweep)
+                if ran is not None:
+                    records.append(ran[0])
+            if minute:
                 records.append(self._gateway_record())
             saved = await self._save(records)
-            if every == self.minute_interval:
+            self._drain_wanted.set()  # first: nothing below may hold up what the sweeps queued
+            if minute:
                 database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
-                await self._report_health(database_ok)
-            self._drain_wanted.set()
+                try:
+                    async with asyncio.timeout(HEALTH_REPORT_SECONDS):
+                        await self._report_health(database_ok)
+                except Exception:
+                    log.warning("could not report health this minute", exc_info=True)
 
     def _gateway_record(self, *, stopped: bool = False) -> SweepRecord:
         now = self.clock.now()
@@ -223,10 +250,21 @@ class SweepScheduler:
         """Record the gateway's state now (on READY and RESUMED, not only at the next minute)."""
         await self._save([self._gateway_record()])
 
-    async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int]:
+    async def _run_sweep(self, sweep: Sweep) -> tuple[SweepRecord, int] | None:
+        """Run a sweep and return its record and claimed count; None if it is running already."""
+        if sweep.name in self._running:
+            return None
+        self._running.add(sweep.name)
+        try:
+            return await self._run_sweep_once(sweep)
+        finally:
+            self._running.discard(sweep.name)
+
+    async def _run_sweep_once(self, sweep: Sweep) -> tuple[SweepRecord, int]:
         started = self.clock.now()
         began = time.perf_counter()
         error, claimed = None, 0
+        previous = self._last.get(sweep.name)
         with log_context(sweep=sweep.name):
             try:
                 claimed = await sweep.run(started)
@@ -236,7 +274,10 @@ class SweepScheduler:
                 log.warning("sweep %s: database unavailable", sweep.name)
             except Exception as exc:
                 error = type(exc).__name__
-                log.exception("sweep %s failed", sweep.name)
+                if previous is not None and previous.last_error == error:
+                    log.error("sweep %s still failing (%s)", sweep.name, error)  # the traceback was logged once
+                else:
+                    log.exception("sweep %s failed", sweep.name)
             finished = self.clock.now()
             self.metrics.sweep_ran(sweep.name, sweep.every_seconds, time.perf_counter() - began, error)
             if claimed:

@@ -121,5 +121,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
     scheduler.register("urge-checkbacks", coping.sweep_checkbacks, oldest_due=coping_repo.earliest_checkback_due)
+    if ops is not None:  # the crisis numbers' age crosses its limit while a bot keeps running for months
+        ops.watch(lambda now: services.crisis.freshness_finding())
     guild_config.on_change(services.crisis.on_guild_change)
     return services

@@ -71,6 +71,7 @@ from bot.domain.crisis.templates import (
     TemplateKey,
     template_for,
 )
+from bot.domain.health import Finding
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -200,6 +201,7 @@ class DetectionResult:
     alert_id: int | None = None
     dm_status: DmStatus | None = None
     pinged: bool = False
+    outbox_keys: tuple[str, ...] = ()  # the alert's (and the DM's) queued messages, to send at once
 
 
 class RequestStatus(StrEnum):
@@ -231,7 +233,7 @@ class ActResult:
 # -- rendering (pure) -------------------------------------------------------------------
 
 _SAFE_MODIFIERS = re.compile(
-    r"(third-party report -> path other|humour -1|lyrics/title/news framing -1|inside quotation marks -1"
+    r"(third-party report -> path other|addressed with hostility -> abuse|humour -1|lyrics/title/news framing -1|inside quotation marks -1"
     r"|model p=[01]\.\d\d"
     # names written by earlier rule versions, kept so old alerts still read the same
     r"|timing \+1|past framing -1|protective negation -1)(?=\s|$)")
@@ -598,6 +600,11 @@ class CrisisService:
         """Return how old the crisis numbers in memory are today (UTC), by the service's clock."""
         return data_freshness(self.directory, self.clock.now().astimezone(UTC).date())
 
+    def freshness_finding(self) -> Finding:
+        """The crisis data's age as a health finding (for the ops channel: stale data needs a human)."""
+        fresh = self.data_freshness()
+        return Finding("crisis data", not fresh.stale, fresh.describe())
+
     def suggest_countries(self, typed: str, limit: int = 25) -> list[tuple[str, str]]:
         """Return (name, code) of directory countries matching what the member typed."""
         return [(c.name, c.code) for c in self.directory.search(typed, limit=limit)]
@@ -765,7 +772,9 @@ class CrisisService:
         self.metrics.crisis_alert_raised(AlertSource.DETECTION.value, detection.tier)
         log.info("crisis alert %s raised in guild %s (tier %d, path %s, rule %s, dm %s)", result.alert_id,
                  seen.guild_id, detection.tier, detection.path.value, detection.rule_id, result.dm_status)
-        await self.outbox.dispatch()
+        # At once, the moderators first: not after whatever the outbox is sending (a fan-out of
+        # prompts or reminders can take minutes).
+        await self.outbox.send_now(result.outbox_keys)
         return result
 
     async def _raise_in(self, conn: aiosqlite.Connection, seen: SeenMessage, detection: Detection,
@@ -786,20 +795,22 @@ class CrisisService:
             prior_alerts=prior, dm_status=dm_status, alert_channel_id=guild.alerts_channel_id), now)
         alert = await crisis_db.get_alert_in(conn, alert_id)
         assert alert is not None
-        # The alert first: its outbox row is older, so it is sent before the DM. The keys name
-        # the message, so a replay or a restart can never queue either twice.
+        # The keys name the message, so a replay or a restart can never queue either twice;
+        # handle_detection sends them at once, the alert first.
+        keys = [f"crisis:alert:{alert_id}:{seen.message_id}"]
         await enqueue_in(conn, NewOutboxItem(
-            dedupe_key=f"crisis:alert:{alert_id}:{seen.message_id}", kind="crisis.alert", target="channel",
+            dedupe_key=keys[0], kind="crisis.alert", target="channel",
             target_id=guild.alerts_channel_id, message=render_alert(alert, self.templates, guild.alerts_role_id),
             guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
         if dm_status is DmStatus.PENDING:
             nudge_ok = guild.crisis_public_nudge and await self._nudge_allowed(conn, seen.channel_id, now)
             region = member.region or guild.region or self.config.defaults.region or None
+            keys.append(f"crisis:dm:{alert_id}:{seen.message_id}")
             await enqueue_in(conn, NewOutboxItem(
-                dedupe_key=f"crisis:dm:{alert_id}:{seen.message_id}", kind="crisis.dm", target="dm",
+                dedupe_key=keys[1], kind="crisis.dm", target="dm",
                 target_id=seen.author_id, message=self._dm_message(detection, region, seen, nudge_ok),
                 guild_id=seen.guild_id, member_id=member.member_id), not_before=now, now=now)
-        return DetectionResult(DetectionAction.ALERTED, alert_id, dm_status, pinged)
+        return DetectionResult(DetectionAction.ALERTED, alert_id, dm_status, pinged, tuple(keys))
 
     @staticmethod
     def _dm_decision(detection: Detection, guild: GuildSettings, replies_on: bool, last_dm: datetime | None,

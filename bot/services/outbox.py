@@ -13,8 +13,14 @@ deleted since, and no two senders ever hold one row. A claim lapses after `CLAIM
 if its sender died. Discord forgets a nonce after about five minutes, so a row retaken
 after a lapse must be resent within that window of the first try: a send is given up
 after `SEND_TIMEOUT` (then retried, with the same nonce, a minute later), the claim
-lasts twice that, and a lapsed claim is retaken at the next drain (every 30 seconds) —
-at most about three minutes after the first try.
+lasts twice that, and a lapsed claim is retaken at the next drain (every minute) — at
+most about three minutes after the first try.
+
+What the nonce cannot cover: a send that reached Discord but whose answer was lost (a 5xx
+after the work was done), followed by failures on every retry until Discord has forgotten
+the nonce. Retries back off 1, 2, 4 … minutes, so that takes the retries at 1 and 3
+minutes failing too: during a Discord incident, a message may then appear twice. Nothing
+else in Discord's API can tell (a message's nonce is not returned by history reads).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import hashlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.db.members import MemberRepository
@@ -116,6 +122,21 @@ class OutboxService:
             return SendResult(SendStatus.SENT if status == "sent" else SendStatus.TRANSIENT,
                               detail="already queued")
         return await self._send(queued)
+
+    async def send_now(self, dedupe_keys: Sequence[str]) -> list[SendResult | None]:
+        """Send these committed rows at once, in order, without waiting for a drain or its backlog.
+
+        For urgent messages decided in a transaction with other state (a crisis alert and the
+        member's DM): a drain sending a fan-out of prompts or reminders would hold them for as
+        long as the fan-out takes. Each row is claimed first, so a drain never sends it too;
+        None for a row another sender already holds (or sent).
+        """
+        results: list[SendResult | None] = []
+        for key in dedupe_keys:
+            now = self.clock.now()
+            claimed = await self.outbox.claim(key, self.token, now, until=now + CLAIM_TTL)
+            results.append(None if claimed is None else await self._send(claimed))
+        return results
 
     async def dispatch(self) -> int:
         """Send every due message (in batches); return how many were attempted."""

@@ -48,3 +48,25 @@ async def test_an_urge_is_surfed_without_a_database(
         tired = await (await fake_discord.click(reply, user=alice, custom_id="kindred:urge:halt:0:t")).reply()
         assert tired.ephemeral and "Rest" in tired.text
         assert fake_discord.dms_to(alice) == []
+
+
+async def test_the_ops_channel_hears_when_the_bot_starts_without_its_database_and_when_it_is_back(
+        fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
+        tmp_path: Path) -> None:
+    ops = fake_discord.add_channel(community.guild, "ops")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    config = dataclasses.replace(
+        kindred_config, database_path=blocker / "kindred.sqlite3",
+        bot=dataclasses.replace(kindred_config.bot, ops_channel_id=ops.id),
+        scheduler=dataclasses.replace(kindred_config.scheduler, sweep_seconds=5))  # the retry's pace
+
+    def notices() -> list[str]:
+        return [m.content for m in fake_discord.messages_in(ops) if m.content.startswith(("⚠️", "✅"))]
+
+    async with running_kindred(fake_discord, config, clock=clock, start_scheduler=True):
+        await fake_discord.wait_for(notices, what="the database notice")
+        blocker.unlink()  # the disk comes back; the bot's own retry finds it
+        await fake_discord.wait_for(lambda: len(notices()) == 2, timeout=20, what="the recovery notice")
+    assert notices() == ["⚠️ Kindred: database — unreachable. `python -m bot status` on the host shows more.",
+                         "✅ Kindred: database has recovered."]

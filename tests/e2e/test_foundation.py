@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -181,3 +183,32 @@ async def test_a_server_that_removed_the_bot_while_it_was_offline_is_marked_left
     async with running_kindred(fake_discord, kindred_config, clock=clock, sync=False) as bot:
         # The retention clock starts when Kindred noticed (its data is purged after left_guild_days).
         assert await eventually(lambda: left_at(bot), lambda v: v[1] is not None) == [None, clock.now()]
+
+
+async def test_shutdown_lets_a_running_sweep_finish_its_transaction_before_closing_the_database(
+        fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.services.checkins import CheckInService
+
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_sweep(self: CheckInService, now: datetime) -> int:
+        async with self.db.transaction() as conn:  # a sweep in the middle of its transaction
+            inside.set()
+            await release.wait()
+            await conn.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (4242, '2026-11-21', '2026-11-21')")
+        return 0
+
+    monkeypatch.setattr(CheckInService, "sweep_prompts", slow_sweep)
+    async with running_kindred(fake_discord, kindred_config, clock=clock, sync=False, start_scheduler=True) as bot:
+        await asyncio.wait_for(inside.wait(), 10)
+        closing = asyncio.create_task(bot.close())  # SIGTERM arrives now
+        await asyncio.sleep(0.2)
+        assert not closing.done(), "close() must wait for the sweep in flight"
+        release.set()
+        await asyncio.wait_for(closing, 15)
+    with sqlite3.connect(kindred_config.database_path) as conn:
+        assert conn.execute("SELECT 1 FROM guilds WHERE guild_id = 4242").fetchone() == (1,)
+    trouble = [r.getMessage() for r in caplog.records
+               if r.levelno >= logging.ERROR or "checkpoint" in r.getMessage() or "still running" in r.getMessage()]
+    assert not trouble, trouble

@@ -73,3 +73,34 @@ async def test_status_names_an_operators_mistake_in_one_line_with_exit_2(fake_di
     (tmp_path / "folder.sqlite3").mkdir()
     code, output = await run_cli("status", env={**env, "KINDRED_DATABASE": str(tmp_path / "folder.sqlite3")})
     assert code == 2 and "is a folder" in one_line(output), output
+
+
+async def test_status_with_a_broken_data_file_is_one_line(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    own = tmp_path / "own-data"
+    own.mkdir()
+    (own / "crisis_resources.toml").write_text("this is [not valid toml\n")
+    code, output = await run_cli("status", env={**env, "KINDRED_DATA_DIR": str(own)})
+    assert code == 2 and "crisis_resources.toml" in one_line(output), output
+
+
+async def test_status_only_reads_the_database(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    # It runs every few minutes from a health timer beside the bot: it must not write, or
+    # checkpoint the WAL (which takes the bot's write lock).
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    with sqlite3.connect(database) as conn:  # leave something in the WAL, as a running bot does
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        conn.execute("INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (1, 'x', 'x')")
+    # (-shm is SQLite's shared-memory index, where every reader notes what it reads: not data.)
+    files = [tmp_path / "kindred.sqlite3", tmp_path / "kindred.sqlite3-wal"]
+    before = [f.read_bytes() for f in files]
+    assert before[1], "the WAL holds the insert"
+    code, output = await run_cli("status", env=env)
+    assert code == 1, output  # nothing running
+    assert [f.read_bytes() for f in files] == before

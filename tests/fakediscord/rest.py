@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -113,6 +114,8 @@ class Rest:
 
     async def _answer(self, request: web.Request, handler: Handler, record: RequestRecord) -> web.Response:
         fake = self.fake
+        if fake.latency:
+            await asyncio.sleep(fake.latency)
         if request.match_info.http_exception is not None:
             fake.unhandled.append(record)
             record.status = request.match_info.http_exception.status

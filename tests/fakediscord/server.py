@@ -59,6 +59,7 @@ class FakeDiscord:
         self.nonces: dict[tuple[int, str], tuple[Message, float]] = {}
         self.nonce_window = 300.0  # seconds during which enforce_nonce deduplicates
         self.interaction_deadline: float | None = None  # seconds to answer an interaction; Discord's is 3.0
+        self.latency = 0.0  # seconds every REST request takes before it is answered (Discord: ~0.05-0.15)
         self.token_lifetime = 15 * 60.0  # seconds an interaction token accepts follow-ups and edits
         self._runner: web.AppRunner | None = None
         self.port = 0

@@ -91,6 +91,15 @@ async def test_5xx_after_the_work_was_done_creates_the_message_but_answers_the_e
     assert [r.status for r in fake.requests("POST /channels/{channel_id}/messages")] == [503, 200]
 
 
+async def test_latency_delays_every_answer(fake: FakeDiscord, guild: Guild, mini: MiniBot) -> None:
+    fake.latency = 0.2  # as a distant Discord would (benchmarks use it; tests keep it 0)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await text_channel(mini, guild).send("far away")
+    assert loop.time() - began >= 0.2
+    assert [m.content for m in fake.messages_in(guild.channel("general"))] == ["far away"]
+
+
 def test_token_bucket() -> None:
     now = [0.0]
     bucket = TokenBucket(10, burst=2, clock=lambda: now[0])

@@ -44,13 +44,17 @@ _LIBRARY_PATTERNS = (
     "/usr/local/lib/faketime/libfaketimeMT.so.1",
 )
 ON_TIME = timedelta(seconds=10)  # work due at 09:00 starts in the first seconds of 09:00
-CRUISE_RATE = 60  # the bot's clock runs a minute a second between events...
-APPROACH_RATE = 6  # ...and slows down as a due instant comes, so "on time" is measured, not the machine's load
-APPROACH = timedelta(seconds=6)  # one real second before the due instant
+# The bot's clock runs 40 of its seconds a real second between events (its own timeouts — 1.5 s
+# for the database's write lock, 60 s for a send — are then 38 ms and 1.5 s of real time)...
+CRUISE_RATE = 40
+APPROACH_RATE = 3  # ...and slows down as a due instant comes, so "on time" is measured, not the machine's load
+APPROACH = timedelta(seconds=6)  # two real seconds before the due instant
 # The bot's seconds between the fake gateway's heartbeat requests: well inside the 60 of its
 # seconds after which discord.py gives up on a silent connection, and well under the 120 sends a
 # minute its gateway rate limiter allows (each request is answered with a heartbeat).
 SERVER_HEARTBEAT_BOT_SECONDS = 5.0
+# Discord remembers a nonce for about 5 minutes of real time: the bot's, in a live test.
+NONCE_WINDOW_BOT_SECONDS = 300.0
 
 
 def local(day: date, hh: int, mm: int, tz: str) -> datetime:
@@ -109,8 +113,10 @@ class LiveClock:
 
 
 def pace_heartbeats(fake: FakeDiscord, rate: float) -> None:
-    """Have the fake gateway ask for heartbeats at a steady pace of the bot's clock running at `rate`."""
+    """Make the fake keep time with the bot's clock running at `rate`: its heartbeat requests, and how
+    long it remembers a nonce (so a resend Discord would no longer recognise shows up as a duplicate)."""
     fake.gateway.server_heartbeat_s = SERVER_HEARTBEAT_BOT_SECONDS / rate
+    fake.nonce_window = NONCE_WINDOW_BOT_SECONDS / rate
 
 
 @dataclass
@@ -135,9 +141,12 @@ class LiveKindred:
             conn.close()
 
     def bot_time(self) -> datetime | None:
-        """The start of the latest minute tick the running bot's scheduler completed (its clock)."""
+        """When the running bot's scheduler last finished its every-minute sweeps (its clock).
+
+        The prompt sweep's row, not the gateway's: a RESUME records the gateway too, outside any tick.
+        """
         try:
-            rows = self.query("SELECT max(last_finished_at) FROM sweep_health WHERE interval_seconds = 60")
+            rows = self.query("SELECT last_finished_at FROM sweep_health WHERE name = 'checkin-prompts'")
         except sqlite3.OperationalError:
             return None  # no such table: this bot records nothing about its sweeps
         return datetime.fromisoformat(rows[0][0]) if rows and rows[0][0] else None
@@ -155,9 +164,11 @@ class LiveKindred:
             ) from None
 
     async def ticks_past(self, instant: datetime, *, timeout: float = 20.0) -> None:
-        """Wait until the bot's own scheduler completed a minute tick at or after `instant` (its clock)."""
+        """Wait until the bot's own scheduler completed a minute tick at or after `instant` (its clock),
+        and what that tick queued has been sent."""
         await self.wait_for(lambda: (t := self.bot_time()) is not None and t >= instant, timeout=timeout,
                             what=f"the bot's scheduler to tick at {instant:%Y-%m-%d %H:%M}Z")
+        await self.idle(timeout=timeout)
 
     async def idle(self, *, timeout: float = 20.0) -> None:
         """Wait until the bot has nothing in flight (call before jumping: a jump expires every timeout in flight).

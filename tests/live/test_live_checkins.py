@@ -34,11 +34,14 @@ async def expect_prompt(kindred: LiveKindred, channel: Channel, count: int, due:
 async def test_one_prompt_a_local_day_on_time_across_the_spring_forward_night(
         fake_discord: FakeDiscord, community: Community, live: LiveStarter) -> None:
     night_owls = fake_discord.add_guild("Night Owls", channels=["general", "check-ins"])
-    fake_discord.add_member(night_owls, community.mod, manage_guild=True)
-    owls = night_owls.channel("check-ins")
+    kathmandu = fake_discord.add_guild("Himalaya Circle", channels=["general", "check-ins"])
+    for guild in (night_owls, kathmandu):
+        fake_discord.add_member(guild, community.mod, manage_guild=True)
+    owls, himalaya = night_owls.channel("check-ins"), kathmandu.channel("check-ins")
     kindred = await live(at(SATURDAY, 6, 0))
     await configure_prompt(kindred, community.checkins, "09:00")
     await configure_prompt(kindred, owls, "02:30")  # does not exist on Sunday: 03:30 EDT that day
+    await configure_prompt(kindred, himalaya, "09:00", tz="Asia/Kathmandu")  # UTC+05:45: 03:15 UTC
 
     # Saturday 09:00 EST: Recovery Circle's prompt, and nothing more in the following minutes.
     # (Night Owls set 02:30 when Saturday's had passed: their first prompt is Sunday's.)
@@ -48,6 +51,10 @@ async def test_one_prompt_a_local_day_on_time_across_the_spring_forward_night(
     await kindred.ticks_past(at(SATURDAY, 9, 5))
     assert len(fake_discord.messages_in(community.checkins)) == 1
     assert fake_discord.messages_in(owls) == []
+
+    # Sunday 09:00 in Kathmandu is Saturday 22:15 in New York (the first since it was set up).
+    await kindred.approach(local(SUNDAY, 9, 0, "Asia/Kathmandu"))
+    await expect_prompt(kindred, himalaya, 1, local(SUNDAY, 9, 0, "Asia/Kathmandu"))
 
     # Sunday: the bot runs through 02:00 EST becoming 03:00 EDT; Night Owls' 02:30 is 03:30 EDT.
     await kindred.jump(at(SUNDAY, 1, 57))
@@ -60,7 +67,9 @@ async def test_one_prompt_a_local_day_on_time_across_the_spring_forward_night(
     await kindred.jump(at(SUNDAY, 9, 3))
     await kindred.ticks_past(at(SUNDAY, 9, 5))
 
-    # Monday 09:00 EDT.
+    # Monday 09:00 in Kathmandu (Sunday 23:15 EDT), then Monday 09:00 EDT.
+    await kindred.approach(local(MONDAY, 9, 0, "Asia/Kathmandu"))
+    await expect_prompt(kindred, himalaya, 2, local(MONDAY, 9, 0, "Asia/Kathmandu"))
     await kindred.approach(at(MONDAY, 9, 0))
     await expect_prompt(kindred, community.checkins, 3, at(MONDAY, 9, 0))
     await kindred.jump(at(MONDAY, 9, 3))
@@ -72,6 +81,7 @@ async def test_one_prompt_a_local_day_on_time_across_the_spring_forward_night(
         "**Daily check-in** · Monday 15 March"]
     assert all(p.custom_ids == ["kindred:checkin", "kindred:pledge"] for p in prompts)
     assert len(fake_discord.messages_in(owls)) == 2  # Sunday's and Monday's
+    assert len(fake_discord.messages_in(himalaya)) == 2
     assert kindred.proc.returncode is None, "the same process served all three days"
 
 

@@ -117,7 +117,9 @@ def opened_read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     connect = aiosqlite.connect
 
     def read_only(database: Any, **kwargs: Any) -> aiosqlite.Connection:
-        return connect(f"file:{database}?mode=ro", uri=True, **kwargs)
+        kwargs.pop("uri", None)
+        path = str(database).removeprefix("file://").split("?")[0]
+        return connect(f"file:{path}?mode=ro", uri=True, **kwargs)
 
     with monkeypatch.context() as patch:
         patch.setattr(aiosqlite, "connect", read_only)

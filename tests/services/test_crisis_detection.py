@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 
 from bot.config import Config
+from bot.db.outbox import NewOutboxItem, enqueue
 from bot.domain.clock import FakeClock
 from bot.domain.crisis.detection import Detection
 from bot.domain.crisis.records import AlertAction, DmStatus
 from bot.domain.crisis.templates import Language
-from bot.domain.messages import OutgoingMessage
+from bot.domain.messages import OutgoingMessage, SendResult
 from bot.errors import NotFoundError, PermissionDeniedError
 from bot.services.container import Services, build_services
 from bot.services.crisis import (
@@ -23,6 +24,7 @@ from bot.services.crisis import (
     SeenMessage,
     safe_modifiers,
 )
+from bot.services.outbox import SENDERS
 from tests.support import RecordingNotifier
 
 G, ALERTS, GENERAL, ROLE = 900, 910, 920, 930
@@ -243,10 +245,10 @@ async def test_alert_and_dm_are_queued_together_and_sent_once_after_a_crash(
         edits: Edits) -> None:
     await enable(services)
 
-    async def crash() -> int:
+    async def crash(keys: object) -> int:
         raise RuntimeError("process died after commit, before sending")
 
-    monkeypatch.setattr(services.outbox, "dispatch", crash)
+    monkeypatch.setattr(services.outbox, "send_now", crash)
     with pytest.raises(RuntimeError):
         await say(services, TIER3)
     assert notifier.sent == []
@@ -477,3 +479,32 @@ async def test_alertmods_that_cannot_be_posted_leaves_no_alert(services: Service
     assert await services.db.fetch_value("SELECT count(*) FROM crisis_alerts") == 0
     notifier.failing.clear()
     assert (await services.crisis.alert_moderators(G, GENERAL, ALICE, None)).status is RequestStatus.SENT
+
+
+async def test_a_crisis_alert_and_dm_go_out_at_once_ahead_of_a_fan_out_being_sent(services: Services) -> None:
+    # A member in crisis a moment after the minute's prompts began to go out: their alert and DM
+    # must not wait behind hundreds of prompts (or thousands of reminders).
+    class SlowDiscord(RecordingNotifier):
+        async def send_channel(self, channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
+            await asyncio.sleep(0.005)
+            return await super().send_channel(channel_id, message, nonce=nonce)
+
+    slow = SlowDiscord()
+    services.outbox.notifier = slow
+    services.crisis.notifier = slow
+    await enable(services)
+    now = services.clock.now()
+    async with services.db.transaction() as conn:
+        for n in range(300):
+            await enqueue(conn, NewOutboxItem(f"prompt:{n}", "checkin.prompt", "channel", 50_000 + n,
+                                              OutgoingMessage("prompt")), not_before=now, now=now)
+    drain = asyncio.create_task(services.outbox.dispatch())
+    while len(slow.sent) < 10:
+        await asyncio.sleep(0.001)
+    before = len(slow.sent)
+    await say(services, TIER3)
+    await drain
+    targets = [s.target_id for s in slow.sent]
+    alert_at, dm_at = targets.index(ALERTS), targets.index(ALICE)
+    # Each goes out within one round of the senders already busy (8 in flight), the moderators first.
+    assert alert_at < before + SENDERS + 2 and alert_at < dm_at < alert_at + SENDERS + 2, (before, alert_at, dm_at)

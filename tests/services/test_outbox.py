@@ -9,6 +9,7 @@ from bot.config import Config
 from bot.db.database import Database
 from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
 from bot.domain.clock import FakeClock
+from bot.domain.health import outbox_finding
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, MAX_ATTEMPTS, SEND_TIMEOUT, SENDERS, nonce_for
@@ -284,3 +285,18 @@ async def test_a_fan_out_overlaps_sends_to_different_targets_and_keeps_each_targ
     assert slow.peak == SENDERS and slow.overlapping_same_target == 0
     assert [s.message.content for s in slow.posts_in(7)] == ["#0", "#1", "#2", "#3"]
     assert len(slow.delivered()) == 28
+
+
+async def test_a_message_retried_for_half_an_hour_counts_as_late_work(
+        services: Services, notifier: RecordingNotifier, clock: FakeClock) -> None:
+    # Discord's REST answers 503 for 35 minutes: each retry moves the row's next try forward, and
+    # the backlog must still see a prompt that has been due for 35 minutes (status: unhealthy).
+    notifier.transient_failures = 10**6
+    await queue(services, "prompt:1:today", target_id=555)
+    for _ in range(35):
+        await services.outbox.dispatch()
+        clock.advance(timedelta(minutes=1))
+    waiting, oldest = await services.outbox_repo.backlog(clock.now())
+    assert waiting == 1 and oldest is not None and clock.now() - oldest >= timedelta(minutes=35)
+    finding = outbox_finding(clock.now(), waiting, oldest)
+    assert not finding.healthy and "35 min late" in finding.detail

@@ -13,9 +13,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.db.outbox import NewOutboxItem
+from bot.domain.clock import SystemClock
+from bot.domain.health import SweepRecord, sweep_finding
 from bot.domain.messages import OutgoingMessage
+from bot.errors import DatabaseUnavailableError
 from bot.logging_setup import configure_logging
-from bot.scheduling.scheduler import AlignedTrigger
+from bot.scheduling.scheduler import AlignedTrigger, SweepScheduler
 from bot.services.container import Services
 from bot.services.ports import NullMetrics
 from tests.support import RecordingNotifier
@@ -83,6 +86,10 @@ async def test_start_catches_up_immediately_and_shutdown_stops(services: Service
     (15, datetime(2027, 3, 13, 9, 0, 16, tzinfo=UTC), None, datetime(2027, 3, 13, 9, 0, 30, tzinfo=UTC)),
     (3600, datetime(2027, 3, 13, 9, 0, 1, tzinfo=UTC), None, datetime(2027, 3, 13, 10, 0, tzinfo=UTC)),
     (86400, datetime(2027, 3, 13, 23, 59, tzinfo=UTC), None, datetime(2027, 3, 14, 0, 0, tzinfo=UTC)),
+    # The wall clock stepped back (NTP) by half an hour after the 09:01 run: the next boundary of
+    # the clock as it reads now, not 09:02 half an hour away (the database decides what is due).
+    (60, datetime(2027, 3, 13, 8, 30, 10, tzinfo=UTC), datetime(2027, 3, 13, 9, 1, tzinfo=UTC),
+     datetime(2027, 3, 13, 8, 31, tzinfo=UTC)),
     # Any zone's "now": the boundary is an instant.
     (3600, datetime(2027, 3, 13, 9, 30, tzinfo=ZoneInfo("Asia/Kolkata")), None, datetime(2027, 3, 13, 4, 0, tzinfo=UTC)),
 ])
@@ -181,3 +188,85 @@ async def test_log_lines_of_a_sweep_name_it(services: Services, capsys: pytest.C
         logging.captureWarnings(False)
     [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "looking at" in line]
     assert line["sweep"] == "chatty" and line["message"] == "looking at 3 rows"
+
+
+class _Outbox:
+    """An outbox that only counts drains."""
+
+    def __init__(self) -> None:
+        self.drains = 0
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+    async def dispatch(self) -> int:
+        self.drains += 1
+        return 0
+
+
+class _Health:
+    async def record(self, records: object) -> None:
+        """Keep nothing."""
+
+
+def bare_scheduler(**options: object) -> tuple[SweepScheduler, _Outbox]:
+    outbox = _Outbox()
+    return SweepScheduler(SystemClock(), outbox, _Health(), **options), outbox  # type: ignore[arg-type]
+
+
+async def drained(scheduler: SweepScheduler, outbox: _Outbox) -> int:
+    """Let the drainer act on the ticks so far; return how many drains ran."""
+    drainer = asyncio.create_task(scheduler._drain_loop())
+    await asyncio.sleep(0.05)
+    scheduler._stopping = True
+    scheduler._drain_wanted.set()
+    await asyncio.wait_for(drainer, 5)
+    return outbox.drains
+
+
+async def test_the_minutes_drain_does_not_wait_for_health_reporting_nor_stop_when_it_fails() -> None:
+    class SlowOps:
+        async def observe(self, *args: object, **kwargs: object) -> None:
+            await asyncio.sleep(3600)  # the ops channel's POST stuck behind a long 429
+
+    async def prompts(now: datetime) -> int:
+        return 5
+
+    async def unreadable() -> datetime | None:
+        raise ValueError("a stored instant that does not parse")
+
+    scheduler, outbox = bare_scheduler(ops=SlowOps())
+    scheduler.register("checkin-prompts", prompts, oldest_due=unreadable)
+    await asyncio.wait_for(scheduler._tick(60), 5)  # the health report gives up; the tick ends
+    assert scheduler._drain_wanted.is_set()
+    assert await drained(scheduler, outbox) == 1
+
+
+async def test_an_hourly_sweep_that_failed_is_tried_again_at_the_next_minute_not_an_hour_later() -> None:
+    calls: list[str] = []
+
+    async def nudges(now: datetime) -> int:
+        calls.append("nudges")
+        if len(calls) == 1:
+            raise DatabaseUnavailableError("locked by a backup for a moment")
+        return 0
+
+    async def prompts(now: datetime) -> int:
+        return 0
+
+    scheduler, _ = bare_scheduler()
+    scheduler.register("checkin-prompts", prompts)
+    scheduler.register("buddy-nudges", nudges, every_seconds=3600)
+    await scheduler._tick(3600)
+    assert calls == ["nudges"] and scheduler._last["buddy-nudges"].last_error == "DatabaseUnavailableError"
+    await scheduler._tick(60)  # the next minute
+    assert calls == ["nudges", "nudges"] and scheduler._last["buddy-nudges"].last_error is None
+    await scheduler._tick(60)
+    assert calls == ["nudges", "nudges"], "a sweep that succeeded waits for its own hour again"
+
+
+def test_a_sweep_that_never_succeeded_says_so() -> None:
+    now = datetime(2027, 1, 12, 0, 1, tzinfo=UTC)
+    record = SweepRecord("retention-purge", 86400, now, now, None, "DatabaseUnavailableError")
+    assert sweep_finding(now, "retention-purge", 86400, record, None).detail == \
+        "failing (DatabaseUnavailableError); it has never succeeded"

@@ -11,6 +11,7 @@ second-person abuse rules. Every alert names its rule and the concepts that made
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 # The regex parser is private but has been stable since 3.11; it is only used at load time to
 # derive prefilter literals, and any construct it does not recognise just disables the
 # prefilter for that pattern (slower, never wrong).
+from re import _compiler as _sre_compile  # type: ignore[attr-defined]
 from re import _constants as _sre  # type: ignore[attr-defined]
 from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -79,7 +81,7 @@ _CLAUSE = re.compile(r"\b(?:and|but|so|because|cause|then|while|now|y|pero)\b|,"
 _ADDRESSING = frozenset({"your", "ur", "yourself", "urself"})
 # Inside a match only pronouns that can be its subject or object count ("kill herself",
 # "hope you never wake up"), not possessives ("my husband's tablets" are still mine).
-_INSIDE = {"first": frozenset({"i", "myself", "yo"}),
+_INSIDE = {"first": frozenset({"i", "myself", "yo", "voy", "estoy", "tengo", "quiero"}),
            "second": frozenset({"you", "yourself", "u", "urself"}),
            "third": frozenset({"he", "she", "they", "hes", "shes", "theyre", "himself", "herself",
                                "themselves", "themself"})}
@@ -189,6 +191,26 @@ class _Hit:
     concepts: tuple[str, ...]
 
 
+@dataclass(slots=True)
+class _Seen:
+    text: str  # normalised, idioms and protective statements blanked (offsets kept)
+    notes: list[str]
+    found: dict[str, list[tuple[int, int]]]
+    said_safe: bool
+
+
+@dataclass(slots=True)
+class _Context:
+    frames: list[int]
+    thoughts: list[int]
+    past: list[re.Match[str]]
+    humour: re.Match[str] | None
+    serious: re.Match[str] | None
+    slang: re.Match[str] | re.Match[bytes] | None
+    media: re.Match[str] | None
+    hostile: re.Match[str] | None
+
+
 _BOUNDED = r"(?<![a-z0-9])(?:{})(?![a-z0-9])"
 
 
@@ -262,10 +284,12 @@ que de la el en y los las mi no lo es por con una un para ya mas muy estoy tengo
 """.split())
 
 
+@functools.lru_cache(maxsize=65536)
 def _informative(literal: str) -> int:
-    return max((len(w) for w in re.findall(r"[a-z]+", literal) if w not in _COMMON), default=0)
+    return max((len(w) for w in _WORD.findall(literal) if w not in _COMMON), default=0)
 
 
+@functools.lru_cache(maxsize=65536)  # the same covers are scored many times while choosing
 def _score(cover: frozenset[str]) -> tuple[bool, int, int, int]:
     weakest = min(map(_informative, cover))
     return (weakest >= 3, weakest, min(map(len, cover)), -len(cover))
@@ -334,15 +358,33 @@ def _cover(items: Iterable[Any]) -> _Cover:
 
 
 def _pattern_cover(pattern: str) -> _Cover:
+    return _compile_with_cover(pattern)[1]
+
+
+def _compile_with_cover(pattern: str) -> tuple[re.Pattern[str], _Cover]:
+    """Compile `pattern` and derive its prefilter literals from one parse of it.
+
+    Parsing is most of the cost of compiling; the literals come from the same parse tree
+    the compiler uses, so start-up parses each pattern once. If the private compiler API
+    ever refuses a parse tree, the public `re.compile` is used (same regex, parsed twice).
+    A `re.error` (a broken pattern) propagates.
+    """
+    parsed = _sre_parse.parse(pattern)
     try:
-        cover = _cover(list(_sre_parse.parse(pattern)))
-    except Exception:  # noqa: BLE001 - an unparseable shape only disables the prefilter
-        return None
-    return cover if cover and min(map(len, cover)) >= 2 else None
+        cover = _cover(list(parsed))
+    except Exception:  # noqa: BLE001 - an unexpected shape only disables the prefilter
+        cover = None
+    if cover is not None and min(map(len, cover)) < 2:
+        cover = None
+    try:
+        compiled: re.Pattern[str] = _sre_compile.compile(parsed, 0)
+    except Exception:  # noqa: BLE001 - API drift: fall back to the public compiler
+        compiled = re.compile(pattern)
+    return compiled, cover
 
 
-def _literal_regex(literals: Iterable[str], *, longest: bool = False) -> re.Pattern[str]:
-    """Compile literals into a trie-shaped regex: one pass, one branch per character.
+def _literal_pattern(literals: Iterable[str], *, longest: bool = False) -> str:
+    """Return literals as a trie-shaped regex: one pass, one branch per character.
 
     By default the first literal to end wins (enough to say "some literal occurs");
     `longest` prefers the longest literal starting at each place.
@@ -362,7 +404,7 @@ def _literal_regex(literals: Iterable[str], *, longest: bool = False) -> re.Patt
             alts.append("")  # longest first, then the literal that ends here
         return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
 
-    return re.compile(build(trie))
+    return build(trie)
 
 
 def _str_list(table: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> tuple[str, ...]:
@@ -429,7 +471,8 @@ def _parse_concept(table: Any, index: int, macros: Mapping[str, str]) -> Concept
     if not isinstance(anchor, bool):
         raise PhraseRulesError(f"{where}: anchor must be true or false")
     patterns = _str_list(table, "patterns", where)
-    _compile(patterns, macros, where)  # validates, names the broken pattern
+    for raw in patterns:
+        _expand_macros(raw, macros, where)  # names an unknown macro here; regexes are checked once, compiled
     return Concept(name, lang, anchor, patterns)
 
 
@@ -475,6 +518,20 @@ def _sentence_start(text: str, pos: int) -> int:
 def _sentence_end(text: str, pos: int) -> int:
     m = _SENTENCE_END.search(text, pos)
     return m.start() if m else len(text)
+
+
+def _past_frame(text: str, start: int, end: int, thoughts: Sequence[int],
+                past: Sequence[re.Match[str]]) -> str | None:
+    """Return why the words at start..end are a past story (or None): a past-thought frame
+    before them in their sentence, or a past frame in it, with no turn back to now between."""
+    sentence = _sentence_start(text, start)
+    if any(sentence <= f <= start and not _TURN.search(text, f, start) for f in thoughts):
+        return "past-thought frame -> dropped"
+    stop = _sentence_end(text, end)
+    for m in past:
+        if sentence <= m.start() < stop and not _TURN.search(text, min(m.end(), end), max(m.start(), start)):
+            return f"past framing -> dropped ({m.group()!r})"
+    return None
 
 
 def _inside_quotes(text: str, start: int) -> bool:
@@ -582,7 +639,7 @@ class WordFixer:
 # ---------------------------------------------------------------- detector
 
 _MODIFIER_KEYS = {"past", "past_thought", "protective", "humour", "serious", "retract", "media",
-                  "third_party", "about_self"}
+                  "third_party", "about_self", "hostile"}
 _SUBJECT_KEYS = {"first", "third", "second"}
 
 
@@ -602,6 +659,7 @@ class Detector:
         words: WordFixer | None = None,
         model: RiskModel | None = None,
         model_needs: Sequence[str] = (),
+        model_cue: str | None = None,
         measured: Measured | None = None,
     ) -> None:
         self.rules_version = version
@@ -611,6 +669,9 @@ class Detector:
         # The model speaks only where the rules saw one of these concepts (not, say, a
         # relapse alone: "I relapsed and want to drink" is not a suicide crisis).
         self._model_needs = frozenset(model_needs)
+        # A concept of everyday risk words ("pills", "goodbye", "enough") that wakes the model
+        # even where no rule concept matched; it never starts a rule on its own.
+        self._cue = model_cue
         self.rules = tuple(rules)
         ids = [r.id for r in self.rules]
         duplicate = {i for i in ids if ids.count(i) > 1}
@@ -629,9 +690,7 @@ class Detector:
                 if name not in self.concepts:
                     raise PhraseRulesError(f"rule {rule.id!r}: unknown concept {name!r}")
         self._words = words
-        for rule in self.rules:
-            if rule.patterns:  # concepts were validated as they were parsed
-                _compile(rule.patterns, macros, f"rule {rule.id!r}")
+        rule_ids = {rule.id for rule in self.rules if rule.patterns}
         # Every pattern is compiled on its own with the literals any match of it must
         # contain (its "cover", derived from the parsed regex). One overlapping scan with a
         # trie-shaped regex of all literals finds which patterns can match at all; only
@@ -650,14 +709,21 @@ class Detector:
         self._always: list[int] = []
         self._uncovered: list[str] = []
         for name, concept in self.concepts.items():
-            for raw in concept.patterns:
-                compiled = re.compile(_BOUNDED.format(_expand_macros(raw, macros, name)))
+            what = f"rule {name!r}" if name in rule_ids else f"concept {name!r}"
+            for i, raw in enumerate(dict.fromkeys(concept.patterns)):
+                expanded = _expand_macros(raw, macros, what)
+                try:
+                    compiled, cover = _compile_with_cover(_BOUNDED.format(expanded))
+                except re.error as exc:
+                    raise PhraseRulesError(f"{what}: pattern {i} {raw!r} is not a valid regex: {exc}") from exc
+                if compiled.groups:
+                    # Groups are not used; keeping patterns group-free keeps matching fast.
+                    raise PhraseRulesError(f"{what}: pattern {i} {raw!r} has a capturing group; use (?:...)")
                 index = len(self._patterns)
                 self._patterns.append((name, concept.anchor, compiled))
-                cover = _pattern_cover(compiled.pattern)
                 if cover is None:
                     self._always.append(index)
-                    if concept.anchor:
+                    if concept.anchor or name == model_cue:
                         self._uncovered.append(f"{name}: {raw}")
                     continue
                 for literal in cover:
@@ -670,8 +736,12 @@ class Detector:
                                    for i in by_literal.get(literal[:k], ())}))
             for literal in by_literal
         }
-        self._prefilter: re.Pattern[str] | None = _literal_regex(by_literal)
-        self._occurrences = re.compile(f"(?=({_literal_regex(by_literal, longest=True).pattern}))")
+        self._wakes_rules = [anchor for _, anchor, _ in self._patterns]
+        self._wakes_model = [anchor or name == model_cue for name, anchor, _ in self._patterns]
+        # The longest literal at every place, in one overlapping scan; no literal at all
+        # means no pattern can match (most chat stops here).
+        self._prefilter: re.Pattern[str] | None = re.compile(
+            f"(?=({_literal_pattern(by_literal, longest=True)}))")
 
         missing = _MODIFIER_KEYS - set(modifiers)
         if missing:
@@ -698,22 +768,23 @@ class Detector:
         ]
 
     @classmethod
-    def from_file(cls, path: str | Path, *, use_model: bool = True) -> Detector:
-        """Load and compile the rule file at `path` (and the model it names)."""
+    def from_file(cls, path: str | Path, *, use_model: bool = True, model: RiskModel | None = None) -> Detector:
+        """Load and compile the rule file at `path` (and the model it names, or `model`)."""
         try:
             with open(path, "rb") as fh:
                 raw = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise PhraseRulesError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_mapping(raw, base=Path(path).parent, use_model=use_model)
+        return cls.from_mapping(raw, base=Path(path).parent, use_model=use_model, model=model)
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, base: Path | None = None,
-                     use_model: bool = True) -> Detector:
+                     use_model: bool = True, model: RiskModel | None = None) -> Detector:
         """Build a detector from an already-parsed rule document.
 
         `[model] file` (relative to `base`, the rule file's folder) names the learned
-        model; without `base`, or with `use_model=False`, the rules work alone.
+        model; without `base`, or with `use_model=False`, the rules work alone. `model`
+        replaces the named file (training measures models it has not written yet).
         """
         version = raw.get("version")
         if not isinstance(version, str) or not version:
@@ -756,24 +827,29 @@ class Detector:
                 _str_list(raw_words, "segment", "[words]", required=False),
                 _str_list(raw_words, "split_stems", "[words]", required=False),
             )
-        model = None
         raw_model = raw.get("model")
         if raw_model is not None and (not isinstance(raw_model, dict) or not isinstance(raw_model.get("file"), str)):
             raise PhraseRulesError("[model]: needs file = \"<name>.json\"")
         needs: tuple[str, ...] = ()
+        cue: str | None = None
         if raw_model is not None:
             needs = _str_list(raw_model, "needs_any", "[model]")
             strangers = [n for n in needs if n not in {c.name for c in concepts}]
             if strangers:
                 raise PhraseRulesError(f"[model]: needs_any names unknown concept(s) {strangers}")
-        if raw_model is not None and base is not None and use_model:
+            cue = raw_model.get("cue")
+            if cue is not None and (not isinstance(cue, str) or cue not in {c.name for c in concepts}):
+                raise PhraseRulesError(f"[model]: cue {cue!r} is not a concept")
+        if model is not None and raw_model is None:
+            raise PhraseRulesError("[model]: a model was given but the rule file has no [model] section")
+        if model is None and raw_model is not None and base is not None and use_model:
             try:
                 model = RiskModel.load(base / raw_model["file"])
             except (OSError, ModelError) as exc:
                 raise PhraseRulesError(f"[model]: {exc}") from exc
         return cls(version=version, rules=rules, concepts=concepts, macros=macros, modifiers=modifiers,
                    subjects=subjects, idioms=idioms, words=words, model=model, model_needs=needs,
-                   measured=_parse_measured(raw.get("measured")))
+                   model_cue=cue, measured=_parse_measured(raw.get("measured")))
 
     @property
     def uncovered_patterns(self) -> list[str]:
@@ -788,21 +864,22 @@ class Detector:
         norm = normalise(text)
         return self._words(norm) if self._words is not None and norm else norm
 
-    def _analyse(self, text: str) -> tuple[str, list[str], dict[str, list[tuple[int, int]]], bool] | None:
+    def _analyse(self, text: str, *, cues: bool = False) -> _Seen | None:
         """Return the blanked text, notes, the concepts seen and whether the author said
-        they are safe; None if nothing can match."""
+        they are safe; None if nothing can match (no anchor, nor a cue when `cues`)."""
         norm = self.prepare(text)
         if not norm:
             return None
         if self._prefilter is None:  # every pattern, every message (tests compare with this)
             candidates = list(range(len(self._patterns)))
         else:
-            if self._prefilter.search(norm) is None:
+            found_literals = {m.group(1) for m in self._prefilter.finditer(norm)}
+            if not found_literals:
                 return None
-            found_literals = {m.group(1) for m in self._occurrences.finditer(norm)}
             candidates = sorted({i for lit in found_literals for i in self._by_literal[lit]}
                                 | set(self._always))
-        if not any(self._patterns[i][1] and self._patterns[i][2].search(norm) for i in candidates):
+        wakes = self._wakes_model if cues else self._wakes_rules
+        if not any(wakes[i] and self._patterns[i][2].search(norm) for i in candidates):
             return None
 
         # Remove idioms, hypotheticals and protective phrases (offsets are kept, so
@@ -826,22 +903,32 @@ class Detector:
             name, _, pattern = self._patterns[i]
             found.setdefault(name, []).extend((m.start(), m.end()) for m in pattern.finditer(text2))
         found = {name: sorted(spans) for name, spans in found.items() if spans}
-        return text2, notes, found, bool(protective)
+        return _Seen(text2, notes, found, bool(protective))
 
-    def features(self, text: str) -> frozenset[str]:
-        """Return what the learned model sees of a message (empty if it cannot matter)."""
-        seen = self._analyse(text)
-        if seen is None:
-            return frozenset()
-        text2, _, found, _ = seen
-        return features(_WORD.findall(text2), found)
+    def _context(self, raw: str, seen: _Seen) -> _Context:
+        """Return the context modifiers of a message (computed once, used by every hit)."""
+        text2 = seen.text
+        humour = self._mod["humour"].search(text2)
+        serious = self._mod["serious"].search(text2)
+        # A joke lowers only slang ("kms lol") or a taking-back ("i wanna die haha jk").
+        slang = (_SLANG.search(raw.lower()) or self._mod["retract"].search(text2)
+                 if humour and not serious else None)
+        return _Context(
+            frames=[m.end() for m in self._mod["third_party"].finditer(text2)],
+            thoughts=[m.end() for m in self._mod["past_thought"].finditer(text2)],
+            past=list(self._mod["past"].finditer(text2)),
+            humour=humour, serious=serious, slang=slang,
+            media=self._mod["media"].search(text2),
+            hostile=self._mod["hostile"].search(text2),
+        )
 
-    def detect(self, text: str) -> Detection:
-        """Return the tier, path, rule and explanation for one message."""
-        seen = self._analyse(text)
-        if seen is None:
-            return self._nothing()
-        text2, notes, found, said_safe = seen
+    def _rule_hits(self, seen: _Seen, ctx: _Context) -> list[_Hit]:
+        """Return every rule that fired, with its modifiers applied."""
+        text2, found = seen.text, seen.found
+        # A concept told as a past story supports no rule ("six months since I last thought
+        # about dying. Thanks everyone" is thanks, not a goodbye).
+        live = {name: [s for s in spans if _past_frame(text2, s[0], s[1], ctx.thoughts, ctx.past) is None]
+                for name, spans in found.items()}
         hits: list[_Hit] = []
         for rule in self.rules:
             if rule.patterns:
@@ -854,9 +941,9 @@ class Detector:
                 # Every other concept must be seen in other words than the first one's
                 # ("won't be a problem much longer" is one phrase, not two concepts).
                 first = found[rule.all[0]][0] if rule.all else None
-                if not all(self._seen_apart(c, found, first) for c in rule.all[1:]):
+                if not all(live[c] and self._seen_apart(c, live, first) for c in rule.all[1:]):
                     continue
-                present_any = [c for c in rule.any if c in found and self._seen_apart(c, found, first)]
+                present_any = [c for c in rule.any if live.get(c) and self._seen_apart(c, live, first)]
                 if rule.any and not present_any:
                     continue
                 need = rule.all + tuple(present_any)
@@ -864,39 +951,64 @@ class Detector:
             # message must not hide "and now I want to die again" later in it.
             for start, end in found[need[0]][:4]:
                 hits.append(_Hit(rule, start, end, rule.tier, rule.path, [], need))
-        anchors = [name for name in found if self.concepts[name].anchor]
-        # The model stays out where the author says they are safe (the rules never do).
-        if self._model is None or not self._model_needs.intersection(anchors) or said_safe:
-            anchors = []
-        if not hits and not anchors:
+        for hit in hits:
+            self._apply_modifiers(hit, text2, ctx)
+        return hits
+
+    def _model_features(self, seen: _Seen, ctx: _Context, rule_tier: int) -> frozenset[str]:
+        context = [name for name, on in (
+            ("past", bool(ctx.past) or bool(ctx.thoughts)), ("media", ctx.media is not None),
+            ("humour", ctx.humour is not None), ("serious", ctx.serious is not None),
+            ("slang", ctx.slang is not None), ("third_party", bool(ctx.frames)),
+            ("quote", '"' in seen.text), ("question", "?" in seen.text), ("safe", seen.said_safe),
+        ) if on]
+        return features(_WORD.findall(seen.text), seen.found, context, rule_tier)
+
+    def features(self, text: str) -> frozenset[str]:
+        """Return what the learned model sees of a message (empty if it would not be asked)."""
+        seen = self._analyse(text, cues=True)
+        if seen is None:
+            return frozenset()
+        ctx = self._context(text, seen)
+        hits = self._rule_hits(seen, ctx)
+        return self._model_features(seen, ctx, max((h.tier for h in hits), default=0))
+
+    def detect(self, text: str) -> Detection:
+        """Return the tier, path, rule and explanation for one message."""
+        seen = self._analyse(text, cues=self._model is not None)
+        if seen is None:
+            return self._nothing()
+        ctx = self._context(text, seen)
+        hits = self._rule_hits(seen, ctx)
+        found = seen.found
+        # What wakes the model: a risk concept it may speak about, or a cue word; never
+        # where the author says they are safe (the rules still do).
+        woke: tuple[str, ...] = ()
+        if self._model is not None and not seen.said_safe:
+            woke = tuple(sorted(self._model_needs.intersection(found)))
+            if not woke and self._cue is not None and self._cue in found:
+                woke = (self._cue,)
+        if not hits and not woke:
             return self._nothing()
 
-        humour = self._mod["humour"].search(text2)
-        serious = self._mod["serious"].search(text2)
-        # A joke lowers only slang ("kms lol") or a taking-back ("i wanna die haha jk").
-        slang = (_SLANG.search(text.lower()) or self._mod["retract"].search(text2)
-                 if humour and not serious else None)
-        frames = [m.end() for m in self._mod["third_party"].finditer(text2)]
-        thoughts = [m.end() for m in self._mod["past_thought"].finditer(text2)]
-        past = list(self._mod["past"].finditer(text2))
-        media = self._mod["media"].search(text2)
-
-        for hit in hits:
-            self._apply_modifiers(hit, text2, frames, thoughts, past, humour, slang, media)
-
-        # The learned model may raise a tier the rules gave (never lower it), and only
-        # where the rules saw a risk concept; its alert names those concepts.
-        best_tier = max((h.tier for h in hits), default=0)
+        rule_tier = max((h.tier for h in hits), default=0)
         abuse = any(h.path is RiskPath.ABUSE and h.tier > 0 for h in hits)
-        if self._model is not None and anchors and best_tier < 3 and not abuse:
-            model_tier, p = self._model.tier(features(_WORD.findall(text2), found))
-            if model_tier > best_tier:
-                start, end = min(found[name][0] for name in anchors)
+        if self._model is not None and (woke or 1 <= rule_tier <= 2) and rule_tier < 3 and not abuse:
+            scores = self._model.scores(self._model_features(seen, ctx, rule_tier))
+            model_tier, p = self._model.tier(scores, rule_tier)
+            if woke and model_tier > rule_tier:
+                # The model may raise a tier; its alert names what woke it.
+                start = min(found[name][0][0] for name in woke)
                 rule = _MODEL_RULES[model_tier]
-                hit = _Hit(rule, start, end, model_tier, RiskPath.SELF, [f"model p={p:.2f}"],
-                           tuple(sorted(anchors)))
-                self._apply_modifiers(hit, text2, frames, thoughts, past, humour, slang, media)
+                hit = _Hit(rule, start, start, model_tier, RiskPath.SELF, [f"model p={p:.2f}"], woke)
+                self._apply_modifiers(hit, seen.text, ctx)
                 hits.append(hit)
+            elif 1 <= rule_tier <= 2 and scores[1] < self._model.veto and not any(
+                    h.rule.kind is RiskKind.OVERDOSE for h in hits if h.tier > 0):
+                # A confident "no risk at all" cancels a low-tier alert, never tier 3.
+                matched = tuple(dict.fromkeys(h.rule.id for h in hits if h.tier > 0))
+                return Detection(0, None, None, self.version, Need.GENERAL,
+                                 (*seen.notes, f"model veto p1={scores[1]:.2f}"), matched)
         if not hits:
             return self._nothing()
         if any(h.path is RiskPath.ABUSE and h.tier > 0 for h in hits):
@@ -906,14 +1018,14 @@ class Detector:
         best = max(hits, key=lambda h: (h.tier, -_PATH_PRIORITY[h.path], h.rule.tier))
         matched = tuple(dict.fromkeys(h.rule.id for h in hits if h.tier > 0))
         if best.tier <= 0:
-            return Detection(0, None, None, self.version, Need.GENERAL, tuple(notes + best.mods), matched)
+            return Detection(0, None, None, self.version, Need.GENERAL, tuple(seen.notes + best.mods), matched)
         return Detection(
             tier=best.tier,
             path=best.path,
             rule_id=best.rule.id,
             ruleset_version=self.version,
             need=_need(best),
-            modifiers=tuple(notes + best.mods),
+            modifiers=tuple(seen.notes + best.mods),
             matched=matched,
             concepts=tuple(c for c in best.concepts if c != best.rule.id),
         )
@@ -927,17 +1039,9 @@ class Detector:
         """
         return first is None or not self.concepts[concept].anchor or _apart(found[concept], first)
 
-    def _apply_modifiers(
-        self,
-        hit: _Hit,
-        text: str,
-        frames: Sequence[int],
-        thoughts: Sequence[int],
-        past: Sequence[re.Match[str]],
-        humour: re.Match[str] | None,
-        slang: re.Match[str] | None,
-        media: re.Match[str] | None,
-    ) -> None:
+    def _apply_modifiers(self, hit: _Hit, text: str, ctx: _Context) -> None:
+        frames, thoughts, past = ctx.frames, ctx.thoughts, ctx.past
+        humour, slang, media = ctx.humour, ctx.slang, ctx.media
         rule = hit.rule
         sentence = _sentence_start(text, hit.start)
         if hit.path is RiskPath.SELF:
@@ -947,22 +1051,20 @@ class Detector:
                 hit.mods.append("third-party report -> path other")
             elif who == "assumed":
                 hit.mods.append(_ASSUMED_FIRST)
+            elif who == "second" and ctx.hostile is not None:
+                # "you deserve to die, loser": the risk words are aimed at someone.
+                hit.path = RiskPath.ABUSE
+                hit.mods.append("addressed with hostility -> abuse")
             elif who == "second":
                 hit.tier = 0
                 hit.mods.append("addressed to someone -> dropped")
                 return
-        if any(sentence <= f <= hit.start and not _TURN.search(text, f, hit.start) for f in thoughts):
+        framed = _past_frame(text, hit.start, hit.end, thoughts, past)
+        if framed is not None:
             hit.tier = 0
-            hit.mods.append("past-thought frame -> dropped")
+            hit.mods.append(framed)
             return
         end = _sentence_end(text, hit.end)
-        for m in past:
-            # A turn back to now between the past frame and the match keeps it.
-            if sentence <= m.start() < end and not _TURN.search(
-                    text, min(m.end(), hit.end), max(m.start(), hit.start)):
-                hit.tier = 0
-                hit.mods.append(f"past framing -> dropped ({m.group()!r})")
-                return
         lowerable = rule.kind in _HUMOUR_LOWERS and hit.path is not RiskPath.ABUSE
         if humour and slang and lowerable and hit.tier == 2:
             hit.tier = 1
@@ -998,6 +1100,8 @@ class Detector:
         if inside and inside[0].start() == hit.start and inside[0].lastgroup:
             return inside[0].lastgroup  # the match starts with its subject ("my dad says")
         found = {m.lastgroup for m in inside if m.lastgroup and m.group() in _INSIDE[m.lastgroup]}
+        if hit.rule.kind is RiskKind.GOODBYE and any(m.group() == "me" for m in inside):
+            found.add("first")  # "my brother will be the one who finds me": the author's goodbye
         if "second" in found and hit.rule.kind in _ADDRESSED_STAYS and not any(
                 m.group() in _ADDRESSING for m in inside):
             found.discard("second")  # "by the time you read this": still the author's goodbye

@@ -26,8 +26,9 @@ _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _BLOCK_QUOTE = re.compile(r"(?:^|\n)[ \t]*>>>.*\Z", re.DOTALL)
 _LINE_QUOTE = re.compile(r"^[ \t]*>(?!>>).*$", re.MULTILINE)
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-# <@123>, <@!123>, <@&role>, <#channel>: a mention means "someone", never leetspeak.
-_MENTION = re.compile(r"<[@#][!&]?\d+>|@\w+")
+# <@123>, <@!123>, <@&role>, <#channel>, "@name": a mention means "someone", never
+# leetspeak. An "@" inside a word is a letter ("h@rm").
+_MENTION = re.compile(r"<[@#][!&]?\d+>|(?<![A-Za-z0-9])@\w+")
 # <:name:id> custom emoji keep their name, which is often the point ("<:kekw:1>").
 _CUSTOM_EMOJI = re.compile(r"<a?:(\w+):\d+>")
 
@@ -166,6 +167,7 @@ EVASIONS: Mapping[str, str] = {
     "theyre": "they are",
     "youre": "you are",
     "ur": "you are",
+    "urself": "yourself",
     "u": "you",
     "rn": "right now",
     "tonite": "tonight",
@@ -210,6 +212,10 @@ EVASIONS: Mapping[str, str] = {
     "sucidal": "suicidal",
     "suisidal": "suicidal",
     "offed": "killed",
+    "dissapear": "disappear",
+    "dissappear": "disappear",
+    "disapear": "disappear",
+    "dissapeared": "disappeared",
 }
 # Two-word evasions, joined before the word-by-word pass (most specific first).
 _PHRASES: Mapping[str, str] = {
@@ -225,13 +231,14 @@ _PHRASES: Mapping[str, str] = {
     "self injure": "selfharm",
     "self hurt": "selfharm",
     "w o": "without",
+    "for always": "forever",
     "catch the bus": "kill myself",
     "caught the bus": "killed myself",
     "i m": "i am",
     "i ve": "i have",
 }
 _PHRASE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, _PHRASES)) + r")(?![a-z0-9])")
-_PHRASE_HINT = re.compile(r"sewer|self|sh urges|w o|the bus|(?<![a-z])i (?:m|ve)(?![a-z])")
+_PHRASE_HINT = re.compile(r"sewer|self|sh urges|w o|the bus|always|(?<![a-z])i (?:m|ve)(?![a-z])")
 _EDGE_PUNCT = ".,!?;:\""
 
 # "kms"/"kys" after a number is kilometres ("100 kms", "ran 5 kms"); "od" after a number
@@ -241,7 +248,13 @@ _AFTER_NUMBER = re.compile(r"\d$")
 # "my kms", "the kms", "kms per week", "kms away": distances, not "kill myself".
 _UNIT_BEFORE = re.compile(r"(?:^|[^a-z])(?:my|the|your|our|those|these|of|total|more|few|many) $")
 _UNIT_AFTER = re.compile(r" (?:per|a (?:day|week|month)|away|left|of|run|ran|walked)\b")
-_HAS_OBJECT = re.compile(r" (?:my|your|him|her|them|someone|you|me|it|people|everyone|our)")
+_HAS_OBJECT = re.compile(
+    r" (?:my|your|him|her|them|someone|you|me|it|people|everyone|our|myself|yourself|urself|himself|herself|themselves|ur|u)(?![a-z])")
+# "ur" is "your" before what someone has or is ("ur meds", "ur best option"), else "you are".
+_YOUR_NEXT = frozenset("""
+meds pills life family mom mum dad parents kids wife husband gf bf friends self own best whole only
+last first fault funeral problem name head brain mind body face job house room time turn way
+""".split())
 # "od'd" is "overdosed" (and must not become the word "odd").
 _OD_D = re.compile(r"(?<![a-z0-9])od'd(?![a-z0-9])")
 
@@ -284,7 +297,9 @@ def _expand_words(text: str) -> str:
             continue
         before = " ".join(words[max(0, i - 2):i])
         after = " " + " ".join(words[i + 1:i + 3])
-        if bare in _UNALIVE_SELF and not _HAS_OBJECT.match(after):
+        if bare == "ur" and words[i + 1:i + 2] and words[i + 1].strip(_EDGE_PUNCT) in _YOUR_NEXT:
+            replacement = "your"
+        elif bare in _UNALIVE_SELF and not _HAS_OBJECT.match(after):
             # "i want to unalive" has no object: it means the author.
             replacement = _UNALIVE_SELF[bare]
         elif bare in _NUMERIC_UNITS and (
@@ -320,6 +335,16 @@ def _unmask(match: re.Match[str]) -> str:
 def _fold_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+# Learners' grammar that hides a risk phrase: "i want die" (no "to"), "i not want to live"
+# (no "do"). Only before the few verbs the rules are about, so "i want pizza" stays.
+_MISSING_TO = re.compile(
+    r"\b(want|need|going|try|trying|plan|planning|decide|decided|ready|wish)"
+    r" (die|kill|end|sleep|disappear|live|exist|jump|cut|hurt|finish|stop)\b")
+_MISSING_DO = re.compile(r"\bi (?:not|no) (want|like|need|see|know|care|feel|think)\b")
+_ESL_HINT = re.compile(r"(?:want|need|going|try|plan|decide|ready|wish|i not|i no) (?:die|kill|end|sleep|disappear"
+                       r"|live|exist|jump|cut|hurt|finish|stop|want|like|need|see|know|care|feel|think)\b")
 
 
 def normalise(text: str) -> str:
@@ -358,4 +383,6 @@ def normalise(text: str) -> str:
     # hide the word after it from the evasion table).
     text = _SPACES.sub(" ", text.replace("\n", " . "))
     text = _expand_words(text)
+    if _ESL_HINT.search(text):
+        text = _MISSING_DO.sub(r"i do not \1", _MISSING_TO.sub(r"\1 to \2", text))
     return _SPACES.sub(" ", text).strip()

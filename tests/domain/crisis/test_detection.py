@@ -222,6 +222,7 @@ def test_every_rule_id_is_unique_and_well_formed(detector: Detector) -> None:
         (lambda d: d["rule"][0].__setitem__("extra", 1), r"unknown key\(s\) \['extra'\]"),
         (lambda d: d["modifiers"].pop("humour"), r"missing \['humour'\]"),
         (lambda d: d["idiom"][0].__setitem__("to_sentence_end", "yes"), "to_sentence_end"),
+        (lambda d: d["model"].__setitem__("cue", "no_such_concept"), r"\[model\]: cue 'no_such_concept'"),
     ],
 )
 def test_invalid_rule_files_are_refused(mutate: Any, message: str) -> None:
@@ -275,3 +276,20 @@ def test_a_broken_measured_section_is_refused(mutate: Any, message: str) -> None
     mutate(raw)
     with pytest.raises(PhraseRulesError, match=message):
         Detector.from_mapping(raw)
+
+
+def test_a_model_needs_a_model_section() -> None:
+    from bot.domain.crisis.model import RiskModel
+
+    raw = copy.deepcopy(_raw())
+    raw.pop("model")
+    model = RiskModel.load(ROOT / "data" / "crisis_model.json")
+    with pytest.raises(PhraseRulesError, match=r"\[model\]: a model was given"):
+        Detector.from_mapping(raw, model=model)
+
+
+def test_a_repeated_pattern_is_compiled_once() -> None:
+    raw = copy.deepcopy(_raw())
+    once = Detector.from_mapping(raw, use_model=False)
+    raw["concept"][0]["patterns"].append(raw["concept"][0]["patterns"][0])
+    assert len(Detector.from_mapping(raw, use_model=False)._patterns) == len(once._patterns)

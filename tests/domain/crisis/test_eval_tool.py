@@ -84,3 +84,28 @@ def test_texts_are_refused_for_the_held_out_set(tmp_path: Path) -> None:
     held_out = tmp_path / "forum.toml"
     held_out.write_text(SET, encoding="utf-8")
     assert main([str(held_out), "--failures", "--texts"]) == 2
+
+
+def test_a_held_out_set_is_measured_only_as_a_declared_look(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    held_out = tmp_path / "forum.toml"
+    held_out.write_text(SET, encoding="utf-8")
+    assert main([str(held_out)]) == 2
+    assert "tier-3 recall" not in capsys.readouterr().out
+    assert main([str(held_out), "--look"]) == 0
+    out = capsys.readouterr().out
+    assert "tier-3 recall" in out and "held-out look" in out
+
+
+def test_authored_sets_are_found_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "xa.toml").write_text(SET, encoding="utf-8")
+    monkeypatch.setenv("KINDRED_CRISIS_AUTHORED", str(tmp_path))
+    assert main(["xa"]) == 0
+    assert "== xa" in capsys.readouterr().out
+
+
+def test_categories_break_down_by_tier(labelled: Path) -> None:
+    report = evaluate(Detector.from_file(RULES), "tiny", load_cases(labelled))
+    assert report.by_category_tier["means-plan", 3].total == 2
+    assert report.by_category_tier["means-plan", 3].hits == 1

@@ -1,4 +1,4 @@
-"""The learned backstop: shipped up to date, reproducible, and only ever raising a tier."""
+"""The learned model: shipped up to date, reproducible, raising tiers with evidence, vetoing only low tiers."""
 
 from __future__ import annotations
 
@@ -10,9 +10,15 @@ from typing import Any
 
 import pytest
 
-from bench.train_crisis_model import EXAMPLES, MODEL, build, load_examples, source_digest
+from bench.train_crisis_model import (
+    EXAMPLES,
+    MODEL,
+    build,
+    source_digest,
+    training_rows,
+)
 from bot.domain.crisis.detection import Detector, PhraseRulesError, RiskPath
-from bot.domain.crisis.model import ModelError, RiskModel, features, train
+from bot.domain.crisis.model import HEADS, ModelError, RiskModel, features, train
 from bot.domain.crisis.resources import Need
 from bot.services.crisis import safe_modifiers
 
@@ -44,33 +50,71 @@ def test_the_detector_version_names_rules_and_model(detector: Detector, rules_on
     assert detector.version == f"{rules_only.version}+{RiskModel.load(MODEL).version}"
 
 
-def test_the_model_only_ever_raises_a_tier(detector: Detector, rules_only: Detector) -> None:
-    for _, text in load_examples(EXAMPLES):
-        assert detector.detect(text).tier >= rules_only.detect(text).tier, text
+def test_the_model_never_lowers_tier_3_and_vetoes_only_low_tiers(detector: Detector, rules_only: Detector) -> None:
+    # Missing imminent risk is far worse than a false alarm: a rules' tier-3 alert always
+    # stands. A tier 1-2 alert may be vetoed, only when the model is confident there is no
+    # risk at all, never for an overdose, and the detection says so.
+    shipped = RiskModel.load(MODEL)
+    vetoed = 0
+    for _, text in training_rows():
+        rules, full = rules_only.detect(text), detector.detect(text)
+        if rules.tier == 3:
+            assert full.tier == 3, text
+        if full.tier < rules.tier:
+            vetoed += 1
+            assert rules.tier in (1, 2) and full.tier == 0 and rules.need is not Need.OVERDOSE, text
+            [note] = [m for m in full.modifiers if m.startswith("model veto p1=")]
+            assert float(note.removeprefix("model veto p1=")) < shipped.veto, text
+            assert rules.rule_id in full.matched  # what the rules saw is still on record
+    assert vetoed < 20  # a guard for the clearest jokes and safe check-ins, not a second opinion
+
+
+def test_a_veto_is_explained(detector: Detector, rules_only: Detector) -> None:
+    # A hard negative of my own the distress concept matches.
+    text = "I'm so done with this weather."
+    assert rules_only.detect(text).tier == 1
+    result = detector.detect(text)
+    assert result.tier == 0 and result.rule_id is None
+    assert any(m.startswith("model veto p1=") for m in result.modifiers)
 
 
 @pytest.mark.parametrize(
     "text",
     [
         # My own sentences the rules alone miss: words they have no pattern for, beside a
-        # concept they do see (a farewell, a place, means at hand).
-        "i have my sleeping tablets and a bottle of wine and nobody is home",
-        "standing at the edge of the platform watching the trains go past",
+        # concept they do see (means at hand) or only a cue word ("pills").
+        "the pills are in front of me and i cant stop looking at them",
+        "i want to sleep with the pills forever",
     ],
 )
 def test_the_model_raises_what_the_rules_half_saw(detector: Detector, rules_only: Detector, text: str) -> None:
     assert rules_only.detect(text).tier < detector.detect(text).tier
 
 
-def test_a_model_alert_explains_itself_without_message_words(detector: Detector) -> None:
-    text = "i have my sleeping tablets and a bottle of wine and nobody is home"
+@pytest.mark.parametrize(
+    ("text", "woke"),
+    [
+        ("the pills are in front of me and i cant stop looking at them", ("means_ready",)),
+        ("i want to sleep with the pills forever", ("cue",)),  # no rule concept: a cue word woke it
+    ],
+)
+def test_a_model_alert_explains_itself_without_message_words(detector: Detector, text: str,
+                                                             woke: tuple[str, ...]) -> None:
     result = detector.detect(text)
     assert result.rule_id in ("en.model.tier2", "en.model.tier3")
-    assert result.concepts and all(c.isidentifier() for c in result.concepts)
+    assert result.concepts == woke
     [prob] = [m for m in result.modifiers if m.startswith("model p=")]
-    assert 0.5 < float(prob.removeprefix("model p=")) <= 1.0
+    assert RiskModel.load(MODEL).threshold_new <= float(prob.removeprefix("model p=")) <= 1.0
     kept = safe_modifiers(result.modifiers, result.concepts)
-    assert prob in kept and not any("wine" in k or "tablets" in k for k in kept)
+    assert prob in kept and not any("pills" in k or "front" in k for k in kept)
+
+
+def test_an_alert_from_nothing_needs_more_evidence_than_raising_one() -> None:
+    shipped = RiskModel.load(MODEL)
+    assert shipped.threshold_new > shipped.threshold_up
+    scores = {1: 0.9, 2: 0.85, 3: 0.2}
+    assert shipped.tier(scores, rule_tier=0)[0] == (2 if 0.85 >= shipped.threshold_new else 0)
+    assert shipped.tier(scores, rule_tier=1)[0] == 2
 
 
 def test_a_relapse_alone_never_wakes_the_model(detector: Detector) -> None:
@@ -90,15 +134,23 @@ def test_abuse_stays_abuse(detector: Detector) -> None:
     assert result.path is RiskPath.ABUSE
 
 
-def test_features_are_words_pairs_and_concepts() -> None:
-    assert features(["i", "want", "out"], ["wish"]) == frozenset(
-        {"w:i", "w:want", "w:out", "b:i_want", "b:want_out", "c:wish"})
+def test_features_are_words_pairs_letter_pieces_concepts_context_and_the_rules_tier() -> None:
+    assert features(["i", "want", "out"], ["wish"], ["past"], 2) == frozenset(
+        {"w:i", "w:want", "w:out", "b:i_want", "b:want_out", "g:<wan", "g:want", "g:ant>",
+         "c:wish", "m:past", "r:2"})
+
+
+def test_letter_pieces_share_evidence_between_forms_and_typos() -> None:
+    a = {f for f in features(["stockpiled"], []) if f.startswith("g:")}
+    b = {f for f in features(["stokpiling"], []) if f.startswith("g:")}
+    assert {"g:kpil", "g:<sto"} <= a & b  # shared despite the typo and the tense
 
 
 def test_a_tiny_model_learns_and_scores() -> None:
     pos, neg = frozenset({"w:pills", "c:means_ready"}), frozenset({"w:coffee"})
-    model = train([(pos, 3)] * 10 + [(neg, 0)] * 10, version="t", source_digest="t")
-    assert model.tier(pos)[0] == 3 and model.tier(neg)[0] == 0
+    model = train([(pos, 3)] * 10 + [(neg, 0)] * 10, version="t", source_digest="t", l2=1.0)
+    assert set(model.heads) == set(HEADS)
+    assert model.tier(model.scores(pos), 0)[0] == 3 and model.tier(model.scores(neg), 0)[0] == 0
     assert RiskModel.from_json(model.to_json()).to_json() == model.to_json()
 
 
@@ -107,8 +159,12 @@ def test_a_tiny_model_learns_and_scores() -> None:
     [
         ("{", "not valid JSON"),
         ('{"version": "x"}', "missing or malformed"),
-        (json.dumps({"version": "x", "source_digest": "d", "bias2": 0, "bias3": 0, "weights2": {},
-                     "weights3": {}, "threshold2": 1.5, "threshold3": 0.5}), "thresholds"),
+        (json.dumps({"version": "x", "source_digest": "d", "threshold_new": 1.5, "threshold_up": 0.5,
+                     "veto": 0.1, "heads": {k: {"bias": 0, "weights": {}} for k in "123"}}), "thresholds"),
+        (json.dumps({"version": "x", "source_digest": "d", "threshold_new": 0.9, "threshold_up": 0.5,
+                     "veto": 0.7, "heads": {k: {"bias": 0, "weights": {}} for k in "123"}}), "veto below 0.5"),
+        (json.dumps({"version": "x", "source_digest": "d", "threshold_new": 0.9, "threshold_up": 0.5,
+                     "veto": 0.1, "heads": {"2": {"bias": 0, "weights": {}}}}), "needs heads"),
     ],
 )
 def test_a_broken_model_file_is_refused(text: str, message: str) -> None:
@@ -127,3 +183,26 @@ def test_the_model_section_is_checked() -> None:
     missing["model"]["file"] = "no_such_model.json"
     with pytest.raises(PhraseRulesError, match=r"\[model\]"):
         Detector.from_mapping(missing, base=RULES.parent)
+
+
+def test_updating_the_measured_numbers_does_not_make_the_model_stale(tmp_path: Path) -> None:
+    import re
+
+    text = RULES.read_text(encoding="utf-8")
+    edited = tmp_path / "crisis_phrases.toml"
+    remeasured = re.sub(r"(?m)^tier3_recall = .*$", "tier3_recall = 0.12", text)
+    assert remeasured != text
+    edited.write_text(remeasured, encoding="utf-8")
+    assert source_digest(edited) == source_digest()
+    edited.write_text(text.replace('cue = "cue"', 'cue = "cue"\n# a change to what the model sees', 1),
+                      encoding="utf-8")
+    assert source_digest(edited) != source_digest()
+
+
+def test_a_note_in_the_examples_does_not_make_the_model_stale(tmp_path: Path) -> None:
+    text = EXAMPLES.read_text(encoding="utf-8")
+    noted = tmp_path / "own_examples.tsv"
+    noted.write_text(text + "# a note about the last batch\n", encoding="utf-8")
+    assert source_digest(examples=noted) == source_digest()
+    noted.write_text(text + "0\tnone\tidiom\ta new example about the weather\n", encoding="utf-8")
+    assert source_digest(examples=noted) != source_digest()

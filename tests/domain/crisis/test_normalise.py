@@ -109,3 +109,40 @@ def test_strip_markup_keeps_plain_text() -> None:
 def test_empty_and_whitespace() -> None:
     assert normalise("") == ""
     assert normalise("   \n\t ") == "."
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # "@" inside a word is leetspeak, not a mention; "@name" at a word's start is one
+        ("s3lf h@rm", "selfharm"),
+        ("ask @sam about it", "ask someone about it"),
+        # "ur" before what someone owns is "your"; elsewhere "you are"
+        ("take ur meds", "take your meds"),
+        ("ur best option", "your best option"),
+        ("ur so kind", "you are so kind"),
+        # "unalive" aimed at someone keeps its object
+        ("just unalive urself", "just kill yourself"),
+        ("unalive yourself", "kill yourself"),
+    ],
+)
+def test_round2_normalisation(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # learners' grammar, mended where it hides a risk phrase
+        ("i want die", "i want to die"),
+        ("i am ready end it", "i am ready to end it"),
+        ("i not want to live", "i do not want to live"),
+        ("i no need help", "i do not need help"),
+        ("i want dissapear for always", "i want to disappear forever"),
+        # and left alone where it is ordinary English
+        ("i want pizza", "i want pizza"),
+        ("i am not ready", "i am not ready"),
+    ],
+)
+def test_learners_grammar(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
