@@ -197,16 +197,19 @@ class LiveKindred:
         """Jump to just before `due`, slowed down so that how late the bot is can be measured in seconds."""
         await self.jump(due - APPROACH, APPROACH_RATE)
 
-    async def restart(self, at: datetime) -> None:
-        """Stop the bot cleanly and start it again with its clock at `at` (later than now).
+    async def restart(self, at: datetime, rate: float = APPROACH_RATE) -> None:
+        """Stop the bot cleanly and start it again with its clock at `at` (later than now), running `rate` times faster.
 
-        Only for a test of exactly-once across a restart: everything else at this level must
-        happen in one process that stays up.
+        Slow by default: starting a process takes real seconds, and how late start-up work is
+        should be measured in the bot's seconds, not the machine's load. Only for a test of
+        exactly-once across a restart: everything else at this level must happen in one process
+        that stays up.
         """
         await self.idle()
         code = await self.proc.stop()
         assert code == 0, f"the bot exited with {code} on SIGTERM"
-        self.clock.jump(at)  # a process started now begins at `at`
+        pace_heartbeats(self.fake, rate)
+        self.clock.jump(at, rate)  # a process started now begins at `at`
         self.proc = BotProcess(self.fake, self.proc.env)
         self.processes.append(self.proc)
         await self.proc.start()
