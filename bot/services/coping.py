@@ -250,6 +250,10 @@ class CopingService:
 
     async def sweep_checkbacks(self, now: datetime) -> int:
         """Queue every due check-back DM (once), skip those far too late; return how many were queued."""
+        # Most minutes nothing is due: a read says so without taking the writer lock from members.
+        earliest = await self.repo.earliest_checkback_due()
+        if earliest is None or earliest > now:
+            return 0
         queued = 0
         while True:
             async with self.db.transaction() as conn:

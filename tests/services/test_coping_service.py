@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -106,6 +107,30 @@ async def test_the_check_back_is_queued_once_at_its_minute_whatever_the_quiet_ho
     assert "8/10" in dm.message.content and "later than I said" not in dm.message.content
     assert [b.label for b in dm.message.buttons] == [str(n) for n in range(11)]
     assert await services.outbox_repo.status_of(f"urge:{start.urge.urge_id}:checkback") == "sent"
+
+
+async def test_a_minute_with_no_check_back_due_does_not_wait_for_the_writer(
+        services: Services, clock: FakeClock) -> None:
+    # Urges are rare and the sweep runs every minute: when nothing is due it only reads, so it never
+    # queues behind (or holds up) members' writes. Here another write holds the lock throughout.
+    clock.set(utc(2026, 11, 21, 22, 10))
+    start = await services.coping.start_urge(G, ALICE, minutes=20)
+    assert start.due == utc(2026, 11, 21, 22, 30)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with services.db.transaction():
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    try:
+        assert await asyncio.wait_for(services.coping.sweep_checkbacks(utc(2026, 11, 21, 22, 29)), 0.5) == 0
+    finally:
+        release.set()
+        await holder
+    assert await services.coping.sweep_checkbacks(utc(2026, 11, 21, 22, 30)) == 1
 
 
 async def test_a_check_back_made_late_by_downtime_says_so_and_one_long_overdue_is_skipped(
