@@ -7,8 +7,9 @@ that instant at once and then run 60 times faster; rewriting it jumps the runnin
 forward (wall and monotonic together). The test process itself, and the fake Discord, stay
 on the real clock.
 
-Nothing here runs a sweep by hand or restarts the bot: if a scheduled behaviour shows up,
-the running process's own scheduler made it happen.
+Nothing here runs a sweep by hand: if a scheduled behaviour shows up, the running process's
+own scheduler made it happen. The bot is never restarted either, except by `restart(at)` in the
+one test that proves a scheduled message goes out once across a restart (the urge check-back).
 
 Facts this relies on (measured with Python 3.11-3.13, discord.py 2.x, APScheduler 3.x):
 - Timed waits in *threads* never time out under libfaketime, so discord.py's heartbeat
@@ -26,7 +27,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -130,6 +131,8 @@ class LiveKindred:
     proc: BotProcess
     clock: LiveClock
     database: Path
+    # Every process started for this bot (the fixture stops them all and reads their logs).
+    processes: list[BotProcess] = field(default_factory=list)
 
     # -- the database, read as an operator would (read-only; the bot keeps writing) ----------
 
@@ -196,6 +199,24 @@ class LiveKindred:
     async def approach(self, due: datetime) -> None:
         """Jump to just before `due`, slowed down so that how late the bot is can be measured in seconds."""
         await self.jump(due - APPROACH, APPROACH_RATE)
+
+    async def restart(self, at: datetime, rate: float = APPROACH_RATE) -> None:
+        """Stop the bot cleanly and start it again with its clock at `at` (later than now), running `rate` times faster.
+
+        Slow by default: starting a process takes real seconds, and how late start-up work is
+        should be measured in the bot's seconds, not the machine's load. Only for a test of
+        exactly-once across a restart: everything else at this level must happen in one process
+        that stays up.
+        """
+        await self.idle()
+        code = await self.proc.stop()
+        assert code == 0, f"the bot exited with {code} on SIGTERM"
+        pace_heartbeats(self.fake, rate)
+        self.clock.jump(at, rate)  # a process started now begins at `at`
+        self.proc = BotProcess(self.fake, self.proc.env)
+        self.processes.append(self.proc)
+        await self.proc.start()
+        await self.proc.wait_ready()
 
     async def cli(self, *args: str) -> tuple[int, str]:
         """Run `python -m bot *args` as the operator would, on the bot's clock and configuration."""
