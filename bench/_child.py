@@ -10,6 +10,7 @@ JSON line when ready, then answer JSON commands on stdin, one line each:
   scheduler does on each tick), and report monotonic timestamps: start, claimed, drained;
 * ``{"cmd": "unpace"}`` — turn off the notifier's global-limit pacing (to compare);
 * ``{"cmd": "objects"}`` — Python objects alive after a full collection, by type;
+* ``{"cmd": "buckets"}`` — (kindred) how many rate-limit buckets discord.py holds now;
 * ``{"cmd": "fanout", "channels": [...], "at": T, "text": "..."}`` — (bare) at monotonic time T,
   send `text` to every channel at once;
 * ``{"cmd": "quit"}`` — close the bot and exit.
@@ -127,7 +128,10 @@ async def run_kindred() -> None:
         notifier.pacer = RequestPacer(limit=1_000_000)
         return {"paced": False}
 
-    await serve(bot, {"set": set_, "sweep": sweep, "unpace": unpace, "objects": objects})
+    async def buckets() -> dict[str, Any]:
+        return {"held": len(bot.http._buckets)}
+
+    await serve(bot, {"set": set_, "sweep": sweep, "unpace": unpace, "objects": objects, "buckets": buckets})
 
 
 async def run_bare() -> None:

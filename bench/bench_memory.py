@@ -256,10 +256,12 @@ async def run(args: argparse.Namespace) -> None:
                     after.append(rss)
                     before_charts.append(player.before_charts_mib)
                     alive = await child.command("objects")
+                    buckets = await child.command("buckets")
                     show(f"Kindred after simulated day {n + 1}", rss, peak,
                          f"  [before the evening's charts {player.before_charts_mib:.1f} MiB; "
                          f"{time.monotonic() - began:.0f} s; members: {player.counts}; "
-                         f"bot sent: {delivered(fake, since)}; {alive['objects']:,} Python objects, "
+                         f"bot sent: {delivered(fake, since)}; {buckets['held']:,} rate-limit buckets; "
+                         f"{alive['objects']:,} Python objects, "
                          f"most grown since connected: {grown(baseline['types'], alive['types'])}]")
             finally:
                 await child.stop()
