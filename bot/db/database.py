@@ -48,6 +48,10 @@ PRAGMAS = (
     "PRAGMA secure_delete = ON",
     "PRAGMA busy_timeout = 50",
 )
+# The read connection's page cache, KiB (SQLite's default is 2,000 per connection). Its reads
+# are few and indexed; a page it misses comes from the OS's file cache in microseconds, while
+# a full cache stays resident (bench/README.md, "Memory").
+READ_CACHE_KIB = 512
 READ_ONLY_PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 50")  # nothing that writes
 # How long a write waits in all for the writer lock (this process's, then SQLite's) before
 # giving up. Discord drops an interaction not answered within 3 seconds, and a member should
@@ -136,7 +140,8 @@ class Database:
         writer = await _connect(self.path, PRAGMAS)
         try:
             # The writer made the file WAL, so the reader reads committed snapshots.
-            reader = await _connect(self.path, (*PRAGMAS, "PRAGMA query_only = ON"))
+            reader = await _connect(self.path, (*PRAGMAS, "PRAGMA query_only = ON",
+                                                f"PRAGMA cache_size = -{READ_CACHE_KIB}"))
         except BaseException:
             await writer.close()
             raise
