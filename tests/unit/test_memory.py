@@ -79,3 +79,9 @@ async def test_the_bot_drops_idle_buckets_when_it_hands_memory_back(monkeypatch:
         assert bot.http._buckets == {}
     finally:
         await bot.close()
+
+
+def test_crisis_detection_code_loads_only_where_detection_can_run() -> None:
+    # The phrase rules' code (detection, its model and normaliser: ~0.5 MiB) serves only bots
+    # with the message-content intent; without it no message ever reaches them.
+    assert _loaded_after_import(("bot.app", *EXTENSIONS), "bot.domain.crisis.detection") == []
