@@ -1,6 +1,6 @@
 """Shared helpers for the benchmarks that run a bot process against the loopback fake Discord.
 
-The fake (tests/fakediscord) runs in the benchmark's own process and event loop; each bot runs
+The fake (bot/fakediscord) runs in the benchmark's own process and event loop; each bot runs
 in a child process (`bench/_child.py`), so a bot never shares an event loop (or a GIL) with
 the fake. The child answers JSON commands on stdin (set its FakeClock, run the
 sweeps once, quit) with one JSON line on stdout; its log goes to a file.

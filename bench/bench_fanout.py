@@ -51,10 +51,10 @@ from bot.config import Config  # noqa: E402
 from bot.db.database import Database  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
 from bot.domain.localtime import format_hhmm, local_now, zone  # noqa: E402
+from bot.fakediscord import Channel, FakeDiscord  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
 from bot.services.ports import NoSending  # noqa: E402
 from tests.e2e.helpers import BotProcess, run_cli  # noqa: E402
-from tests.fakediscord import Channel, FakeDiscord  # noqa: E402
 from tests.live.support import LiveClock, find_libfaketime, pace_heartbeats  # noqa: E402
 
 DUE = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

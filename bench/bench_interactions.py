@@ -58,8 +58,8 @@ from bench._support import (  # noqa: E402
     percentile,
     start_child,
 )
+from bot.fakediscord import Channel, FakeDiscord, Guild, InteractionHandle, User  # noqa: E402
 from tests.e2e.helpers import run_cli  # noqa: E402
-from tests.fakediscord import Channel, FakeDiscord, Guild, InteractionHandle, User  # noqa: E402
 
 WARMUP_SECONDS = 1.0
 LATE_MS = 5.0  # a send later than this against the schedule counts as late

@@ -49,9 +49,9 @@ from bench._support import Child, bot_env, machine, memory_mib, start_child  # n
 from bot.config import Config  # noqa: E402
 from bot.db.database import Database  # noqa: E402
 from bot.domain.clock import FakeClock  # noqa: E402
+from bot.fakediscord import FakeDiscord, Guild, InteractionHandle, User  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
 from tests.e2e.helpers import BotProcess, run_cli  # noqa: E402
-from tests.fakediscord import FakeDiscord, Guild, InteractionHandle, User  # noqa: E402
 from tests.support import RecordingNotifier  # noqa: E402
 
 DAY = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # the first simulated day (UTC)

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]|status`."""
+"""Command line: `python -m bot run|check-config|migrate|backup PATH|sync [--guild ID]|status|demo [--port N]`."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ log = logging.getLogger("bot")
 HOW_TO_SET_UP = (
     "DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications "
     "(Bot → Reset Token), then run `export DISCORD_TOKEN=<your token>` and try again "
-    "(see README, \"Create the Discord application\")."
+    "(see README, \"Create the Discord application\"); or try Kindred locally first, with no Discord "
+    "application: `python -m bot demo`."
 )
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--guild", type=int, default=None, help="sync to one server only (fast, for testing)")
     sub.add_parser("status", help="health of the running deployment, read from its database (exit 0 healthy, "
                                   "1 unhealthy, 2 configuration or database error)")
+    demo = sub.add_parser("demo", help="try Kindred in your browser with no Discord application: a local "
+                                       "sandbox server, the bot with a throw-away database, and a web page")
+    demo.add_argument("--port", type=int, default=None,
+                      help="port of the page on 127.0.0.1 (default 8765; 0 picks a free one)")
     return parser
 
 
@@ -82,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     global _json_lines
+    if args.command == "demo":  # Kindred's defaults, whatever config.toml says: nothing of it is used
+        return _demo(args.port)
     config = load_config()
     _json_lines = config.log_format == "json"
     # A one-shot command prints its own result; its INFO logs ("logging in", "applied
@@ -239,6 +246,21 @@ async def _serve_metrics(config: Config) -> tuple[PrometheusMetrics | None, Metr
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     log.info("serving Prometheus metrics at http://%s:%d/metrics", shown, bound_port)
     return metrics, server
+
+
+def _demo(port: int | None) -> int:
+    from bot.demo import DEFAULT_PORT, serve
+
+    if port is not None and not 0 <= port <= 65535:
+        return fail(f"--port {port} is not a port (0-65535; 0 picks a free one)")
+    configure_logging(os.environ.get("KINDRED_LOG_LEVEL", "").strip().upper() or "WARNING", "text")
+
+    def announce(url: str) -> None:
+        print(f"Kindred demo: open {url} in your browser. Everything runs on this machine (127.0.0.1) "
+              "and nothing is sent anywhere; Ctrl-C stops it and deletes its database.", flush=True)
+
+    asyncio.run(serve(DEFAULT_PORT if port is None else port, announce))
+    return EXIT_OK
 
 
 async def _run(config: Config) -> int:

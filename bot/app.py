@@ -16,6 +16,7 @@ from discord.ext import commands
 
 from bot.config import Config
 from bot.db.database import Database
+from bot.discord_events import DiscordScheduledEvents
 from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
@@ -72,6 +73,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.checkins",
     "cogs.recovery",
     "cogs.buddies",
+    "cogs.mentors",
+    "cogs.meetings",
     "cogs.crisis",
 )
 
@@ -264,7 +267,10 @@ class KindredBot(commands.Bot):
         self._setting_up = True
         self._trimmer = asyncio.create_task(self._trim_memory(), name="kindred-memory-trim")
         database_ready = await self.try_open_database()
-        self._services = build_services(self.config, self.db, self.clock, DiscordNotifier(self), self.metrics)
+        notifier = DiscordNotifier(self)
+        # Event requests share the notifier's pace: Discord's global limit belongs to the token.
+        events = DiscordScheduledEvents(self, pacer=notifier.pacer)
+        self._services = build_services(self.config, self.db, self.clock, notifier, self.metrics, events)
         if self.metrics is not None:
             self.metrics.watch_gateway(self.gateway_connected, lambda: self.latency)
         fresh = self.services.crisis.data_freshness()

@@ -214,6 +214,15 @@ class BuddiesSection:
 
 
 @dataclass(frozen=True, slots=True)
+class MentorsSection:
+    """[mentors]: defaults for mentoring (servers change theirs with /config mentors)."""
+
+    enabled: bool = _spec(True, _bool, "whether members may offer to mentor with /mentor offer")
+    min_days: int = _spec(0, _int_range(0, 3650),
+                          "days a mentor must have on a counter they share with the server (0 = none needed)")
+
+
+@dataclass(frozen=True, slots=True)
 class CrisisSection:
     """[crisis]: crisis resources and passive detection."""
 
@@ -247,7 +256,7 @@ class PrivacySection:
 
 SECTIONS: dict[str, type] = {
     "bot": BotSection, "defaults": DefaultsSection, "milestones": MilestonesSection,
-    "buddies": BuddiesSection, "crisis": CrisisSection, "scheduler": SchedulerSection,
+    "buddies": BuddiesSection, "mentors": MentorsSection, "crisis": CrisisSection, "scheduler": SchedulerSection,
     "privacy": PrivacySection,
 }
 
@@ -267,6 +276,7 @@ class Config:
     defaults: DefaultsSection = field(default_factory=DefaultsSection)
     milestones: MilestonesSection = field(default_factory=MilestonesSection)
     buddies: BuddiesSection = field(default_factory=BuddiesSection)
+    mentors: MentorsSection = field(default_factory=MentorsSection)
     crisis: CrisisSection = field(default_factory=CrisisSection)
     scheduler: SchedulerSection = field(default_factory=SchedulerSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, cast
 
 import discord
@@ -12,6 +14,8 @@ from bot.domain.localtime import suggest_zones
 
 if TYPE_CHECKING:
     from bot.app import KindredBot
+
+log = logging.getLogger(__name__)
 
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 
@@ -46,3 +50,59 @@ def channel_mention(channel_id: int | None) -> str:
 def role_mention(role_id: int | None) -> str:
     """Mention a role by id (replies never ping: allowed mentions are none), or say none."""
     return f"<@&{role_id}>" if role_id else "none"
+
+
+REPLY_LIMIT = 1900  # Discord's 2,000 characters, with room for a last line
+
+
+def clip(text: str, limit: int | None = REPLY_LIMIT) -> str:
+    """Keep a reply within Discord's message limit (None: no limit)."""
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def fit_lines(lines: list[str], limit: int = REPLY_LIMIT, more: str = "…") -> str:
+    """Join lines, leaving out whole lines from the end (and saying so) so the reply fits a message."""
+    kept = list(lines)
+    while kept and len("\n".join(kept)) > limit - len(more) - 1:
+        kept.pop()
+    return "\n".join(kept) + ("\n" + more if len(kept) < len(lines) else "")
+
+
+def guild_namer(bot: discord.Client) -> Callable[[int], str | None]:
+    """Return a lookup of a server's name from the cache (for DMs that say where)."""
+    def guild_name(guild_id: int) -> str | None:
+        guild = bot.get_guild(guild_id)
+        return guild.name if guild is not None else None
+    return guild_name
+
+
+async def _fetch_member(bot: discord.Client, guild_id: int, user_id: int) -> discord.Member | None | bool:
+    """One REST lookup (no members intent needed): the member, False if not a member, None if it cannot tell."""
+    guild = bot.get_guild(guild_id)
+    if guild is None:
+        return None
+    try:
+        return await guild.fetch_member(user_id)
+    except discord.NotFound:
+        return False
+    except Exception:  # network trouble or a 5xx: we cannot tell
+        log.warning("could not look up a member of guild %s", guild_id)
+        return None
+
+
+def membership_check(bot: discord.Client) -> Callable[[int, int], Awaitable[bool | None]]:
+    """Return "is this user still a member of that server?": False only when Discord says no."""
+    async def is_member(guild_id: int, user_id: int) -> bool | None:
+        found = await _fetch_member(bot, guild_id, user_id)
+        return None if found is None else found is not False
+    return is_member
+
+
+def role_lookup(bot: discord.Client) -> Callable[[int, int], Awaitable[set[int] | None]]:
+    """Return "which roles does this member have now?" (None when Discord cannot say)."""
+    async def roles(guild_id: int, user_id: int) -> set[int] | None:
+        found = await _fetch_member(bot, guild_id, user_id)
+        if isinstance(found, discord.Member):
+            return {role.id for role in found.roles}
+        return set() if found is False else None
+    return roles

@@ -14,7 +14,7 @@ from bot.db.database import Database
 from bot.domain.clock import FakeClock
 from bot.logging_setup import cap_library_loggers
 from bot.services.container import Services, build_services
-from tests.support import RecordingNotifier
+from tests.support import RecordingEvents, RecordingNotifier
 
 # A Saturday in November, mid-morning UTC: away from DST changes unless a test moves it.
 DEFAULT_START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -56,6 +56,13 @@ def notifier() -> RecordingNotifier:
 
 
 @pytest.fixture
-async def services(config: Config, db: Database, clock: FakeClock, notifier: RecordingNotifier) -> Services:
-    """All services wired on the real database, fake clock and recording notifier."""
-    return build_services(config, db, clock, notifier)
+def events() -> RecordingEvents:
+    """A scheduled-events port that keeps the server's events in memory."""
+    return RecordingEvents()
+
+
+@pytest.fixture
+async def services(config: Config, db: Database, clock: FakeClock, notifier: RecordingNotifier,
+                   events: RecordingEvents) -> Services:
+    """All services wired on the real database, fake clock, recording notifier and recording events."""
+    return build_services(config, db, clock, notifier, events=events)

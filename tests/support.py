@@ -4,9 +4,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import count
+from typing import Any
 
+import pytest
+
+from bot.domain.meetings import ChannelKind, EventOutcome, EventResult, EventSpec, EventStatus
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
+
+
+def count_write_transactions(db: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the write transactions `db` opens from now on (the list's one item is the count)."""
+    opened = [0]
+    transaction = db.transaction
+
+    def counted() -> Any:
+        opened[0] += 1
+        return transaction()
+
+    monkeypatch.setattr(db, "transaction", counted)
+    return opened
 
 
 def names_in_text(value: object, user_id: int) -> bool:
@@ -81,3 +99,84 @@ class RecordingNotifier:
     def posts_in(self, channel_id: int) -> list[SentMessage]:
         """Return messages delivered to a channel."""
         return self.delivered("channel", channel_id)
+
+
+@dataclass
+class RecordedEvent:
+    """A scheduled event the recording port holds."""
+
+    event_id: int
+    guild_id: int
+    spec: EventSpec
+    status: EventStatus = EventStatus.SCHEDULED
+    deleted: bool = False
+
+
+@dataclass
+class RecordingEvents:
+    """A ScheduledEvents port that keeps events in memory, like Discord (without its automation).
+
+    `missing` is what `missing_permissions` answers; `refuse_next` makes the next create, fetch,
+    find or delete answer that outcome instead (once per entry, in order); `refuse_calls` does
+    the same for one kind of call only ({"find": [EventOutcome.TRANSIENT]}).
+    """
+
+    missing: list[str] | None = field(default_factory=list)
+    refuse_next: list[EventOutcome] = field(default_factory=list)
+    refuse_calls: dict[str, list[EventOutcome]] = field(default_factory=dict)
+    events: dict[int, RecordedEvent] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    _ids: count = field(default_factory=lambda: count(5000))
+
+    def missing_permissions(self, guild_id: int, channel_id: int | None, kind: ChannelKind | None) -> list[str] | None:
+        """Answer what the test set."""
+        return None if self.missing is None else list(self.missing)
+
+    def _refused(self, call: str) -> EventResult | None:
+        self.calls.append(call)
+        if self.refuse_calls.get(call):
+            return EventResult(self.refuse_calls[call].pop(0))
+        if self.refuse_next:
+            return EventResult(self.refuse_next.pop(0))
+        return None
+
+    async def create(self, guild_id: int, spec: EventSpec) -> EventResult:
+        """Create an event."""
+        if (refused := self._refused("create")) is not None:
+            return refused
+        event = RecordedEvent(next(self._ids), guild_id, spec)
+        self.events[event.event_id] = event
+        return EventResult(EventOutcome.OK, event.event_id, event.status)
+
+    async def fetch(self, guild_id: int, event_id: int) -> EventResult:
+        """Read an event."""
+        if (refused := self._refused("fetch")) is not None:
+            return refused
+        event = self.events.get(event_id)
+        if event is None or event.deleted:
+            return EventResult(EventOutcome.NOT_FOUND)
+        return EventResult(EventOutcome.OK, event_id, event.status)
+
+    async def find(self, guild_id: int, name: str, start: datetime) -> EventResult:
+        """Find an open event by name and start."""
+        if (refused := self._refused("find")) is not None:
+            return refused
+        for event in self.open_events(guild_id):
+            if event.spec.name == name and event.spec.start == start:
+                return EventResult(EventOutcome.OK, event.event_id, event.status)
+        return EventResult(EventOutcome.NOT_FOUND)
+
+    async def delete(self, guild_id: int, event_id: int) -> EventResult:
+        """Delete an event."""
+        if (refused := self._refused("delete")) is not None:
+            return refused
+        event = self.events.get(event_id)
+        if event is None or event.deleted:
+            return EventResult(EventOutcome.NOT_FOUND)
+        event.deleted = True
+        return EventResult(EventOutcome.OK, event_id)
+
+    def open_events(self, guild_id: int | None = None) -> list[RecordedEvent]:
+        """Events not deleted, scheduled or active, oldest first."""
+        return [e for e in self.events.values() if not e.deleted and e.status in (EventStatus.SCHEDULED, EventStatus.ACTIVE)
+                and (guild_id is None or e.guild_id == guild_id)]

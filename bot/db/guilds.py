@@ -20,6 +20,7 @@ GUILD_SETTING_COLUMNS = frozenset({
     "celebrations_channel_id", "celebration_hour", "alerts_channel_id", "alerts_role_id",
     "crisis_detection", "crisis_public_nudge", "crisis_tier1_replies",
     "buddy_nudge_after_days", "buddy_max", "buddy_matching",
+    "mentors_enabled", "mentor_role_id", "mentor_min_days",
 })
 
 
@@ -42,6 +43,9 @@ def guild_from_row(row: sqlite3.Row) -> GuildSettings:
         buddy_nudge_after_days=row["buddy_nudge_after_days"],
         buddy_max=row["buddy_max"],
         buddy_matching=None if row["buddy_matching"] is None else bool(row["buddy_matching"]),
+        mentors_enabled=None if row["mentors_enabled"] is None else bool(row["mentors_enabled"]),
+        mentor_role_id=row["mentor_role_id"],
+        mentor_min_days=row["mentor_min_days"],
         joined_at=from_utc_text(row["joined_at"]),
         left_at=from_utc_text(row["left_at"]) if row["left_at"] else None,
     )

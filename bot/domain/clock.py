@@ -42,6 +42,24 @@ class FakeClock:
         return self._now
 
 
+class ShiftedClock:
+    """The wall clock, moved forward by however far it was fast-forwarded (`python -m bot demo`)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        """Return the wall clock's instant plus the offset."""
+        return datetime.now(UTC) + self._offset
+
+    def jump_to(self, instant: datetime) -> datetime:
+        """Move forward to `instant` and go on running from there; an instant already passed changes nothing."""
+        ahead = _require_aware(instant) - self.now()
+        if ahead > timedelta(0):  # only forward: what was sent stays sent, as on a real clock
+            self._offset += ahead
+        return self.now()
+
+
 def _require_aware(instant: datetime) -> datetime:
     if instant.tzinfo is None:
         raise ValueError("clock instants must be timezone-aware")

@@ -69,5 +69,8 @@ class GuildSettings:
     buddy_nudge_after_days: int | None
     buddy_max: int | None
     buddy_matching: bool | None
+    mentors_enabled: bool | None
+    mentor_role_id: int | None
+    mentor_min_days: int | None
     joined_at: datetime
     left_at: datetime | None

@@ -153,6 +153,17 @@ class SweepScheduler:
         self._scheduler = scheduler
         self._drainer = asyncio.create_task(self._drain_loop(), name="kindred-outbox-drainer")
 
+    async def run_now(self) -> None:
+        """Run every job at once, as at start-up, then go on on the boundaries (the clock was moved forward)."""
+        # A job still running would make APScheduler skip this run (one instance at a time) until
+        # its next boundary, a day away for the daily job: let the running tick finish first.
+        await self._idle.wait()
+        if self._scheduler is None:
+            return
+        now = datetime.now(UTC)
+        for job in self._scheduler.get_jobs():
+            job.modify(next_run_time=now)  # APScheduler's own run: recorded, one at a time, then drained
+
     @property
     def running(self) -> bool:
         """Whether the aligned jobs are scheduled."""
@@ -215,30 +226,42 @@ class SweepScheduler:
                 self._idle.set()
 
     async def _tick(self, every: int) -> None:
-        minute = every == self.minute_interval
         with self._busy():
-            sweeps = self._groups()[every]
-            if minute:  # an hourly or daily sweep that failed is tried again now, not an hour or a day later
-                sweeps = sweeps + [s for s in self._sweeps if s.every_seconds != every
-                                   and s.name in self._last and self._last[s.name].last_error is not None]
-            records = []
-            for sweep in sweeps:
-                if self._stopping:
-                    return
-                ran = await self._run_sweep(sweep)
-                if ran is not None:
-                    records.append(ran[0])
-            if minute:
-                records.append(self._gateway_record())
-            saved = await self._save(records)
-            self._drain_wanted.set()  # first: nothing below may hold up what the sweeps queued
-            if minute:
-                database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
-                try:
-                    async with asyncio.timeout(HEALTH_REPORT_SECONDS):
-                        await self._report_health(database_ok)
-                except Exception:
-                    log.warning("could not report health this minute", exc_info=True)
+            try:
+                await self._run_group(every)
+            except asyncio.CancelledError:
+                if not self._stopping:
+                    raise
+                # The shutdown cancelled a tick still running after the grace (APScheduler's
+                # shutdown cancels its jobs; closing the database cancels reads in flight). Its
+                # transaction rolled back, so nothing is lost: every sweep runs again at once when
+                # the process starts.
+                log.info("sweeps every %ds cut short by the shutdown", every)
+
+    async def _run_group(self, every: int) -> None:
+        minute = every == self.minute_interval
+        sweeps = self._groups()[every]
+        if minute:  # an hourly or daily sweep that failed is tried again now, not an hour or a day later
+            sweeps = sweeps + [s for s in self._sweeps if s.every_seconds != every
+                               and s.name in self._last and self._last[s.name].last_error is not None]
+        records = []
+        for sweep in sweeps:
+            if self._stopping:
+                return
+            ran = await self._run_sweep(sweep)
+            if ran is not None:
+                records.append(ran[0])
+        if minute:
+            records.append(self._gateway_record())
+        saved = await self._save(records)
+        self._drain_wanted.set()  # first: nothing below may hold up what the sweeps queued
+        if minute and not self._stopping:
+            database_ok = saved and all(r.last_error != DatabaseUnavailableError.__name__ for r in records)
+            try:
+                async with asyncio.timeout(HEALTH_REPORT_SECONDS):
+                    await self._report_health(database_ok)
+            except Exception:
+                log.warning("could not report health this minute", exc_info=True)
 
     def _gateway_record(self, *, stopped: bool = False) -> SweepRecord:
         now = self.clock.now()

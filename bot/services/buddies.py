@@ -414,7 +414,7 @@ class BuddyService:
                      Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY)),
         ))
         log.info("buddy request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
-        delivery = _delivery(result)
+        delivery = delivery_for(result)
         if not result.ok:
             stored = await self.repo.request(request_id)
             if stored is None or stored.status != "pending":
@@ -916,7 +916,8 @@ def _hours(minutes: int) -> str:
 _WITHDRAW_DMS = {"left": LEFT_DM, "left_server": LEFT_SERVER_DM, "unreachable": UNREACHABLE_DM}
 
 
-def _delivery(result: SendResult) -> Delivery:
+def delivery_for(result: SendResult) -> Delivery:
+    """Say what a command can tell its member about a DM sent at once."""
     if result.status is SendStatus.SENT:
         return Delivery.SENT
     if result.status is SendStatus.TRANSIENT:

@@ -11,7 +11,9 @@ from bot.db.crisis import CrisisRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.health import HealthRepository
+from bot.db.meetings import MeetingRepository
 from bot.db.members import MemberRepository
+from bot.db.mentors import MentorRepository
 from bot.db.outbox import OutboxRepository
 from bot.db.privacy import PrivacyRepository
 from bot.db.recovery import RecoveryRepository
@@ -22,8 +24,10 @@ from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
 from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
+from bot.services.meetings import REMINDER_KIND, MeetingService
+from bot.services.mentors import MentorService
 from bot.services.outbox import OutboxService
-from bot.services.ports import Metrics, Notifier, NullMetrics
+from bot.services.ports import Metrics, NoScheduledEvents, Notifier, NullMetrics, ScheduledEvents
 from bot.services.privacy import PrivacyService
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
@@ -49,14 +53,17 @@ class Services:
     checkins: CheckInService
     recovery: RecoveryService
     buddies: BuddyService
+    mentors: MentorService
+    meetings: MeetingService
     crisis: CrisisService
     metrics: Metrics
 
 
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier,
-                   metrics: Metrics | None = None) -> Services:
+                   metrics: Metrics | None = None, events: ScheduledEvents | None = None) -> Services:
     """Wire repositories into services and register scheduled sweeps."""
     metrics = metrics or NullMetrics()
+    events = events or NoScheduledEvents()
     members = MemberRepository(db)
     guilds = GuildRepository(db)
     checkins_repo = CheckInRepository(db)
@@ -69,8 +76,10 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     guild_config = GuildConfigService(guilds, clock, config)
     checkins = CheckInService(db, checkins_repo, members, guilds, settings, guild_config, clock, config,
                               load_prompts(config.data_file("prompts.toml")), metrics=metrics)
-    buddies = BuddyService(db, BuddyRepository(db), members, guild_config, outbox, checkins, checkins_repo,
+    buddy_repo = BuddyRepository(db)
+    buddies = BuddyService(db, buddy_repo, members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
+    recovery = RecoveryService(RecoveryRepository(db), members, settings, guild_config, clock, config, buddies=buddies)
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
         members=members, guilds=guilds, outbox_repo=outbox_repo,
@@ -79,9 +88,11 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         outbox=outbox, scheduler=scheduler,
         privacy=PrivacyService(db, PrivacyRepository(db), members, outbox_repo, clock, config),
         checkins_repo=checkins_repo, checkins=checkins,
-        recovery=RecoveryService(RecoveryRepository(db), members, settings, guild_config, clock, config,
-                                 buddies=buddies),
+        recovery=recovery,
         buddies=buddies,
+        mentors=MentorService(db, MentorRepository(db), buddy_repo, members, guild_config, outbox, checkins,
+                              checkins_repo, recovery, clock, config),
+        meetings=MeetingService(db, MeetingRepository(db), members, settings, outbox, events, clock, config),
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
                              load_crisis_data(config), metrics=metrics),
@@ -100,6 +111,15 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     scheduler.register("buddy-matching", services.buddies.matching_sweep, oldest_due=services.buddies.matching_due)
     services.buddies.register_delivery_hooks()
     services.privacy.before_forget(services.buddies.forget_member_in, only_for=services.buddies.members_with_ties)
+    scheduler.register("mentor-requests", services.mentors.request_sweep, oldest_due=services.mentors.request_due)
+    scheduler.register("mentor-nudges", services.mentors.nudge_sweep, every_seconds=3600)
+    services.privacy.before_forget(services.mentors.forget_member_in, only_for=services.mentors.members_with_ties)
+    scheduler.register("meeting-events", services.meetings.events_sweep, oldest_due=services.meetings.events_due)
+    scheduler.register("meeting-reminders", services.meetings.reminder_sweep,
+                       oldest_due=services.meetings.reminders_due)
+    outbox.on_result(REMINDER_KIND, services.meetings.on_reminder_result)
+    # A reminder keeps serving a member who never types a command, as a counter does.
+    services.privacy.hold_while(services.meetings.members_with_reminders)
     # A counter keeps counting (and celebrating) for a member who never types a command:
     # retention must not delete someone's days just before their anniversary.
     services.privacy.hold_while(services.recovery.members_counting)

@@ -28,6 +28,9 @@ class GuildConfigView:
     buddy_nudge_after_days: int
     buddy_max: int
     buddy_matching: bool
+    mentors_enabled: bool
+    mentor_role_id: int | None
+    mentor_min_days: int
 
 
 class GuildConfigService:
@@ -64,6 +67,9 @@ class GuildConfigService:
             buddy_nudge_after_days=guild.buddy_nudge_after_days or b.nudge_after_days,
             buddy_max=guild.buddy_max or b.max_buddies,
             buddy_matching=b.matching if guild.buddy_matching is None else guild.buddy_matching,
+            mentors_enabled=self.config.mentors.enabled if guild.mentors_enabled is None else guild.mentors_enabled,
+            mentor_role_id=guild.mentor_role_id,
+            mentor_min_days=self.config.mentors.min_days if guild.mentor_min_days is None else guild.mentor_min_days,
         )
 
     async def _update(self, guild_id: int, **values: object) -> GuildConfigView:
@@ -130,4 +136,19 @@ class GuildConfigService:
             values["buddy_max"] = max_buddies
         if matching is not None:
             values["buddy_matching"] = matching
+        return await self._update(guild_id, **values)
+
+    async def set_mentors(self, guild_id: int, *, enabled: bool | None = None, role_id: int | None = None,
+                          min_days: int | None = None) -> GuildConfigView:
+        """Change mentor settings; options left out keep their value. The @everyone role removes the role rule."""
+        values: dict[str, object] = {}
+        if enabled is not None:
+            values["mentors_enabled"] = enabled
+        if role_id is not None:
+            # @everyone's id is the server's: "everyone may offer", i.e. no role needed.
+            values["mentor_role_id"] = None if role_id == guild_id else role_id
+        if min_days is not None:
+            if not 0 <= min_days <= 3650:
+                raise InvalidInputError("`min_days` is from 0 to 3650.")
+            values["mentor_min_days"] = min_days
         return await self._update(guild_id, **values)

@@ -124,19 +124,19 @@ class OutboxService:
         return await self._send(queued)
 
     async def send_now(self, dedupe_keys: Sequence[str]) -> list[SendResult | None]:
-        """Send these committed rows at once, in order, without waiting for a drain or its backlog.
+        """Send these committed rows at once, side by side, without waiting for a drain or its backlog.
 
         For urgent messages decided in a transaction with other state (a crisis alert and the
         member's DM): a drain sending a fan-out of prompts or reminders would hold them for as
-        long as the fan-out takes. Each row is claimed first, so a drain never sends it too;
-        None for a row another sender already holds (or sent).
+        long as the fan-out takes, and neither should wait for the other's round trip. Every row
+        is claimed before any is sent, so a drain never sends one too; None for a row another
+        sender already holds (or sent).
         """
-        results: list[SendResult | None] = []
-        for key in dedupe_keys:
-            now = self.clock.now()
-            claimed = await self.outbox.claim(key, self.token, now, until=now + CLAIM_TTL)
-            results.append(None if claimed is None else await self._send(claimed))
-        return results
+        now = self.clock.now()
+        claimed = [await self.outbox.claim(key, self.token, now, until=now + CLAIM_TTL) for key in dedupe_keys]
+        sends = [self._send(item) for item in claimed if item is not None]
+        sent = iter(await asyncio.gather(*sends))
+        return [None if item is None else next(sent) for item in claimed]
 
     async def dispatch(self) -> int:
         """Send every due message (in batches); return how many were attempted."""

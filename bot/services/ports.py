@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
+from bot.domain.meetings import ChannelKind, EventOutcome, EventResult, EventSpec
 from bot.domain.messages import OutgoingMessage, SendResult
 
 
@@ -29,6 +31,54 @@ class NoSending:
     async def send_channel(self, channel_id: int, message: OutgoingMessage, *, nonce: str | None = None) -> SendResult:
         """Refuse: nothing may be sent from here."""
         raise RuntimeError("this process does not send messages")
+
+
+class ScheduledEvents(Protocol):
+    """Publishes meetings as the server's scheduled events. The Discord implementation lives beside the bot class."""
+
+    def missing_permissions(self, guild_id: int, channel_id: int | None, kind: ChannelKind | None) -> list[str] | None:
+        """Name the permissions the bot lacks to publish an event there (None: it cannot tell)."""
+        ...
+
+    async def create(self, guild_id: int, spec: EventSpec) -> EventResult:
+        """Create a scheduled event."""
+        ...
+
+    async def fetch(self, guild_id: int, event_id: int) -> EventResult:
+        """Read an event's status (NOT_FOUND once it is deleted)."""
+        ...
+
+    async def find(self, guild_id: int, name: str, start: datetime) -> EventResult:
+        """Find an open event the bot created with this name and start (one made before a crash); NOT_FOUND if none."""
+        ...
+
+    async def delete(self, guild_id: int, event_id: int) -> EventResult:
+        """Delete an event (NOT_FOUND if it is already gone)."""
+        ...
+
+
+class NoScheduledEvents:
+    """ScheduledEvents for processes that never publish (`status`, benchmarks): every request is refused as transient."""
+
+    def missing_permissions(self, guild_id: int, channel_id: int | None, kind: ChannelKind | None) -> list[str] | None:
+        """Cannot tell."""
+        return None
+
+    async def create(self, guild_id: int, spec: EventSpec) -> EventResult:
+        """Refuse."""
+        return EventResult(EventOutcome.TRANSIENT, detail="no events here")
+
+    async def fetch(self, guild_id: int, event_id: int) -> EventResult:
+        """Refuse."""
+        return EventResult(EventOutcome.TRANSIENT, detail="no events here")
+
+    async def find(self, guild_id: int, name: str, start: datetime) -> EventResult:
+        """Refuse."""
+        return EventResult(EventOutcome.TRANSIENT, detail="no events here")
+
+    async def delete(self, guild_id: int, event_id: int) -> EventResult:
+        """Refuse."""
+        return EventResult(EventOutcome.TRANSIENT, detail="no events here")
 
 
 class Metrics(Protocol):

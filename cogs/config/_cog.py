@@ -10,7 +10,7 @@ from bot.checks import require_manage_guild
 from bot.services.container import Services
 from bot.tree import send_ephemeral
 from cogs.common import channel_mention, role_mention
-from cogs.config._general import GeneralConfigMixin
+from cogs.config._general import GeneralConfigMixin, mentors_text
 from cogs.config._milestones import MilestonesConfigMixin
 from cogs.config._resources import ResourcesConfigMixin, crisis_data_text, resources_text
 from cogs.recovery._messages import ladder_text
@@ -48,6 +48,7 @@ class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, ResourcesConfigMixin,
             f"• {crisis_data_text(self.services.crisis.data_freshness())}",
             f"• Buddies: nudge after **{view.buddy_nudge_after_days}** day(s); up to **{view.buddy_max}** each; "
             f"matching **{'on' if view.buddy_matching else 'off'}**",
+            f"• Mentors: {mentors_text(view)}",
             f"• Milestones: {ladder_text(await self.services.recovery.ladder(g.guild_id))}",
         ]
         await send_ephemeral(interaction, "\n".join(lines))

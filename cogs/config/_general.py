@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 
 from bot.services.container import Services
+from bot.services.guild_config import GuildConfigView
 from bot.tree import send_ephemeral
 from cogs.common import (
     ON_OFF,
@@ -146,3 +147,31 @@ class GeneralConfigMixin:
             matching=None if matching is None else matching.value == "on")
         await send_ephemeral(interaction, f"Buddies: nudge after **{view.buddy_nudge_after_days}** day(s) without a check-in; "
                                           f"up to **{view.buddy_max}** buddies each; matching **{'on' if view.buddy_matching else 'off'}**.")
+
+    @app_commands.command(name="mentors", description="Mentoring: on or off, and what a mentor needs")
+    @app_commands.describe(enabled="Let members offer to mentor with /mentor offer",
+                           role="Role a member needs to offer (pick @everyone for none)",
+                           min_days="Days a mentor needs on a counter they share with the server (0–3650)")
+    @app_commands.choices(enabled=ON_OFF)
+    async def mentors(self, interaction: discord.Interaction, enabled: app_commands.Choice[str] | None = None,
+                      role: discord.Role | None = None,
+                      min_days: app_commands.Range[int, 0, 3650] | None = None) -> None:
+        """Configure mentoring."""
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        view = await self.services.guild_config.set_mentors(
+            interaction.guild_id, enabled=None if enabled is None else enabled.value == "on",
+            role_id=role.id if role else None, min_days=min_days)
+        await send_ephemeral(interaction, mentors_text(view))
+
+
+def mentors_text(view: GuildConfigView) -> str:
+    """Say what the server's mentor settings are."""
+    if not view.mentors_enabled:
+        return "Mentoring is **off**: nobody can offer, and mentorships already running go on."
+    needs = []
+    if view.mentor_role_id is not None:
+        needs.append(f"the {role_mention(view.mentor_role_id)} role")
+    if view.mentor_min_days:
+        needs.append(f"at least **{view.mentor_min_days}** days on a counter they share with the server")
+    return "Mentoring is **on**; mentors need " + (" and ".join(needs) if needs else "nothing in particular") + "."

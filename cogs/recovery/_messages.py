@@ -9,6 +9,7 @@ from datetime import date
 
 from bot.domain.recovery import Celebrate, Delivery, Ladder, Visibility, days_phrase
 from bot.services.recovery import CounterView, SettingsResult, SlipResult, StartResult
+from cogs.common import clip
 
 MAX_PERIODS_SHOWN = 12
 LADDER_TEXT_MAX = 900
@@ -174,7 +175,3 @@ def ladder_text(ladder: Ladder, limit: int = LADDER_TEXT_MAX) -> str:
             return text
     return clip(text, limit)
 
-
-def clip(text: str, limit: int | None = 1900) -> str:
-    """Keep a reply within Discord's message limit (None: no limit)."""
-    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

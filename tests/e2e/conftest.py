@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.fakediscord import FakeDiscord, discord_endpoints
 from tests.e2e.helpers import (
     BotProcess,
     Community,
@@ -19,7 +20,6 @@ from tests.e2e.helpers import (
     config_for,
     running_kindred,
 )
-from tests.fakediscord import FakeDiscord, discord_endpoints
 
 if TYPE_CHECKING:
     from bot.app import KindredBot
@@ -60,6 +60,7 @@ def kindred_config(fake_discord: FakeDiscord, config: Config) -> Config:
 @pytest.fixture
 async def kindred(fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock) -> AsyncIterator[KindredBot]:
     """Kindred in this event loop, ready, commands synced globally, scheduler off (use `run_sweeps_once`)."""
+    fake_discord.clock = clock.now  # the fake judges "in the past" (a scheduled event's start) by the bot's clock
     async with running_kindred(fake_discord, kindred_config, clock=clock) as bot:
         yield bot
 

@@ -1,4 +1,4 @@
-"""Helpers for end-to-end tests: a default community, Kindred in-process, and Kindred as a subprocess."""
+"""Helpers for end-to-end tests: a default community, Kindred in-process (started as the demo starts it), and Kindred as a subprocess."""
 
 from __future__ import annotations
 
@@ -9,21 +9,19 @@ import os
 import re
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tests.fakediscord import Channel, FakeDiscord, Guild, User
+from bot.demo.sandbox import READY_TIMEOUT, running_kindred  # noqa: F401 - e2e tests start Kindred as the demo does
+from bot.fakediscord import GUILD_VOICE, Channel, FakeDiscord, Guild, User
 
 if TYPE_CHECKING:
-    from bot.app import KindredBot
     from bot.config import Config
-    from bot.domain.clock import Clock
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
-READY_TIMEOUT = 30.0
 # The bot logs this from on_ready; a subprocess counts as ready once it appears after IDENTIFY.
 READY_LOG = re.compile(r"connected as")
 
@@ -40,53 +38,23 @@ class Community:
     alice: User
     bob: User
     mod: User
+    meeting_room: Channel  # a voice channel
 
 
 def build_community(fake: FakeDiscord) -> Community:
     guild = fake.add_guild("Recovery Circle", channels=["general", "check-ins", "celebrations", "mod-alerts"])
+    room = fake.add_channel(guild, "meeting-room", type=GUILD_VOICE)
     alice, bob, mod = fake.add_user("alice"), fake.add_user("bob"), fake.add_user("mod")
     fake.add_member(guild, alice)
     fake.add_member(guild, bob)
     fake.add_member(guild, mod, manage_guild=True)
     return Community(guild, guild.channel("general"), guild.channel("check-ins"), guild.channel("celebrations"),
-                     guild.channel("mod-alerts"), alice, bob, mod)
+                     guild.channel("mod-alerts"), alice, bob, mod, room)
 
 
 def config_for(fake: FakeDiscord, base: Config, **changes: Any) -> Config:
     """`base` pointed at the fake (token, REST base, gateway), with dataclass `changes` applied."""
     return dataclasses.replace(base, token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url, **changes)
-
-
-@contextlib.asynccontextmanager
-async def running_kindred(fake: FakeDiscord, config: Config, *, clock: Clock | None = None, sync: bool = True,
-                          start_scheduler: bool = False, **options: Any) -> AsyncIterator[KindredBot]:
-    """Run KindredBot in this event loop until the block ends.
-
-    Ready means: discord.py's ready event fired and (with `sync`) the commands are synced
-    globally to the fake. The scheduler is off by default; drive sweeps with `bot.run_sweeps_once()`.
-    """
-    from bot.app import KindredBot
-
-    options.setdefault("guild_ready_timeout", 0.05)
-    bot = KindredBot(config, clock=clock, start_scheduler=start_scheduler, **options)
-    runner = asyncio.create_task(bot.start(fake.token), name="kindred")
-    try:
-        ready = asyncio.create_task(bot.wait_until_ready())
-        done, _ = await asyncio.wait({runner, ready}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
-        if ready not in done:
-            ready.cancel()
-            if runner in done:
-                runner.result()  # raises the start-up error
-            raise TimeoutError(f"Kindred was not ready after {READY_TIMEOUT}s; requests: {fake.request_log[-10:]}")
-        if sync:
-            await bot.tree.sync()
-        yield bot
-    finally:
-        await bot.close()
-        try:
-            await asyncio.wait_for(runner, 10)
-        except (TimeoutError, asyncio.CancelledError):
-            runner.cancel()
 
 
 async def eventually(read: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 10.0) -> T:

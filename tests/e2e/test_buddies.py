@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from bot.app import KindredBot
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, Message
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, Message
 
 SHAME_WORDS = ("failed", "lost", "reset", "fault", "blame you")
 REQUEST_TEXT = "would like to be your accountability buddy"

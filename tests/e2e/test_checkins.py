@@ -11,8 +11,8 @@ from PIL import Image
 from bot.app import KindredBot
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, FakeDiscordError, Message
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, FakeDiscordError, Message
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SHAME_WORDS = ("failed", "lost", "reset")

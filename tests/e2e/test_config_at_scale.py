@@ -25,9 +25,9 @@ from zoneinfo import ZoneInfo
 from bot.app import KindredBot
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import next_occurrence, occurrence_on, parse_hhmm, to_utc_text
+from bot.fakediscord import FakeDiscord
+from bot.fakediscord.interactions import InteractionHandle
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord
-from tests.fakediscord.interactions import InteractionHandle
 
 DISCORD_DEADLINE = 3.0
 MEMBERS = 3_000

@@ -19,8 +19,8 @@ import pytest
 from bot.app import KindredBot
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, Message, Role, User
 from tests.e2e.helpers import Community, build_community, running_kindred
-from tests.fakediscord import FakeDiscord, Message, Role, User
 
 TIER3 = "I have the pills ready and I'm going to do it tonight"
 TIER2 = "honestly I just want to die"

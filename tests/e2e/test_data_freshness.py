@@ -14,9 +14,9 @@ import pytest
 
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord
 from bot.services.crisis import load_crisis_data
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord
 
 
 def days_after_check(config: Config, days: int) -> FakeClock:

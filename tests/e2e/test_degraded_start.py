@@ -7,9 +7,9 @@ from pathlib import Path
 
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord
 from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord
 
 
 async def test_starts_without_a_database_serves_crisis_and_recovers(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.fakediscord import FakeDiscord, FakeDiscordError
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord, FakeDiscordError
 
 
 async def test_kindred_is_ready_with_commands_synced(fake_discord: FakeDiscord, community: Community, kindred: object) -> None:

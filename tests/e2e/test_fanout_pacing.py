@@ -8,8 +8,8 @@ import pytest
 
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import running_kindred
-from tests.fakediscord import FakeDiscord
 
 SERVERS = 120  # more than two seconds' worth of requests at 50 a second
 

@@ -16,9 +16,9 @@ from bot.config import Config
 from bot.db.outbox import NewOutboxItem
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendStatus
+from bot.fakediscord import FakeDiscord, FakeDiscordError
 from bot.tree import GENERIC_APOLOGY, NEED_MANAGE_GUILD
 from tests.e2e.helpers import BotProcess, Community, bot_env, eventually, run_cli, running_kindred
-from tests.fakediscord import FakeDiscord, FakeDiscordError
 
 
 async def test_settings_round_trip_and_show(fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:

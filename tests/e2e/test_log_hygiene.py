@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord
 
 CANARY_NOTE = "zqxnote7 my private note"
 CANARY_COUNTER = "zqxcounter7"

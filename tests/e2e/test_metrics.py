@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import BotProcess, Community, bot_env, eventually, run_cli
-from tests.fakediscord import FakeDiscord
 
 CANARY_NOTE = "zqxnote8 my private note"
 CANARY_COUNTER = "zqxcounter8"

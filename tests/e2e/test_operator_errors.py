@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import (
     BotProcess,
     Community,
@@ -17,7 +18,6 @@ from tests.e2e.helpers import (
     run_cli,
     running_kindred,
 )
-from tests.fakediscord import FakeDiscord
 
 
 @pytest.mark.parametrize("command", ["sync", "run"])

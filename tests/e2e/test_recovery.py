@@ -10,8 +10,8 @@ import pytest
 from bot.app import KindredBot
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, FakeDiscordError, Message
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, FakeDiscordError, Message
 
 BANNED = re.compile(r"\b(failed|fail|lost|reset to zero|back to zero)\b", re.IGNORECASE)
 

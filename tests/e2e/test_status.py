@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord
 
 SWEEPS = ("checkin-prompts", "checkin-reminders", "recovery-milestones", "buddy-nudges", "buddy-matching",
           "retention-purge")

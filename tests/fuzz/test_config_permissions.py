@@ -19,9 +19,9 @@ from bot.app import KindredBot
 from bot.checks import ManageGuildRequiredError
 from bot.config import Config
 from bot.domain.localtime import parse_hhmm
+from bot.fakediscord import ADMINISTRATOR, MANAGE_GUILD, FakeDiscord, FakeDiscordError, User
 from bot.tree import NEED_MANAGE_GUILD
 from tests.e2e.helpers import Community
-from tests.fakediscord import ADMINISTRATOR, MANAGE_GUILD, FakeDiscord, FakeDiscordError, User
 from tests.fuzz.support import Snapshots, changed_tables
 from tests.fuzz.test_command_inputs import Refusals, check_reply, leaves
 
@@ -92,6 +92,16 @@ async def buddies_effect(w: World, reply: str) -> None:
     assert (g.buddy_nudge_after_days, g.buddy_max, g.buddy_matching) == (4, 2, False)
 
 
+async def mentors_effect(w: World, reply: str) -> None:
+    g = await w.settings()
+    assert (g.mentors_enabled, g.mentor_role_id, g.mentor_min_days) == (
+        False, w.community.guild.role("Moderators").id, 90)
+
+
+async def mentors_options(w: World) -> dict[str, Any]:
+    return {"enabled": "off", "role": w.community.guild.role("Moderators"), "min_days": 90}
+
+
 async def milestone_added(w: World, reply: str) -> None:
     assert 45 in await w.ladder()
 
@@ -136,6 +146,7 @@ MATRIX: dict[str, tuple[Options, Effect]] = {
     "/config alerts": (alerts_options, alerts_effect),
     "/config crisis": (fixed(detection="on", region="AU", **{"public-nudge": "off"}), crisis_effect),
     "/config buddies": (fixed(nudge_after_days=4, max_buddies=2, matching="off"), buddies_effect),
+    "/config mentors": (mentors_options, mentors_effect),
     "/config show": (fixed(), shows_settings),
 }
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fakediscord import FakeDiscord, Guild, User
+from bot.fakediscord import FakeDiscord, Guild, User
 from tests.harness.minibot import MiniBot, running
 
 

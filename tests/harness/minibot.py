@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.app import cancel_ready_wait
-from tests.fakediscord import FakeDiscord, discord_endpoints
+from bot.fakediscord import FakeDiscord, discord_endpoints
 
 TIMEZONES = ["Europe/London", "Europe/Lisbon", "America/New_York", "Asia/Kolkata"]
 

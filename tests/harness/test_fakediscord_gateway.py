@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 import pytest
 
-from tests.fakediscord import FakeDiscord, Guild, User
+from bot.fakediscord import FakeDiscord, Guild, User
 from tests.harness.minibot import MiniBot, running
 
 
@@ -95,7 +95,7 @@ async def test_uncompressed_text_frames(guild: Guild) -> None:
 
 
 async def test_wrong_token_is_refused(fake: FakeDiscord, guild: Guild) -> None:
-    from tests.fakediscord import discord_endpoints
+    from bot.fakediscord import discord_endpoints
 
     with discord_endpoints(fake.api_base, fake.gateway_url):
         client = discord.Client(intents=discord.Intents.none())

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.fakediscord import FakeDiscord, FakeDiscordError, Guild, User
+from bot.fakediscord import FakeDiscord, FakeDiscordError, Guild, User
 from tests.harness.minibot import MiniBot, running
 
 

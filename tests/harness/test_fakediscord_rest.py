@@ -9,8 +9,8 @@ import aiohttp
 import discord
 import pytest
 
-from tests.fakediscord import SEND_MESSAGES, FakeDiscord, Guild, User
-from tests.fakediscord.faults import Faults, TokenBucket
+from bot.fakediscord import SEND_MESSAGES, FakeDiscord, Guild, User
+from bot.fakediscord.faults import Faults, TokenBucket
 from tests.harness.minibot import MiniBot
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.conftest import community, fake_discord  # noqa: F401 - fixtures shared with e2e
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord
 from tests.live.support import LiveClock, LiveKindred, find_libfaketime, pace_heartbeats
 
 HERE = Path(__file__).parent
@@ -59,6 +59,7 @@ async def live(fake_discord: FakeDiscord, community: Community, tmp_path: Path, 
         assert code == 0, output
         pace_heartbeats(fake_discord, rate)
         clock = LiveClock(tmp_path / "faketime.rc", libfaketime, at, rate)
+        fake_discord.clock = clock.now  # "in the past" (a scheduled event's start) by the bot's clock
         proc = BotProcess(fake_discord, {**env, **clock.env()})
         started.append(proc)
         await proc.start()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,8 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from bot.domain.localtime import to_utc_text
+from bot.fakediscord import FakeDiscord, Message, User
 from tests.e2e.helpers import BotProcess, Community, run_cli
-from tests.fakediscord import FakeDiscord, Message, User
 
 T = TypeVar("T")
 
@@ -54,6 +55,7 @@ APPROACH = timedelta(seconds=6)  # two real seconds before the due instant
 SERVER_HEARTBEAT_BOT_SECONDS = 5.0
 # Discord remembers a nonce for about 5 minutes of real time: the bot's, in a live test.
 NONCE_WINDOW_BOT_SECONDS = 300.0
+_LOG_TIME = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")  # the text log's asctime (TZ=UTC)
 
 
 def local(day: date, hh: int, mm: int, tz: str) -> datetime:
@@ -221,6 +223,15 @@ class LiveKindred:
         sent = await self.sent_at(found[0])
         assert due <= sent < due + ON_TIME, f"{what} #{count} was sent at {sent:%Y-%m-%d %H:%M:%S}Z, due {due:%H:%M:%S}Z"
         return found[0]
+
+    def logged(self, pattern: str) -> list[datetime]:
+        """When (by the bot's clock, from its log's timestamps) the bot logged lines matching `pattern`."""
+        found = []
+        for line in self.proc.lines:
+            stamp = _LOG_TIME.match(line)
+            if stamp and re.search(pattern, line):
+                found.append(datetime.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC))
+        return found
 
     def dms(self, user: User, needle: str = "") -> list[Message]:
         """The bot's DMs to `user` containing `needle`, oldest first."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from bot.fakediscord import Channel, FakeDiscord, Message, User
 from tests.e2e.helpers import Community
-from tests.fakediscord import Channel, FakeDiscord, Message, User
 from tests.live.conftest import LiveStarter
 from tests.live.support import LiveKindred, local
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord
 from tests.live.conftest import LiveStarter
 from tests.live.support import ON_TIME, local
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord
 from tests.live.conftest import LiveStarter
 from tests.live.support import local
 

@@ -26,11 +26,11 @@ from bot.config import Config
 from bot.db.database import BUSY_TIMEOUT, Database, DatabaseUnavailableError
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage, SendResult
+from bot.fakediscord import FakeDiscord, Message, User
+from bot.fakediscord.interactions import InteractionHandle
 from bot.services.container import build_services
 from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, Message, User
-from tests.fakediscord.interactions import InteractionHandle
 from tests.reliability.support import CrashPlan, DiscordLikeNotifier
 
 DISCORD_DEADLINE = 3.0

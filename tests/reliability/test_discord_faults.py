@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.app import KindredBot
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, User
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord, User
 
 POST_MESSAGE = "POST /channels/{channel_id}/messages"
 OPEN_DM = "POST /users/@me/channels"

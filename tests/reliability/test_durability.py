@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.fakediscord import FakeDiscord, User
+from bot.fakediscord.interactions import InteractionHandle
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
-from tests.fakediscord import FakeDiscord, User
-from tests.fakediscord.interactions import InteractionHandle
 
 BURST = 40
 SUCCESS = "Checked in for"

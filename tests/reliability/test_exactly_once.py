@@ -30,9 +30,9 @@ from bot.discord_notifier import DiscordNotifier
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import local_date, occurrence_on, zone
 from bot.domain.messages import OutgoingMessage, SendResult
+from bot.fakediscord import FakeDiscord, User
 from bot.services.container import Services, build_services
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, User
 from tests.reliability.support import (
     Crash,
     CrashingDatabase,

@@ -35,6 +35,17 @@ async def use_every_feature(services: Services, clock: FakeClock) -> None:
     await services.buddies.toggle_pool(G, ALICE)
     await services.buddies.nudge(G, ALICE, BOB)
     await services.buddies.pause(G, ALICE, 3)
+    # Mentoring: Alice offers, Carol asks her (Carol's message lives while the request is open);
+    # Alice asks Bob to mentor her, he says yes, she shares with him and, quiet, brings a nudge.
+    await services.mentors.offer(G, ALICE, focus="alcohol, early recovery")
+    await services.mentors.request(G, CAROL, ALICE, "would you guide me?")
+    await services.mentors.offer(G, BOB)
+    request = await services.mentors.request(G, ALICE, BOB, "hello")
+    await services.mentors.answer_by_button(request.request_id, BOB, accept=True)
+    await services.mentors.share(G, ALICE, checkins=True, counters=True)
+    # A weekly meeting (server data) with Alice's reminder, which goes out before it starts.
+    await services.meetings.add(G, name="Circle", weekday="monday", time_text="19:00", timezone="Europe/London")
+    await services.meetings.remind(G, ALICE, "Circle", 30)
     # Passive detection in a server that turned it on: an alert about Alice (never the text).
     await services.guild_config.set_alerts(G, channel_id=4242, role_id=None)
     await services.guild_config.set_crisis(G, detection=True, region="GB")
@@ -43,6 +54,8 @@ async def use_every_feature(services: Services, clock: FakeClock) -> None:
     # Milestones come due: the sweep records a celebration (and queues its DM in the outbox).
     clock.advance(timedelta(days=3))
     await services.scheduler.run_all_once()
+    clock.advance(timedelta(days=3))  # past Alice's pause, quiet since: Bob hears of it once
+    await services.mentors.nudge_sweep(clock.now())
     await services.privacy.request_delete(G, ALICE)
 
 

@@ -70,6 +70,52 @@ async def test_start_catches_up_immediately_and_shutdown_stops(services: Service
     assert not services.scheduler.running
 
 
+
+async def test_run_now_runs_the_jobs_again_at_once_on_the_schedulers_own_timer(services: Services) -> None:
+    # The clock was moved forward (the demo's fast-forward): the running scheduler's own jobs, not a
+    # manual sweep, find what came due, without waiting for the next boundary (a day, for this one).
+    runs: list[datetime] = []
+    changed = asyncio.Event()
+
+    async def daily(now: datetime) -> int:
+        runs.append(now)
+        changed.set()
+        return 0
+
+    services.scheduler.register("daily", daily, every_seconds=24 * 3600)
+    services.scheduler.start()
+    try:
+        await asyncio.wait_for(changed.wait(), timeout=10)  # the catch-up run at start
+        changed.clear()
+        await services.scheduler.run_now()
+        await asyncio.wait_for(changed.wait(), timeout=10)
+        assert len(runs) == 2
+        assert services.scheduler.running, "the jobs stay on their boundaries afterwards"
+    finally:
+        await services.scheduler.stop()
+
+
+async def test_a_tick_cut_short_by_the_shutdown_is_not_an_error(services: Services,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # Stopping cancels a tick still running (APScheduler's shutdown cancels its jobs, and closing
+    # the database cancels reads in flight). That is the shutdown, not a fault: nothing may be
+    # logged as an error (a live-clock test's bot, whose grace is seconds of a fast clock, met it).
+    entered = asyncio.Event()
+
+    async def slow(now: datetime) -> int:
+        entered.set()
+        await asyncio.Event().wait()  # still running when the shutdown comes
+        return 0
+
+    services.scheduler.register("slow", slow)
+    services.scheduler.start()
+    await asyncio.wait_for(entered.wait(), timeout=10)
+    await services.scheduler.stop(grace=0.01)
+    for _ in range(10):
+        await asyncio.sleep(0)  # let the cancelled job end and APScheduler report it
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
 @pytest.mark.parametrize(("seconds", "now", "previous", "expected"), [
     # At second 0 of every minute, whenever the process started or last ran.
     (60, datetime(2027, 3, 13, 8, 0, 45, 893651, tzinfo=UTC), None, datetime(2027, 3, 13, 8, 1, tzinfo=UTC)),

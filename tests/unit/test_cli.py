@@ -27,6 +27,7 @@ def test_run_without_token_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1
     assert "DISCORD_TOKEN" in lines[0] and "export DISCORD_TOKEN=" in lines[0]
+    assert "`python -m bot demo`" in lines[0], "a newcomer is told how to try it with no Discord application"
     assert not (tmp_path / "k.sqlite3").exists(), "run without a token must not touch the database"
 
 

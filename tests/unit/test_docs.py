@@ -31,7 +31,7 @@ def test_invite_permissions_integer_matches_spec_permissions() -> None:
     import discord
 
     perms = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True,
-                                add_reactions=True, read_message_history=True)
+                                add_reactions=True, read_message_history=True, manage_events=True, create_events=True)
     assert f"**{perms.value}**" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 

@@ -64,6 +64,15 @@ def test_the_installed_package_has_its_data(installed: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+def test_the_installed_package_has_the_demo_page_and_its_loopback_discord(installed: Path, tmp_path: Path) -> None:
+    code = ("from bot.demo.page import STATIC; from bot.fakediscord import FakeDiscord; "
+            "print(' '.join(sorted(p.name for p in STATIC.iterdir())))")
+    result = run_installed(installed, "-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["demo.css", "demo.js", "index.html"]
+
+
+@pytest.mark.slow
 def test_check_config_and_migrate_from_any_folder_use_the_config_files_folder(installed: Path, tmp_path: Path) -> None:
     etc, first, second = tmp_path / "etc", tmp_path / "first", tmp_path / "second"
     for folder in (etc, etc / "own", first, second):

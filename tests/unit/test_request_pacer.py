@@ -6,7 +6,7 @@ import asyncio
 import random
 
 from bot.discord_notifier import GLOBAL_LIMIT, RequestPacer
-from tests.fakediscord.faults import TokenBucket
+from bot.fakediscord.faults import TokenBucket
 
 
 class VirtualTime:

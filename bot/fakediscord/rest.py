@@ -20,6 +20,7 @@ from .state import (
     VIEW_CHANNEL,
     ApiError,
     Channel,
+    Guild,
     Message,
 )
 
@@ -89,6 +90,11 @@ class Rest:
             ("GET", "/guilds/{guild_id}/channels", self.get_guild_channels),
             ("GET", "/guilds/{guild_id}/roles", self.get_roles),
             ("GET", "/guilds/{guild_id}/members/{user_id}", self.get_member),
+            ("GET", "/guilds/{guild_id}/scheduled-events", self.list_scheduled_events),
+            ("POST", "/guilds/{guild_id}/scheduled-events", self.create_scheduled_event),
+            ("GET", "/guilds/{guild_id}/scheduled-events/{event_id}", self.get_scheduled_event),
+            ("PATCH", "/guilds/{guild_id}/scheduled-events/{event_id}", self.modify_scheduled_event),
+            ("DELETE", "/guilds/{guild_id}/scheduled-events/{event_id}", self.delete_scheduled_event),
         ]
         defs = [web.route(method, API + path, handler) for method, path, handler in r]
         defs.append(web.get("/attachments/{channel_id}/{attachment_id}/{filename}", self.get_attachment))
@@ -373,6 +379,32 @@ class Rest:
         if member is None:
             raise ApiError(404, 10007, "Unknown Member")
         return member.payload()
+
+    # scheduled events (rules in events.py) ---------------------------------------------------------
+
+    def _event_guild(self, request: web.Request) -> Guild:
+        guild = self.world.guild(request.match_info["guild_id"])
+        if self.world.bot.id not in guild.members:
+            raise ApiError(403, 50001, "Missing Access")
+        return guild
+
+    async def list_scheduled_events(self, request: web.Request) -> Any:
+        return self.fake.events.list_events(self._event_guild(request), dict(request.query))
+
+    async def create_scheduled_event(self, request: web.Request) -> Any:
+        body, _ = self._body(request)
+        return await self.fake.events.create(self._event_guild(request), body)
+
+    async def get_scheduled_event(self, request: web.Request) -> Any:
+        return self.fake.events.get_event(self._event_guild(request), request.match_info["event_id"], dict(request.query))
+
+    async def modify_scheduled_event(self, request: web.Request) -> Any:
+        body, _ = self._body(request)
+        return await self.fake.events.modify(self._event_guild(request), request.match_info["event_id"], body)
+
+    async def delete_scheduled_event(self, request: web.Request) -> Any:
+        await self.fake.events.delete(self._event_guild(request), request.match_info["event_id"])
+        return None
 
     # CDN -------------------------------------------------------------------------------------------
 

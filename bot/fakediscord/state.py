@@ -15,16 +15,26 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 # Permission bits (https://discord.com/developers/docs/topics/permissions).
 ADD_REACTIONS = 1 << 6
 ADMINISTRATOR = 1 << 3
+MANAGE_CHANNELS = 1 << 4
 MANAGE_GUILD = 1 << 5
 VIEW_CHANNEL = 1 << 10
 SEND_MESSAGES = 1 << 11
 EMBED_LINKS = 1 << 14
 ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
+CONNECT = 1 << 20
+MUTE_MEMBERS = 1 << 22
+MOVE_MEMBERS = 1 << 24
 USE_APPLICATION_COMMANDS = 1 << 31
+MANAGE_EVENTS = 1 << 33
+CREATE_EVENTS = 1 << 44
 ALL_PERMISSIONS = (1 << 51) - 1
-MEMBER_DEFAULT = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | ADD_REACTIONS | READ_MESSAGE_HISTORY | USE_APPLICATION_COMMANDS
-BOT_INVITE_PERMISSIONS = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | ADD_REACTIONS | READ_MESSAGE_HISTORY
+# @everyone's defaults on a new server include Connect (joining voice channels).
+MEMBER_DEFAULT = (VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | ADD_REACTIONS | READ_MESSAGE_HISTORY
+                  | CONNECT | USE_APPLICATION_COMMANDS)
+# The SPEC's invite: the message permissions, plus Manage Events and Create Events for meetings.
+BOT_INVITE_PERMISSIONS = (VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES | ADD_REACTIONS | READ_MESSAGE_HISTORY
+                          | MANAGE_EVENTS | CREATE_EVENTS)
 
 # Gateway intent bits.
 INTENT_GUILDS = 1 << 0
@@ -32,11 +42,14 @@ INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
+INTENT_GUILD_SCHEDULED_EVENTS = 1 << 16
 
 # Channel types.
 GUILD_TEXT = 0
 DM = 1
+GUILD_VOICE = 2
 GUILD_CATEGORY = 4
+GUILD_STAGE_VOICE = 13
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
@@ -172,6 +185,8 @@ class Channel:
                 rate_limit_per_user=0,
                 permission_overwrites=list(self.overwrites.values()),
             )
+            if self.type in (GUILD_VOICE, GUILD_STAGE_VOICE):
+                data.update(bitrate=64000, user_limit=0, rtc_region=None)
         if permissions is not None:
             data["permissions"] = str(permissions)
         return data
@@ -236,6 +251,9 @@ class Guild:
     @property
     def text_channels(self) -> list[Channel]:
         return [c for c in self.channels if c.type == GUILD_TEXT]
+
+    def channel_by_id(self, channel_id: int) -> Channel | None:
+        return next((c for c in self.channels if c.id == channel_id), None)
 
     def base_permissions(self, user: User) -> int:
         """Guild-level permissions of `user` from @everyone and their roles (ownership and admin grant all)."""
@@ -412,6 +430,67 @@ class Message:
         return data
 
 
+# Guild scheduled events: entity types, statuses, privacy.
+STAGE_INSTANCE, VOICE_EVENT, EXTERNAL = 1, 2, 3
+SCHEDULED, ACTIVE, COMPLETED, CANCELED = 1, 2, 3, 4
+GUILD_ONLY = 2
+
+
+@dataclass(eq=False)
+class ScheduledEvent:
+    """A guild scheduled event as stored by the fake (`fake.scheduled_events(guild)` returns these)."""
+
+    id: int
+    guild_id: int
+    name: str
+    entity_type: int
+    start: datetime
+    end: datetime | None = None
+    channel_id: int | None = None
+    location: str | None = None
+    description: str | None = None
+    status: int = SCHEDULED
+    creator_id: int | None = None
+    privacy_level: int = GUILD_ONLY
+    user_count: int = 0
+    deleted: bool = False
+    history: list[dict[str, Any]] = field(default_factory=list)  # earlier versions (payloads), oldest first
+
+    @property
+    def is_open(self) -> bool:
+        """Scheduled or active: what Discord lists and counts toward a server's 100."""
+        return not self.deleted and self.status in (SCHEDULED, ACTIVE)
+
+    @property
+    def url(self) -> str:
+        return f"https://discord.com/events/{self.guild_id}/{self.id}"
+
+    def payload(self, users: dict[int, User], *, with_user_count: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": str(self.id),
+            "guild_id": str(self.guild_id),
+            "channel_id": str(self.channel_id) if self.channel_id else None,
+            "creator_id": str(self.creator_id) if self.creator_id else None,
+            "name": self.name,
+            "description": self.description,
+            "scheduled_start_time": self.start.isoformat(),
+            "scheduled_end_time": self.end.isoformat() if self.end else None,
+            "privacy_level": self.privacy_level,
+            "status": self.status,
+            "entity_type": self.entity_type,
+            "entity_id": None,
+            "entity_metadata": {"location": self.location} if self.entity_type == EXTERNAL else None,
+            "image": None,
+            "recurrence_rule": None,
+        }
+        creator = users.get(self.creator_id) if self.creator_id else None
+        if creator is not None:
+            data["creator"] = creator.payload()
+        if with_user_count:
+            data["user_count"] = self.user_count
+        return data
+
+
 def _emoji_payload(emoji: str) -> dict[str, Any]:
     match = re.fullmatch(r"<?a?:?(\w+):(\d+)>?", emoji)
     if match:
@@ -435,6 +514,7 @@ class World:
         self.dm_channels: dict[int, Channel] = {}  # by recipient id
         self.global_commands: list[dict[str, Any]] = []
         self.guild_commands: dict[int, list[dict[str, Any]]] = {}
+        self.scheduled_events: dict[int, ScheduledEvent] = {}  # deleted ones stay, marked `deleted`
         self._names = itertools.count(1)
 
     # builders -----------------------------------------------------------------------------------
@@ -573,6 +653,7 @@ class World:
             "presences": [],
             "voice_states": [],
             "stage_instances": [],
-            "guild_scheduled_events": [],
+            "guild_scheduled_events": [e.payload(self.users) for e in self.scheduled_events.values()
+                                       if e.guild_id == guild.id and e.is_open],
             "soundboard_sounds": [],
         }

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
 from . import interactions as ix
 from . import messages
+from .events import ScheduledEvents
 from .faults import Faults, _matches
 from .gateway import Gateway
 from .interactions import InteractionHandle
@@ -29,6 +31,7 @@ from .state import (
     Member,
     Message,
     Role,
+    ScheduledEvent,
     User,
     World,
 )
@@ -61,6 +64,10 @@ class FakeDiscord:
         self.interaction_deadline: float | None = None  # seconds to answer an interaction; Discord's is 3.0
         self.latency = 0.0  # seconds every REST request takes before it is answered (Discord: ~0.05-0.15)
         self.token_lifetime = 15 * 60.0  # seconds an interaction token accepts follow-ups and edits
+        # "Now" for rules about time that the bot's clock must agree with (a scheduled event's start
+        # must be in the future): the real clock unless a test points it at its FakeClock or live clock.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.events = ScheduledEvents(self)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -217,6 +224,17 @@ class FakeDiscord:
         data = {"custom_id": custom_id, "components": components}
         return await self._send(ix.MODAL_SUBMIT, user, opener.guild, opener.channel, data, opener.message, label=custom_id)
 
+    async def set_event_status(self, event: ScheduledEvent, status: int) -> None:
+        """A moderator starts (2), ends (3) or cancels (4) an event in the Discord client (GUILD_SCHEDULED_EVENT_UPDATE)."""
+        event.history.append(event.payload(self.world.users))
+        event.status = status
+        await self.events.dispatch("GUILD_SCHEDULED_EVENT_UPDATE", event)
+
+    async def delete_event(self, event: ScheduledEvent) -> None:
+        """A moderator deletes an event in the Discord client (GUILD_SCHEDULED_EVENT_DELETE)."""
+        event.deleted = True
+        await self.events.dispatch("GUILD_SCHEDULED_EVENT_DELETE", event)
+
     async def say(self, channel: Channel, text: str, *, user: User) -> Message:
         """`user` posts `text` in `channel` (a guild channel or their DM with the bot); dispatched as MESSAGE_CREATE."""
         guild = self.world.guild_of(channel)
@@ -285,19 +303,20 @@ class FakeDiscord:
                 raise FakeDiscordError(f"message {message.id} has components {message.custom_ids}; say which with custom_id=")
         else:
             custom_id = target
-            visible = [m for m in self.world.messages.values() if custom_id in m.custom_ids and not m.deleted and self._can_see(user, m)]
+            visible = [m for m in self.world.messages.values() if custom_id in m.custom_ids and not m.deleted and self.can_see(user, m)]
             if not visible:
                 raise FakeDiscordError(f"{user.name} can see no message with a component {custom_id!r}")
             message = max(visible, key=lambda m: m.id)
             candidates = [c for c in message.walk_components() if c.get("custom_id") == custom_id]
-        if not self._can_see(user, message):
+        if not self.can_see(user, message):
             raise FakeDiscordError(f"{user.name} cannot see message {message.id}")
         component = candidates[0]
         if component.get("disabled"):
             raise FakeDiscordError(f"{component['custom_id']!r} is disabled")
         return message, component
 
-    def _can_see(self, user: User, msg: Message) -> bool:
+    def can_see(self, user: User, msg: Message) -> bool:
+        """Whether `user` sees `msg`: their own ephemeral replies, their DMs, channels they can view."""
         if msg.ephemeral:
             owner = next((h for h in self.interactions if h.id == msg.interaction_id), None)
             return owner is not None and owner.user is user
@@ -329,6 +348,10 @@ class FakeDiscord:
         """Ephemeral interaction replies (to `user`, if given), oldest first."""
         owners: dict[int | None, User] = {h.id: h.user for h in self.interactions}
         return [m for m in self.world.messages.values() if m.ephemeral and not m.loading and not m.deleted and (user is None or owners.get(m.interaction_id) is user)]
+
+    def scheduled_events(self, guild: Guild, *, include_closed: bool = False) -> list[ScheduledEvent]:
+        """The server's scheduled events not deleted, oldest first: scheduled and active ones (or all, with `include_closed`)."""
+        return self.events.in_guild(guild, include_closed=include_closed)
 
     def find_messages(self, custom_id: str) -> list[Message]:
         return [m for m in self.world.messages.values() if custom_id in m.custom_ids and not m.deleted]
