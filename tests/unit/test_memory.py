@@ -10,12 +10,10 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.app import RATELIMIT_IDLE, KindredBot, drop_idle_ratelimits
+from bot.app import EXTENSIONS, RATELIMIT_IDLE, KindredBot, drop_idle_ratelimits
 from bot.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
-EXTENSIONS = ("cogs.settings", "cogs.config", "cogs.privacy", "cogs.checkins", "cogs.recovery", "cogs.buddies",
-              "cogs.crisis")
 
 
 def _loaded_after_import(modules: tuple[str, ...], *watched: str) -> list[str]:
