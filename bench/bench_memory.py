@@ -27,6 +27,11 @@ hourly and daily ones, so a day here does more sweeping than a real one. Day two
 one's pattern (new random times): growth from day one to day two, after the caches warmed
 up, is what a leak would show.
 
+Beside RSS each bot reports where its memory is (the child's `heap` command): anonymous and
+file-backed resident memory, the arenas Python's small-object allocator holds and how much of
+them is in use (freed objects can leave arenas resident), SQLite's own count of what it holds,
+and, after the day, how many rate-limit buckets discord.py keeps.
+
 Not part of the test suite.
 """
 
