@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import cancel_in
 from bot.domain.buddies import pair_key
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, ShareCheckins, dms_closed
 
@@ -64,10 +65,16 @@ class BuddyRequest:
     status: str
     created_at: datetime
     expires_at: datetime
+    incarnation: str | None
 
     def is_open(self, now: datetime) -> bool:
         """Tell whether the request can still be answered."""
         return self.status == "pending" and now < self.expires_at
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this request (`bot.domain.keys`)."""
+        return RowRef(self.request_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +90,16 @@ class BuddyPair:
     origin: str
     started_at: datetime
     ended_at: datetime | None
+    incarnation: str | None
 
     def partner_member(self, member_id: int) -> int:
         """Return the member id of the other member of the pair."""
         return self.member_b if member_id == self.member_a else self.member_a
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this pair (`bot.domain.keys`)."""
+        return RowRef(self.pair_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +195,7 @@ def _pair(row: Row) -> BuddyPair:
         user_a=row["user_a"], member_b=row["member_b"], user_b=row["user_b"],
         origin=row["origin"], started_at=from_utc_text(row["started_at"]),
         ended_at=from_utc_text(row["ended_at"]) if row["ended_at"] else None,
+        incarnation=row["incarnation"],
     )
 
 
@@ -191,6 +205,7 @@ def _request(row: Row) -> BuddyRequest:
         requester_member=row["requester_id"], requester_user=row["requester_user"],
         target_member=row["target_id"], target_user=row["target_user"], status=row["status"],
         created_at=from_utc_text(row["created_at"]), expires_at=from_utc_text(row["expires_at"]),
+        incarnation=row["incarnation"],
     )
 
 
@@ -263,16 +278,17 @@ class BuddyRepository:
         return {r["member_id"]: r["n"] for r in rows}
 
     async def create_pair(self, conn: Connection, guild_id: int, member_1: int,
-                          member_2: int, origin: str, now: datetime) -> int:
+                          member_2: int, origin: str, now: datetime) -> RowRef:
         """Pair two members; raise AlreadyBuddiesError if they already are."""
         a, b = pair_key(member_1, member_2)
+        incarnation = new_incarnation()
         try:
             pair_id = await conn.fetch_value(
-                "INSERT INTO buddy_pairs (guild_id, member_a, member_b, origin, started_at) "
-                "VALUES (?, ?, ?, ?, ?) RETURNING pair_id", (guild_id, a, b, origin, to_utc_text(now)))
+                "INSERT INTO buddy_pairs (guild_id, member_a, member_b, origin, started_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING pair_id", (guild_id, a, b, origin, to_utc_text(now), incarnation))
         except IntegrityError as exc:
             raise AlreadyBuddiesError() from exc
-        return int(pair_id)
+        return RowRef(int(pair_id), incarnation)
 
     async def end_pair(self, conn: Connection, pair_id: int, *, ended_by: int | None,
                        reason: str, now: datetime) -> bool:
@@ -315,6 +331,7 @@ class BuddyRepository:
             marks = ", ".join("?" * len(chunk))
             rows = await self.db.fetch_all(
                 "SELECT bp.pair_id, bp.guild_id, bp.member_a, bp.member_b, bp.origin, bp.started_at, "  # noqa: S608 - fixed fragments
+                "bp.incarnation, "
                 "g.buddy_nudge_after_days, "
                 f"{_member_columns('ma', 'a_')}, pa.paused_until AS a_paused_until, "
                 f"{_member_columns('mb', 'b_')}, pb.paused_until AS b_paused_until "
@@ -327,10 +344,21 @@ class BuddyRepository:
                 pair = BuddyPair(
                     pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
                     user_a=row["a_user_id"], member_b=row["member_b"], user_b=row["b_user_id"],
-                    origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None)
+                    origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None,
+                    incarnation=row["incarnation"])
                 result.append(ActivePair(pair, _member(row, "a_"), _member(row, "b_"),
                                          row["buddy_nudge_after_days"]))
         return result
+
+    async def pairs_between(self, guild_id: int, start: datetime,
+                            end: datetime) -> list[tuple[int, int, datetime, datetime | None]]:
+        """Return (member a, member b, started, ended or None) of a server's pairs active at some time in [start, end)."""
+        rows = await self.db.fetch_all(
+            "SELECT member_a, member_b, started_at, ended_at FROM buddy_pairs WHERE guild_id = ? "
+            "AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+            (guild_id, to_utc_text(end), to_utc_text(start)))
+        return [(r["member_a"], r["member_b"], from_utc_text(r["started_at"]),
+                 from_utc_text(r["ended_at"]) if r["ended_at"] else None) for r in rows]
 
     async def recent_pair_keys(self, guild_id: int, since: datetime) -> set[tuple[int, int]]:
         """Return member pairs that are buddies now or were at any time since `since`."""
@@ -376,21 +404,22 @@ class BuddyRepository:
         return value is not None
 
     async def create_request(self, conn: Connection, guild_id: int, requester: int,
-                             target: int, now: datetime, expires_at: datetime) -> int:
+                             target: int, now: datetime, expires_at: datetime) -> RowRef:
         """Record a request; raise DuplicateRequestError if one is already pending that way."""
         # A pending request that has expired but not been swept yet must not block a new one.
         await conn.execute(
             "UPDATE buddy_requests SET status = 'expired', resolved_at = ? WHERE requester_id = ? "
             "AND target_id = ? AND status = 'pending' AND expires_at <= ?",
             (to_utc_text(now), requester, target, to_utc_text(now)))
+        incarnation = new_incarnation()
         try:
             request_id = await conn.fetch_value(
-                "INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?) RETURNING request_id",
-                (guild_id, requester, target, to_utc_text(now), to_utc_text(expires_at)))
+                "INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?, ?) RETURNING request_id",
+                (guild_id, requester, target, to_utc_text(now), to_utc_text(expires_at), incarnation))
         except IntegrityError as exc:
             raise DuplicateRequestError() from exc
-        return int(request_id)
+        return RowRef(int(request_id), incarnation)
 
     async def resolve_request(self, conn: Connection, request_id: int, status: str,
                               now: datetime) -> bool:

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import cancel_in
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR
 
@@ -73,10 +74,16 @@ class MentorRequest:
     status: str
     created_at: datetime
     expires_at: datetime
+    incarnation: str | None
 
     def is_open(self, now: datetime) -> bool:
         """Tell whether the request can still be answered."""
         return self.status == "pending" and now < self.expires_at
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this request (`bot.domain.keys`)."""
+        return RowRef(self.request_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +100,12 @@ class Mentorship:
     checkins_shared_at: datetime | None
     share_counters: bool
     ended_at: datetime | None
+    incarnation: str | None
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this mentorship (`bot.domain.keys`)."""
+        return RowRef(self.mentorship_id, self.incarnation)
 
     @property
     def shares_checkins(self) -> bool:
@@ -139,13 +152,13 @@ def _offer(row: Row) -> Offer:
 def _request(row: Row) -> MentorRequest:
     return MentorRequest(row["request_id"], row["guild_id"], row["mentee_id"], row["mentee_user"], row["mentor_id"],
                          row["mentor_user"], row["message"], row["status"], from_utc_text(row["created_at"]),
-                         from_utc_text(row["expires_at"]))
+                         from_utc_text(row["expires_at"]), row["incarnation"])
 
 
 def _mentorship(row: Row) -> Mentorship:
     return Mentorship(row["mentorship_id"], row["guild_id"], row["mentor_id"], row["mentor_user"], row["mentee_id"],
                       row["mentee_user"], from_utc_text(row["started_at"]), _instant(row["checkins_shared_at"]),
-                      bool(row["share_counters"]), _instant(row["ended_at"]))
+                      bool(row["share_counters"]), _instant(row["ended_at"]), row["incarnation"])
 
 
 class MentorRepository:
@@ -224,21 +237,23 @@ class MentorRepository:
 
     @staticmethod
     async def create_request(conn: Connection, *, guild_id: int, mentee_member: int, mentor_member: int,
-                             message: str | None, now: datetime, expires_at: datetime) -> int:
+                             message: str | None, now: datetime, expires_at: datetime) -> RowRef:
         """Record a request; raise DuplicateRequestError if the mentee has one open."""
         # A request that expired but has not been swept yet must not block a new one.
         await conn.execute(
             "UPDATE mentor_requests SET status = 'expired', resolved_at = ?, message = NULL "
             "WHERE mentee_id = ? AND status = 'pending' AND expires_at <= ?",
             (to_utc_text(now), mentee_member, to_utc_text(now)))
+        incarnation = new_incarnation()
         try:
             request_id = await conn.fetch_value(
-                "INSERT INTO mentor_requests (guild_id, mentee_id, mentor_id, message, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) RETURNING request_id",
-                (guild_id, mentee_member, mentor_member, message, to_utc_text(now), to_utc_text(expires_at)))
+                "INSERT INTO mentor_requests (guild_id, mentee_id, mentor_id, message, created_at, expires_at, "
+                "incarnation) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING request_id",
+                (guild_id, mentee_member, mentor_member, message, to_utc_text(now), to_utc_text(expires_at),
+                 incarnation))
         except IntegrityError as exc:
             raise DuplicateRequestError() from exc
-        return int(request_id)
+        return RowRef(int(request_id), incarnation)
 
     @staticmethod
     async def resolve_request(conn: Connection, request_id: int, status: str, now: datetime) -> bool:
@@ -329,15 +344,17 @@ class MentorRepository:
 
     @staticmethod
     async def create_mentorship(conn: Connection, *, guild_id: int, mentor_member: int,
-                                mentee_member: int, now: datetime) -> int:
+                                mentee_member: int, now: datetime) -> RowRef:
         """Start a mentorship (sharing nothing); raise AlreadyMentoredError if the mentee has a mentor."""
+        incarnation = new_incarnation()
         try:
             mentorship_id = await conn.fetch_value(
-                "INSERT INTO mentorships (guild_id, mentor_id, mentee_id, started_at) VALUES (?, ?, ?, ?) "
-                "RETURNING mentorship_id", (guild_id, mentor_member, mentee_member, to_utc_text(now)))
+                "INSERT INTO mentorships (guild_id, mentor_id, mentee_id, started_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING mentorship_id",
+                (guild_id, mentor_member, mentee_member, to_utc_text(now), incarnation))
         except IntegrityError as exc:
             raise AlreadyMentoredError() from exc
-        return int(mentorship_id)
+        return RowRef(int(mentorship_id), incarnation)
 
     @staticmethod
     async def end_mentorship(conn: Connection, mentorship_id: int, *, ended_by: int | None, reason: str,
@@ -464,6 +481,16 @@ class MentorRepository:
         """Return how many mentorships are active in a server now (a count for `/config pulse`; no one named)."""
         return int(await self.db.fetch_value(
             "SELECT count(*) FROM mentorships WHERE guild_id = ? AND ended_at IS NULL", (guild_id,)))
+
+    async def mentorships_between(self, guild_id: int, start: datetime,
+                                  end: datetime) -> list[tuple[int, int, datetime, datetime | None]]:
+        """Return (mentor, mentee, started, ended or None) of a server's mentorships active at some time in [start, end)."""
+        rows = await self.db.fetch_all(
+            "SELECT mentor_id, mentee_id, started_at, ended_at FROM mentorships WHERE guild_id = ? "
+            "AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+            (guild_id, to_utc_text(end), to_utc_text(start)))
+        return [(r["mentor_id"], r["mentee_id"], from_utc_text(r["started_at"]),
+                 from_utc_text(r["ended_at"]) if r["ended_at"] else None) for r in rows]
 
     async def mentorships_active_at(self, guild_id: int, instant: datetime) -> int:
         """Return how many mentorships were active in a server at an instant (for `/config pulse`'s weeks).

@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 
 from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.recovery import Celebrate, Delivery, Ladder, Period, Rung, Visibility
 
@@ -39,11 +40,17 @@ class PeriodRecord:
     period_id: int
     start: date
     end: date | None
+    incarnation: str | None
 
     @property
     def period(self) -> Period:
         """The domain value."""
         return Period(self.start, self.end)
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this period (`bot.domain.keys`)."""
+        return RowRef(self.period_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +87,15 @@ class ScheduleInput:
     visibility: Visibility
     celebrate: Celebrate
     period_id: int
+    period_incarnation: str | None
     start: date
     last_celebrated_days: int
     schedule: Schedule | None
+
+    @property
+    def period_ref(self) -> RowRef:
+        """How dedupe keys name the current period (`bot.domain.keys`)."""
+        return RowRef(self.period_id, self.period_incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,24 +110,47 @@ class CelebrationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleBasis:
+    """What a server's celebration times are worked out from: its stored zone and hour, and its own ladder."""
+
+    guild_id: int
+    timezone: str | None
+    celebration_hour: int | None
+    ladder: tuple[int, ...]  # the server's own rungs; empty while it uses the config file's ladder
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBasis:
+    """What a sweep's decision rests on: the member's choices and where the server celebrates."""
+
+    visibility: Visibility
+    celebrate: Celebrate
+    celebrations_channel_id: int | None
+    guild_left: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """The sweep's decision about one due counter, applied atomically with the others.
 
-    `expected_due_at` guards against a command having rescheduled the counter between
-    the sweep's read and its write: the claim then does nothing.
+    `expected_due_at` and `basis` guard against a command having changed the counter (its
+    schedule, its visibility or how it is celebrated) or the server's celebrations between
+    the sweep's read and its write: the claim then does nothing, and the counter, still
+    due, is decided again on what is true now.
     """
 
     counter_id: int
     expected_due_at: datetime
     schedule: Schedule | None
+    basis: ClaimBasis
     celebration: CelebrationRecord | None = None
     message: NewOutboxItem | None = None
     not_before: datetime | None = None
 
 
-def milestone_key(period_id: int, days: int) -> str:
+def milestone_key(period: RowRef, days: int) -> str:
     """Return the outbox dedupe key of one milestone of one period."""
-    return f"milestone:{period_id}:{days}"
+    return f"milestone:{period}:{days}"
 
 
 def _schedule(row: Row) -> Schedule | None:
@@ -137,7 +173,7 @@ def name_key(name: str) -> str:
 _SCHEDULE_INPUT_SQL = """
     SELECT c.counter_id, c.guild_id, c.member_id, m.user_id, m.timezone, m.quiet_start, m.quiet_end,
            c.name, c.visibility, c.celebrate, c.next_milestone_days, c.next_celebration_at,
-           p.period_id, p.start_date,
+           p.period_id, p.incarnation AS period_incarnation, p.start_date,
            coalesce((SELECT max(milestone_days) FROM recovery_celebrations r
                      WHERE r.period_id = p.period_id), 0) AS last_celebrated
     FROM recovery_counters c
@@ -157,7 +193,7 @@ def _schedule_input(row: Row) -> ScheduleInput:
         quiet_end=parse_hhmm(row["quiet_end"]) if row["quiet_end"] else None,
         name=row["name"], visibility=Visibility(row["visibility"]),
         celebrate=Celebrate(row["celebrate"]), period_id=row["period_id"],
-        start=date.fromisoformat(row["start_date"]), last_celebrated_days=row["last_celebrated"],
+        period_incarnation=row["period_incarnation"], start=date.fromisoformat(row["start_date"]), last_celebrated_days=row["last_celebrated"],
         schedule=_schedule(row),
     )
 
@@ -211,14 +247,14 @@ class RecoveryRepository:
         ids = [r["counter_id"] for r in rows]
         marks = ",".join("?" * len(ids))
         period_rows = await self.db.fetch_all(
-            f"SELECT period_id, counter_id, start_date, end_date FROM recovery_periods "  # noqa: S608 - placeholders only
+            f"SELECT period_id, counter_id, start_date, end_date, incarnation FROM recovery_periods "  # noqa: S608 - placeholders only
             f"WHERE counter_id IN ({marks}) ORDER BY counter_id, end_date IS NULL, start_date, period_id",
             ids)
         periods: dict[int, list[PeriodRecord]] = {i: [] for i in ids}
         for p in period_rows:
             periods[p["counter_id"]].append(PeriodRecord(
                 p["period_id"], date.fromisoformat(p["start_date"]),
-                date.fromisoformat(p["end_date"]) if p["end_date"] else None))
+                date.fromisoformat(p["end_date"]) if p["end_date"] else None, p["incarnation"]))
         return [CounterRecord(
             counter_id=r["counter_id"], member_id=r["member_id"], guild_id=r["guild_id"], name=r["name"],
             visibility=Visibility(r["visibility"]), celebrate=Celebrate(r["celebrate"]),
@@ -240,8 +276,8 @@ class RecoveryRepository:
                     (member_id, guild_id, name, name_key(name), visibility.value, celebrate.value,
                      days, due, stamp, stamp))
                 await conn.execute(
-                    "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
-                    "VALUES (?, ?, ?, ?)", (counter_id, member_id, start.isoformat(), stamp))
+                    "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at, incarnation) "
+                    "VALUES (?, ?, ?, ?, ?)", (counter_id, member_id, start.isoformat(), stamp, new_incarnation()))
         except IntegrityError as exc:
             raise CounterExistsError(name) from exc
         created = await self.counter(member_id, name)
@@ -268,9 +304,10 @@ class RecoveryRepository:
                     (on.isoformat(), counter.current.period_id)) != 1:
                 raise CounterChangedError(counter.counter_id)
             await conn.execute(
-                "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
-                "VALUES (?, ?, ?, ?)", (counter.counter_id, counter.member_id, on.isoformat(), stamp))
-            await _cancel_pending(conn, counter.current.period_id, channel_only=False)
+                "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (counter.counter_id, counter.member_id, on.isoformat(), stamp, new_incarnation()))
+            await _cancel_pending(conn, counter.current.ref, channel_only=False)
             await _set_schedule(conn, counter.counter_id, schedule, now)
 
     async def update_settings(self, counter: CounterRecord, *, visibility: Visibility, celebrate: Celebrate,
@@ -286,13 +323,13 @@ class RecoveryRepository:
                     (visibility.value, celebrate.value, to_utc_text(now), counter.counter_id)) != 1:
                 raise CounterChangedError(counter.counter_id)
             if cancel_public:
-                await _cancel_pending(conn, counter.current.period_id, channel_only=True)
+                await _cancel_pending(conn, counter.current.ref, channel_only=True)
 
     async def delete(self, counter: CounterRecord) -> None:
         """Delete a counter with its history, withdrawing any celebration not yet sent."""
         async with self.db.transaction() as conn:
             for period in counter.periods:
-                await _cancel_pending(conn, period.period_id, channel_only=False)
+                await _cancel_pending(conn, period.ref, channel_only=False)
             await conn.execute("DELETE FROM recovery_counters WHERE counter_id = ?", (counter.counter_id,))
 
     async def last_celebrated_days(self, period_id: int) -> int:
@@ -328,16 +365,25 @@ class RecoveryRepository:
             "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL")
 
     async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None, Schedule | None]],
-                            now: datetime) -> int:
+                            now: datetime, *, basis: ScheduleBasis) -> int | None:
         """Store recomputed schedules (counter, schedule read, new schedule) in one transaction.
 
         A counter whose schedule is no longer the one read (a slip or a sweep got there
         first) is left alone: its own change was computed from fresher data. Returns how
-        many were stored.
+        many were stored, or None (storing nothing) if the server's zone, hour or ladder is
+        no longer `basis`: a newer change is rescheduling from what is true now, and an
+        older one finishing after it must not put back its times.
         """
         stamp = to_utc_text(now)
         stored = 0
         async with self.db.transaction() as conn:
+            # The server's row is locked to the end (a change of its zone or hour waits for us).
+            guild = await conn.fetch_one(
+                "SELECT timezone, celebration_hour FROM guilds WHERE guild_id = ? FOR UPDATE", (basis.guild_id,))
+            ladder = tuple(r[0] for r in await conn.fetch_all(
+                "SELECT days FROM recovery_milestones WHERE guild_id = ? ORDER BY days", (basis.guild_id,)))
+            if guild is None or (guild[0], guild[1], ladder) != (basis.timezone, basis.celebration_hour, basis.ladder):
+                return None
             # One statement per counter: how many were stored is the answer, and a batched
             # statement does not report it on every engine.
             for counter_id, old, new in changes:
@@ -360,10 +406,16 @@ class RecoveryRepository:
         async with self.db.transaction() as conn:
             for claim in claims:
                 days, due = _schedule_params(claim.schedule)
+                basis = claim.basis
+                # Checked under the write lock, in the statement that takes the claim: a
+                # counter made private a moment ago is never celebrated in public.
                 changed = await conn.execute(
                     "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ? "
-                    "WHERE counter_id = ? AND next_celebration_at = ?",
-                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at)))
+                    "WHERE counter_id = ? AND next_celebration_at = ? AND visibility = ? AND celebrate = ? "
+                    "AND EXISTS (SELECT 1 FROM guilds g WHERE g.guild_id = recovery_counters.guild_id "
+                    "AND g.celebrations_channel_id IS NOT DISTINCT FROM ? AND (g.left_at IS NOT NULL) = ?)",
+                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at), basis.visibility.value,
+                     basis.celebrate.value, basis.celebrations_channel_id, basis.guild_left))
                 if changed != 1 or claim.celebration is None:
                     continue
                 c = claim.celebration
@@ -433,9 +485,9 @@ async def _set_schedule(conn: Connection, counter_id: int, schedule: Schedule | 
         "WHERE counter_id = ?", (days, due, to_utc_text(now), counter_id))
 
 
-async def _cancel_pending(conn: Connection, period_id: int, *, channel_only: bool) -> None:
+async def _cancel_pending(conn: Connection, period: RowRef, *, channel_only: bool) -> None:
     # Every milestone of a period shares the key prefix "milestone:<period>:".
-    await cancel_in(conn, key_prefix=milestone_key(period_id, 0)[:-1], target="channel" if channel_only else None)
+    await cancel_in(conn, key_prefix=milestone_key(period, 0)[:-1], target="channel" if channel_only else None)
 
 
 async def _materialise(conn: Connection, guild_id: int, default: Sequence[int]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -29,6 +29,7 @@ from pathlib import Path
 
 from bot.config import SHIPPED_DATA, Config
 from bot.db.checkins import CheckInRepository, DueReminder, Reminder
+from bot.db.coping import CopingRepository
 from bot.db.database import Connection, Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import MemberRepository, touch_in, touch_plan
@@ -55,6 +56,7 @@ from bot.domain.checkins import (
     streaks,
 )
 from bot.domain.clock import Clock
+from bot.domain.coping import STRONG_URGE, UrgeSummary
 from bot.domain.localtime import (
     InvalidDateError,
     in_quiet_hours,
@@ -79,6 +81,8 @@ from bot.services.settings import SettingsService, parse_time_option
 log = logging.getLogger(__name__)
 
 PROMPTS_FILE = SHIPPED_DATA / "prompts.toml"
+UrgeSummarySource = Callable[[int, datetime, datetime], Awaitable[UrgeSummary]]
+"""Summarise a member's urges begun in [start, end)."""
 PROMPT_KIND = "checkin.prompt"
 REMINDER_KIND = "checkin.reminder"
 CHECKIN_BUTTON_ID = "kindred:checkin"
@@ -134,6 +138,18 @@ class CheckInResult:
     mood: int
     craving: int | None
     streak: Streaks
+    # On a hard day (mood 1 or craving 8+): whether the member has a plan to offer. None otherwise.
+    has_plan: bool | None = None
+
+    @property
+    def hard(self) -> bool:
+        """Whether this check-in is a hard moment that offers the member's plan."""
+        return hard_moment(self.mood, self.craving)
+
+
+def hard_moment(mood: int, craving: int | None) -> bool:
+    """Mood 1 or craving 8 and up: the member's plan is offered (SPEC: coping tools)."""
+    return mood == MOOD_MIN or (craving is not None and craving >= STRONG_URGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +176,7 @@ class MyStats:
     mood_average: float | None
     craving_average: float | None
     chart_png: bytes | None
+    urges: UrgeSummary | None = None  # urges surfed in the period (None where coping is not wired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +279,8 @@ class CheckInService:
         self.batch = batch
         self.metrics = metrics or NullMetrics()
         self._schedules_repaired = False
+        # Urges surfed in a period, for /mystats (set by the container: coping tools).
+        self.urge_summary: UrgeSummarySource | None = None
 
     # -- zones --------------------------------------------------------------------------
 
@@ -288,7 +307,7 @@ class CheckInService:
         note_value = _note(note)
         now = self.clock.now()
 
-        def record() -> Plan[tuple[MemberSettings, str, date, date, list[DayRecord], bool]]:
+        def record() -> Plan[tuple[MemberSettings, str, date, date, list[DayRecord], bool, bool | None]]:
             # The member's zone, the days so far and the check-in itself, in one transaction
             # and one trip to the database thread (bot.db.plans): committed, with its fsync,
             # before the member is answered. A `day` out of range raises here: nothing is kept.
@@ -302,15 +321,18 @@ class CheckInService:
             yield from self.repo.upsert_checkin_plan(
                 member_id=member.member_id, local_date=target, timezone=tz_name, mood=mood_value,
                 craving=craving_value, note=note_value, now=now)
-            return member, tz_name, today, target, days, updated
+            # On a hard day the reply offers the member's plan; in the same trip to the database.
+            has_plan = ((yield from CopingRepository.plan_exists_plan(member.member_id))
+                        if hard_moment(mood_value, craving_value) else None)
+            return member, tz_name, today, target, days, updated, has_plan
 
-        member, tz_name, today, target, days, updated = await self.db.run_plan(record())
+        member, tz_name, today, target, days, updated, has_plan = await self.db.run_plan(record())
         self.metrics.checkin_recorded()
         if not updated:
             days.append(DayRecord(target, tz_name))
         log.info("check-in %s (guild=%s member=%s)", "updated" if updated else "recorded", guild_id, member.member_id)
         return CheckInResult(local_date=target, today=today, updated=updated, mood=mood_value,
-                             craving=craving_value, streak=streaks(days, today, tz_name))
+                             craving=craving_value, streak=streaks(days, today, tz_name), has_plan=has_plan)
 
     async def pledge(self, guild_id: int, user_id: int) -> PledgeResult:
         """Record today's pledge (once per local day); return the pledge streak."""
@@ -344,7 +366,12 @@ class CheckInService:
                 chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
             except ChartError as exc:  # the numbers still answer the member
                 log.warning("mystats chart for member %s not drawn: %s", member_id, exc)
+        urges = None
+        if self.urge_summary is not None:
+            urges = await self.urge_summary(member_id, occurrence_on(start, time(0, 0), eff.tz),
+                                            occurrence_on(today + timedelta(days=1), time(0, 0), eff.tz))
         return MyStats(
+            urges=urges,
             days=days, start=start, end=today, timezone=eff.timezone,
             checkins=streaks(checkin_days, today, eff.timezone),
             pledges=streaks(pledge_days, today, eff.timezone),
@@ -418,29 +445,39 @@ class CheckInService:
     # -- reacting to settings changes ---------------------------------------------------
 
     async def on_guild_changed(self, guild: GuildSettings) -> None:
-        """Reschedule a server's prompt, and reminders that follow its zone, after `/config`."""
-        now = self.clock.now()
-        view = self.guild_config.resolve(guild)
-        next_due = self._next_prompt_at(guild, now)
-        current = await self.repo.prompt_due_at(guild.guild_id)
-        if next_due is not None and current is not None and current <= now:
-            # Due but not claimed yet (the sweep runs every few seconds): leave it due so
-            # an unrelated `/config` change cannot skip today's prompt; the sweep decides
-            # with the new settings.
-            next_due = current
-        await self.repo.schedule_prompt(guild.guild_id, next_due)
-        await self._follow_guild_zone(guild.guild_id, view.timezone, now)
+        """Reschedule a server's prompt, and reminders that follow its zone, after `/config`.
 
-    async def _follow_guild_zone(self, guild_id: int, tz_name: str, now: datetime) -> int:
-        """Move reminders that follow the server's zone into `tz_name`; return how many moved.
+        Both are worked out from the server's settings as stored when each write is made,
+        not from the change that called: when two changes overlap, the later one wins
+        whichever listener runs last.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            stored = await self.guilds.get(guild.guild_id)  # read through this transaction
+            next_due = None if stored is None else self._next_prompt_at(stored, now)
+            current = await self.repo.prompt_due_at(guild.guild_id)
+            if next_due is not None and current is not None and current <= now:
+                # Due but not claimed yet (the sweep runs every few seconds): leave it due so
+                # an unrelated `/config` change cannot skip today's prompt; the sweep decides
+                # with the new settings.
+                next_due = current
+            await self.repo.put_prompt(conn, guild.guild_id, next_due)
+        await self._follow_guild_zone(guild.guild_id, now)
+
+    async def _follow_guild_zone(self, guild_id: int, now: datetime) -> int:
+        """Move reminders that follow the server's zone into it; return how many moved.
 
         A few thousand members must not mean a few thousand commits (each one a disk sync)
         inside a moderator's command: moves go in bounded batches, one transaction each.
+        Each batch moves to the zone stored when it runs: two zone changes in flight then
+        both move reminders to the later zone, instead of each undoing the other's batches.
         """
-        tz = zone(tz_name)
         moved = 0
         while True:
             async with self.db.transaction() as conn:
+                guild = await self.guilds.get(guild_id)  # read through this transaction
+                tz_name = self._zone_name(None, guild.timezone if guild else None)
+                tz = zone(tz_name)
                 batch = await self.repo.reminders_to_follow_zone(conn, guild_id, tz_name, RESCHEDULE_BATCH)
                 # Members share a handful of reminder times; each time's next instant is worked out once.
                 due = {t: next_occurrence(now, t, tz) for t in {r.remind_time for r in batch}}
@@ -568,8 +605,10 @@ class CheckInService:
             quiet_over = quiet_hours_end(now, tz, member.quiet_start, member.quiet_end)
             await move_to(quiet_over if local_date(quiet_over, tz) == today else tomorrow)
             return 0
+        # Keyed by Discord ids, never reused, rather than the member row's id, which SQLite hands
+        # on after a deletion (Discord would answer a reused key's nonce with the earlier DM).
         await enqueue(conn, NewOutboxItem(
-            dedupe_key=f"reminder:{member.member_id}:{today.isoformat()}", kind=REMINDER_KIND,
+            dedupe_key=f"reminder:{member.guild_id}:{member.user_id}:{today.isoformat()}", kind=REMINDER_KIND,
             target="dm", target_id=member.user_id,
             message=self.reminder_message(member.guild_id, due.checkin_channel_id),
             guild_id=member.guild_id, member_id=member.member_id,

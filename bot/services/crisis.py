@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.config import Config
 from bot.db import crisis as crisis_db
@@ -35,9 +35,15 @@ from bot.db.members import touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.db.outbox import enqueue as enqueue_in
 from bot.domain.clock import Clock
-from bot.domain.contacts import ContactError, ContactIssue, check_contact, example_number
+from bot.domain.contacts import (
+    ContactError,
+    ContactIssue,
+    check_contact,
+    example_number,
+    shown_contact,
+)
+from bot.domain.coping import RelapsePlan
 from bot.domain.countries import find_country
-from bot.domain.crisis.detection import Detection, Detector, Measured, RiskPath, measured_from_file
 from bot.domain.crisis.records import (
     AlertAction,
     AlertSource,
@@ -59,6 +65,7 @@ from bot.domain.crisis.resources import (
     ResourceSelection,
     data_freshness,
     find_stale_numbers,
+    written_number,
 )
 from bot.domain.crisis.templates import (
     CrisisTemplates,
@@ -70,11 +77,15 @@ from bot.domain.crisis.templates import (
 )
 from bot.domain.health import Finding
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
 from bot.services.ports import Metrics, Notifier, NullMetrics
 from bot.services.settings import clip_for_reply, parse_country_option
+
+if TYPE_CHECKING:  # the detection code is imported where a message is checked (load_detector)
+    from bot.domain.crisis.detection import Detection, Detector, Measured
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +115,8 @@ MAX_NOTE_LINES = 20  # with the quote marks, a 1000-character note stays within 
 EMBED_LIMIT = 4000
 
 AlertEditor = Callable[[int, int, OutgoingMessage], Awaitable[bool]]
+PlanLookup = Callable[[int | None, int], Awaitable[RelapsePlan | None]]
+"""Return a member's plan (server id or None in DMs, user id), reading only."""
 """Replace a posted alert's embed and buttons (channel id, message id, rendering); keep its content."""
 
 _T = TypeVar("_T")
@@ -155,7 +168,18 @@ def _load_templates(path: str, mtime_ns: int) -> CrisisTemplates:
 
 @functools.lru_cache(maxsize=4)
 def _load_detector(path: str, mtime_ns: int) -> Detector:
+    # Imported here: the rules' code is ~0.5 MiB resident and runs only where messages are checked.
+    from bot.domain.crisis.detection import Detector
+
     return Detector.from_file(path)
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisHelp:
+    """The `/crisis` reply: the resources, and the member's own plan to show first (None without one)."""
+
+    message: OutgoingMessage
+    plan: RelapsePlan | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +298,8 @@ def _item_text(item: ResourceItem, t: CrisisTemplates, lang: Language) -> str:
         return _line_parts(item, t, lang)
     if isinstance(item, Fallback):
         return f"{_short_name(item.name)} — <{item.url}>"
-    return f"{item.name} — {item.contact}"
+    # A server's own resource shows as typed, its link without a preview, whatever was stored.
+    return f"{escape_markup(item.name)} — {shown_contact(item.contact)}"
 
 
 def _heading(item: ResourceItem) -> Label:
@@ -453,20 +478,30 @@ def render_alert(alert: CrisisAlert, t: CrisisTemplates, role_id: int | None = N
 
 # -- input checks for /config resources ---------------------------------------------------
 
-def clean_local_name(text: str) -> str:
-    """Validate a server resource's name."""
-    name = " ".join(str(text).split())
-    if not 1 <= len(name) <= 80:
-        raise InvalidInputError("The name needs 1 to 80 characters, e.g. `Our peer-support warmline`.")
-    if not name.isprintable():
-        raise InvalidInputError("The name has characters Discord can't show; please use letters, numbers and "
-                                "punctuation, e.g. `Our peer-support warmline`.")
-    return name
-
-
 UNCHANGED = "Nothing has changed."
 CONTACT_NEEDED = ("The contact needs to be a phone number (like `0800 123 4567` or `+44 800 123 4567`) or a web "
                   "address starting with `https://`. " + UNCHANGED)
+NAME_EXAMPLE = "e.g. `Our peer-support warmline`"
+
+
+def clean_local_name(text: str) -> str:
+    """Validate a server resource's name: plain words, nothing that could pass for a link, a mention or a number."""
+    name = " ".join(str(text).split())
+    if not 1 <= len(name) <= 80:
+        raise InvalidInputError(f"The name needs 1 to 80 characters, {NAME_EXAMPLE}. {UNCHANGED}")
+    if not name.isprintable():
+        raise InvalidInputError("The name has characters Discord can't show; please use letters, numbers and "
+                                f"punctuation, {NAME_EXAMPLE}. {UNCHANGED}")
+    if has_link(name):
+        raise InvalidInputError(f"Please put the web address in `contact`, not in the name, {NAME_EXAMPLE}. "
+                                f"{UNCHANGED}")
+    if has_markup(name):
+        raise InvalidInputError(f"The name can't contain {MARKUP_CHARACTERS} — Discord would turn them into "
+                                f"formatting, mentions or links. Plain words work, {NAME_EXAMPLE}. {UNCHANGED}")
+    if written_number(name) or find_stale_numbers(name):
+        # Only the contact is checked as a real number in the right country.
+        raise InvalidInputError(f"Please put the phone number in `contact`, not in the name. {UNCHANGED}")
+    return name
 
 
 def _country_phrase(code: str) -> str:
@@ -501,6 +536,13 @@ def _contact_refusal(problem: ContactError, contact: str, country: str) -> str:
         case ContactIssue.NOT_A_WEB_LINK:
             return ("I can add only web addresses starting with `https://` (or a phone number), so members always "
                     f"know where a link takes them. {UNCHANGED}")
+        case ContactIssue.NOT_ASCII_HOST:
+            return (f"That site's name has letters outside the basic Latin alphabet, which can make a look-alike "
+                    f"of a well-known site. If it's the right site, add it as `{clip_for_reply(problem.detail, 200)}` "
+                    f"— that's how the address really reads. {UNCHANGED}")
+        case ContactIssue.SHORTENED:
+            return ("That's a shortened link, which hides where it leads. Please paste the full address of the "
+                    f"page, like `https://example.org/help`, so members can see where they're going. {UNCHANGED}")
         case ContactIssue.BAD_LINK:
             return ("That link has something a plain web address can't contain (spaces, brackets, `*`, `|`, a "
                     "name before `@`) or no proper site name. Please paste just the address, like "
@@ -557,8 +599,10 @@ class CrisisService:
 
     def __init__(self, db: Database, repo: CrisisRepository, guilds: GuildRepository, outbox: OutboxService,
                  notifier: Notifier, clock: Clock, config: Config, data: CrisisData, *,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, plans: PlanLookup | None = None) -> None:
         self.db = db
+        # The member's own relapse-prevention plan, shown first by /crisis (coping tools).
+        self.plans = plans
         self.repo = repo
         self.guilds = guilds
         self.outbox = outbox
@@ -596,9 +640,17 @@ class CrisisService:
 
     async def crisis_reply(self, *, user_id: int, guild_id: int | None, country: str | None = None,
                            guild_name: str = "", lang: Language = Language.EN) -> OutgoingMessage:
-        """Return the `/crisis` reply: option → member's country → server's → worldwide, plus server resources.
+        """Return the `/crisis` resources: option → member's country → server's → worldwide, plus server resources."""
+        help_ = await self.crisis_help(user_id=user_id, guild_id=guild_id, country=country, guild_name=guild_name,
+                                       lang=lang, with_plan=False)
+        return help_.message
 
-        Never fails for lack of a database: lookups that fail or take too long are skipped.
+    async def crisis_help(self, *, user_id: int, guild_id: int | None, country: str | None = None,
+                          guild_name: str = "", lang: Language = Language.EN, with_plan: bool = True) -> CrisisHelp:
+        """Return the `/crisis` reply: the resources (as `crisis_reply`) and the member's own plan.
+
+        Never fails for lack of a database: lookups that fail or take too long are skipped, and
+        then the reply comes without the plan (and from the config's default country).
         """
         asked = (country or "").strip()
         note: str | None = None
@@ -615,12 +667,15 @@ class CrisisService:
                   self._best_effort(self._region(guild_id, user_id), self.config.defaults.region or None, "region"))
         local_rows = (_value([]) if guild_id is None else
                       self._best_effort(self.repo.local_resources(guild_id), [], "local resources"))
-        # Side by side, so a stalled database costs one timeout, not two.
-        code, rows = await asyncio.gather(region, local_rows)
+        plan = (_value(None) if self.plans is None or not with_plan else
+                self._best_effort(self.plans(guild_id, user_id), None, "plan"))
+        # Side by side, so a stalled database costs one timeout, not three.
+        code, rows, own = await asyncio.gather(region, local_rows, plan)
         local = [LocalResource(r.name, r.contact) for r in rows if code is None or r.country == code]
         selection = self.directory.select(code, need=Need.GENERAL, local=local)
-        return resources_message(selection, self.templates, TemplateKey.CRISIS_COMMAND, lang,
-                                 server=guild_name, note=note)
+        message = resources_message(selection, self.templates, TemplateKey.CRISIS_COMMAND, lang,
+                                    server=guild_name, note=note)
+        return CrisisHelp(message, own)
 
     async def _region(self, guild_id: int | None, user_id: int) -> str | None:
         if guild_id is None:
@@ -646,8 +701,6 @@ class CrisisService:
         """Add (or update, same country and name) a resource shown with `/crisis` in this server."""
         code = parse_country_option(country)
         clean_name = clean_local_name(name)
-        if find_stale_numbers(clean_name):
-            raise InvalidInputError("Please put the phone number in `contact`, not in the name.")
         added = await self.repo.add_local_resource(guild_id, code, clean_name, clean_contact(contact, code),
                                                    self.clock.now(), limit=MAX_LOCAL_RESOURCES)
         if added is None:
@@ -663,7 +716,7 @@ class CrisisService:
         matches = [r for r in rows if str(r.resource_id) == key] or [
             r for r in rows if r.name.casefold() == key.casefold()]
         if not matches:
-            names = ", ".join(f"`{r.name}` ({r.country})" for r in rows) or "none yet"
+            names = ", ".join(f"**{escape_markup(r.name)}** ({r.country})" for r in rows) or "none yet"
             raise NotFoundError(f"I couldn't find that resource. This server's resources: {names}.")
         if len(matches) > 1:
             raise InvalidInputError("More than one country has a resource with that name; pick one from the list as you type.")
@@ -704,6 +757,8 @@ class CrisisService:
 
     def measured(self) -> Measured | None:
         """How detection did on held-out messages, as the rule file states it (without compiling the rules)."""
+        from bot.domain.crisis.detection import measured_from_file  # see _load_detector
+
         return measured_from_file(self._phrases)
 
     def _seen_before(self, message_id: int) -> bool:
@@ -754,6 +809,8 @@ class CrisisService:
     async def _raise_in(self, conn: Connection, seen: SeenMessage, detection: Detection,
                         guild: GuildSettings, member: MemberSettings, now: datetime) -> DetectionResult:
         """Record a new alert and queue it (and the member's DM, if one is due) in the caller's transaction."""
+        from bot.domain.crisis.detection import RiskPath  # loaded with the detection in hand
+
         assert detection.path is not None and guild.alerts_channel_id is not None
         prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
         last_dm = await crisis_db.last_dm_at_in(conn, member.member_id)
@@ -806,6 +863,8 @@ class CrisisService:
 
     def _dm_message(self, detection: Detection, region: str | None, seen: SeenMessage,
                     nudge_ok: bool) -> OutgoingMessage:
+        from bot.domain.crisis.detection import RiskPath  # loaded with the detection in hand
+
         key = template_for(detection.tier, detection.path.value if detection.path else "", detection.need.value)
         assert key is not None
         need = detection.need if detection.path is RiskPath.SELF or detection.need is Need.OVERDOSE else Need.GENERAL

@@ -68,7 +68,8 @@ async def live(fake_discord: FakeDiscord, community: Community, tmp_path: Path, 
         started.append(proc)
         await proc.start()
         await proc.wait_ready()
-        running.append(LiveKindred(fake_discord, community, proc, clock, database, database_url))
+        running.append(LiveKindred(fake_discord, community, proc, clock, database, database_url,
+                                   processes=started))
         return running[-1]
 
     yield start
