@@ -7,8 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import KindredBot
 from bot.domain.clock import FakeClock
-from tests.e2e.helpers import Community
-from tests.fakediscord import (
+from bot.fakediscord import (
     BOT_INVITE_PERMISSIONS,
     CONNECT,
     CREATE_EVENTS,
@@ -21,6 +20,7 @@ from tests.fakediscord import (
     Message,
     User,
 )
+from tests.e2e.helpers import Community
 
 NEW_YORK = ZoneInfo("America/New_York")
 ADD = {"name": "Tuesday group", "weekday": "tuesday", "time": "19:00", "timezone": "America/New_York",

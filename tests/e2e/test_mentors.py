@@ -10,8 +10,8 @@ import pytest
 from bot.app import KindredBot
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, Message, User
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, Message, User
 
 SHAME_WORDS = ("failed", "lost", "reset", "fault", "blame you")
 REQUEST_TEXT = "would like you to be their mentor"

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import discord
 import pytest
 
-from tests.fakediscord import (
+from bot.fakediscord import (
     BOT_INVITE_PERMISSIONS,
     CONNECT,
     CREATE_EVENTS,
@@ -20,7 +20,7 @@ from tests.fakediscord import (
     Guild,
     User,
 )
-from tests.fakediscord.state import COMPLETED, SCHEDULED, VOICE_EVENT, ScheduledEvent
+from bot.fakediscord.state import COMPLETED, SCHEDULED, VOICE_EVENT, ScheduledEvent
 from tests.harness.minibot import MiniBot, running
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from bot.fakediscord import FakeDiscord, Message, ScheduledEvent
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord, Message, ScheduledEvent
 from tests.live.conftest import LiveStarter
 from tests.live.support import APPROACH_RATE, ON_TIME, LiveKindred, local
 
