@@ -1,0 +1,105 @@
+"""`python -m bot demo` in this process: its page's API as a visitor's browser calls it, and what else can reach it.
+
+The browser level (tests/browser) drives the page itself; here the sandbox is started with
+`running_demo(0)` (free ports, its throw-away folder under the test's TMPDIR) so a test can also
+look at the loopback Discord and the bot behind the page.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.demo import RunningDemo, running_demo
+from bot.fakediscord import FakeDiscord, Message, User
+
+EVIL = "http://evil.example"
+
+
+@dataclass
+class Page:
+    """The demo page's JSON API, called as its script calls it."""
+
+    demo: RunningDemo
+    http: aiohttp.ClientSession
+
+    @property
+    def fake(self) -> FakeDiscord:
+        return self.demo.sandbox.fake
+
+    def user(self, name: str) -> User:
+        return next(p.user for p in self.demo.sandbox.world.people if p.user.name == name)
+
+    def channel(self, name: str) -> str:
+        return str(self.demo.sandbox.world.guild.channel(name).id)
+
+    async def get(self, path: str, **query: str) -> tuple[int, Any]:
+        async with self.http.get(self.demo.url.rstrip("/") + path, params=query) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        async with self.http.post(self.demo.url.rstrip("/") + path, json=body) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def command(self, who: str, text: str, channel: str = "general") -> Any:
+        status, body = await self.post("/api/command", {"as": str(self.user(who).id), "channel": self.channel(channel),
+                                                        "text": text})
+        assert status == 200, body
+        return body
+
+    async def state(self, who: str, channel: str = "general") -> dict[str, Any]:
+        status, body = await self.get("/api/state", **{"as": str(self.user(who).id), "channel": self.channel(channel)})
+        assert status == 200, body
+        return body
+
+    async def reply_to(self, who: str, command: str) -> Message:
+        """The bot's finished reply to `who`'s newest `command`."""
+        def done() -> Message | None:
+            handles = [h for h in self.fake.interactions if h.user is self.user(who) and h.label == command]
+            replies = [m for m in self.fake.world.messages.values()
+                       if handles and m.interaction_id == handles[-1].id and not m.loading]
+            return replies[-1] if replies else None
+        return await self.fake.wait_for(done, what=f"the reply to {who}'s {command}")
+
+
+@pytest.fixture
+async def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Page]:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's folder is made in the test's folder
+    async with running_demo(0) as demo, aiohttp.ClientSession() as http:
+        yield Page(demo, http)
+
+
+# -- what else is in the visitor's browser ------------------------------------------------------
+
+
+async def test_a_web_page_cannot_attach_to_the_sandboxs_gateway_or_post_as_kindred(page: Page) -> None:
+    fake = page.fake
+    async with aiohttp.ClientSession() as evil:
+        # Even knowing the run's token, a page's socket carries an Origin and is refused.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await evil.ws_connect(fake.gateway_url, origin=EVIL)
+        assert refused.value.status == 403
+        # Without an Origin (not a browser), the token FakeDiscord once always used is wrong.
+        ws = await evil.ws_connect(fake.gateway_url)
+        assert (await ws.receive_json())["op"] == 10
+        await ws.send_json({"op": 2, "d": {"token": "fake-bot-token", "intents": (1 << 25) - 1, "properties": {}}})
+        closed = await ws.receive()
+        assert closed.type is aiohttp.WSMsgType.CLOSE and closed.data == 4004
+
+        await page.command("Alex", "/crisis country:GB")
+        await page.reply_to("Alex", "/crisis")
+        leaked = next(h for h in fake.interactions if h.label == "/crisis")  # as if the page had learnt it
+        followup = f"{fake.api_base}/webhooks/{fake.application_id}/{leaked.token}"
+        forged = json.dumps({"content": "Call 0900 123 456 now"})
+        async with evil.post(followup, data=forged, headers={"Content-Type": "text/plain", "Origin": EVIL}) as resp:
+            assert resp.status == 403
+        async with evil.post(followup, data=forged, headers={"Content-Type": "text/plain"}) as resp:
+            assert resp.status == 415
+    assert "0900 123 456" not in json.dumps((await page.state("Alex"))["messages"])
