@@ -103,3 +103,15 @@ async def test_a_web_page_cannot_attach_to_the_sandboxs_gateway_or_post_as_kindr
         async with evil.post(followup, data=forged, headers={"Content-Type": "text/plain"}) as resp:
             assert resp.status == 415
     assert "0900 123 456" not in json.dumps((await page.state("Alex"))["messages"])
+
+
+# -- the page's API -----------------------------------------------------------------------------
+
+
+async def test_a_note_may_say_word_colon(page: Page) -> None:
+    # "day" is an option of /checkin; "day: " inside the note is the member's words.
+    await page.command("Alex", "/checkin mood:3 note:what a day: exhausting but sober")
+    reply = await page.reply_to("Alex", "/checkin")
+    assert "Checked in" in reply.content, reply.content
+    notes = await page.demo.sandbox.bot.services.db.fetch_all("SELECT note FROM checkins")
+    assert [r["note"] for r in notes] == ["what a day: exhausting but sober"]

@@ -16,7 +16,8 @@ COMMANDS: list[dict[str, Any]] = [
     {"name": "checkin", "type": 1, "options": [
         {"name": "mood", "type": 4, "required": True, "min_value": 1, "max_value": 5},
         {"name": "craving", "type": 4},
-        {"name": "note", "type": 3}]},
+        {"name": "note", "type": 3},
+        {"name": "day", "type": 3}]},
     {"name": "config", "type": 1, "options": [
         {"name": "checkins", "type": 1, "options": [
             {"name": "channel", "type": 7, "required": True},
@@ -34,6 +35,23 @@ def test_options_run_to_the_next_option_name_so_text_may_have_spaces() -> None:
     typed = parse("/checkin mood:4 note:a good day, time:09:00 craving:2", COMMANDS)
     assert typed.path == "/checkin"
     assert typed.values == {"mood": "4", "note": "a good day, time:09:00", "craving": "2"}
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    # "day" is an option of /checkin: in free text, "day: " (a space after the colon) is words.
+    ("/checkin mood:3 note:what a day: exhausting but sober",
+     {"mood": "3", "note": "what a day: exhausting but sober"}),
+    ("/checkin mood:3 note:a long day:", {"mood": "3", "note": "a long day:"}),
+    # an option already given cannot come again, so in free text it is words too
+    ("/checkin mood:3 note:my mood:2 this morning", {"mood": "3", "note": "my mood:2 this morning"}),
+    # a new option's value follows its colon: that starts the option, also after free text
+    ("/checkin mood:3 note:tired day:2027-01-02", {"mood": "3", "note": "tired", "day": "2027-01-02"}),
+    # after a value that is not free text, a space after the colon is the visitor's spacing
+    ("/checkin mood:3 note: tired", {"mood": "3", "note": "tired"}),
+    ("/checkin mood: 3 craving: 2", {"mood": "3", "craving": "2"}),
+])
+def test_free_text_may_contain_an_option_name_and_a_colon(text: str, values: dict[str, str]) -> None:
+    assert parse(text, COMMANDS).values == values
 
 
 def test_subcommands_are_part_of_the_path() -> None:

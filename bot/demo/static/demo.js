@@ -259,7 +259,16 @@ function currentOption(command, rest) {
   // options), or a bare word that starts the next option's name.
   const names = command.options.map((o) => o.name).sort((a, b) => b.length - a.length);
   const escape = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const found = names.length ? [...rest.matchAll(new RegExp(`(?:^|\\s)(${names.map(escape).join("|")}):`, "g"))] : [];
+  const marks = names.length ? [...rest.matchAll(new RegExp(`(?:^|\\s)(${names.map(escape).join("|")}):`, "g"))] : [];
+  // As the server reads it (bot/demo/commands.py): inside free text, "day: " (a space after the
+  // colon) or an option already given is words, not the next option.
+  const found = [];
+  for (const mark of marks) {
+    const current = found.length && command.options.find((o) => o.name === found[found.length - 1][1]);
+    const next = rest.slice(mark.index + mark[0].length, mark.index + mark[0].length + 1);
+    const words = current && current.type === 3 && !current.choices && (found.some((f) => f[1] === mark[1]) || !next.trim());
+    if (!words) found.push(mark);
+  }
   const used = found.map((m) => m[1]);
   const word = rest.match(/(\S*)$/)[1];
   const last = found[found.length - 1];
