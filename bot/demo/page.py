@@ -45,7 +45,7 @@ class DemoPage:
         self.sandbox = sandbox
         self.fake = sandbox.fake
         self.port = port
-        self.dismissed: set[int] = set()  # modals the visitor closed without sending
+        self.dismissed: set[int] = set()  # interactions whose modal their member closed without sending
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard])
@@ -219,8 +219,11 @@ class DemoPage:
 
     async def _dismiss(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        self._viewer(body)
-        self.dismissed.add(int(body["handle"]))
+        viewer = self._viewer(body)
+        opened = self._open_modal(viewer)
+        if opened is None or opened["handle"] != str(body["handle"]):
+            raise Refused("that form is no longer open")  # or it is someone else's: only its member closes it
+        self.dismissed.add(int(opened["handle"]))
         return web.json_response({"ok": True})
 
     async def _clock(self, request: web.Request) -> web.StreamResponse:

@@ -115,3 +115,26 @@ async def test_a_note_may_say_word_colon(page: Page) -> None:
     assert "Checked in" in reply.content, reply.content
     notes = await page.demo.sandbox.bot.services.db.fetch_all("SELECT note FROM checkins")
     assert [r["note"] for r in notes] == ["what a day: exhausting but sober"]
+
+
+async def test_a_member_cannot_close_another_members_open_form(page: Page) -> None:
+    await page.command("Robin", "/config checkins channel:#check-ins time:09:00 timezone:Europe/London")
+    await page.reply_to("Robin", "/config checkins")
+    status, body = await page.post("/api/clock", {"skip": "next"})
+    assert status == 200 and body["jumped"], body
+    checkins = page.demo.sandbox.world.guild.channel("check-ins")
+    [prompt] = await page.fake.wait_for(lambda: page.fake.messages_in(checkins), what="the daily prompt")
+    button = next(c for c in prompt.walk_components() if "Check in" in (c.get("label") or ""))
+    alex = str(page.user("Alex").id)
+    status, body = await page.post("/api/click", {"as": alex, "message": str(prompt.id), "custom_id": button["custom_id"]})
+    assert status == 200, body
+    await page.fake.wait_for(lambda: any(h.modal_data for h in page.fake.interactions), what="Alex's form")
+    form = (await page.state("Alex", "check-ins"))["modal"]
+    assert form is not None
+
+    status, body = await page.post("/api/modal/dismiss", {"as": str(page.user("Jordan").id), "handle": form["handle"]})
+    assert status == 400 and "no longer open" in body["error"], body
+    assert (await page.state("Alex", "check-ins"))["modal"] == form, "Jordan closed Alex's form"
+    status, body = await page.post("/api/modal/dismiss", {"as": alex, "handle": form["handle"]})
+    assert status == 200, body
+    assert (await page.state("Alex", "check-ins"))["modal"] is None
