@@ -21,6 +21,7 @@ from bot.demo import RunningDemo, running_demo
 from bot.fakediscord import FakeDiscord, Message, User
 
 EVIL = "http://evil.example"
+TIER3 = "I have the pills ready and I'm going to do it tonight"
 
 
 @dataclass
@@ -138,3 +139,19 @@ async def test_a_member_cannot_close_another_members_open_form(page: Page) -> No
     status, body = await page.post("/api/modal/dismiss", {"as": alex, "handle": form["handle"]})
     assert status == 200, body
     assert (await page.state("Alex", "check-ins"))["modal"] is None
+
+
+async def test_a_moderator_can_turn_crisis_detection_on_and_see_it_work(page: Page) -> None:
+    await page.command("Robin", "/config alerts channel:#mod-alerts")
+    await page.reply_to("Robin", "/config alerts")
+    await page.command("Robin", "/config crisis detection:on region:GB")
+    turned_on = await page.reply_to("Robin", "/config crisis")
+    assert "detection_intent" not in turned_on.content, turned_on.content
+    status, body = await page.post("/api/say", {"as": str(page.user("Alex").id), "channel": page.channel("general"),
+                                                "text": TIER3})
+    assert status == 200, body
+    alerts = page.demo.sandbox.world.guild.channel("mod-alerts")
+    [alert] = await page.fake.wait_for(lambda: page.fake.messages_in(alerts), what="the moderators' alert")
+    assert "Tier 3" in alert.content
+    shown = json.dumps((await page.state("Robin", "mod-alerts"))["messages"])
+    assert "Tier 3" in shown
