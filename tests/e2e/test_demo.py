@@ -8,6 +8,9 @@ look at the loopback Discord and the bot behind the page.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -155,3 +158,33 @@ async def test_a_moderator_can_turn_crisis_detection_on_and_see_it_work(page: Pa
     assert "Tier 3" in alert.content
     shown = json.dumps((await page.state("Robin", "mod-alerts"))["messages"])
     assert "Tier 3" in shown
+
+
+# -- its folder ---------------------------------------------------------------------------------
+
+
+def _gone_pid() -> int:
+    """The id of a process that has ended (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_a_demo_killed_before_it_could_clean_up_is_cleaned_up_by_the_next(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SIGKILL (or a power cut) skips the `finally` that deletes the folder, and its notes with it.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    stale = tmp_path / "kindred-demo-stale"
+    stale.mkdir()
+    (stale / "pid").write_text(str(_gone_pid()))
+    (stale / "kindred.sqlite3").write_text("a note")
+    alive = tmp_path / "kindred-demo-alive"
+    alive.mkdir()
+    (alive / "pid").write_text(str(os.getpid()))  # another demo still running
+    unrelated = tmp_path / "kindred-demo-notes"  # no pid recorded: not a folder this code made
+    unrelated.mkdir()
+    async with running_demo(0) as demo:
+        assert not stale.exists()
+        assert alive.exists() and unrelated.exists()
+        assert (demo.folder / "pid").read_text() == str(os.getpid())
+    assert not demo.folder.exists()
