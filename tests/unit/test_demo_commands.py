@@ -109,3 +109,34 @@ async def test_the_page_answers_only_its_own_address_and_json_posts() -> None:
         form = await client.post("/api/clock", data="skip=next", headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert form.status == 415, "a cross-site form post cannot drive the sandbox"
         assert (await client.get("/static/..%2Fpage.py")).status == 404
+
+
+async def test_the_page_cannot_be_framed_by_another_site() -> None:
+    page = DemoPage(SimpleNamespace(fake=None), port=0)  # type: ignore[arg-type] - the guard needs no sandbox
+    async with TestClient(TestServer(page.app(), host="127.0.0.1")) as client:
+        page.port = client.port
+        for response in (await client.get("/"), await client.get("/", headers={"Host": "kindred.example"})):
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"], response.status
+            assert response.headers["X-Frame-Options"] == "DENY", response.status
+
+
+@pytest.mark.parametrize("body", ["[1]", "null", "3", '"skip"'])
+async def test_a_body_that_is_not_a_json_object_is_a_clear_400(body: str) -> None:
+    page = DemoPage(SimpleNamespace(fake=None), port=0)  # type: ignore[arg-type] - refused before the sandbox is used
+    async with TestClient(TestServer(page.app(), host="127.0.0.1")) as client:
+        page.port = client.port
+        for path in ("/api/clock", "/api/say", "/api/command", "/api/autocomplete", "/api/click", "/api/select",
+                     "/api/modal", "/api/modal/dismiss"):
+            response = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+            assert response.status == 400, f"{path}: {response.status} {await response.text()}"
+            assert (await response.json())["error"] == "the request body is a JSON object", path
+
+
+async def test_a_field_of_the_wrong_type_is_a_clear_400() -> None:
+    nobody = SimpleNamespace(fake=None, world=SimpleNamespace(person=lambda user_id: None))
+    page = DemoPage(nobody, port=0)  # type: ignore[arg-type] - refused before anyone is looked up
+    async with TestClient(TestServer(page.app(), host="127.0.0.1")) as client:
+        page.port = client.port
+        response = await client.post("/api/say", json={"as": [1], "channel": "1", "text": "hi"})
+        assert response.status == 400, await response.text()
+        assert (await response.json())["error"] == "a field of the request has the wrong type"
