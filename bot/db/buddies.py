@@ -17,6 +17,7 @@ import aiosqlite
 from bot.db.database import Database
 from bot.db.outbox import cancel_in
 from bot.domain.buddies import pair_key
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR, ShareCheckins, dms_closed
 
@@ -67,10 +68,16 @@ class BuddyRequest:
     status: str
     created_at: datetime
     expires_at: datetime
+    incarnation: str | None
 
     def is_open(self, now: datetime) -> bool:
         """Tell whether the request can still be answered."""
         return self.status == "pending" and now < self.expires_at
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this request (`bot.domain.keys`)."""
+        return RowRef(self.request_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +93,16 @@ class BuddyPair:
     origin: str
     started_at: datetime
     ended_at: datetime | None
+    incarnation: str | None
 
     def partner_member(self, member_id: int) -> int:
         """Return the member id of the other member of the pair."""
         return self.member_b if member_id == self.member_a else self.member_a
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this pair (`bot.domain.keys`)."""
+        return RowRef(self.pair_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +198,7 @@ def _pair(row: sqlite3.Row) -> BuddyPair:
         user_a=row["user_a"], member_b=row["member_b"], user_b=row["user_b"],
         origin=row["origin"], started_at=from_utc_text(row["started_at"]),
         ended_at=from_utc_text(row["ended_at"]) if row["ended_at"] else None,
+        incarnation=row["incarnation"],
     )
 
 
@@ -194,6 +208,7 @@ def _request(row: sqlite3.Row) -> BuddyRequest:
         requester_member=row["requester_id"], requester_user=row["requester_user"],
         target_member=row["target_id"], target_user=row["target_user"], status=row["status"],
         created_at=from_utc_text(row["created_at"]), expires_at=from_utc_text(row["expires_at"]),
+        incarnation=row["incarnation"],
     )
 
 
@@ -265,17 +280,18 @@ class BuddyRepository:
         return {r["member_id"]: r["n"] for r in rows}
 
     async def create_pair(self, conn: aiosqlite.Connection, guild_id: int, member_1: int,
-                          member_2: int, origin: str, now: datetime) -> int:
+                          member_2: int, origin: str, now: datetime) -> RowRef:
         """Pair two members; raise AlreadyBuddiesError if they already are."""
         a, b = pair_key(member_1, member_2)
+        incarnation = new_incarnation()
         try:
             cursor = await conn.execute(
-                "INSERT INTO buddy_pairs (guild_id, member_a, member_b, origin, started_at) "
-                "VALUES (?, ?, ?, ?, ?)", (guild_id, a, b, origin, to_utc_text(now)))
+                "INSERT INTO buddy_pairs (guild_id, member_a, member_b, origin, started_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (guild_id, a, b, origin, to_utc_text(now), incarnation))
         except sqlite3.IntegrityError as exc:
             raise AlreadyBuddiesError() from exc
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return RowRef(cursor.lastrowid, incarnation)
 
     async def end_pair(self, conn: aiosqlite.Connection, pair_id: int, *, ended_by: int | None,
                        reason: str, now: datetime) -> bool:
@@ -319,6 +335,7 @@ class BuddyRepository:
             marks = ", ".join("?" * len(chunk))
             rows = await self.db.fetch_all(
                 "SELECT bp.pair_id, bp.guild_id, bp.member_a, bp.member_b, bp.origin, bp.started_at, "  # noqa: S608 - fixed fragments
+                "bp.incarnation, "
                 "g.buddy_nudge_after_days, "
                 f"{_member_columns('ma', 'a_')}, pa.paused_until AS a_paused_until, "
                 f"{_member_columns('mb', 'b_')}, pb.paused_until AS b_paused_until "
@@ -331,7 +348,8 @@ class BuddyRepository:
                 pair = BuddyPair(
                     pair_id=row["pair_id"], guild_id=row["guild_id"], member_a=row["member_a"],
                     user_a=row["a_user_id"], member_b=row["member_b"], user_b=row["b_user_id"],
-                    origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None)
+                    origin=row["origin"], started_at=from_utc_text(row["started_at"]), ended_at=None,
+                    incarnation=row["incarnation"])
                 result.append(ActivePair(pair, _member(row, "a_"), _member(row, "b_"),
                                          row["buddy_nudge_after_days"]))
         return result
@@ -380,22 +398,23 @@ class BuddyRepository:
         return value is not None
 
     async def create_request(self, conn: aiosqlite.Connection, guild_id: int, requester: int,
-                             target: int, now: datetime, expires_at: datetime) -> int:
+                             target: int, now: datetime, expires_at: datetime) -> RowRef:
         """Record a request; raise DuplicateRequestError if one is already pending that way."""
         # A pending request that has expired but not been swept yet must not block a new one.
         await conn.execute(
             "UPDATE buddy_requests SET status = 'expired', resolved_at = ? WHERE requester_id = ? "
             "AND target_id = ? AND status = 'pending' AND expires_at <= ?",
             (to_utc_text(now), requester, target, to_utc_text(now)))
+        incarnation = new_incarnation()
         try:
             cursor = await conn.execute(
-                "INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (guild_id, requester, target, to_utc_text(now), to_utc_text(expires_at)))
+                "INSERT INTO buddy_requests (guild_id, requester_id, target_id, created_at, expires_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (guild_id, requester, target, to_utc_text(now), to_utc_text(expires_at), incarnation))
         except sqlite3.IntegrityError as exc:
             raise DuplicateRequestError() from exc
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return RowRef(cursor.lastrowid, incarnation)
 
     async def resolve_request(self, conn: aiosqlite.Connection, request_id: int, status: str,
                               now: datetime) -> bool:

@@ -197,10 +197,16 @@ class CheckInRepository:
 
     async def schedule_prompt(self, guild_id: int, next_due_at: datetime | None) -> None:
         """Set when a server's next prompt is due, or stop its prompts (None)."""
+        async with self.db.transaction() as conn:
+            await self.put_prompt(conn, guild_id, next_due_at)
+
+    @staticmethod
+    async def put_prompt(conn: aiosqlite.Connection, guild_id: int, next_due_at: datetime | None) -> None:
+        """As `schedule_prompt`, inside the caller's transaction."""
         if next_due_at is None:
-            await self.db.execute("DELETE FROM checkin_prompt_schedule WHERE guild_id = ?", (guild_id,))
+            await conn.execute("DELETE FROM checkin_prompt_schedule WHERE guild_id = ?", (guild_id,))
             return
-        await self.db.execute(
+        await conn.execute(
             "INSERT INTO checkin_prompt_schedule (guild_id, next_due_at) VALUES (?, ?) "
             "ON CONFLICT (guild_id) DO UPDATE SET next_due_at = excluded.next_due_at",
             (guild_id, to_utc_text(next_due_at)),

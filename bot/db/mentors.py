@@ -18,6 +18,7 @@ import aiosqlite
 
 from bot.db.database import Database
 from bot.db.outbox import cancel_in
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR
 
@@ -76,10 +77,16 @@ class MentorRequest:
     status: str
     created_at: datetime
     expires_at: datetime
+    incarnation: str | None
 
     def is_open(self, now: datetime) -> bool:
         """Tell whether the request can still be answered."""
         return self.status == "pending" and now < self.expires_at
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this request (`bot.domain.keys`)."""
+        return RowRef(self.request_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,12 @@ class Mentorship:
     checkins_shared_at: datetime | None
     share_counters: bool
     ended_at: datetime | None
+    incarnation: str | None
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this mentorship (`bot.domain.keys`)."""
+        return RowRef(self.mentorship_id, self.incarnation)
 
     @property
     def shares_checkins(self) -> bool:
@@ -142,13 +155,13 @@ def _offer(row: sqlite3.Row) -> Offer:
 def _request(row: sqlite3.Row) -> MentorRequest:
     return MentorRequest(row["request_id"], row["guild_id"], row["mentee_id"], row["mentee_user"], row["mentor_id"],
                          row["mentor_user"], row["message"], row["status"], from_utc_text(row["created_at"]),
-                         from_utc_text(row["expires_at"]))
+                         from_utc_text(row["expires_at"]), row["incarnation"])
 
 
 def _mentorship(row: sqlite3.Row) -> Mentorship:
     return Mentorship(row["mentorship_id"], row["guild_id"], row["mentor_id"], row["mentor_user"], row["mentee_id"],
                       row["mentee_user"], from_utc_text(row["started_at"]), _instant(row["checkins_shared_at"]),
-                      bool(row["share_counters"]), _instant(row["ended_at"]))
+                      bool(row["share_counters"]), _instant(row["ended_at"]), row["incarnation"])
 
 
 class MentorRepository:
@@ -228,22 +241,24 @@ class MentorRepository:
 
     @staticmethod
     async def create_request(conn: aiosqlite.Connection, *, guild_id: int, mentee_member: int, mentor_member: int,
-                             message: str | None, now: datetime, expires_at: datetime) -> int:
+                             message: str | None, now: datetime, expires_at: datetime) -> RowRef:
         """Record a request; raise DuplicateRequestError if the mentee has one open."""
         # A request that expired but has not been swept yet must not block a new one.
         await conn.execute(
             "UPDATE mentor_requests SET status = 'expired', resolved_at = ?, message = NULL "
             "WHERE mentee_id = ? AND status = 'pending' AND expires_at <= ?",
             (to_utc_text(now), mentee_member, to_utc_text(now)))
+        incarnation = new_incarnation()
         try:
             cursor = await conn.execute(
-                "INSERT INTO mentor_requests (guild_id, mentee_id, mentor_id, message, created_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (guild_id, mentee_member, mentor_member, message, to_utc_text(now), to_utc_text(expires_at)))
+                "INSERT INTO mentor_requests (guild_id, mentee_id, mentor_id, message, created_at, expires_at, "
+                "incarnation) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (guild_id, mentee_member, mentor_member, message, to_utc_text(now), to_utc_text(expires_at),
+                 incarnation))
         except sqlite3.IntegrityError as exc:
             raise DuplicateRequestError() from exc
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return RowRef(cursor.lastrowid, incarnation)
 
     @staticmethod
     async def resolve_request(conn: aiosqlite.Connection, request_id: int, status: str, now: datetime) -> bool:
@@ -333,16 +348,17 @@ class MentorRepository:
 
     @staticmethod
     async def create_mentorship(conn: aiosqlite.Connection, *, guild_id: int, mentor_member: int,
-                                mentee_member: int, now: datetime) -> int:
+                                mentee_member: int, now: datetime) -> RowRef:
         """Start a mentorship (sharing nothing); raise AlreadyMentoredError if the mentee has a mentor."""
+        incarnation = new_incarnation()
         try:
             cursor = await conn.execute(
-                "INSERT INTO mentorships (guild_id, mentor_id, mentee_id, started_at) VALUES (?, ?, ?, ?)",
-                (guild_id, mentor_member, mentee_member, to_utc_text(now)))
+                "INSERT INTO mentorships (guild_id, mentor_id, mentee_id, started_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?)", (guild_id, mentor_member, mentee_member, to_utc_text(now), incarnation))
         except sqlite3.IntegrityError as exc:
             raise AlreadyMentoredError() from exc
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return RowRef(cursor.lastrowid, incarnation)
 
     @staticmethod
     async def end_mentorship(conn: aiosqlite.Connection, mentorship_id: int, *, ended_by: int | None, reason: str,

@@ -11,6 +11,7 @@ import aiosqlite
 
 from bot.db.database import Database
 from bot.db.outbox import NewOutboxItem, cancel_in, enqueue
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
 from bot.domain.recovery import Celebrate, Delivery, Ladder, Period, Rung, Visibility
 
@@ -42,11 +43,17 @@ class PeriodRecord:
     period_id: int
     start: date
     end: date | None
+    incarnation: str | None
 
     @property
     def period(self) -> Period:
         """The domain value."""
         return Period(self.start, self.end)
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this period (`bot.domain.keys`)."""
+        return RowRef(self.period_id, self.incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +90,15 @@ class ScheduleInput:
     visibility: Visibility
     celebrate: Celebrate
     period_id: int
+    period_incarnation: str | None
     start: date
     last_celebrated_days: int
     schedule: Schedule | None
+
+    @property
+    def period_ref(self) -> RowRef:
+        """How dedupe keys name the current period (`bot.domain.keys`)."""
+        return RowRef(self.period_id, self.period_incarnation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,24 +113,47 @@ class CelebrationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleBasis:
+    """What a server's celebration times are worked out from: its stored zone and hour, and its own ladder."""
+
+    guild_id: int
+    timezone: str | None
+    celebration_hour: int | None
+    ladder: tuple[int, ...]  # the server's own rungs; empty while it uses the config file's ladder
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBasis:
+    """What a sweep's decision rests on: the member's choices and where the server celebrates."""
+
+    visibility: Visibility
+    celebrate: Celebrate
+    celebrations_channel_id: int | None
+    guild_left: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """The sweep's decision about one due counter, applied atomically with the others.
 
-    `expected_due_at` guards against a command having rescheduled the counter between
-    the sweep's read and its write: the claim then does nothing.
+    `expected_due_at` and `basis` guard against a command having changed the counter (its
+    schedule, its visibility or how it is celebrated) or the server's celebrations between
+    the sweep's read and its write: the claim then does nothing, and the counter, still
+    due, is decided again on what is true now.
     """
 
     counter_id: int
     expected_due_at: datetime
     schedule: Schedule | None
+    basis: ClaimBasis
     celebration: CelebrationRecord | None = None
     message: NewOutboxItem | None = None
     not_before: datetime | None = None
 
 
-def milestone_key(period_id: int, days: int) -> str:
+def milestone_key(period: RowRef, days: int) -> str:
     """Return the outbox dedupe key of one milestone of one period."""
-    return f"milestone:{period_id}:{days}"
+    return f"milestone:{period}:{days}"
 
 
 def _schedule(row: sqlite3.Row) -> Schedule | None:
@@ -140,7 +176,7 @@ def name_key(name: str) -> str:
 _SCHEDULE_INPUT_SQL = """
     SELECT c.counter_id, c.guild_id, c.member_id, m.user_id, m.timezone, m.quiet_start, m.quiet_end,
            c.name, c.visibility, c.celebrate, c.next_milestone_days, c.next_celebration_at,
-           p.period_id, p.start_date,
+           p.period_id, p.incarnation AS period_incarnation, p.start_date,
            coalesce((SELECT max(milestone_days) FROM recovery_celebrations r
                      WHERE r.period_id = p.period_id), 0) AS last_celebrated
     FROM recovery_counters c
@@ -160,7 +196,7 @@ def _schedule_input(row: sqlite3.Row) -> ScheduleInput:
         quiet_end=parse_hhmm(row["quiet_end"]) if row["quiet_end"] else None,
         name=row["name"], visibility=Visibility(row["visibility"]),
         celebrate=Celebrate(row["celebrate"]), period_id=row["period_id"],
-        start=date.fromisoformat(row["start_date"]), last_celebrated_days=row["last_celebrated"],
+        period_incarnation=row["period_incarnation"], start=date.fromisoformat(row["start_date"]), last_celebrated_days=row["last_celebrated"],
         schedule=_schedule(row),
     )
 
@@ -214,14 +250,14 @@ class RecoveryRepository:
         ids = [r["counter_id"] for r in rows]
         marks = ",".join("?" * len(ids))
         period_rows = await self.db.fetch_all(
-            f"SELECT period_id, counter_id, start_date, end_date FROM recovery_periods "  # noqa: S608 - placeholders only
+            f"SELECT period_id, counter_id, start_date, end_date, incarnation FROM recovery_periods "  # noqa: S608 - placeholders only
             f"WHERE counter_id IN ({marks}) ORDER BY counter_id, end_date IS NULL, start_date, period_id",
             ids)
         periods: dict[int, list[PeriodRecord]] = {i: [] for i in ids}
         for p in period_rows:
             periods[p["counter_id"]].append(PeriodRecord(
                 p["period_id"], date.fromisoformat(p["start_date"]),
-                date.fromisoformat(p["end_date"]) if p["end_date"] else None))
+                date.fromisoformat(p["end_date"]) if p["end_date"] else None, p["incarnation"]))
         return [CounterRecord(
             counter_id=r["counter_id"], member_id=r["member_id"], guild_id=r["guild_id"], name=r["name"],
             visibility=Visibility(r["visibility"]), celebrate=Celebrate(r["celebrate"]),
@@ -244,8 +280,8 @@ class RecoveryRepository:
                      days, due, stamp, stamp))
                 counter_id = cursor.lastrowid
                 await conn.execute(
-                    "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
-                    "VALUES (?, ?, ?, ?)", (counter_id, member_id, start.isoformat(), stamp))
+                    "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at, incarnation) "
+                    "VALUES (?, ?, ?, ?, ?)", (counter_id, member_id, start.isoformat(), stamp, new_incarnation()))
         except sqlite3.IntegrityError as exc:
             raise CounterExistsError(name) from exc
         created = await self.counter(member_id, name)
@@ -274,9 +310,10 @@ class RecoveryRepository:
             if cursor.rowcount != 1:
                 raise CounterChangedError(counter.counter_id)
             await conn.execute(
-                "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at) "
-                "VALUES (?, ?, ?, ?)", (counter.counter_id, counter.member_id, on.isoformat(), stamp))
-            await _cancel_pending(conn, counter.current.period_id, channel_only=False)
+                "INSERT INTO recovery_periods (counter_id, member_id, start_date, created_at, incarnation) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (counter.counter_id, counter.member_id, on.isoformat(), stamp, new_incarnation()))
+            await _cancel_pending(conn, counter.current.ref, channel_only=False)
             await _set_schedule(conn, counter.counter_id, schedule, now)
 
     async def update_settings(self, counter: CounterRecord, *, visibility: Visibility, celebrate: Celebrate,
@@ -293,13 +330,13 @@ class RecoveryRepository:
             if cursor.rowcount != 1:
                 raise CounterChangedError(counter.counter_id)
             if cancel_public:
-                await _cancel_pending(conn, counter.current.period_id, channel_only=True)
+                await _cancel_pending(conn, counter.current.ref, channel_only=True)
 
     async def delete(self, counter: CounterRecord) -> None:
         """Delete a counter with its history, withdrawing any celebration not yet sent."""
         async with self.db.transaction() as conn:
             for period in counter.periods:
-                await _cancel_pending(conn, period.period_id, channel_only=False)
+                await _cancel_pending(conn, period.ref, channel_only=False)
             await conn.execute("DELETE FROM recovery_counters WHERE counter_id = ?", (counter.counter_id,))
 
     async def last_celebrated_days(self, period_id: int) -> int:
@@ -335,16 +372,26 @@ class RecoveryRepository:
             "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL")
 
     async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None, Schedule | None]],
-                            now: datetime) -> int:
+                            now: datetime, *, basis: ScheduleBasis) -> int | None:
         """Store recomputed schedules (counter, schedule read, new schedule) in one transaction.
 
         A counter whose schedule is no longer the one read (a slip or a sweep got there
         first) is left alone: its own change was computed from fresher data. Returns how
-        many were stored.
+        many were stored, or None (storing nothing) if the server's zone, hour or ladder is
+        no longer `basis`: a newer change is rescheduling from what is true now, and an
+        older one finishing after it must not put back its times.
         """
         stamp = to_utc_text(now)
         rows = [(*_schedule_params(new), stamp, counter_id, *_schedule_params(old)) for counter_id, old, new in changes]
         async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT timezone, celebration_hour FROM guilds WHERE guild_id = ?", (basis.guild_id,))
+            guild = await cursor.fetchone()
+            cursor = await conn.execute(
+                "SELECT days FROM recovery_milestones WHERE guild_id = ? ORDER BY days", (basis.guild_id,))
+            ladder = tuple(r[0] for r in await cursor.fetchall())
+            if guild is None or (guild[0], guild[1], ladder) != (basis.timezone, basis.celebration_hour, basis.ladder):
+                return None
             cursor = await conn.executemany(
                 "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ?, updated_at = ? "
                 "WHERE counter_id = ? AND next_milestone_days IS ? AND next_celebration_at IS ?", rows)
@@ -362,10 +409,16 @@ class RecoveryRepository:
         async with self.db.transaction() as conn:
             for claim in claims:
                 days, due = _schedule_params(claim.schedule)
+                basis = claim.basis
+                # Checked under the write lock, in the statement that takes the claim: a
+                # counter made private a moment ago is never celebrated in public.
                 cursor = await conn.execute(
                     "UPDATE recovery_counters SET next_milestone_days = ?, next_celebration_at = ? "
-                    "WHERE counter_id = ? AND next_celebration_at = ?",
-                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at)))
+                    "WHERE counter_id = ? AND next_celebration_at = ? AND visibility = ? AND celebrate = ? "
+                    "AND EXISTS (SELECT 1 FROM guilds g WHERE g.guild_id = recovery_counters.guild_id "
+                    "AND g.celebrations_channel_id IS ? AND (g.left_at IS NOT NULL) = ?)",
+                    (days, due, claim.counter_id, to_utc_text(claim.expected_due_at), basis.visibility.value,
+                     basis.celebrate.value, basis.celebrations_channel_id, basis.guild_left))
                 if cursor.rowcount != 1 or claim.celebration is None:
                     continue
                 c = claim.celebration
@@ -438,9 +491,9 @@ async def _set_schedule(conn: aiosqlite.Connection, counter_id: int, schedule: S
         "WHERE counter_id = ?", (days, due, to_utc_text(now), counter_id))
 
 
-async def _cancel_pending(conn: aiosqlite.Connection, period_id: int, *, channel_only: bool) -> None:
+async def _cancel_pending(conn: aiosqlite.Connection, period: RowRef, *, channel_only: bool) -> None:
     # Every milestone of a period shares the key prefix "milestone:<period>:".
-    await cancel_in(conn, key_prefix=milestone_key(period_id, 0)[:-1], target="channel" if channel_only else None)
+    await cancel_in(conn, key_prefix=milestone_key(period, 0)[:-1], target="channel" if channel_only else None)
 
 
 async def _materialise(conn: aiosqlite.Connection, guild_id: int, default: Sequence[int]) -> None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
 from phonenumbers import shortnumberinfo
@@ -23,12 +23,14 @@ __all__ = [
     "ContactError",
     "ContactIssue",
     "ContactKind",
+    "SHORTENERS",
     "SHORT_CODES_NOT_IN_PHONENUMBERS",
     "check_contact",
     "check_link",
     "check_phone",
     "example_number",
     "phone_numbers_in",
+    "shown_contact",
 ]
 
 # National crisis short codes that the shipped resource data lists (each checked against the
@@ -57,6 +59,12 @@ _NOT_IN_LINK = re.compile(r"[\s\[\]()<>*|`\\\"'{}^]")
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _TOP_LEVEL = re.compile(r"[a-z]{2,63}|xn--[a-z0-9-]{1,59}")
 _HOST_LIKE = re.compile(r"[^\s/:@]+\.[A-Za-z]{2,}(?:[/?#:].*)?")
+_MENTION = re.compile(r"(?i)@(?:everyone|here)")
+# Well-known link shorteners: a crisis list should say where a link leads.
+SHORTENERS = frozenset({
+    "bit.ly", "bitly.com", "buff.ly", "cutt.ly", "goo.gl", "is.gd", "lnkd.in", "ow.ly", "rb.gy", "rebrand.ly",
+    "s.id", "shorturl.at", "t.co", "t.ly", "tiny.cc", "tinyurl.com", "v.gd",
+})
 
 
 class ContactKind(StrEnum):
@@ -76,7 +84,9 @@ class ContactIssue(StrEnum):
     NOT_HTTPS = "not_https"              # an http:// link (detail: the https:// form)
     NO_SCHEME = "no_scheme"              # "www.example.org" (detail: the https:// form)
     NOT_A_WEB_LINK = "not_a_web_link"    # javascript:, mailto:, tel:, ftp://, data: …
-    BAD_LINK = "bad_link"                # spaces, markdown, user info, no proper host name
+    BAD_LINK = "bad_link"                # spaces, markdown, user info, a mention, no proper host name
+    NOT_ASCII_HOST = "not_ascii_host"    # a host with non-Latin letters, e.g. a look-alike (detail: its xn-- form)
+    SHORTENED = "shortened"              # a link shortener, which hides where the link leads
 
 
 class ContactError(ValueError):
@@ -167,9 +177,25 @@ def check_link(text: str) -> str:
         parts.port  # noqa: B018 - raises ValueError for a port out of range
     except ValueError:
         raise ContactError(ContactIssue.BAD_LINK) from None
-    if "@" in parts.netloc or not _proper_host(parts.hostname or ""):
+    if "@" in parts.netloc or _MENTION.search(link) or not _proper_host(parts.hostname or ""):
         raise ContactError(ContactIssue.BAD_LINK)
+    host = parts.hostname or ""
+    if not host.isascii():
+        # "samaritаns.org" with a Cyrillic "а" reads as the real site; its xn-- form does not.
+        name, colon, port = parts.netloc.partition(":")
+        raise ContactError(ContactIssue.NOT_ASCII_HOST,
+                           urlunsplit(parts._replace(netloc=name.encode("idna").decode("ascii") + colon + port)))
+    labels = host.rstrip(".").split(".")
+    if any(".".join(labels[i:]) in SHORTENERS for i in range(len(labels) - 1)):
+        raise ContactError(ContactIssue.SHORTENED)
     return link
+
+
+def shown_contact(contact: str) -> str:
+    """Return a contact as a message shows it: a link inside <>, so Discord adds no preview."""
+    if contact[:8].casefold() == "https://":
+        return f"<{contact}>"
+    return contact
 
 
 def _proper_host(host: str) -> bool:
@@ -205,3 +231,4 @@ _WRITTEN_NUMBER = re.compile(r"\+?\*?\(?\d[\d \-()]*\d|\*?\d")
 def phone_numbers_in(text: str) -> list[str]:
     """Return each number written in a resource's `phone` text ("14416 or 1-800-891-4416")."""
     return [m.strip() for m in _WRITTEN_NUMBER.findall(_REMARK.sub(" ", text))]
+

@@ -398,7 +398,7 @@ class BuddyService:
                 if waiting >= MAX_OPEN_REQUESTS:
                     raise ConflictError(TOO_MANY_REQUESTS.format(count=waiting))
                 try:
-                    request_id = await self.repo.create_request(
+                    created = await self.repo.create_request(
                         conn, guild_id, me.member_id, target_member, now, now + REQUEST_TTL)
                 except DuplicateRequestError:
                     raise ConflictError(DUPLICATE_REQUEST.format(user=target_user)) from None
@@ -406,8 +406,9 @@ class BuddyService:
             await self.outbox.dispatch()
             log.info("buddy request %s accepted by asking back (guild=%s)", reverse.request_id, guild_id)
             return RequestOutcome(target_user, reverse.request_id, Delivery.SENT, paired=True)
+        request_id = created.row_id
         result = await self.outbox.deliver_now(self._dm(
-            f"buddy:request:{request_id}", "buddy.request", target_user,
+            f"buddy:request:{created}", "buddy.request", target_user,
             REQUEST_DM.format(requester=user_id, where=self._where(guild_id)), guild_id,
             member_id=target_member,
             buttons=(Button(ACCEPT_ID.format(request_id=request_id), "Accept", ButtonStyle.SUCCESS, "🤝"),
@@ -473,7 +474,7 @@ class BuddyService:
                 await self._accept_in(conn, fresh, view, now)
             else:
                 await self.repo.resolve_request(conn, fresh.request_id, "declined", now)
-                await self._notice_in(conn, f"buddy:declined:{fresh.request_id}", fresh.requester_member,
+                await self._notice_in(conn, f"buddy:declined:{fresh.ref}", fresh.requester_member,
                                       DECLINED_DM.format(decliner=fresh.target_user,
                                                          where=self._where(fresh.guild_id)), now)
         await self.outbox.dispatch()
@@ -482,7 +483,7 @@ class BuddyService:
         return AnswerOutcome(request.request_id, request.guild_id, request.requester_user, accept)
 
     async def _accept_in(self, conn: Connection, request: BuddyRequest, view: GuildConfigView,
-                         now: datetime) -> int:
+                         now: datetime) -> None:
         """Pair the two members of a request inside the caller's transaction; tell the requester."""
         assert request.status == "pending"
         if await self.repo.active_pair(request.requester_member, request.target_member) is not None:
@@ -494,18 +495,17 @@ class BuddyService:
             raise ConflictError(THEY_ARE_FULL.format(user=request.requester_user))
         await self.repo.resolve_request(conn, request.request_id, "accepted", now)
         try:
-            pair_id = await self.repo.create_pair(conn, request.guild_id, request.requester_member,
-                                                  request.target_member, "request", now)
+            await self.repo.create_pair(conn, request.guild_id, request.requester_member,
+                                        request.target_member, "request", now)
         except AlreadyBuddiesError:  # pragma: no cover - checked above under the same lock
             raise ConflictError(ALREADY_BUDDIES.format(user=request.requester_user)) from None
         await self.repo.cancel_requests_between(conn, request.requester_member, request.target_member, now)
         for member_id in (request.requester_member, request.target_member):
             if await self.repo.active_count(member_id) >= view.buddy_max:
                 await self.repo.leave_pool(conn, member_id)
-        await self._notice_in(conn, f"buddy:accepted:{request.request_id}", request.requester_member,
+        await self._notice_in(conn, f"buddy:accepted:{request.ref}", request.requester_member,
                               ACCEPTED_DM.format(acceptor=request.target_user,
                                                  where=self._where(request.guild_id)), now)
-        return pair_id
 
     async def _notice_in(self, conn: Connection, key: str, recipient_member: int, text: str,
                          now: datetime, *, automatic: bool = False, kind: str = "buddy.notice") -> datetime:
@@ -608,7 +608,7 @@ class BuddyService:
             # Either direction counts: the pair shares one nudge a day.
             if await self.repo.manual_nudge_between(pair.pair_id, day_start, day_end):
                 raise ConflictError(NUDGED_TODAY)
-            key = f"buddy:nudge:manual:{pair.pair_id}:{me.member_id}:{today.isoformat()}"
+            key = f"buddy:nudge:manual:{pair.ref}:{me.member_id}:{today.isoformat()}"
             if not await self.repo.record_nudge(conn, pair_id=pair.pair_id, guild_id=guild_id, kind="manual",
                                                 recipient=other.member_id, local_day=today, dedupe_key=key,
                                                 now=now, sender=me.member_id):
@@ -645,7 +645,7 @@ class BuddyService:
             if not await self.repo.end_pair(conn, pair.pair_id, ended_by=me.member_id, reason="ended", now=now):
                 raise NotFoundError(NOT_BUDDIES.format(user=buddy_user))
             await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
-            await self._notice_in(conn, f"buddy:ended:{pair.pair_id}", other.member_id,
+            await self._notice_in(conn, f"buddy:ended:{pair.ref}", other.member_id,
                                   ENDED_DM.format(ender=user_id, where=self._where(guild_id)), now)
         await self.outbox.dispatch()
         log.info("buddy pair %s ended by a member (guild=%s)", pair.pair_id, guild_id)
@@ -688,7 +688,7 @@ class BuddyService:
         for pair in pairs:
             await self.repo.end_pair(conn, pair.pair_id, ended_by=member.member_id, reason=reason, now=now)
             await self.repo.cancel_pending_nudges(conn, pair_id=pair.pair_id)
-            await self._notice_in(conn, f"buddy:{reason}:{pair.pair_id}", pair.partner_member(member.member_id),
+            await self._notice_in(conn, f"buddy:{reason}:{pair.ref}", pair.partner_member(member.member_id),
                                   text.format(leaver=user_id, where=self._where(guild_id),
                                               since=int(pair.started_at.timestamp())), now)
         await self.repo.cancel_requests_of(conn, member.member_id, now)
@@ -738,7 +738,7 @@ class BuddyService:
                 if (absent.guild_id, absent.user_id) in gone:
                     continue
                 pair_id = active.pair.pair_id
-                key = f"buddy:nudge:auto:{pair_id}:{recipient.member_id}:{decision.recipient_day.isoformat()}"
+                key = f"buddy:nudge:auto:{active.pair.ref}:{recipient.member_id}:{decision.recipient_day.isoformat()}"
                 if not await self.repo.record_nudge(
                         conn, pair_id=pair_id, guild_id=active.pair.guild_id, kind="auto",
                         recipient=recipient.member_id, local_day=decision.recipient_day, dedupe_key=key,
@@ -851,7 +851,7 @@ class BuddyService:
         async with self.db.transaction() as conn:
             expired = await self.repo.expire_requests(conn, now)
             for request in expired:
-                await self._notice_in(conn, f"buddy:expired:{request.request_id}", request.requester_member,
+                await self._notice_in(conn, f"buddy:expired:{request.ref}", request.requester_member,
                                       EXPIRED_DM.format(target=request.target_user,
                                                         where=self._where(request.guild_id)),
                                       now, automatic=True)
@@ -882,13 +882,13 @@ class BuddyService:
                                 reference=day)
             for match in result.pairs:
                 first, second = entries[match.first].member, entries[match.second].member
-                pair_id = await self.repo.create_pair(conn, guild.guild_id, first.member_id,
-                                                      second.member_id, "match", now)
+                pair = await self.repo.create_pair(conn, guild.guild_id, first.member_id,
+                                                   second.member_id, "match", now)
                 await self.repo.cancel_requests_between(conn, first.member_id, second.member_id, now)
                 for member, partner in ((first, second), (second, first)):
                     await self.repo.leave_pool(conn, member.member_id)
                     await self._notice_in(
-                        conn, f"buddy:matched:{pair_id}:{member.member_id}", member.member_id,
+                        conn, f"buddy:matched:{pair}:{member.member_id}", member.member_id,
                         MATCHED_DM.format(partner=partner.user_id, where=where,
                                           hours=_hours(match.overlap_minutes)),
                         now, automatic=True, kind="buddy.match")
@@ -896,8 +896,9 @@ class BuddyService:
                 entry = entries[member_id]
                 if entry.told_waiting_at is not None:
                     continue  # told once per stay in the pool; no daily reminders
+                # Keyed by Discord ids, which are never reused (a deleted member row's id can be).
                 await self._notice_in(
-                    conn, f"buddy:waiting:{member_id}:{day.isoformat()}", member_id,
+                    conn, f"buddy:waiting:{guild.guild_id}:{entry.member.user_id}:{day.isoformat()}", member_id,
                     WAITING_DM.format(where=where, ts=int(next_round.timestamp())),
                     now, automatic=True, kind="buddy.match")
                 await self.repo.mark_told_waiting(conn, member_id, now)

@@ -420,29 +420,39 @@ class CheckInService:
     # -- reacting to settings changes ---------------------------------------------------
 
     async def on_guild_changed(self, guild: GuildSettings) -> None:
-        """Reschedule a server's prompt, and reminders that follow its zone, after `/config`."""
-        now = self.clock.now()
-        view = self.guild_config.resolve(guild)
-        next_due = self._next_prompt_at(guild, now)
-        current = await self.repo.prompt_due_at(guild.guild_id)
-        if next_due is not None and current is not None and current <= now:
-            # Due but not claimed yet (the sweep runs every few seconds): leave it due so
-            # an unrelated `/config` change cannot skip today's prompt; the sweep decides
-            # with the new settings.
-            next_due = current
-        await self.repo.schedule_prompt(guild.guild_id, next_due)
-        await self._follow_guild_zone(guild.guild_id, view.timezone, now)
+        """Reschedule a server's prompt, and reminders that follow its zone, after `/config`.
 
-    async def _follow_guild_zone(self, guild_id: int, tz_name: str, now: datetime) -> int:
-        """Move reminders that follow the server's zone into `tz_name`; return how many moved.
+        Both are worked out from the server's settings as stored when each write is made,
+        not from the change that called: when two changes overlap, the later one wins
+        whichever listener runs last.
+        """
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            stored = await self.guilds.get(guild.guild_id)  # read through this transaction
+            next_due = None if stored is None else self._next_prompt_at(stored, now)
+            current = await self.repo.prompt_due_at(guild.guild_id)
+            if next_due is not None and current is not None and current <= now:
+                # Due but not claimed yet (the sweep runs every few seconds): leave it due so
+                # an unrelated `/config` change cannot skip today's prompt; the sweep decides
+                # with the new settings.
+                next_due = current
+            await self.repo.put_prompt(conn, guild.guild_id, next_due)
+        await self._follow_guild_zone(guild.guild_id, now)
+
+    async def _follow_guild_zone(self, guild_id: int, now: datetime) -> int:
+        """Move reminders that follow the server's zone into it; return how many moved.
 
         A few thousand members must not mean a few thousand commits (each one a disk sync)
         inside a moderator's command: moves go in bounded batches, one transaction each.
+        Each batch moves to the zone stored when it runs: two zone changes in flight then
+        both move reminders to the later zone, instead of each undoing the other's batches.
         """
-        tz = zone(tz_name)
         moved = 0
         while True:
             async with self.db.transaction() as conn:
+                guild = await self.guilds.get(guild_id)  # read through this transaction
+                tz_name = self._zone_name(None, guild.timezone if guild else None)
+                tz = zone(tz_name)
                 batch = await self.repo.reminders_to_follow_zone(conn, guild_id, tz_name, RESCHEDULE_BATCH)
                 # Members share a handful of reminder times; each time's next instant is worked out once.
                 due = {t: next_occurrence(now, t, tz) for t in {r.remind_time for r in batch}}
@@ -570,8 +580,10 @@ class CheckInService:
             quiet_over = quiet_hours_end(now, tz, member.quiet_start, member.quiet_end)
             await move_to(quiet_over if local_date(quiet_over, tz) == today else tomorrow)
             return 0
+        # Keyed by Discord ids, never reused, rather than the member row's id, which SQLite hands
+        # on after a deletion (Discord would answer a reused key's nonce with the earlier DM).
         await enqueue(conn, NewOutboxItem(
-            dedupe_key=f"reminder:{member.member_id}:{today.isoformat()}", kind=REMINDER_KIND,
+            dedupe_key=f"reminder:{member.guild_id}:{member.user_id}:{today.isoformat()}", kind=REMINDER_KIND,
             target="dm", target_id=member.user_id,
             message=self.reminder_message(member.guild_id, due.checkin_channel_id),
             guild_id=member.guild_id, member_id=member.member_id,

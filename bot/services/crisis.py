@@ -37,7 +37,13 @@ from bot.db.members import touch_in
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.db.outbox import enqueue as enqueue_in
 from bot.domain.clock import Clock
-from bot.domain.contacts import ContactError, ContactIssue, check_contact, example_number
+from bot.domain.contacts import (
+    ContactError,
+    ContactIssue,
+    check_contact,
+    example_number,
+    shown_contact,
+)
 from bot.domain.countries import find_country
 from bot.domain.crisis.detection import Detection, Detector, Measured, RiskPath, measured_from_file
 from bot.domain.crisis.records import (
@@ -61,6 +67,7 @@ from bot.domain.crisis.resources import (
     ResourceSelection,
     data_freshness,
     find_stale_numbers,
+    written_number,
 )
 from bot.domain.crisis.templates import (
     CrisisTemplates,
@@ -72,6 +79,7 @@ from bot.domain.crisis.templates import (
 )
 from bot.domain.health import Finding
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.domain.settings import GuildSettings, MemberSettings
 from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
@@ -276,7 +284,8 @@ def _item_text(item: ResourceItem, t: CrisisTemplates, lang: Language) -> str:
         return _line_parts(item, t, lang)
     if isinstance(item, Fallback):
         return f"{_short_name(item.name)} — <{item.url}>"
-    return f"{item.name} — {item.contact}"
+    # A server's own resource shows as typed, its link without a preview, whatever was stored.
+    return f"{escape_markup(item.name)} — {shown_contact(item.contact)}"
 
 
 def _heading(item: ResourceItem) -> Label:
@@ -455,20 +464,30 @@ def render_alert(alert: CrisisAlert, t: CrisisTemplates, role_id: int | None = N
 
 # -- input checks for /config resources ---------------------------------------------------
 
-def clean_local_name(text: str) -> str:
-    """Validate a server resource's name."""
-    name = " ".join(str(text).split())
-    if not 1 <= len(name) <= 80:
-        raise InvalidInputError("The name needs 1 to 80 characters, e.g. `Our peer-support warmline`.")
-    if not name.isprintable():
-        raise InvalidInputError("The name has characters Discord can't show; please use letters, numbers and "
-                                "punctuation, e.g. `Our peer-support warmline`.")
-    return name
-
-
 UNCHANGED = "Nothing has changed."
 CONTACT_NEEDED = ("The contact needs to be a phone number (like `0800 123 4567` or `+44 800 123 4567`) or a web "
                   "address starting with `https://`. " + UNCHANGED)
+NAME_EXAMPLE = "e.g. `Our peer-support warmline`"
+
+
+def clean_local_name(text: str) -> str:
+    """Validate a server resource's name: plain words, nothing that could pass for a link, a mention or a number."""
+    name = " ".join(str(text).split())
+    if not 1 <= len(name) <= 80:
+        raise InvalidInputError(f"The name needs 1 to 80 characters, {NAME_EXAMPLE}. {UNCHANGED}")
+    if not name.isprintable():
+        raise InvalidInputError("The name has characters Discord can't show; please use letters, numbers and "
+                                f"punctuation, {NAME_EXAMPLE}. {UNCHANGED}")
+    if has_link(name):
+        raise InvalidInputError(f"Please put the web address in `contact`, not in the name, {NAME_EXAMPLE}. "
+                                f"{UNCHANGED}")
+    if has_markup(name):
+        raise InvalidInputError(f"The name can't contain {MARKUP_CHARACTERS} — Discord would turn them into "
+                                f"formatting, mentions or links. Plain words work, {NAME_EXAMPLE}. {UNCHANGED}")
+    if written_number(name) or find_stale_numbers(name):
+        # Only the contact is checked as a real number in the right country.
+        raise InvalidInputError(f"Please put the phone number in `contact`, not in the name. {UNCHANGED}")
+    return name
 
 
 def _country_phrase(code: str) -> str:
@@ -503,6 +522,13 @@ def _contact_refusal(problem: ContactError, contact: str, country: str) -> str:
         case ContactIssue.NOT_A_WEB_LINK:
             return ("I can add only web addresses starting with `https://` (or a phone number), so members always "
                     f"know where a link takes them. {UNCHANGED}")
+        case ContactIssue.NOT_ASCII_HOST:
+            return (f"That site's name has letters outside the basic Latin alphabet, which can make a look-alike "
+                    f"of a well-known site. If it's the right site, add it as `{clip_for_reply(problem.detail, 200)}` "
+                    f"— that's how the address really reads. {UNCHANGED}")
+        case ContactIssue.SHORTENED:
+            return ("That's a shortened link, which hides where it leads. Please paste the full address of the "
+                    f"page, like `https://example.org/help`, so members can see where they're going. {UNCHANGED}")
         case ContactIssue.BAD_LINK:
             return ("That link has something a plain web address can't contain (spaces, brackets, `*`, `|`, a "
                     "name before `@`) or no proper site name. Please paste just the address, like "
@@ -648,8 +674,6 @@ class CrisisService:
         """Add (or update, same country and name) a resource shown with `/crisis` in this server."""
         code = parse_country_option(country)
         clean_name = clean_local_name(name)
-        if find_stale_numbers(clean_name):
-            raise InvalidInputError("Please put the phone number in `contact`, not in the name.")
         added = await self.repo.add_local_resource(guild_id, code, clean_name, clean_contact(contact, code),
                                                    self.clock.now(), limit=MAX_LOCAL_RESOURCES)
         if added is None:
@@ -665,7 +689,7 @@ class CrisisService:
         matches = [r for r in rows if str(r.resource_id) == key] or [
             r for r in rows if r.name.casefold() == key.casefold()]
         if not matches:
-            names = ", ".join(f"`{r.name}` ({r.country})" for r in rows) or "none yet"
+            names = ", ".join(f"**{escape_markup(r.name)}** ({r.country})" for r in rows) or "none yet"
             raise NotFoundError(f"I couldn't find that resource. This server's resources: {names}.")
         if len(matches) > 1:
             raise InvalidInputError("More than one country has a resource with that name; pick one from the list as you type.")

@@ -461,7 +461,7 @@ class MentorService:
             stopped = await self.repo.stop_offer(conn, me.member_id, now)
             closed = await self.repo.cancel_requests(conn, mentor_member=me.member_id, now=now)
             for request in closed:
-                await self._notice_in(conn, f"mentor:stopped:{request.request_id}", request.mentee_member,
+                await self._notice_in(conn, f"mentor:stopped:{request.ref}", request.mentee_member,
                                       STOPPED_DM.format(mentor=user_id, where=self._where(guild_id)), now)
             mentees = await self.repo.mentee_count(me.member_id)
         if not stopped and not closed:
@@ -536,15 +536,16 @@ class MentorService:
             if await self.repo.mentee_count(mentor.member_id) >= offer.capacity:
                 raise ConflictError(NO_ROOM.format(user=mentor_user))
             try:
-                request_id = await self.repo.create_request(
+                created = await self.repo.create_request(
                     conn, guild_id=guild_id, mentee_member=me.member_id, mentor_member=mentor.member_id,
                     message=words, now=now, expires_at=now + REQUEST_TTL)
             except DuplicateRequestError:  # pragma: no cover - checked above under the same lock
                 raise ConflictError(REQUEST_WAITING.format(user=mentor_user)) from None
+        request_id = created.row_id
         text = REQUEST_DM.format(mentee=user_id, where=self._where(guild_id),
                                  message=REQUEST_MESSAGE.format(message=words) if words else "")
         result = await self.outbox.deliver_now(NewOutboxItem(
-            dedupe_key=f"mentor:request:{request_id}", kind="mentor.request", target="dm", target_id=mentor_user,
+            dedupe_key=f"mentor:request:{created}", kind="mentor.request", target="dm", target_id=mentor_user,
             message=OutgoingMessage(content=text, buttons=(
                 Button(ACCEPT_ID.format(request_id=request_id), "Accept", ButtonStyle.SUCCESS, "🤝"),
                 Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY))),
@@ -612,11 +613,11 @@ class MentorService:
                                                       mentee_member=fresh.mentee_member, now=now)
                 except AlreadyMentoredError:  # pragma: no cover - checked above under the same lock
                     raise ConflictError(THEY_HAVE_A_MENTOR.format(user=fresh.mentee_user)) from None
-                await self._notice_in(conn, f"mentor:accepted:{fresh.request_id}", fresh.mentee_member,
+                await self._notice_in(conn, f"mentor:accepted:{fresh.ref}", fresh.mentee_member,
                                       ACCEPTED_DM.format(mentor=fresh.mentor_user, where=where), now)
             else:
                 await self.repo.resolve_request(conn, fresh.request_id, "declined", now)
-                await self._notice_in(conn, f"mentor:declined:{fresh.request_id}", fresh.mentee_member,
+                await self._notice_in(conn, f"mentor:declined:{fresh.ref}", fresh.mentee_member,
                                       DECLINED_DM.format(mentor=fresh.mentor_user, where=where), now)
         if closed is not None:
             raise ConflictError(closed)
@@ -692,7 +693,7 @@ class MentorService:
                 await self.repo.end_mentorship(conn, link.mentorship_id, ended_by=me.member_id, reason="ended", now=now)
                 await self.repo.cancel_pending_nudges(conn, mentorship_id=link.mentorship_id)
                 text = ENDED_BY_MENTOR_DM if link.mentor_member == me.member_id else ENDED_BY_MENTEE_DM
-                await self._notice_in(conn, f"mentor:ended:{link.mentorship_id}", other.member_id,
+                await self._notice_in(conn, f"mentor:ended:{link.ref}", other.member_id,
                                       text.format(ender=user_id, where=where), now)
                 withdrawn = False
             else:
@@ -703,7 +704,7 @@ class MentorService:
                         raise ConflictError(ANSWER_THEIR_REQUEST.format(user=other_user))
                     raise NotFoundError(NOTHING_BETWEEN.format(user=other_user))
                 await self.repo.resolve_request(conn, mine.request_id, "cancelled", now)
-                await self._notice_in(conn, f"mentor:withdrawn:{mine.request_id}", other.member_id,
+                await self._notice_in(conn, f"mentor:withdrawn:{mine.ref}", other.member_id,
                                       WITHDRAWN_DM.format(mentee=user_id, where=where), now)
                 withdrawn = True
         await self.outbox.dispatch()
@@ -737,7 +738,7 @@ class MentorService:
                 text = LEFT_DM.format(role=role, where=where, since=int(link.started_at.timestamp()))
             else:
                 text = LEFT_SERVER_DM.format(leaver=user_id, where=where)
-            await self._notice_in(conn, f"mentor:{reason}:{link.mentorship_id}", other_member, text, now)
+            await self._notice_in(conn, f"mentor:{reason}:{link.ref}", other_member, text, now)
         await self.repo.cancel_requests(conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now)
         await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
         log.info("member %s withdrawn from mentoring (guild=%s, reason=%s, mentorships=%d)", member.member_id,
@@ -756,7 +757,7 @@ class MentorService:
         async with self.db.transaction() as conn:
             expired = await self.repo.expire_requests(conn, now)
             for request in expired:
-                await self._notice_in(conn, f"mentor:expired:{request.request_id}", request.mentee_member,
+                await self._notice_in(conn, f"mentor:expired:{request.ref}", request.mentee_member,
                                       EXPIRED_DM.format(mentor=request.mentor_user, where=self._where(request.guild_id)),
                                       now, automatic=True)
         return len(expired)
@@ -786,7 +787,7 @@ class MentorService:
                 if (nudge.mentee.guild_id, nudge.mentee.user_id) in gone:
                     continue
                 link = nudge.mentorship
-                key = f"mentor:nudge:{link.mentorship_id}:{nudge.mentor_day.isoformat()}"
+                key = f"mentor:nudge:{link.ref}:{nudge.mentor_day.isoformat()}"
                 if not await self.repo.record_nudge(conn, mentorship=link, local_day=nudge.mentor_day,
                                                     absent_since=nudge.absent_since, dedupe_key=key, now=now):
                     continue

@@ -4,9 +4,9 @@ Celebrations follow the sweep → outbox pattern. Each counter stores its next m
 and the UTC instant of that day's celebration hour in the member's zone
 (`next_celebration_at`, indexed). The sweep reads only rows whose instant has passed and,
 in one transaction, advances the schedule, records the milestone
-(`UNIQUE (period_id, milestone_days)`) and queues the message (`milestone:<period>:<days>`),
-so a restart around the celebration hour cannot celebrate twice and downtime only makes
-a celebration late.
+(`UNIQUE (period_id, milestone_days)`) and queues the message (`milestone:<period>:<days>`,
+the period named with its incarnation: `bot.domain.keys`), so a restart around the
+celebration hour cannot celebrate twice and downtime only makes a celebration late.
 """
 
 from __future__ import annotations
@@ -25,12 +25,14 @@ from bot.db.outbox import NewOutboxItem
 from bot.db.recovery import (
     CelebrationRecord,
     Claim,
+    ClaimBasis,
     CounterChangedError,
     CounterExistsError,
     CounterRecord,
     LastRungError,
     RecoveryRepository,
     Schedule,
+    ScheduleBasis,
     ScheduleInput,
     milestone_key,
     name_key,
@@ -45,6 +47,7 @@ from bot.domain.localtime import (
     zone,
 )
 from bot.domain.messages import OutgoingMessage
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.domain.recovery import (
     Celebrate,
     Delivery,
@@ -84,7 +87,6 @@ SWEEP_MAX_ROUNDS = 20
 MILESTONE_KIND = "milestone"
 
 # Characters that would turn a counter name into markup, a mention or a link in a public post.
-_NAME_FORBIDDEN = re.compile(r"[<>@*_~|`\\\[\]]")
 _SPACES = re.compile(r"\s+")
 
 # -- member-facing wording produced here (validation and celebrations) -------------------
@@ -97,7 +99,7 @@ DATE_FUTURE = ("{day} is still ahead in your time zone ({tz}), where today is {t
 DATE_TOO_EARLY = "Please choose a date from 1900 onwards."
 NAME_EMPTY = "A counter name needs at least one letter or number."
 NAME_TOO_LONG = f"Counter names can be up to {NAME_MAX} characters."
-NAME_CHARACTERS = ("Counter names can't contain these characters: < > @ * _ ~ | ` \\ [ ] — they "
+NAME_CHARACTERS = (f"Counter names can't contain these characters: {MARKUP_CHARACTERS} — they "
                    "would turn into formatting or mentions. Something like `alcohol` or `self-harm free` works.")
 TOO_MANY = f"You already have {MAX_COUNTERS} counters, which is as many as I can keep for one person."
 NO_COUNTERS = "You don't have a counter yet. Start one with `/recovery start`."
@@ -108,6 +110,9 @@ START_BEFORE_SLIP = ("Your last slip is recorded on {slip}, so this count can st
 SLIP_BEFORE_START = ("This count started on {start}, so a slip can be recorded from that day on. "
                      "If the start date itself needs changing, use `/recovery start` with the right date.")
 DESCRIPTION_TOO_LONG = f"A milestone description can be up to {DESCRIPTION_MAX} characters."
+DESCRIPTION_CHARACTERS = (f"A milestone description is plain words: no web addresses, and none of {MARKUP_CHARACTERS} "
+                          "— they would turn into links, formatting or mentions. Something like `One whole month!` "
+                          "works.")
 RUNG_RANGE = f"Milestones are a number of days from 1 to {MAX_RUNG_DAYS:,}."
 NO_SUCH_RUNG = "There's no {days}-day milestone on this server's ladder."
 LADDER_FULL = (f"This server's ladder already has {MAX_RUNGS} milestones, which is as many as I keep. "
@@ -211,6 +216,12 @@ class _GuildContext:
     def hour(self) -> time:
         return time(self.view.celebration_hour)
 
+    @property
+    def basis(self) -> ScheduleBasis:
+        guild = self.view.guild
+        return ScheduleBasis(guild.guild_id, guild.timezone, guild.celebration_hour,
+                             self.ladder.days if self.ladder.custom else ())
+
 
 def _clip(text: str, limit: int = 40) -> str:
     cleaned = "".join(ch for ch in str(text) if ch.isprintable()).replace("`", "'")
@@ -228,7 +239,7 @@ def clean_counter_name(text: str | None) -> str:
         raise InvalidInputError(NAME_EMPTY)
     if len(name) > NAME_MAX:
         raise InvalidInputError(NAME_TOO_LONG)
-    if _NAME_FORBIDDEN.search(name):
+    if has_markup(name):
         raise InvalidInputError(NAME_CHARACTERS)
     return name
 
@@ -255,6 +266,9 @@ def clean_description(text: str | None) -> str | None:
     cleaned = _SPACES.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text)).strip()
     if len(cleaned) > DESCRIPTION_MAX:
         raise InvalidInputError(DESCRIPTION_TOO_LONG)
+    # It goes out in public celebrations under the bot's name: plain words only.
+    if has_link(cleaned) or has_markup(cleaned):
+        raise InvalidInputError(DESCRIPTION_CHARACTERS)
     return cleaned or None
 
 
@@ -557,8 +571,13 @@ class RecoveryService:
 
     async def reschedule_guild(self, guild_id: int) -> int:
         """Recompute every counter's next celebration in a server; return how many changed."""
+        # Forgotten until this run completes: a change arriving meanwhile must not be
+        # skipped as "already done" if this run is refused part-way.
+        self._schedule_basis.pop(guild_id, None)
         ctx = await self._context(guild_id)
         changed = await self._reschedule(await self.repo.schedule_inputs(guild_id=guild_id), ctx)
+        if changed is None:
+            return 0  # the server changed again meanwhile: that change's reschedule stores the times
         self._schedule_basis[guild_id] = (ctx.view.timezone, ctx.view.celebration_hour)
         return changed
 
@@ -567,7 +586,8 @@ class RecoveryService:
         ctx = await self._context(member.guild_id)
         await self._reschedule(await self.repo.schedule_inputs(member_id=member.member_id), ctx)
 
-    async def _reschedule(self, inputs: Sequence[ScheduleInput], ctx: _GuildContext) -> int:
+    async def _reschedule(self, inputs: Sequence[ScheduleInput], ctx: _GuildContext) -> int | None:
+        """Store the schedules `ctx` gives; None if the server's settings moved on meanwhile."""
         now = self.clock.now()
         changes: list[tuple[int, Schedule | None, Schedule | None]] = []
         for item in inputs:
@@ -585,15 +605,19 @@ class RecoveryService:
         # that keeps every other write waiting, nor one per counter.
         stored = 0
         for start in range(0, len(changes), RESCHEDULE_BATCH):
-            stored += await self.repo.set_schedules(changes[start:start + RESCHEDULE_BATCH], now)
+            batch = await self.repo.set_schedules(changes[start:start + RESCHEDULE_BATCH], now, basis=ctx.basis)
+            if batch is None:
+                return None
+            stored += batch
         return stored
 
     async def sweep(self, now: datetime) -> int:
         """Celebrate due milestones: claim, record and queue in one transaction per batch."""
-        contexts: dict[int, _GuildContext] = {}
         recorded = 0
         for _ in range(SWEEP_MAX_ROUNDS):
             due = await self.repo.due(now, SWEEP_BATCH)
+            # Read afresh each round: a claim decided on a server's old settings is refused.
+            contexts: dict[int, _GuildContext] = {}
             claims = []
             for item in due:
                 if item.guild_id not in contexts:
@@ -607,6 +631,8 @@ class RecoveryService:
     def _plan(self, item: ScheduleInput, ctx: _GuildContext, now: datetime) -> Claim:
         """Decide what to do with one due counter (pure: no I/O)."""
         assert item.schedule is not None
+        guild = ctx.view.guild
+        basis = ClaimBasis(item.visibility, item.celebrate, guild.celebrations_channel_id, guild.left_at is not None)
         tz = zone(item.member_timezone or ctx.view.timezone)
         today = local_date(now, tz)
         # Only milestones from the scheduled one on: earlier ones were before the bot was
@@ -617,31 +643,30 @@ class RecoveryService:
             # The member's zone, the hour or the ladder changed: the day has not come yet.
             schedule = schedule_for(item.start, ctx.ladder, after_days=floor, from_day=today, tz=tz,
                                     hour=ctx.hour)
-            return Claim(item.counter_id, item.schedule.due_at, schedule)
+            return Claim(item.counter_id, item.schedule.due_at, schedule, basis)
         hour_today = occurrence_on(today, ctx.hour, tz)
         if now < hour_today:
             # Late after downtime (or the zone moved): wait for today's celebration hour
             # rather than celebrating in the small hours.
-            return Claim(item.counter_id, item.schedule.due_at, Schedule(top.days, hour_today))
+            return Claim(item.counter_id, item.schedule.due_at, Schedule(top.days, hour_today), basis)
         upcoming = next_milestone(item.start, ctx.ladder, after_days=top.days)
         schedule = None if upcoming is None else Schedule(upcoming.days, occurrence_on(upcoming.on, ctx.hour, tz))
-        delivery = celebration_delivery(item.visibility, item.celebrate,
-                                        ctx.view.guild.celebrations_channel_id is not None)
-        if ctx.view.guild.left_at is not None:
+        delivery = celebration_delivery(item.visibility, item.celebrate, guild.celebrations_channel_id is not None)
+        if guild.left_at is not None:
             delivery = Delivery.NONE  # the bot left this server; its data waits for the purge
         record = CelebrationRecord(item.period_id, item.member_id, top.days, top.on, delivery)
         message, not_before = self._message(item, ctx, top, today, delivery, tz, now)
-        return Claim(item.counter_id, item.schedule.due_at, schedule, record, message, not_before)
+        return Claim(item.counter_id, item.schedule.due_at, schedule, basis, record, message, not_before)
 
     def _message(self, item: ScheduleInput, ctx: _GuildContext, milestone: Milestone, today: date,
                  delivery: Delivery, tz: ZoneInfo, now: datetime) -> tuple[NewOutboxItem | None, datetime]:
         if delivery is Delivery.NONE:
             return None, now
         late = milestone.on < today
-        description = f" {milestone.description}" if milestone.description else ""
+        description = f" {escape_markup(milestone.description)}" if milestone.description else ""
         fields = {"user_id": item.user_id, "label": milestone.label, "name": item.name,
                   "description": description, "day": _long_date(milestone.on)}
-        key = milestone_key(item.period_id, milestone.days)
+        key = milestone_key(item.period_ref, milestone.days)
         if delivery is Delivery.CHANNEL:
             channel_id = ctx.view.guild.celebrations_channel_id
             assert channel_id is not None

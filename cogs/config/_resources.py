@@ -10,8 +10,10 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
+from bot.domain.contacts import shown_contact
 from bot.domain.crisis.records import LocalResourceRow
 from bot.domain.crisis.resources import DataFreshness
+from bot.domain.plaintext import escape_markup
 from bot.services.container import Services
 from bot.tree import send_ephemeral
 from cogs.common import country_autocomplete
@@ -21,7 +23,7 @@ def resources_text(rows: list[LocalResourceRow]) -> str:
     """List a server's own resources by name and country (contacts are in /crisis), or say there are none."""
     if not rows:
         return "none yet"
-    return ", ".join(f"**{r.name}** ({r.country})" for r in rows)
+    return ", ".join(f"**{escape_markup(r.name)}** ({r.country})" for r in rows)
 
 
 def crisis_data_text(fresh: DataFreshness) -> str:
@@ -52,7 +54,7 @@ class ResourcesConfigMixin:
         rows = await self.services.crisis.local_resources(interaction.guild_id)
         await send_ephemeral(
             interaction,
-            f"Added **{row.name}** ({row.country}) — {row.contact}. `/crisis` shows it under “more options” for "
+            f"Added **{escape_markup(row.name)}** ({row.country}) — {shown_contact(row.contact)}. `/crisis` shows it under “more options” for "
             f"members looking at {row.country}.\nThis server's resources: {resources_text(rows)}.")
 
     @resources.command(name="remove", description="Remove a local resource from /crisis in this server")
@@ -62,7 +64,7 @@ class ResourcesConfigMixin:
         assert interaction.guild_id is not None
         removed = await self.services.crisis.remove_local_resource(interaction.guild_id, name)
         rows = await self.services.crisis.local_resources(interaction.guild_id)
-        await send_ephemeral(interaction, f"Removed **{removed.name}** ({removed.country}). "
+        await send_ephemeral(interaction, f"Removed **{escape_markup(removed.name)}** ({removed.country}). "
                                           f"This server's resources: {resources_text(rows)}.")
 
     @resources_remove.autocomplete("name")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from bot.domain.plaintext import escape_markup
 from bot.domain.recovery import Celebrate, Delivery, Ladder, Visibility, days_phrase
 from bot.services.recovery import CounterView, SettingsResult, SlipResult, StartResult
 from cogs.common import clip
@@ -168,7 +169,7 @@ def ladder_text(ladder: Ladder, limit: int = LADDER_TEXT_MAX) -> str:
     origin = "this server's own" if ladder.custom else "the default"
     text = ""
     for room in (None, LADDER_DESCRIPTION_SHORT, 0):
-        steps = [f"{r.days}" + (f" (“{clip(r.description, room)}”)" if r.description and room != 0 else "")
+        steps = [f"{r.days}" + (f" (“{escape_markup(clip(r.description, room))}”)" if r.description and room != 0 else "")
                  for r in ladder.rungs]
         text = f"{', '.join(steps)} days, then every year ({origin} ladder)"
         if len(text) <= limit:

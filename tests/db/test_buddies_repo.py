@@ -37,7 +37,7 @@ async def test_ensure_member_neither_marks_active_nor_lifts_closed_dms(repo: Bud
 async def test_two_members_have_at_most_one_active_pair(repo: BuddyRepository) -> None:
     a, b = await members(repo, 11, 12)
     async with repo.db.transaction() as conn:
-        pair_id = await repo.create_pair(conn, GUILD, b, a, "request", NOW)
+        pair_id = (await repo.create_pair(conn, GUILD, b, a, "request", NOW)).row_id
     with pytest.raises(AlreadyBuddiesError):
         async with repo.db.transaction() as conn:
             await repo.create_pair(conn, GUILD, a, b, "match", NOW)
@@ -71,10 +71,27 @@ async def test_one_pending_request_per_direction_and_none_to_yourself(repo: Budd
     assert [r.status for r in await repo.outgoing(a, later)] == ["pending"]
 
 
+async def test_a_row_given_a_deleted_rows_id_is_named_differently_in_keys(repo: BuddyRepository, db: Database) -> None:
+    a, b = await members(repo, 11, 12)
+    async with repo.db.transaction() as conn:
+        request = await repo.create_request(conn, GUILD, a, b, NOW, NOW + timedelta(days=14))
+        pair = await repo.create_pair(conn, GUILD, a, b, "request", NOW)
+    stored = await repo.request(request.row_id)
+    assert stored is not None and stored.ref == request
+    assert (await repo.active_pairs_of(a))[0].ref == pair == (await repo.active_pairs([pair.row_id]))[0].pair.ref
+    await db.execute("DELETE FROM buddy_requests")
+    await db.execute("DELETE FROM buddy_pairs")
+    async with repo.db.transaction() as conn:
+        again = await repo.create_request(conn, GUILD, a, b, NOW, NOW + timedelta(days=14))
+        pair_again = await repo.create_pair(conn, GUILD, a, b, "request", NOW)
+    assert again.row_id == request.row_id and str(again) != str(request)  # SQLite reused the id
+    assert pair_again.row_id == pair.row_id and str(pair_again) != str(pair)
+
+
 async def test_a_nudge_is_recorded_once_per_day_and_once_per_absence(repo: BuddyRepository) -> None:
     a, b = await members(repo, 11, 12)
     async with repo.db.transaction() as conn:
-        pair_id = await repo.create_pair(conn, GUILD, a, b, "request", NOW)
+        pair_id = (await repo.create_pair(conn, GUILD, a, b, "request", NOW)).row_id
 
     async def auto(day: date, since: date, key: str) -> bool:
         async with repo.db.transaction() as conn:
@@ -92,7 +109,7 @@ async def test_a_nudge_is_recorded_once_per_day_and_once_per_absence(repo: Buddy
 async def test_deleting_a_member_removes_everything_about_them(repo: BuddyRepository, db: Database) -> None:
     a, b, c = await members(repo, 11, 12, 13)
     async with repo.db.transaction() as conn:
-        pair_id = await repo.create_pair(conn, GUILD, a, b, "request", NOW)
+        pair_id = (await repo.create_pair(conn, GUILD, a, b, "request", NOW)).row_id
         await repo.create_request(conn, GUILD, a, c, NOW, NOW + timedelta(days=14))
         await repo.join_pool(conn, GUILD, a, NOW)
         await repo.set_pause(conn, GUILD, a, NOW, NOW + timedelta(days=3))
@@ -106,9 +123,9 @@ async def test_deleting_a_member_removes_everything_about_them(repo: BuddyReposi
 async def test_purge_keeps_what_rules_still_need(repo: BuddyRepository, db: Database) -> None:
     a, b, c = await members(repo, 11, 12, 13)
     async with repo.db.transaction() as conn:
-        old = await repo.create_pair(conn, GUILD, a, b, "match", NOW - timedelta(days=200))
+        old = (await repo.create_pair(conn, GUILD, a, b, "match", NOW - timedelta(days=200))).row_id
         await repo.end_pair(conn, old, ended_by=a, reason="ended", now=NOW - timedelta(days=100))
-        recent = await repo.create_pair(conn, GUILD, a, c, "match", NOW - timedelta(days=50))
+        recent = (await repo.create_pair(conn, GUILD, a, c, "match", NOW - timedelta(days=50))).row_id
         await repo.end_pair(conn, recent, ended_by=a, reason="ended", now=NOW - timedelta(days=10))
         await repo.create_pair(conn, GUILD, b, c, "match", NOW - timedelta(days=400))  # active: kept
         removed = await repo.purge(conn, ended_before=NOW - timedelta(days=90), resolved_before=NOW - timedelta(days=30))

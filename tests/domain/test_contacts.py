@@ -99,12 +99,25 @@ def test_https_links_pass(text: str) -> None:
         ("https://-example.org/", ContactIssue.BAD_LINK),
         ("https://example.org:99999/", ContactIssue.BAD_LINK),
         ("https://example.1/", ContactIssue.BAD_LINK),
+        ("https://example.org/#@everyone", ContactIssue.BAD_LINK),
+        ("https://example.org/@here", ContactIssue.BAD_LINK),
+        ("https://samaritаns.org", ContactIssue.NOT_ASCII_HOST),  # a Cyrillic "а" passing for samaritans.org
+        ("https://bücher.example/", ContactIssue.NOT_ASCII_HOST),
+        ("https://bit.ly/3abc", ContactIssue.SHORTENED),
+        ("https://www.TinyURL.com/x", ContactIssue.SHORTENED),
+        ("https://t.co/x", ContactIssue.SHORTENED),
     ],
 )
 def test_other_links_are_refused_with_the_reason(text: str, issue: ContactIssue) -> None:
     with pytest.raises(ContactError) as caught:
         check_contact(text, "GB")
     assert caught.value.issue is issue, caught.value
+
+
+def test_a_look_alike_host_is_refused_with_the_form_that_shows_what_it_is() -> None:
+    with pytest.raises(ContactError) as caught:
+        check_link("https://samaritаns.org/help?x=1")
+    assert caught.value.detail == "https://xn--samaritns-6yh.org/help?x=1"
 
 
 @pytest.mark.parametrize("text", ["ring us", "call us!", "", "   ", "**0800 123 4567**", "[0800 123 4567](https://x.org)"])

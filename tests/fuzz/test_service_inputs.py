@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from bot.db.recovery import name_key
 from bot.domain.countries import find_country
 from bot.domain.localtime import is_valid_zone, local_date, parse_hhmm, zone
+from bot.domain.plaintext import has_link
 from bot.errors import UserFacingError
 from bot.services.recovery import MAX_RUNGS
 from cogs.recovery._messages import ladder_text
@@ -311,7 +312,9 @@ def test_milestone_add(world: ServiceWorld, days: Any, description: str | None) 
     ladder = world.run(world.services.recovery.ladder(G)).days
     result, error = attempt(world, lambda: world.services.recovery.add_milestone(G, days, description), description)
     cleaned = clean_description(description)
-    expected_ok = (1 <= days <= 36500 and (cleaned is None or len(cleaned) <= 100)
+    # Descriptions go out in public posts: plain words, no formatting, mention or link.
+    plain = cleaned is None or not (set(cleaned) & set("<>@*_~|`\\[]") or has_link(cleaned))
+    expected_ok = (1 <= days <= 36500 and (cleaned is None or len(cleaned) <= 100) and plain
                    and (days in ladder or len(ladder) < MAX_RUNGS))
     assert (error is None) == expected_ok, (days, description, error)
     if result is not None:

@@ -580,6 +580,28 @@ async def test_no_automatic_nudge_about_a_buddy_who_left_the_server(
     assert len(texts(notifier, B, "no longer a member")) == 1
 
 
+async def test_a_buddy_who_stops_sharing_while_the_sweep_decides_is_not_told_about(
+        buddies: BuddyService, services: Services, clock: FakeClock, checkins: FakeCheckIns,
+        notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await services.settings.set_share_checkins(GUILD, A, "buddies")
+    await checkins.mark(A, date(2026, 11, 21))
+    clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    first_read = buddies._due_auto_nudges
+
+    async def read_then_member_acts(now: datetime, pair_ids: Sequence[int]) -> list:  # type: ignore[type-arg]
+        due = await first_read(now, pair_ids)
+        buddies._due_auto_nudges = first_read  # type: ignore[method-assign]
+        assert due  # the sweep saw a nudge due; A's /settings share-checkins commits now
+        await services.settings.set_share_checkins(GUILD, A, "nobody")
+        return due
+
+    buddies._due_auto_nudges = read_then_member_acts  # type: ignore[method-assign]
+    assert await buddies.nudge_sweep(clock.now()) == 0
+    await services.outbox.dispatch()
+    assert texts(notifier, B, NUDGE_TEXT) == []
+
+
 async def test_nudge_sweep_is_idempotent_and_survives_a_lost_send(
         buddies: BuddyService, services: Services, clock: FakeClock, checkins: FakeCheckIns,
         notifier: RecordingNotifier) -> None:
@@ -662,3 +684,51 @@ async def test_matching_avoids_recent_pairs_and_honours_matching_off(
     await services.guild_config.set_buddies(GUILD, matching=True)
     assert await buddies.matching_sweep(clock.now()) == 1
     assert await buddies.are_buddies(GUILD, A, B)
+
+
+# -- an id used again after a deletion ---------------------------------------------------------
+# SQLite gives a new row the id of the newest row if that one was deleted, and the outbox keeps a
+# sent message's key for weeks (exactly-once). A key naming only the row id would match the
+# earlier row's message, and the new message would be dropped as "already sent".
+
+async def test_a_request_after_the_newest_request_was_deleted_reaches_its_target(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    await buddies.request(GUILD, A, B)
+    assert await services.privacy.forget(GUILD, A)  # A's request goes with A's data
+    outcome = await buddies.request(GUILD, C, D)
+    assert outcome.delivery is Delivery.SENT
+    assert len(texts(notifier, D, REQUEST_TEXT)) == 1
+
+
+async def test_a_yes_after_the_newest_request_was_deleted_is_told(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    assert await services.privacy.forget(GUILD, B)  # the answered request goes with B's data
+    await pair(buddies, A, C)
+    assert len(texts(notifier, A, "said yes")) == 2
+
+
+async def test_an_ending_after_the_newest_pair_was_deleted_is_told(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    await pair(buddies, A, B)
+    await buddies.end(GUILD, B, A)
+    assert await services.privacy.forget(GUILD, B)  # the ended pair goes with B's data
+    await pair(buddies, A, C)
+    await buddies.end(GUILD, C, A)
+    assert len(texts(notifier, A, "ended your buddy pairing")) == 2
+
+
+async def test_a_match_after_the_newest_pair_was_deleted_is_announced(
+        buddies: BuddyService, services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    for user in (A, B):
+        await buddies.toggle_pool(GUILD, user)
+    clock.set(datetime(2026, 11, 21, 18, 0, tzinfo=UTC))
+    assert await buddies.matching_sweep(clock.now()) == 1
+    await services.outbox.dispatch()
+    assert await services.privacy.forget(GUILD, B)
+    for user in (A, C):
+        await buddies.toggle_pool(GUILD, user)
+    clock.set(datetime(2026, 11, 22, 18, 0, tzinfo=UTC))
+    assert await buddies.matching_sweep(clock.now()) == 1
+    await services.outbox.dispatch()
+    assert [f"<@{C}>" in text for text in texts(notifier, A, "matched")] == [False, True]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, time, timedelta
 
+import aiosqlite
 import pytest
 
 from bot.config import Config
 from bot.db.database import Database
 from bot.domain.clock import FakeClock
 from bot.domain.localtime import occurrence_on, zone
+from bot.services import checkins as checkins_service
 from bot.services.checkins import CHECKIN_BUTTON_ID, PLEDGE_BUTTON_ID, load_prompts
 from bot.services.container import Services, build_services
 from tests.support import RecordingNotifier
@@ -372,6 +375,39 @@ async def test_server_zone_change_moves_reminders_of_members_without_their_own(s
     assert kept is not None and kept.next_due_at == utc(2026, 11, 21, 20, 0)
 
 
+async def test_two_zone_changes_at_once_both_finish_and_the_last_wins(
+        services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A moderator corrects a typo in a big server: the second change starts while the
+    # first is still moving reminders, batch by batch.
+    monkeypatch.setattr(checkins_service, "RESCHEDULE_BATCH", 3)
+    await configure(services, tz="Europe/London")
+    users = [U + i for i in range(10)]
+    for user in users:
+        await services.checkins.set_reminder(G, user, "20:00")  # all follow the server's zone
+    repo = services.checkins_repo
+    move_reminders = repo.move_reminders
+    batches = 0
+
+    async def counted(conn: aiosqlite.Connection, timezone: str, moves: list[tuple[int, datetime]]) -> None:
+        nonlocal batches
+        batches += 1
+        # 10 reminders in batches of 3 are 4 batches a change: far more means they undo each other.
+        assert batches <= 20, "the two zone changes keep undoing each other's batches"
+        await move_reminders(conn, timezone, moves)
+
+    monkeypatch.setattr(repo, "move_reminders", counted)
+    await asyncio.gather(configure(services, tz="Asia/Kolkata"), configure(services, tz="America/New_York"))
+    guild = await services.guilds.get(G)
+    assert guild is not None and guild.timezone == "America/New_York"  # the later command
+    for user in users:
+        member = await services.members.get(G, user)
+        assert member is not None
+        reminder = await repo.get_reminder(member.member_id)
+        assert reminder is not None and reminder.timezone == "America/New_York"
+        assert reminder.next_due_at == utc(2026, 11, 22, 1, 0)  # 20:00 in New York
+    assert await repo.prompt_due_at(G) == utc(2026, 11, 21, 14, 0)  # 09:00 in New York
+
+
 async def test_a_stale_zone_never_sends_at_the_wrong_local_time(services: Services, clock: FakeClock,
                                                                 notifier: RecordingNotifier) -> None:
     await reminder_at(services, at="20:00", tz="Asia/Kolkata")
@@ -422,3 +458,16 @@ async def test_reminder_on_a_fall_back_night_is_sent_once(services: Services, cl
     await walk(services, clock, utc(2026, 11, 1, 9, 0), step=timedelta(minutes=10))
     dms = notifier.dms_to(U)
     assert len(dms) == 1
+
+
+async def test_a_reminder_minutes_after_the_newest_member_deleted_their_data_is_sent(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    # The newcomer's member row takes the deleted member's id; Discord remembers a nonce (made
+    # from the key) for about five minutes and would answer with the earlier reminder.
+    await reminder_at(services, at="12:00", tz="UTC")
+    await walk(services, clock, utc(2026, 11, 21, 12, 0), step=timedelta(minutes=1))
+    assert len(notifier.dms_to(U)) == 1
+    assert await services.privacy.forget(G, U)
+    await reminder_at(services, at="12:02", tz="UTC", user=U2)
+    await walk(services, clock, utc(2026, 11, 21, 12, 3), step=timedelta(minutes=1))
+    assert len(notifier.dms_to(U2)) == 1

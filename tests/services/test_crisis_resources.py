@@ -159,18 +159,67 @@ async def test_a_server_keeps_its_own_list_short(services: Services) -> None:
         ("https://example.org/[help](https://evil.example)", "just the address"),
         ("https://trusted.org@evil.example/", "just the address"),
         ("www.example.org", "https://www.example.org"),
+        ("https://samaritаns.org/help", "https://xn--samaritns-6yh.org/help"),  # a Cyrillic "а": a look-alike
+        ("https://bit.ly/3abc", "full address"),                                  # hides where it leads
+        ("https://www.tinyurl.com/help", "full address"),
+        ("https://example.org/#@everyone", "just the address"),
     ],
 )
 async def test_a_contact_that_is_not_a_real_number_or_https_link_is_refused_kindly(
         services: Services, contact: str, says: str) -> None:
+    assert says in await refusal(services, "Circle warmline", contact)
+
+
+async def refusal(services: Services, name: str, contact: str) -> str:
+    """Add a resource that must be refused; return the refusal, having checked that nothing changed."""
     crisis = services.crisis
     await crisis.add_local_resource(G, "GB", "Circle warmline", "0800 123 4567")
     before = await crisis.local_resources(G)
     with pytest.raises(InvalidInputError) as caught:
-        await crisis.add_local_resource(G, "GB", "Circle warmline", contact)
-    assert says in caught.value.message
+        await crisis.add_local_resource(G, "GB", name, contact)
     assert "nothing" in caught.value.message.casefold()  # says that nothing changed
     assert await crisis.local_resources(G) == before
+    return caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("[Samaritans](https://evil.example)", "web address"),  # a masked link under a trusted name
+        ("[Samaritans](evil)", "formatting"),
+        ("<@&123456789012345678> @everyone", "formatting"),    # mentions
+        ("**URGENT** ring us", "formatting"),
+        ("`x` ||y||", "formatting"),
+        ("Helpline https://evil.example", "web address"),
+        ("Helpline www.evil.example", "web address"),
+        ("Chat on discord.gg/abcdef", "web address"),
+        ("Call 07700 900123 now", "not in the name"),          # a number nobody checked
+        ("Samaritans 116 123", "not in the name"),
+    ],
+)
+async def test_a_name_that_could_pass_for_something_else_is_refused_kindly(
+        services: Services, name: str, says: str) -> None:
+    assert says in await refusal(services, name, "0800 123 4567")
+
+
+@pytest.mark.parametrize("name", ["Mind (England & Wales)", "NHS 111 mental health", "Shout 85258",
+                                  "Samaritans - 24/7", "St. John's warmline", "Line 3"])
+async def test_ordinary_names_are_kept_as_typed(services: Services, name: str) -> None:
+    assert (await services.crisis.add_local_resource(G, "GB", name, "0800 123 4567")).name == name
+
+
+async def test_server_resources_show_as_typed_and_their_links_do_not_embed(services: Services) -> None:
+    crisis = services.crisis
+    await crisis.add_local_resource(G, "GB", "Circle web", "https://example.org/help_me")
+    await crisis.add_local_resource(G, "GB", "Circle warmline", "0800 123 4567")
+    # A name stored before names were checked shows as typed: no formatting, mention or masked link.
+    await services.db.execute("INSERT INTO crisis_local_resources (guild_id, country, name, contact, created_at) "
+                              "VALUES (?, 'GB', '[Old](https://evil.example) **now** <@&1>', '116 123', ?)",
+                              (G, "2026-01-01T00:00:00+00:00"))
+    text = (await crisis.crisis_reply(user_id=ALICE, guild_id=G, country="GB")).embed_description or ""
+    assert "• Circle web — <https://example.org/help_me>" in text
+    assert "• Circle warmline — 0800 123 4567" in text
+    assert "• \\[Old\\](https://evil.example) \\*\\*now\\*\\* \\<\\@&1\\> — 116 123" in text
 
 
 async def test_data_freshness_follows_the_clock_not_the_calendar(services: Services, clock: FakeClock) -> None:

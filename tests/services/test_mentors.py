@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -301,6 +302,28 @@ async def test_either_side_ends_kindly(services: Services, notifier: RecordingNo
         await services.mentors.end(G, MENTOR, MENTEE)
 
 
+async def test_a_request_after_the_newest_request_was_deleted_reaches_its_mentor(
+        services: Services, notifier: RecordingNotifier) -> None:
+    # SQLite gives the next request the deleted one's id; its DM must not pass for the old one.
+    await services.mentors.offer(G, MENTOR)
+    await services.mentors.offer(G, THIRD)
+    first = await services.mentors.request(G, MENTEE, MENTOR, "hi")
+    await services.privacy.forget(G, MENTEE)
+    second = await services.mentors.request(G, OTHER, THIRD, "hello")
+    assert second.request_id == first.request_id  # the id was reused
+    assert second.delivery is Delivery.SENT and len(texts(notifier, THIRD, REQUEST_TEXT)) == 1
+
+
+async def test_an_ending_after_the_newest_mentorship_was_deleted_is_told(
+        services: Services, notifier: RecordingNotifier) -> None:
+    await mentoring(services)
+    await services.mentors.end(G, MENTEE, MENTOR)  # the mentor is told, under the mentorship's key
+    await services.privacy.forget(G, MENTEE)        # the mentorship row goes with the mentee
+    await mentoring(services, MENTOR, OTHER)        # the next mentorship takes its id
+    await services.mentors.end(G, OTHER, MENTOR)
+    assert len(texts(notifier, MENTOR, "has ended your mentorship")) == 2
+
+
 async def test_end_withdraws_your_own_request_and_points_to_decline_for_theirs(services: Services) -> None:
     await services.mentors.offer(G, MENTOR)
     await services.mentors.request(G, MENTEE, MENTOR)
@@ -348,6 +371,30 @@ async def test_a_quiet_mentee_who_shares_brings_one_gentle_dm_outside_quiet_hour
     row = await services.db.fetch_one("SELECT local_date, created_at FROM mentor_nudges")
     assert row is not None and row["local_date"] == "2027-01-14" and row["created_at"].startswith("2027-01-14T08:00")
     assert sent.message.content.count(NUDGE_TEXT) == 1 and texts(notifier, MENTEE, NUDGE_TEXT) == []
+
+
+async def test_a_mentee_who_stops_sharing_while_the_sweep_decides_is_not_told_about(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await everyone_in_london(services)
+    clock.set(london(2027, 1, 11, 9, 0))
+    await mentoring(services)
+    await services.mentors.share(G, MENTEE, checkins=True)
+    await services.checkins.check_in(G, MENTEE, mood=3)
+    clock.set(london(2027, 1, 14, 9, 0))  # two whole quiet days: a nudge is due
+    mentors = services.mentors
+    first_read = mentors._due_nudges
+
+    async def read_then_mentee_acts(now: datetime, mentorship_ids: Sequence[int]) -> list:  # type: ignore[type-arg]
+        due = await first_read(now, mentorship_ids)
+        mentors._due_nudges = first_read  # type: ignore[method-assign]
+        assert due  # the sweep saw a nudge due; the mentee's /mentor share commits now
+        await mentors.share(G, MENTEE, checkins=False)
+        return due
+
+    mentors._due_nudges = read_then_mentee_acts  # type: ignore[method-assign]
+    assert await mentors.nudge_sweep(clock.now()) == 0
+    await services.outbox.dispatch()
+    assert texts(notifier, MENTOR, NUDGE_TEXT) == []
 
 
 async def test_no_nudge_about_a_mentee_who_does_not_share(services: Services, clock: FakeClock,

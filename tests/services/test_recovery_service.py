@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.config import Config
-from bot.db.database import Database
-from bot.db.recovery import milestone_key
+from bot.db.database import Database, bundled_migrations
+from bot.db.recovery import Claim, ScheduleInput, milestone_key
 from bot.domain.clock import FakeClock
+from bot.domain.localtime import from_utc_text, to_utc_text
+from bot.domain.messages import OutgoingMessage
 from bot.domain.recovery import Celebrate, Visibility
 from bot.errors import ConflictError, InvalidInputError, NotFoundError
 from bot.services.container import Services, build_services
@@ -256,6 +259,16 @@ async def test_ladder_add_remove_reset(services: Services) -> None:
     assert (await services.recovery.ladder(G + 1)).days == default  # other servers untouched
 
 
+@pytest.mark.parametrize("description", ["[Prize](https://evil.example)", "@everyone one week!", "<@&1> party",
+                                         "See https://evil.example", "Join discord.gg/abc", "**bold**"])
+async def test_a_milestone_description_that_could_pass_for_something_else_is_refused(
+        services: Services, description: str) -> None:
+    # Descriptions go out in public celebrations under the bot's name.
+    with pytest.raises(InvalidInputError):
+        await services.recovery.add_milestone(G, 45, description)
+    assert 45 not in (await services.recovery.ladder(G)).days
+
+
 async def test_the_last_rung_stays(services: Services) -> None:
     for days in (1, 3, 7, 14, 30, 60, 90, 180, 270):
         await services.recovery.remove_milestone(G, days)
@@ -286,7 +299,8 @@ async def test_a_server_wide_reschedule_leaves_a_counter_that_changed_meanwhile(
     [read] = await services.recovery.repo.schedule_inputs(guild_id=G)
     await db.execute("UPDATE recovery_counters SET next_celebration_at = '2026-11-22T11:00:00+00:00'")
     stale = [(read.counter_id, read.schedule, None)]
-    assert await services.recovery.repo.set_schedules(stale, services.clock.now()) == 0
+    basis = (await services.recovery._context(G)).basis
+    assert await services.recovery.repo.set_schedules(stale, services.clock.now(), basis=basis) == 0
     assert await db.fetch_value("SELECT next_celebration_at FROM recovery_counters") == "2026-11-22T11:00:00+00:00"
 
 
@@ -524,7 +538,92 @@ async def test_sweep_with_a_claim_raced_by_a_command_does_nothing(services: Serv
     await services.recovery.slip(G, A)  # reschedules the counter in between
     assert await services.recovery.repo.apply_claims([claim], clock.now()) == 0
     assert await db.fetch_value("SELECT count(*) FROM outbox WHERE dedupe_key = ?",
-                                (milestone_key(due[0].period_id, 7),)) == 0
+                                (milestone_key(due[0].period_ref, 7),)) == 0
+
+
+def act_before_the_sweep_writes(services: Services, act) -> None:  # noqa: ANN001 - a coroutine function
+    """Run `act` once, after the milestone sweep decided (on what it read) and before it writes."""
+    repo = services.recovery.repo
+    apply_claims = repo.apply_claims
+
+    async def act_then_apply(claims: list[Claim], now: datetime) -> int:
+        if claims:
+            repo.apply_claims = apply_claims  # type: ignore[method-assign]
+            await act()  # e.g. a member's command, committed between the sweep's read and its write
+        return await apply_claims(claims, now)
+
+    repo.apply_claims = act_then_apply  # type: ignore[method-assign]
+
+
+async def test_a_counter_made_private_while_the_sweep_decides_is_never_posted(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    await services.guild_config.set_celebrations(G, channel_id=CHANNEL)
+    clock.set(at("2026-11-21T08:00:00"))
+    await services.recovery.start(G, A, "2026-11-14", name="shared", visibility="server")
+    await services.recovery.update_settings(G, A, "shared", celebrate="channel")
+    clock.set(at("2026-11-21T10:00:00"))
+    act_before_the_sweep_writes(
+        services, lambda: services.recovery.update_settings(G, A, "shared", visibility="private"))
+    await services.scheduler.run_all_once()
+    assert notifier.posts_in(CHANNEL) == []
+    # Decided again on what the member chose: "channel" on a private counter is a DM, once.
+    await services.scheduler.run_all_once()
+    await services.scheduler.run_all_once()
+    assert notifier.posts_in(CHANNEL) == []
+    [dm] = notifier.dms_to(A)
+    assert "7 days" in dm.message.content
+
+
+async def test_celebrations_moved_while_the_sweep_decides_go_to_the_new_channel(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    moved = CHANNEL + 1
+    await services.guild_config.set_celebrations(G, channel_id=CHANNEL)
+    await services.recovery.start(G, A, "2026-11-14", visibility="server")
+    await services.recovery.update_settings(G, A, "recovery", celebrate="channel")
+    act_before_the_sweep_writes(services, lambda: services.guild_config.set_celebrations(G, channel_id=moved))
+    await services.scheduler.run_all_once()
+    await services.scheduler.run_all_once()
+    assert notifier.posts_in(CHANNEL) == []
+    assert len(notifier.posts_in(moved)) == 1
+
+
+async def test_of_two_zone_changes_at_once_the_later_sets_the_celebration_times(
+        services: Services, clock: FakeClock, db: Database) -> None:
+    for user in (A, B, C):
+        await services.recovery.start(G, user, "2026-11-16")  # 7 days on the 23rd
+    repo = services.recovery.repo
+    schedule_inputs, set_schedules = repo.schedule_inputs, repo.set_schedules
+    reads: list[asyncio.Event] = [asyncio.Event(), asyncio.Event()]
+    tokyo_written = asyncio.Event()
+
+    async def read(**kwargs: int) -> list[ScheduleInput]:
+        inputs = await schedule_inputs(**kwargs)
+        reads[sum(e.is_set() for e in reads)].set()
+        return inputs
+
+    writes = 0
+
+    async def write(changes: list, now: datetime, **kwargs: object) -> int | None:  # type: ignore[type-arg]
+        nonlocal writes
+        writes += 1
+        if writes == 1:  # the first change, computed for Tokyo, ...
+            await reads[1].wait()  # ... stores its times only after the second one read the counters
+            try:
+                return await set_schedules(changes, now, **kwargs)  # type: ignore[arg-type]
+            finally:
+                tokyo_written.set()
+        await tokyo_written.wait()
+        return await set_schedules(changes, now, **kwargs)  # type: ignore[arg-type]
+
+    repo.schedule_inputs = read  # type: ignore[method-assign]
+    repo.set_schedules = write  # type: ignore[method-assign]
+    first = asyncio.create_task(services.guild_config.set_checkins(
+        G, channel_id=CHANNEL, time="09:00", timezone="Asia/Tokyo"))
+    await reads[0].wait()
+    await asyncio.gather(first, services.guild_config.set_checkins(
+        G, channel_id=CHANNEL, time="09:00", timezone="America/New_York"))
+    assert [from_utc_text(r["next_celebration_at"]) for r in await db.fetch_all(
+        "SELECT next_celebration_at FROM recovery_counters")] == [at("2026-11-23T15:00:00")] * 3  # 10:00 in New York
 
 
 async def test_no_celebrations_in_a_server_the_bot_left(services: Services, notifier: RecordingNotifier,
@@ -545,3 +644,52 @@ async def test_deleting_the_member_removes_everything(services: Services, db: Da
     await db.execute("DELETE FROM members WHERE user_id = ?", (A,))
     for table in ("recovery_counters", "recovery_periods"):
         assert await db.fetch_value(f"SELECT count(*) FROM {table}") == 0
+
+
+async def test_a_counter_started_after_the_newest_was_removed_is_celebrated(
+        services: Services, notifier: RecordingNotifier) -> None:
+    # SQLite gives the new counter's period the removed one's id; the outbox still holds the
+    # key of the milestone already sent for it.
+    await services.recovery.start(G, A, "2026-11-20", name="alcohol")
+    await services.scheduler.run_all_once()
+    await services.recovery.remove(G, A, "alcohol")
+    await services.recovery.start(G, A, "2026-11-20", name="gambling")
+    await services.scheduler.run_all_once()
+    assert ["gambling" in d.message.content for d in notifier.dms_to(A)] == [False, True]
+
+
+async def test_a_public_post_queued_before_the_upgrade_is_still_withdrawn_by_narrowing(
+        config: Config, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    # A database at schema 12, before dedupe keys named a row's incarnation: a 7-day post is
+    # waiting to be retried under the key the earlier code gave it.
+    t = to_utc_text(clock.now())
+    async with Database(config.database_path) as old:
+        await old.migrate([m for m in bundled_migrations() if m.version <= 12])
+        async with old.transaction() as conn:
+            await conn.execute("INSERT INTO guilds (guild_id, celebrations_channel_id, joined_at, updated_at) "
+                               "VALUES (?, ?, ?, ?)", (G, CHANNEL, t, t))
+            await conn.execute("INSERT INTO members (member_id, guild_id, user_id, created_at, last_active_at) "
+                               "VALUES (1, ?, ?, ?, ?)", (G, A, t, t))
+            await conn.execute(
+                "INSERT INTO recovery_counters (counter_id, member_id, guild_id, name, name_key, visibility, "
+                "celebrate, next_milestone_days, next_celebration_at, created_at, updated_at) "
+                "VALUES (1, 1, ?, 'recovery', 'recovery', 'server', 'channel', 14, ?, ?, ?)",
+                (G, "2026-11-28T10:00:00+00:00", t, t))
+            await conn.execute("INSERT INTO recovery_periods (period_id, counter_id, member_id, start_date, "
+                               "created_at) VALUES (1, 1, 1, '2026-11-14', ?)", (t,))
+            await conn.execute("INSERT INTO recovery_celebrations (period_id, member_id, milestone_days, "
+                               "local_date, delivery, created_at) VALUES (1, 1, 7, '2026-11-21', 'channel', ?)",
+                               (t,))
+            await conn.execute(
+                "INSERT INTO outbox (dedupe_key, kind, guild_id, member_id, target, target_id, payload, attempts, "
+                "not_before, created_at) VALUES ('milestone:1:7', 'milestone', ?, 1, 'channel', ?, ?, 1, ?, ?)",
+                (G, CHANNEL, OutgoingMessage(f"🎉 <@{A}> has reached **7 days**").to_json(),
+                 to_utc_text(clock.now() + timedelta(minutes=5)), t))
+    async with Database(config.database_path) as db:
+        await db.migrate()
+        services = build_services(config, db, clock, notifier)
+        await services.recovery.update_settings(G, A, "recovery", visibility="private")
+        clock.advance(timedelta(minutes=10))
+        await services.scheduler.run_all_once()
+        assert notifier.sent == []
+        assert await db.fetch_value("SELECT status FROM outbox WHERE dedupe_key = 'milestone:1:7'") == "cancelled"

@@ -23,7 +23,7 @@ LADDER = Ladder.of(DEFAULT_LADDER)
 def record(*periods: tuple[str, str | None], visibility: Visibility = Visibility.PRIVATE,
            celebrate: Celebrate = Celebrate.DM) -> CounterRecord:
     return CounterRecord(1, 1, 1, "alcohol", visibility, celebrate, None, tuple(
-        PeriodRecord(i, D(s), D(e) if e else None) for i, (s, e) in enumerate(periods)))
+        PeriodRecord(i, D(s), D(e) if e else None, None) for i, (s, e) in enumerate(periods)))
 
 
 def test_recovery_commands_and_options_match_the_spec() -> None:

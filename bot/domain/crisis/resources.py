@@ -34,6 +34,7 @@ __all__ = [
     "find_stale_numbers",
     "select_for_reply",
     "stale_entries",
+    "written_number",
 ]
 
 # The guidance: at most three items before "more options".
@@ -55,6 +56,8 @@ STALE_NUMBERS: Mapping[str, str] = {
     "1850609090": "the old Samaritans Ireland number; use 116 123",
 }
 _WRITTEN_NUMBER = re.compile(r"\+?\d(?:[\d \-.()]*\d)?")
+# Shorter runs are short codes, years or opening hours; six digits or more can be dialled.
+_DIALABLE_DIGITS = 6
 
 
 def find_stale_numbers(text: str) -> list[str]:
@@ -65,6 +68,14 @@ def find_stale_numbers(text: str) -> list[str]:
         if digits in STALE_NUMBERS:
             found.append(f"{written.strip()} ({STALE_NUMBERS[digits]})")
     return found
+
+
+def written_number(text: str) -> str | None:
+    """Return the first phone number written in free text (six digits or more), if any."""
+    for written in _WRITTEN_NUMBER.findall(text):
+        if len(re.sub(r"\D", "", written)) >= _DIALABLE_DIGITS:
+            return written.strip()
+    return None
 
 
 class ResourceDataError(ValueError):
