@@ -1,11 +1,11 @@
 """Measure passive crisis detection on a labelled set (counts only, never texts).
 
-Usage: python bench/eval_crisis.py [casual|forum|xa|xb|xc|PATH ...] [--failures] [--markdown] [--look]
+Usage: python bench/eval_crisis.py [casual|forum|xa..xi|PATH ...] [--failures] [--markdown] [--look] [--both]
 
 The crisis_dev sets (casual, forum) live outside the repository: `$KINDRED_CRISIS_DEV`, else
-a `shared/crisis_dev` folder beside the checkout. The authored sets (xa, xb, xc) are read
-from `$KINDRED_CRISIS_AUTHORED`, else a `crisis_authored` folder beside the checkout (xa
-and xb are also committed under tests/domain/crisis/authored/). Any other `.toml` path in
+a `shared/crisis_dev` folder beside the checkout. The authored sets (xa to xi) are read
+from `$KINDRED_CRISIS_AUTHORED`, else a `crisis_authored` folder beside the checkout (the
+ones no longer held out are also committed under tests/domain/crisis/authored/). Any other `.toml` path in
 the same format works too. Nothing is written anywhere. A set that is not there is skipped
 with one line (exit 0). The crisis_dev README defines the labels; the numbers reported are
 the ones it asks for:
@@ -20,7 +20,8 @@ the ones it asks for:
 rule that fired (never the text). `--texts` adds the texts, on the terminal only, and is
 refused for the held-out sets (`HELD_OUT`): looking at their failures would make them
 development sets. A held-out set is measured only with `--look`, which says out loud that
-a look is being spent (every look goes into bench/README.md).
+a look is being spent (every look goes into bench/README.md). `--both` measures the rules
+alone too, in the same run (one look covers both).
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ from bot.domain.crisis.resources import Need  # noqa: E402
 
 RULES = ROOT / "data" / "crisis_phrases.toml"
 DEV_DIR = Path(os.environ.get("KINDRED_CRISIS_DEV") or ROOT.parent / "shared" / "crisis_dev")
-AUTHORED = ("xa", "xb", "xc")
+AUTHORED = ("xa", "xb", "xc", "xd", "xe", "xf", "xg", "xh", "xi")
 # The sets kept out of development (bench/README.md, "Crisis detection evaluation" says why).
-# xc was held out through round 2 and is not any more (tests/domain/crisis/authored/README.md).
-HELD_OUT = frozenset({"forum"})
+# xc was held out through round 2 and is not any more (tests/domain/crisis/authored/README.md);
+# xf and xh are round 3's, pre-registered by the lead.
+HELD_OUT = frozenset({"forum", "xf", "xh"})
 
 
 def authored_dir() -> Path:
@@ -214,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-model", action="store_true", help="the concept rules alone")
     parser.add_argument("--look", action="store_true",
                         help="spend a look at a held-out set (record it in bench/README.md)")
+    parser.add_argument("--both", action="store_true",
+                        help="also measure the rules alone, in the same run")
     args = parser.parse_args(argv)
 
     paths = [resolve(name) for name in args.sets]
@@ -225,22 +229,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{path.stem!r} is held out: measure it only at a milestone, with --look",
                   file=sys.stderr)
             return 2
-    detector: Detector | None = None
+    detectors: list[Detector] = []
     for path in paths:
         if not path.exists():
             print(f"{path}: not found; skipping (the labelled sets are not on this machine)")
             continue
-        detector = detector or Detector.from_file(args.rules, use_model=not args.no_model)
+        if not detectors:
+            detectors.append(Detector.from_file(args.rules, use_model=not args.no_model))
+            if args.both and not args.no_model:
+                detectors.append(Detector.from_file(args.rules, use_model=False))
         if path.stem in HELD_OUT:
             print(f"held-out look at {path.stem!r}: record it in bench/README.md")
-        report = evaluate(detector, path.stem, load_cases(path))
-        print(markdown_row(report, detector.version) if args.markdown
-              else render(report, detector.version))
-        if args.failures:
-            for case, d in report.failures:
-                line = (f"  {case.id:<28} expected {case.tier}/{case.path:<5} got {d.tier}/{_path(d):<5}"
-                        f" {d.rule_id or '-'}")
-                print(line + (f"\n      {case.text!r}" if args.texts else ""))
+        cases = load_cases(path)
+        for detector in detectors:
+            report = evaluate(detector, path.stem, cases)
+            print(markdown_row(report, detector.version) if args.markdown
+                  else render(report, detector.version))
+            if args.failures:
+                for case, d in report.failures:
+                    line = (f"  {case.id:<28} expected {case.tier}/{case.path:<5} got {d.tier}/{_path(d):<5}"
+                            f" {d.rule_id or '-'}")
+                    print(line + (f"\n      {case.text!r}" if args.texts else ""))
     return 0
 
 

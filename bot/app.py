@@ -75,6 +75,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.mentors",
     "cogs.meetings",
     "cogs.crisis",
+    "cogs.coping",
 )
 
 

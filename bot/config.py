@@ -26,7 +26,7 @@ from bot.errors import ConfigError
 
 SHIPPED_DATA = Path(__file__).resolve().parent / "data"
 DATA_FILES = ("prompts.toml", "crisis_resources.toml", "crisis_phrases.toml", "crisis_templates.toml",
-              "data_statement.md")
+              "data_statement.md", "coping.toml")
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 DEFAULT_DATABASE = "data/kindred.sqlite3"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
@@ -179,7 +179,7 @@ class BotSection:
     database: str = _spec(DEFAULT_DATABASE, _path,
                           "SQLite file (KINDRED_DATABASE overrides); relative to this file's folder")
     data_dir: str = _spec("", _path_or_empty,
-                          "folder of your own data files (prompts.toml, crisis_*.toml, data_statement.md); each "
+                          "folder of your own data files (prompts.toml, coping.toml, crisis_*.toml, data_statement.md); each "
                           "replaces the shipped file of its name (KINDRED_DATA_DIR overrides; empty = shipped only)")
     ops_channel_id: int = _spec(0, _snowflake_or_zero,
                                 "channel for operator notices (start-up, database trouble); never member data; 0 = off")

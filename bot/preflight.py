@@ -18,6 +18,7 @@ from bot.domain.crisis.resources import ResourceDirectory, data_freshness
 from bot.domain.crisis.templates import CrisisTemplates
 from bot.errors import OperatorError
 from bot.services.checkins import load_prompts
+from bot.services.coping import load_coping_texts
 from bot.services.crisis import load_detector
 from bot.services.privacy import data_statement
 
@@ -49,6 +50,11 @@ def _prompts(path: Path) -> str:
     return f"{len(load_prompts(path))} prompts"
 
 
+def _coping(path: Path) -> str:
+    texts = load_coping_texts(path)
+    return f"coping texts version {texts.version} ({texts.review_status}), {len(texts.sources)} sources"
+
+
 def _statement(path: Path) -> str:
     text = data_statement(path)
     if not text.strip():
@@ -64,6 +70,7 @@ _CHECKS: dict[str, Callable[[Path], str]] = {
     "crisis_phrases.toml": _phrases,
     "prompts.toml": _prompts,
     "data_statement.md": _statement,
+    "coping.toml": _coping,
 }
 
 

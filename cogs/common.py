@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 from discord import app_commands
@@ -106,3 +106,19 @@ def role_lookup(bot: discord.Client) -> Callable[[int, int], Awaitable[set[int] 
             return {role.id for role in found.roles}
         return set() if found is False else None
     return roles
+
+
+def _walk(components: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(components, Mapping):
+        yield components
+        for key in ("components", "component"):
+            yield from _walk(components.get(key))
+    elif isinstance(components, list):
+        for component in components:
+            yield from _walk(component)
+
+
+def modal_values(data: Mapping[str, Any]) -> dict[str, str]:
+    """Return the text inputs of a modal submission by custom id (action rows or labels)."""
+    return {c["custom_id"]: str(c.get("value") or "") for c in _walk(data.get("components"))
+            if "custom_id" in c and "value" in c}

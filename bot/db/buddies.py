@@ -354,6 +354,16 @@ class BuddyRepository:
                                          row["buddy_nudge_after_days"]))
         return result
 
+    async def pairs_between(self, guild_id: int, start: datetime,
+                            end: datetime) -> list[tuple[int, int, datetime, datetime | None]]:
+        """Return (member a, member b, started, ended or None) of a server's pairs active at some time in [start, end)."""
+        rows = await self.db.fetch_all(
+            "SELECT member_a, member_b, started_at, ended_at FROM buddy_pairs WHERE guild_id = ? "
+            "AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+            (guild_id, to_utc_text(end), to_utc_text(start)))
+        return [(r["member_a"], r["member_b"], from_utc_text(r["started_at"]),
+                 from_utc_text(r["ended_at"]) if r["ended_at"] else None) for r in rows]
+
     async def recent_pair_keys(self, guild_id: int, since: datetime) -> set[tuple[int, int]]:
         """Return member pairs that are buddies now or were at any time since `since`."""
         rows = await self.db.fetch_all(

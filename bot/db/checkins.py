@@ -163,6 +163,26 @@ class CheckInRepository:
             result.update({r["member_id"]: date.fromisoformat(r["last"]) for r in rows})
         return result
 
+    async def weekly_checkins(self, guild_id: int, week_starts: Sequence[date],
+                              end: date) -> list[tuple[int, int, float, int | None]]:
+        """Return (member id, week index, average mood, highest craving) per member and week of a server.
+
+        Weeks are consecutive, starting on `week_starts` (local dates), the last ending before
+        `end`; the database does the grouping, so the pulse of a large server reads one row
+        per member and week, not one per check-in.
+        """
+        if not week_starts:
+            return []
+        bounds = [*week_starts[1:], end]
+        case = " ".join(f"WHEN c.local_date < ? THEN {i}" for i in range(len(bounds)))
+        params: list[object] = [b.isoformat() for b in bounds]
+        rows = await self.db.fetch_all(
+            f"SELECT c.member_id, CASE {case} END AS week, avg(c.mood) AS mood, max(c.craving) AS craving "  # noqa: S608 - placeholders only
+            "FROM checkins c JOIN members m ON m.member_id = c.member_id "
+            "WHERE m.guild_id = ? AND c.local_date >= ? AND c.local_date < ? GROUP BY c.member_id, week",
+            [*params, guild_id, week_starts[0].isoformat(), end.isoformat()])
+        return [(r["member_id"], r["week"], float(r["mood"]), r["craving"]) for r in rows]
+
     @staticmethod
     async def has_checkin_in(conn: aiosqlite.Connection, member_id: int, local_date: date) -> bool:
         """Tell, inside a transaction, whether a member checked in on a local date."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -31,6 +31,7 @@ import aiosqlite
 
 from bot.config import SHIPPED_DATA, Config
 from bot.db.checkins import CheckInRepository, DueReminder, Reminder
+from bot.db.coping import CopingRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
 from bot.db.members import MemberRepository, touch_in, touch_plan
@@ -57,6 +58,7 @@ from bot.domain.checkins import (
     streaks,
 )
 from bot.domain.clock import Clock
+from bot.domain.coping import STRONG_URGE, UrgeSummary
 from bot.domain.localtime import (
     InvalidDateError,
     in_quiet_hours,
@@ -81,6 +83,8 @@ from bot.services.settings import SettingsService, parse_time_option
 log = logging.getLogger(__name__)
 
 PROMPTS_FILE = SHIPPED_DATA / "prompts.toml"
+UrgeSummarySource = Callable[[int, datetime, datetime], Awaitable[UrgeSummary]]
+"""Summarise a member's urges begun in [start, end)."""
 PROMPT_KIND = "checkin.prompt"
 REMINDER_KIND = "checkin.reminder"
 CHECKIN_BUTTON_ID = "kindred:checkin"
@@ -136,6 +140,18 @@ class CheckInResult:
     mood: int
     craving: int | None
     streak: Streaks
+    # On a hard day (mood 1 or craving 8+): whether the member has a plan to offer. None otherwise.
+    has_plan: bool | None = None
+
+    @property
+    def hard(self) -> bool:
+        """Whether this check-in is a hard moment that offers the member's plan."""
+        return hard_moment(self.mood, self.craving)
+
+
+def hard_moment(mood: int, craving: int | None) -> bool:
+    """Mood 1 or craving 8 and up: the member's plan is offered (SPEC: coping tools)."""
+    return mood == MOOD_MIN or (craving is not None and craving >= STRONG_URGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +178,7 @@ class MyStats:
     mood_average: float | None
     craving_average: float | None
     chart_png: bytes | None
+    urges: UrgeSummary | None = None  # urges surfed in the period (None where coping is not wired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +281,8 @@ class CheckInService:
         self.batch = batch
         self.metrics = metrics or NullMetrics()
         self._schedules_repaired = False
+        # Urges surfed in a period, for /mystats (set by the container: coping tools).
+        self.urge_summary: UrgeSummarySource | None = None
 
     # -- zones --------------------------------------------------------------------------
 
@@ -290,7 +309,7 @@ class CheckInService:
         note_value = _note(note)
         now = self.clock.now()
 
-        def record() -> Plan[tuple[MemberSettings, str, date, date, list[DayRecord], bool]]:
+        def record() -> Plan[tuple[MemberSettings, str, date, date, list[DayRecord], bool, bool | None]]:
             # The member's zone, the days so far and the check-in itself, in one transaction
             # and one trip to the database thread (bot.db.plans): committed, with its fsync,
             # before the member is answered. A `day` out of range raises here: nothing is kept.
@@ -304,15 +323,18 @@ class CheckInService:
             yield from self.repo.upsert_checkin_plan(
                 member_id=member.member_id, local_date=target, timezone=tz_name, mood=mood_value,
                 craving=craving_value, note=note_value, now=now)
-            return member, tz_name, today, target, days, updated
+            # On a hard day the reply offers the member's plan; in the same trip to the database.
+            has_plan = ((yield from CopingRepository.plan_exists_plan(member.member_id))
+                        if hard_moment(mood_value, craving_value) else None)
+            return member, tz_name, today, target, days, updated, has_plan
 
-        member, tz_name, today, target, days, updated = await self.db.run_plan(record())
+        member, tz_name, today, target, days, updated, has_plan = await self.db.run_plan(record())
         self.metrics.checkin_recorded()
         if not updated:
             days.append(DayRecord(target, tz_name))
         log.info("check-in %s (guild=%s member=%s)", "updated" if updated else "recorded", guild_id, member.member_id)
         return CheckInResult(local_date=target, today=today, updated=updated, mood=mood_value,
-                             craving=craving_value, streak=streaks(days, today, tz_name))
+                             craving=craving_value, streak=streaks(days, today, tz_name), has_plan=has_plan)
 
     async def pledge(self, guild_id: int, user_id: int) -> PledgeResult:
         """Record today's pledge (once per local day); return the pledge streak."""
@@ -346,7 +368,12 @@ class CheckInService:
                 chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
             except ChartError as exc:  # the numbers still answer the member
                 log.warning("mystats chart for member %s not drawn: %s", member_id, exc)
+        urges = None
+        if self.urge_summary is not None:
+            urges = await self.urge_summary(member_id, occurrence_on(start, time(0, 0), eff.tz),
+                                            occurrence_on(today + timedelta(days=1), time(0, 0), eff.tz))
         return MyStats(
+            urges=urges,
             days=days, start=start, end=today, timezone=eff.timezone,
             checkins=streaks(checkin_days, today, eff.timezone),
             pledges=streaks(pledge_days, today, eff.timezone),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.config import Config
 from bot.db.buddies import BuddyRepository
 from bot.db.checkins import CheckInRepository
+from bot.db.coping import CopingRepository
 from bot.db.crisis import CrisisRepository
 from bot.db.database import Database
 from bot.db.guilds import GuildRepository
@@ -22,6 +23,7 @@ from bot.scheduling.ops import OpsNotices
 from bot.scheduling.scheduler import SweepScheduler
 from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
+from bot.services.coping import COPING_FILE, CopingService, load_coping_texts
 from bot.services.crisis import CrisisService, load_crisis_data
 from bot.services.guild_config import GuildConfigService
 from bot.services.meetings import REMINDER_KIND, MeetingService
@@ -29,6 +31,7 @@ from bot.services.mentors import MentorService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Metrics, NoScheduledEvents, Notifier, NullMetrics, ScheduledEvents
 from bot.services.privacy import PrivacyService
+from bot.services.pulse import BuddyPulse, CheckInPulse, PulseService, UrgePulse
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
 
@@ -56,6 +59,8 @@ class Services:
     mentors: MentorService
     meetings: MeetingService
     crisis: CrisisService
+    coping: CopingService
+    pulse: PulseService
     metrics: Metrics
 
 
@@ -80,6 +85,13 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     buddies = BuddyService(db, buddy_repo, members, guild_config, outbox, checkins, checkins_repo,
                            clock, config)
     recovery = RecoveryService(RecoveryRepository(db), members, settings, guild_config, clock, config, buddies=buddies)
+    coping_repo = CopingRepository(db)
+    coping = CopingService(db, coping_repo, outbox, clock, load_coping_texts(config.data_file(COPING_FILE)))
+    # /mystats shows urges surfed beside check-ins; a hard check-in offers the member's plan.
+    checkins.urge_summary = coping.urge_summary
+    pulse = PulseService(guild_config, clock)
+    for provider in (CheckInPulse(checkins_repo), UrgePulse(coping_repo), BuddyPulse(buddy_repo)):
+        pulse.register(provider)
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
         members=members, guilds=guilds, outbox_repo=outbox_repo,
@@ -95,7 +107,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         meetings=MeetingService(db, MeetingRepository(db), members, settings, outbox, events, clock, config),
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.
         crisis=CrisisService(db, CrisisRepository(db), guilds, outbox, notifier, clock, config,
-                             load_crisis_data(config), metrics=metrics),
+                             load_crisis_data(config), metrics=metrics, plans=coping.plan),
+        coping=coping,
+        pulse=pulse,
         metrics=metrics,
     )
     scheduler.register("checkin-prompts", checkins.sweep_prompts, oldest_due=checkins_repo.earliest_prompt_due)
@@ -125,6 +139,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     services.privacy.hold_while(services.recovery.members_counting)
     scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
+    scheduler.register("urge-checkbacks", coping.sweep_checkbacks, oldest_due=coping_repo.earliest_checkback_due)
     if ops is not None:  # the crisis numbers' age crosses its limit while a bot keeps running for months
         ops.watch(lambda now: services.crisis.freshness_finding())
     guild_config.on_change(services.crisis.on_guild_change)

@@ -44,6 +44,7 @@ from bot.domain.contacts import (
     example_number,
     shown_contact,
 )
+from bot.domain.coping import RelapsePlan
 from bot.domain.countries import find_country
 from bot.domain.crisis.detection import Detection, Detector, Measured, RiskPath, measured_from_file
 from bot.domain.crisis.records import (
@@ -114,6 +115,8 @@ MAX_NOTE_LINES = 20  # with the quote marks, a 1000-character note stays within 
 EMBED_LIMIT = 4000
 
 AlertEditor = Callable[[int, int, OutgoingMessage], Awaitable[bool]]
+PlanLookup = Callable[[int | None, int], Awaitable[RelapsePlan | None]]
+"""Return a member's plan (server id or None in DMs, user id), reading only."""
 """Replace a posted alert's embed and buttons (channel id, message id, rendering); keep its content."""
 
 _T = TypeVar("_T")
@@ -166,6 +169,14 @@ def _load_templates(path: str, mtime_ns: int) -> CrisisTemplates:
 @functools.lru_cache(maxsize=4)
 def _load_detector(path: str, mtime_ns: int) -> Detector:
     return Detector.from_file(path)
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisHelp:
+    """The `/crisis` reply: the resources, and the member's own plan to show first (None without one)."""
+
+    message: OutgoingMessage
+    plan: RelapsePlan | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,8 +596,10 @@ class CrisisService:
 
     def __init__(self, db: Database, repo: CrisisRepository, guilds: GuildRepository, outbox: OutboxService,
                  notifier: Notifier, clock: Clock, config: Config, data: CrisisData, *,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, plans: PlanLookup | None = None) -> None:
         self.db = db
+        # The member's own relapse-prevention plan, shown first by /crisis (coping tools).
+        self.plans = plans
         self.repo = repo
         self.guilds = guilds
         self.outbox = outbox
@@ -624,9 +637,17 @@ class CrisisService:
 
     async def crisis_reply(self, *, user_id: int, guild_id: int | None, country: str | None = None,
                            guild_name: str = "", lang: Language = Language.EN) -> OutgoingMessage:
-        """Return the `/crisis` reply: option → member's country → server's → worldwide, plus server resources.
+        """Return the `/crisis` resources: option → member's country → server's → worldwide, plus server resources."""
+        help_ = await self.crisis_help(user_id=user_id, guild_id=guild_id, country=country, guild_name=guild_name,
+                                       lang=lang, with_plan=False)
+        return help_.message
 
-        Never fails for lack of a database: lookups that fail or take too long are skipped.
+    async def crisis_help(self, *, user_id: int, guild_id: int | None, country: str | None = None,
+                          guild_name: str = "", lang: Language = Language.EN, with_plan: bool = True) -> CrisisHelp:
+        """Return the `/crisis` reply: the resources (as `crisis_reply`) and the member's own plan.
+
+        Never fails for lack of a database: lookups that fail or take too long are skipped, and
+        then the reply comes without the plan (and from the config's default country).
         """
         asked = (country or "").strip()
         note: str | None = None
@@ -643,12 +664,15 @@ class CrisisService:
                   self._best_effort(self._region(guild_id, user_id), self.config.defaults.region or None, "region"))
         local_rows = (_value([]) if guild_id is None else
                       self._best_effort(self.repo.local_resources(guild_id), [], "local resources"))
-        # Side by side, so a stalled database costs one timeout, not two.
-        code, rows = await asyncio.gather(region, local_rows)
+        plan = (_value(None) if self.plans is None or not with_plan else
+                self._best_effort(self.plans(guild_id, user_id), None, "plan"))
+        # Side by side, so a stalled database costs one timeout, not three.
+        code, rows, own = await asyncio.gather(region, local_rows, plan)
         local = [LocalResource(r.name, r.contact) for r in rows if code is None or r.country == code]
         selection = self.directory.select(code, need=Need.GENERAL, local=local)
-        return resources_message(selection, self.templates, TemplateKey.CRISIS_COMMAND, lang,
-                                 server=guild_name, note=note)
+        message = resources_message(selection, self.templates, TemplateKey.CRISIS_COMMAND, lang,
+                                    server=guild_name, note=note)
+        return CrisisHelp(message, own)
 
     async def _region(self, guild_id: int | None, user_id: int) -> str | None:
         if guild_id is None:

@@ -24,14 +24,13 @@ from bot.services.checkins import CheckInService
 from bot.tree import send_ephemeral
 from cogs.checkins._messages import (
     CHART_FILENAME,
-    checkin_reply,
     pledge_reply,
     reminder_off_reply,
     reminder_set_reply,
     settings_lines,
     stats_reply,
 )
-from cogs.checkins._views import MODAL_ID, handle_modal_submit
+from cogs.checkins._views import MODAL_ID, handle_modal_submit, send_checkin_reply
 from cogs.common import ids
 
 
@@ -58,7 +57,7 @@ class CheckInsCog(commands.Cog):
         """Record today's (or a recent day's) check-in."""
         guild_id, user_id = ids(interaction)
         result = await self.service.check_in(guild_id, user_id, mood=mood, craving=craving, note=note, day=day)
-        await send_ephemeral(interaction, checkin_reply(result))
+        await send_checkin_reply(interaction, result)
 
     @app_commands.command(name="pledge", description="Make today's pledge: just for today")
     @app_commands.guild_only()

@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 from bot.domain.checkins import Streaks
+from bot.domain.coping import UrgeSummary
 from bot.domain.localtime import format_hhmm
 from bot.services.checkins import CheckInResult, MyStats, PledgeResult, ReminderStatus
+from cogs.coping._messages import CHECKIN_PLAN_INVITE, CHECKIN_PLAN_OFFER
 
 NEED_GUILD = "Check-ins belong to a server — please use this inside the server, not in DMs."
 CHART_FILENAME = "kindred-checkins.png"
@@ -25,6 +27,9 @@ PLEDGE_MADE = "🤝 Today's pledge is made — just for today. {streak}"
 PLEDGE_ALREADY = "🤝 You've already made today's pledge, and it still stands. {streak}"
 
 STATS_HEADER = "**Your last {days} days** ({start} – {end}, {tz})"
+STATS_URGES = "• Urges surfed: **{surfed}**"
+STATS_URGES_DROP = " · when you rated them before and after ({rated}), they eased by **{drop:.1f}** points on average"
+STATS_URGES_SAME = " · when you rated them before and after ({rated}), they held steady on average — riding them out still counts"
 STATS_NO_CHECKINS = ("No check-ins in these {days} days yet. Whenever you check in — with `/checkin` or the "
                      "button on the daily prompt — your chart will show up here.")
 
@@ -87,6 +92,10 @@ def checkin_reply(result: CheckInResult) -> str:
              checkin_streak(result.streak)]
     if result.mood <= 2 or (result.craving is not None and result.craving >= 8):
         lines.append(HARD_DAY)
+    if result.has_plan is True:
+        lines.append(CHECKIN_PLAN_OFFER)
+    elif result.has_plan is False:
+        lines.append(CHECKIN_PLAN_INVITE)
     lines.append(CHECKIN_PRIVATE)
     return "\n".join(lines)
 
@@ -111,10 +120,23 @@ def stats_reply(stats: MyStats) -> str:
         f"• Pledges: current streak **{days(p.current)}** · longest **{days(p.longest)}**",
         f"• Average mood {_average(stats.mood_average, 5)} · average craving {_average(stats.craving_average, 10)}",
     ]
+    if stats.urges is not None and stats.urges.surfed:
+        lines.append(urges_line(stats.urges))
     if stats.chart_png is None:
         lines.append(STATS_NO_CHECKINS.format(days=stats.days))
     lines.append("-# Only you can see this.")
     return "\n".join(lines)
+
+
+def urges_line(summary: UrgeSummary) -> str:
+    """Describe the urges surfed in a period, and how much they eased where the member rated both."""
+    text = STATS_URGES.format(surfed=summary.surfed)
+    if summary.average_drop is not None:
+        if summary.average_drop > 0:
+            text += STATS_URGES_DROP.format(rated=summary.rated, drop=summary.average_drop)
+        else:
+            text += STATS_URGES_SAME.format(rated=summary.rated)
+    return text
 
 
 def _quiet(status: ReminderStatus) -> str:

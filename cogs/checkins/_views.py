@@ -13,14 +13,16 @@ describes the form.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, cast
 
 import discord
 
-from bot.services.checkins import CHECKIN_BUTTON_ID, PLEDGE_BUTTON_ID, CheckInService
+from bot.services.checkins import CHECKIN_BUTTON_ID, PLEDGE_BUTTON_ID, CheckInResult, CheckInService
 from bot.tree import report_interaction_error, send_ephemeral
 from cogs.checkins._messages import NEED_GUILD, checkin_reply, pledge_reply
+from cogs.common import modal_values
+from cogs.coping._views import plan_button_view
 
 MODAL_ID = "kindred:checkin:modal"
 
@@ -44,22 +46,6 @@ class CheckInModal(discord.ui.Modal, title="Daily check-in"):
     # on_submit is deliberately the default no-op: see the module docstring.
 
 
-def _walk(components: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(components, Mapping):
-        yield components
-        for key in ("components", "component"):
-            yield from _walk(components.get(key))
-    elif isinstance(components, list):
-        for component in components:
-            yield from _walk(component)
-
-
-def modal_values(data: Mapping[str, Any]) -> dict[str, str]:
-    """Return the text inputs of a modal submission by custom id (action rows or labels)."""
-    return {c["custom_id"]: str(c.get("value") or "") for c in _walk(data.get("components"))
-            if "custom_id" in c and "value" in c}
-
-
 async def handle_modal_submit(service: CheckInService, interaction: discord.Interaction) -> None:
     """Validate and store a check-in from the modal exactly as `/checkin` does, then reply privately."""
     if interaction.guild_id is None:
@@ -72,7 +58,15 @@ async def handle_modal_submit(service: CheckInService, interaction: discord.Inte
     except Exception as error:  # every failure gets a kind reply; faults are logged by report_interaction_error
         await report_interaction_error(interaction, error, "check-in modal")
         return
-    await send_ephemeral(interaction, checkin_reply(result))
+    await send_checkin_reply(interaction, result)
+
+
+async def send_checkin_reply(interaction: discord.Interaction, result: CheckInResult) -> None:
+    """Reply to a committed check-in; on a hard day with a plan, with the button that shows it."""
+    if result.has_plan:
+        await send_ephemeral(interaction, checkin_reply(result), view=plan_button_view())
+    else:
+        await send_ephemeral(interaction, checkin_reply(result))
 
 
 class PromptButtons(discord.ui.View):

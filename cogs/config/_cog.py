@@ -12,13 +12,15 @@ from bot.tree import send_ephemeral
 from cogs.common import channel_mention, role_mention
 from cogs.config._general import GeneralConfigMixin, mentors_text
 from cogs.config._milestones import MilestonesConfigMixin
+from cogs.config._pulse import PulseConfigMixin
 from cogs.config._resources import ResourcesConfigMixin, crisis_data_text, resources_text
 from cogs.recovery._messages import ladder_text
 
 
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
-class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, ResourcesConfigMixin, commands.GroupCog, group_name="config",
+class ConfigCog(GeneralConfigMixin, MilestonesConfigMixin, ResourcesConfigMixin, PulseConfigMixin, commands.GroupCog,
+                group_name="config",
                 group_description="Kindred server settings (Manage Server)"):
     """Moderator configuration."""
 

@@ -16,7 +16,7 @@ from bot.errors import DatabaseUnavailableError
 from bot.services.crisis import CrisisService, RequestResult, RequestStatus, SeenMessage
 from bot.tree import send_ephemeral
 from cogs.common import ids
-from cogs.crisis._messages import alertmods_reply
+from cogs.crisis._messages import PLAN_FIRST, alertmods_reply, with_plan_first
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,15 @@ class CrisisCog(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def crisis(self, interaction: discord.Interaction,
                      country: app_commands.Range[str, 1, 64] | None = None) -> None:
-        """Show crisis resources privately; works in servers and DMs, with or without the database."""
-        message = await self.service.crisis_reply(
+        """Show crisis resources privately (the member's own plan first); works with or without the database."""
+        help_ = await self.service.crisis_help(
             user_id=interaction.user.id, guild_id=interaction.guild_id, country=country,
             guild_name=interaction.guild.name if interaction.guild else "",
             lang=language_for_locale(str(interaction.locale)))
+        message = help_.message
+        if help_.plan is not None:
+            await send_ephemeral(interaction, PLAN_FIRST, embeds=with_plan_first(help_.plan, message))
+            return
         embed = build_embed(message)
         if embed is None:
             await send_ephemeral(interaction, message.content)

@@ -32,6 +32,24 @@ async def test_starts_without_a_database_serves_crisis_and_recovers(
         assert await bot.db.fetch_value("SELECT count(*) FROM checkins") == 1
 
 
+async def test_an_urge_is_surfed_without_a_database(
+        fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
+        tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database folder should be")
+    config = dataclasses.replace(kindred_config, database_path=blocker / "kindred.sqlite3")
+    alice, guild = community.alice, community.guild
+    async with running_kindred(fake_discord, config, clock=clock):
+        reply = await (await fake_discord.slash("/urge", user=alice, guild=guild, strength=9)).reply()
+        # Every step, the HALT check and /crisis, from memory; only the check-back needs records.
+        assert reply.ephemeral and "Surf the urge" in reply.text and "Things that often help" in reply.text
+        assert "couldn't set a check-back" in reply.text and "/crisis" in reply.text
+        assert reply.custom_ids == [f"kindred:urge:halt:0:{need}" for need in "halt"]
+        tired = await (await fake_discord.click(reply, user=alice, custom_id="kindred:urge:halt:0:t")).reply()
+        assert tired.ephemeral and "Rest" in tired.text
+        assert fake_discord.dms_to(alice) == []
+
+
 async def test_the_ops_channel_hears_when_the_bot_starts_without_its_database_and_when_it_is_back(
         fake_discord: FakeDiscord, community: Community, kindred_config: Config, clock: FakeClock,
         tmp_path: Path) -> None:

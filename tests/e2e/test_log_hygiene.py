@@ -24,7 +24,8 @@ CANARY_DESCRIPTION = "zqxdescr7 cake day"
 CANARY_CHAT = "zqxchat7 I want to die tonight"
 CANARY_ALERT = "zqxalert7 please check on me"
 CANARY_RESOURCE = "zqxresource7 helpline"
-CANARIES = ("zqxnote7", "zqxcounter7", "zqxdescr7", "zqxchat7", "zqxalert7", "zqxresource7")
+CANARY_PLAN = "zqxplan7 call my sponsor"
+CANARIES = ("zqxnote7", "zqxcounter7", "zqxdescr7", "zqxchat7", "zqxalert7", "zqxresource7", "zqxplan7")
 
 
 @pytest.mark.slow
@@ -49,6 +50,15 @@ async def test_debug_logs_never_contain_member_text(fake_discord: FakeDiscord, c
     await run("/config crisis", mod, detection="on", region="GB")
     await run("/config resources add", mod, country="GB", name=CANARY_RESOURCE, contact="0800 123 4567")
     await run("/checkin", mood=2, craving=7, note=CANARY_NOTE)
+    # The plan: written in the form, shown, offered after a hard check-in and by /urge, shown by /crisis.
+    await (await fake_discord.slash("/plan edit", user=alice, guild=guild)).modal()
+    await (await fake_discord.submit_modal("kindred:plan:modal", {
+        part: f"{CANARY_PLAN} ({part})" for part in ("warning_signs", "triggers", "coping", "people", "reasons")},
+        user=alice)).reply()
+    await run("/plan show")
+    await run("/checkin", mood=1, craving=9)
+    await run("/urge", strength=9, minutes=5)
+    await fake_discord.wait_for(lambda: fake_discord.dms_to(alice), what="the urge's first DM")
     await run("/recovery start", date="2026-01-01", name=CANARY_COUNTER, visibility="private")
     await run("/recovery show", name=CANARY_COUNTER)
     await run("/recovery slip", name=CANARY_COUNTER)

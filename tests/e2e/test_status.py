@@ -11,7 +11,7 @@ from bot.fakediscord import FakeDiscord
 from tests.e2e.helpers import BotProcess, Community, bot_env, run_cli
 
 SWEEPS = ("checkin-prompts", "checkin-reminders", "recovery-milestones", "buddy-nudges", "buddy-matching",
-          "retention-purge")
+          "retention-purge", "urge-checkbacks")
 
 
 def one_line(output: str) -> str:

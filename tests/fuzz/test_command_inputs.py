@@ -58,6 +58,7 @@ VALID: dict[str, tuple[str, ...]] = {
 }
 # Subcommands for moderators inside a group members use too (checked at run time, not hidden by Discord).
 MODERATOR_LEAVES = ("/meeting add", "/meeting remove")
+MODAL = 9  # the interaction callback that opens a form
 TEXT_EXAMPLES = 40    # per command with a free text option
 VALUE_EXAMPLES = 12   # per command with numbers (the client keeps them in range) or members
 FIXED_EXAMPLES = 3    # per command whose options are only choices, channels, roles, or none
@@ -199,6 +200,10 @@ async def run_leaves(fake: FakeDiscord, community: Community, kindred: KindredBo
             what = describe(leaf.path, values)
             before = snapshots.take()
             handle = await fake.slash(leaf.path, user=user, guild=community.guild, options=values)
+            if await handle.acknowledged() == MODAL:  # it opened a form (/plan edit): forms are fuzzed below
+                assert snapshots.take() == before, f"{what}: opening a form changed the database"
+                ran += 1
+                continue
             reply = await handle.reply()
             check_reply(fake, handle, reply, what)
             error = refusals.errors.get(handle.id)
@@ -250,11 +255,17 @@ async def test_config_commands(fake_discord: FakeDiscord, community: Community, 
     assert ran >= 100
 
 
+async def test_coping_commands(fake_discord: FakeDiscord, community: Community, kindred: KindredBot,
+                               kindred_config: Config, caplog: pytest.LogCaptureFixture) -> None:
+    ran = await run_leaves(fake_discord, community, kindred, kindred_config, ("/urge", "/plan"), caplog)
+    assert ran >= 15
+
+
 async def test_every_synced_command_is_fuzzed(fake_discord: FakeDiscord, community: Community,
                                               kindred: KindredBot) -> None:
     """A new top-level command must be added to one of the groups above."""
     groups = ("/settings", "/checkin", "/pledge", "/mystats", "/reminder", "/privacy", "/crisis", "/alertmods",
-              "/recovery", "/buddy", "/mentor", "/meeting", "/config")
+              "/recovery", "/buddy", "/mentor", "/meeting", "/config", "/urge", "/plan")
     missed = [leaf.path for leaf in leaves(fake_discord.commands()) if not leaf.path.startswith(groups)]
     assert not missed
 
@@ -315,6 +326,37 @@ async def test_checkin_modal(fake_discord: FakeDiscord, community: Community, ki
                 assert row["note"] == note.strip(), what
     finally:
         snapshots.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+# -- the plan form ----------------------------------------------------------------------------------
+
+PLAN_PARTS = ("warning_signs", "triggers", "coping", "people", "reasons")
+
+
+async def test_plan_modal(fake_discord: FakeDiscord, community: Community, kindred: KindredBot,
+                          caplog: pytest.LogCaptureFixture) -> None:
+    """Any text a member can type into the plan form is kept as typed (minus what cannot print) and shown safely."""
+    caplog.set_level(logging.ERROR)
+    fake, alice, guild = fake_discord, community.alice, community.guild
+    texts = RandomText(23)
+    for _ in range(MODAL_EXAMPLES):
+        values = {part: "" if texts.rng.random() < 0.3 else texts.text(("Call Sam", "Payday\nFridays"), max_size=500)
+                  for part in PLAN_PARTS}
+        what = f"plan {({k: v[:30] for k, v in values.items()})!r}"
+        await (await fake.slash("/plan edit", user=alice, guild=guild)).modal()
+        handle = await fake.submit_modal("kindred:plan:modal", values, user=alice)
+        check_reply(fake, handle, await handle.reply(), what)
+        stored = await kindred.services.coping.plan(guild.id, alice.id)
+        kept = {part: "".join(c for c in v.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+                              if c == "\n" or c.isprintable()).strip() or None for part, v in values.items()}
+        if not any(kept.values()):
+            assert stored is None, what
+            continue
+        assert stored is not None and {p: getattr(stored, p) for p in PLAN_PARTS} == kept, what
+        for command in ("/plan show", "/crisis", "/urge"):
+            shown = await fake.slash(command, user=alice, guild=guild)
+            check_reply(fake, shown, await shown.reply(), f"{command} after {what}")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 

@@ -134,6 +134,10 @@ async def shows_settings(w: World, reply: str) -> None:
     assert "Asia/Kolkata" in reply and "08:15" in reply
 
 
+async def shows_pulse(w: World, reply: str) -> None:
+    assert "Community pulse" in reply and "6 whole weeks" in reply
+
+
 # Rows in the order the schema lists them (add before remove; show last sees every change).
 MATRIX: dict[str, tuple[Options, Effect]] = {
     "/config resources add": (fixed(country="GB", name="Our warmline", contact="0800 123 4567"), resource_added),
@@ -147,6 +151,7 @@ MATRIX: dict[str, tuple[Options, Effect]] = {
     "/config crisis": (fixed(detection="on", region="AU", **{"public-nudge": "off"}), crisis_effect),
     "/config buddies": (fixed(nudge_after_days=4, max_buddies=2, matching="off"), buddies_effect),
     "/config mentors": (mentors_options, mentors_effect),
+    "/config pulse": (fixed(weeks=6), shows_pulse),
     "/config show": (fixed(), shows_settings),
 }
 

@@ -64,7 +64,7 @@ async def live(fake_discord: FakeDiscord, community: Community, tmp_path: Path, 
         started.append(proc)
         await proc.start()
         await proc.wait_ready()
-        return LiveKindred(fake_discord, community, proc, clock, database)
+        return LiveKindred(fake_discord, community, proc, clock, database, processes=started)
 
     yield start
     for proc in started:

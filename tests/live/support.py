@@ -7,8 +7,9 @@ that instant at once and then run 60 times faster; rewriting it jumps the runnin
 forward (wall and monotonic together). The test process itself, and the fake Discord, stay
 on the real clock.
 
-Nothing here runs a sweep by hand or restarts the bot: if a scheduled behaviour shows up,
-the running process's own scheduler made it happen.
+Nothing here runs a sweep by hand: if a scheduled behaviour shows up, the running process's
+own scheduler made it happen. The bot is never restarted either, except by `restart(at)` in the
+one test that proves a scheduled message goes out once across a restart (the urge check-back).
 
 Facts this relies on (measured with Python 3.11-3.13, discord.py 2.x, APScheduler 3.x):
 - Timed waits in *threads* never time out under libfaketime, so discord.py's heartbeat
@@ -26,7 +27,7 @@ import os
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.localtime import to_utc_text
 from bot.fakediscord import FakeDiscord, Message, User
+from bot.tree import DATABASE_TROUBLE
 from tests.e2e.helpers import BotProcess, Community, run_cli
 
 T = TypeVar("T")
@@ -129,6 +131,8 @@ class LiveKindred:
     proc: BotProcess
     clock: LiveClock
     database: Path
+    # Every process started for this bot (the fixture stops them all and reads their logs).
+    processes: list[BotProcess] = field(default_factory=list)
 
     # -- the database, read as an operator would (read-only; the bot keeps writing) ----------
 
@@ -196,6 +200,24 @@ class LiveKindred:
         """Jump to just before `due`, slowed down so that how late the bot is can be measured in seconds."""
         await self.jump(due - APPROACH, APPROACH_RATE)
 
+    async def restart(self, at: datetime, rate: float = APPROACH_RATE) -> None:
+        """Stop the bot cleanly and start it again with its clock at `at` (later than now), running `rate` times faster.
+
+        Slow by default: starting a process takes real seconds, and how late start-up work is
+        should be measured in the bot's seconds, not the machine's load. Only for a test of
+        exactly-once across a restart: everything else at this level must happen in one process
+        that stays up.
+        """
+        await self.idle()
+        code = await self.proc.stop()
+        assert code == 0, f"the bot exited with {code} on SIGTERM"
+        pace_heartbeats(self.fake, rate)
+        self.clock.jump(at, rate)  # a process started now begins at `at`
+        self.proc = BotProcess(self.fake, self.proc.env)
+        self.processes.append(self.proc)
+        await self.proc.start()
+        await self.proc.wait_ready()
+
     async def cli(self, *args: str) -> tuple[int, str]:
         """Run `python -m bot *args` as the operator would, on the bot's clock and configuration."""
         return await run_cli(*args, env=self.proc.env)
@@ -203,9 +225,29 @@ class LiveKindred:
     # -- acting as members -----------------------------------------------------------------
 
     async def run(self, command: str, *, user: User, **options: Any) -> Message:
-        """Run a slash command as `user` in the community's server; return the bot's reply."""
-        handle = await self.fake.slash(command, user=user, guild=options.pop("guild", self.community.guild), **options)
-        return await handle.reply(timeout=20)
+        """Run a slash command as `user` in the community's server; return the bot's reply.
+
+        The bot's clock runs at normal speed meanwhile: its time limits (how long a command may
+        wait for the database's write lock, Discord's deadline) are on its clock, and at the
+        cruising rate a loaded machine's pause would spend them and make a member's command fail.
+        """
+        guild = options.pop("guild", self.community.guild)
+        rate = self.clock.rate
+        if rate > 1:
+            self._set_rate(1)
+        try:
+            handle = await self.fake.slash(command, user=user, guild=guild, **options)
+            reply = await handle.reply(timeout=20)
+        finally:
+            if rate > 1:
+                self._set_rate(rate)
+        assert reply.text != DATABASE_TROUBLE, f"{command} was refused: the database was busy"
+        return reply
+
+    def _set_rate(self, rate: float) -> None:
+        """Change how fast the bot's clock runs, from (about) where it is now."""
+        pace_heartbeats(self.fake, rate)
+        self.clock.jump(self.clock.now() + timedelta(seconds=1), rate)
 
     async def sent_at(self, message: Message) -> datetime:
         """When the bot's outbox recorded sending `message` (its clock; it records once Discord answered)."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -235,3 +236,39 @@ async def test_nothing_is_sent_while_the_database_refuses_writes_and_it_goes_out
         status = await db.fetch_value("SELECT status FROM outbox")
     assert [(d.target_id, d.at) for d in discord.delivered] == [(channel_id, NINE + timedelta(minutes=10))]
     assert status == "sent"
+
+
+async def test_crisis_shows_the_members_plan_first_and_answers_in_time_without_it_when_reads_stall_or_stop(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot, kindred_config: Config) -> None:
+    fake, guild, alice = fake_discord, community.guild, community.alice
+    fake.interaction_deadline = DISCORD_DEADLINE
+    await kindred.services.coping.save_plan(guild.id, alice.id, {"people": "Sam, my sponsor"})
+
+    async def crisis() -> Message:
+        reply = await answered(await fake.slash("/crisis", user=alice, guild=guild, country="GB"))
+        assert "999" in reply.text and "116 123" in reply.text
+        return reply
+
+    # Another process holds the write lock: reads still work, so the plan is there, first.
+    with locked(kindred_config.database_path):
+        reply = await crisis()
+        assert reply.embeds[0]["title"] == "📋 Your plan" and "Sam, my sponsor" in reply.text
+
+    # A read stuck behind a long one (the reader's only thread is busy): the plan cannot come in
+    # time, so /crisis answers without it.
+    release = threading.Event()
+    stuck = asyncio.ensure_future(kindred.db.reader._execute(release.wait, 30))
+    try:
+        assert "Sam, my sponsor" not in (await crisis()).text
+        # The plan form cannot open without the plan (an empty one would overwrite it when saved).
+        refused = await answered(await fake.slash("/plan edit", user=alice, guild=guild))
+        assert refused.text == DATABASE_TROUBLE
+    finally:
+        release.set()
+        await stuck
+
+    # The database goes away altogether: the same.
+    await kindred.db.close()
+    assert "Sam, my sponsor" not in (await crisis()).text
+    assert await kindred.try_open_database()
+    assert "Sam, my sponsor" in (await crisis()).text

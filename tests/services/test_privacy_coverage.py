@@ -46,6 +46,11 @@ async def use_every_feature(services: Services, clock: FakeClock) -> None:
     # A weekly meeting (server data) with Alice's reminder, which goes out before it starts.
     await services.meetings.add(G, name="Circle", weekday="monday", time_text="19:00", timezone="Europe/London")
     await services.meetings.remind(G, ALICE, "Circle", 30)
+    # Coping tools: a private plan, and an urge surfed with its check-back answered.
+    await services.coping.save_plan(G, ALICE, {"coping": "alice's coping steps", "people": "my sponsor"})
+    urge = await services.coping.start_urge(G, ALICE, strength=8, minutes=5)
+    assert urge.urge is not None
+    await services.coping.record_after(urge.urge.urge_id, ALICE, 3)
     # Passive detection in a server that turned it on: an alert about Alice (never the text).
     await services.guild_config.set_alerts(G, channel_id=4242, role_id=None)
     await services.guild_config.set_crisis(G, detection=True, region="GB")
@@ -68,7 +73,7 @@ async def test_every_member_table_appears_in_the_export(services: Services, cloc
         f"no row about Alice in {missing}: either this test does not exercise that feature yet "
         "(extend use_every_feature) or the export does not reach the table")
     text = json.dumps(exported)
-    assert "alice's note" in text and "alcohol" in text
+    assert "alice's note" in text and "alcohol" in text and "alice's coping steps" in text
     assert "end my life" not in text, "a crisis alert must never keep the message text"
 
 

@@ -73,3 +73,30 @@ def test_a_year_of_days_renders() -> None:
     year = points([(i % 5) + 1 if i % 7 else None for i in range(365)], [i % 11 for i in range(365)])
     with Image.open(io.BytesIO(render_checkin_chart(year, title="a year"))) as image:
         assert image.size == (800, 450)
+
+
+def test_the_pulse_chart_is_drawn_from_shown_counts_only() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from bot.domain.pulse import PulseSpread, complete_weeks, count_events, count_members, protect
+    from bot.services.charts import pulse_request, render_pulse_chart
+
+    weeks = complete_weeks(datetime(2026, 11, 21, 10, tzinfo=UTC), "Europe/London", 6)
+    secret = 987654321987
+    members = [secret + n for n in range(12)]
+    checked = count_members("in", "Checked in", weeks, [(w, m) for w in range(6) for m in members[: 3 + 2 * w]])
+    bands = tuple((frozenset(c.members) - frozenset(members[:5]), frozenset(c.members) & frozenset(members[:5]))
+                  for c in checked.cells)
+    spread = PulseSpread("mood", "Mood", "in", ("low", "good"), bands)
+    urges = count_events("urges", "Urges surfed", weeks, [(w, m) for w in range(6) for m in members[:w + 2]])
+    request = pulse_request(protect(weeks, [checked, urges], [spread]))
+    assert str(secret)[:6] not in json.dumps(request), "the child is given no member ids"
+    assert request["lines"] == [{"label": "Urges surfed", "values": [None, None, None, 5, 6, 7],
+                                 "hidden": ["few", "few", "few", None, None, None]}]
+    # Weeks of 3, 5, 7... members, each the one before and two more: every difference is about two.
+    assert request["spreads"][0]["hidden"] == ["few", "change", "change", "change", "change", "change"]
+    png = render_pulse_chart(request)
+    with Image.open(io.BytesIO(png)) as image:
+        image.verify()
+        assert image.format == "PNG" and image.size == (800, 600)

@@ -122,6 +122,8 @@ def broken_data(tmp_path: Path, name: str, text: str) -> dict[str, str]:
         ("crisis_phrases.toml", "version = 1\n[[rule]]\nid = 'x'\n", "crisis_phrases.toml"),
         ("crisis_templates.toml", "version = 7\n", "version is 7"),
         ("prompts.toml", "prompts = []\n", "non-empty `prompts` array"),
+        ("coping.toml", "version = 1\nsources = [", "not valid TOML"),
+        ("coping.toml", "version = 1\nsources = ['x']\n[urge]\nintro = 'Breathe'\n", "[urge].steps"),
     ],
 )
 def test_check_config_loads_every_data_file(tmp_path: Path, name: str, text: str, says: str) -> None:
@@ -133,6 +135,7 @@ def test_check_config_reports_the_data_it_loaded(tmp_path: Path) -> None:
     result = run("check-config", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "33 countries" in result.stdout and "prompts" in result.stdout
+    assert "coping texts version 1" in result.stdout
 
 
 def _unusable_databases(tmp_path: Path) -> dict[str, tuple[Path, str]]:

@@ -11,6 +11,7 @@ second-person abuse rules. Every alert names its rule and the concepts that made
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 import tomllib
@@ -27,7 +28,7 @@ from re import _constants as _sre  # type: ignore[attr-defined]
 from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-from bot.domain.crisis.model import ModelError, RiskModel, features
+from bot.domain.crisis.model import FeatureSet, ModelError, RiskModel, features
 from bot.domain.crisis.normalise import normalise
 from bot.domain.crisis.resources import Need
 
@@ -197,6 +198,8 @@ class _Seen:
     notes: list[str]
     found: dict[str, list[tuple[int, int]]]
     said_safe: bool
+    learned_cue: tuple[int, int] | None = None  # the first of the model's own cue words
+    anchored: bool = True  # False: only a cue word of the model's woke it (the rules stay silent)
 
 
 @dataclass(slots=True)
@@ -666,6 +669,7 @@ class Detector:
         self.measured = measured
         self.version = version if model is None else f"{version}+{model.version}"
         self._model = model
+        self._cue_words = model.cue_words if model is not None else frozenset()
         # The model speaks only where the rules saw one of these concepts (not, say, a
         # relapse alone: "I relapsed and want to drink" is not a suicide crisis).
         self._model_needs = frozenset(model_needs)
@@ -851,6 +855,14 @@ class Detector:
                    subjects=subjects, idioms=idioms, words=words, model=model, model_needs=needs,
                    model_cue=cue, measured=_parse_measured(raw.get("measured")))
 
+    def with_model(self, model: RiskModel | None) -> Detector:
+        """Return this detector with another learned model (nothing is compiled again)."""
+        other = copy.copy(self)
+        other._model = model
+        other._cue_words = model.cue_words if model is not None else frozenset()
+        other.version = self.rules_version if model is None else f"{self.rules_version}+{model.version}"
+        return other
+
     @property
     def uncovered_patterns(self) -> list[str]:
         """Return anchor patterns the prefilter cannot vouch for (any one disables it)."""
@@ -864,30 +876,42 @@ class Detector:
         norm = normalise(text)
         return self._words(norm) if self._words is not None and norm else norm
 
-    def _analyse(self, text: str, *, cues: bool = False) -> _Seen | None:
+    def _analyse(self, text: str, *, cues: bool = False, every: bool = False) -> _Seen | None:
         """Return the blanked text, notes, the concepts seen and whether the author said
         they are safe; None if nothing can match (no anchor, nor a cue when `cues`)."""
         norm = self.prepare(text)
         if not norm:
             return None
+        # The model's own cue words (learned: words that carried risk in training) wake it
+        # where no concept or cue of the rule file matched.
+        learned = None
+        if every:
+            learned = next(((m.start(), m.end()) for m in _WORD.finditer(norm)), None)
+        elif cues and self._cue_words:
+            learned = next(((m.start(), m.end()) for m in _WORD.finditer(norm) if m.group() in self._cue_words),
+                           None)
         if self._prefilter is None:  # every pattern, every message (tests compare with this)
             candidates = list(range(len(self._patterns)))
         else:
             found_literals = {m.group(1) for m in self._prefilter.finditer(norm)}
-            if not found_literals:
+            if not found_literals and learned is None:
                 return None
             candidates = sorted({i for lit in found_literals for i in self._by_literal[lit]}
-                                | set(self._always))
+                                | set(self._always)) if found_literals else []
         wakes = self._wakes_model if cues else self._wakes_rules
-        if not any(wakes[i] and self._patterns[i][2].search(norm) for i in candidates):
+        anchored = any(wakes[i] and self._patterns[i][2].search(norm) for i in candidates)
+        if not anchored and learned is None:
             return None
 
         # Remove idioms, hypotheticals and protective phrases (offsets are kept, so
-        # sentences stay aligned), then look for every concept in what is left.
+        # sentences stay aligned), then look for every concept in what is left. Without an
+        # anchor only the model may speak, and idioms hide risk words it does not need
+        # hidden (it learned their context); skipping them keeps the many ordinary
+        # messages a cue word of the model's wakes cheap.
         notes: list[str] = []
         spans: list[tuple[int, int]] = []
         about_self = self._mod["about_self"].search(norm) is not None
-        for idiom_id, pattern, to_end in self._idioms:
+        for idiom_id, pattern, to_end in self._idioms if anchored else ():
             if to_end and about_self:
                 continue  # "if someone took ... asking for me": not a hypothetical
             for m in pattern.finditer(norm):
@@ -903,7 +927,7 @@ class Detector:
             name, _, pattern = self._patterns[i]
             found.setdefault(name, []).extend((m.start(), m.end()) for m in pattern.finditer(text2))
         found = {name: sorted(spans) for name, spans in found.items() if spans}
-        return _Seen(text2, notes, found, bool(protective))
+        return _Seen(text2, notes, found, bool(protective), learned, anchored)
 
     def _context(self, raw: str, seen: _Seen) -> _Context:
         """Return the context modifiers of a message (computed once, used by every hit)."""
@@ -925,6 +949,8 @@ class Detector:
     def _rule_hits(self, seen: _Seen, ctx: _Context) -> list[_Hit]:
         """Return every rule that fired, with its modifiers applied."""
         text2, found = seen.text, seen.found
+        if not found:  # every rule needs a concept (a cue word of the model's woke this one)
+            return []
         # A concept told as a past story supports no rule ("six months since I last thought
         # about dying. Thanks everyone" is thanks, not a goodbye).
         live = {name: [s for s in spans if _past_frame(text2, s[0], s[1], ctx.thoughts, ctx.past) is None]
@@ -955,31 +981,43 @@ class Detector:
             self._apply_modifiers(hit, text2, ctx)
         return hits
 
-    def _model_features(self, seen: _Seen, ctx: _Context, rule_tier: int) -> frozenset[str]:
-        context = [name for name, on in (
-            ("past", bool(ctx.past) or bool(ctx.thoughts)), ("media", ctx.media is not None),
-            ("humour", ctx.humour is not None), ("serious", ctx.serious is not None),
-            ("slang", ctx.slang is not None), ("third_party", bool(ctx.frames)),
-            ("quote", '"' in seen.text), ("question", "?" in seen.text), ("safe", seen.said_safe),
-        ) if on]
-        return features(_WORD.findall(seen.text), seen.found, context, rule_tier)
+    def _model_features(self, seen: _Seen, ctx: _Context | None, rule_tier: int, fs: FeatureSet,
+                        raw: str) -> frozenset[str]:
+        """Return the model's features; without `ctx`, those that do not depend on context."""
+        context = [] if ctx is None else [name for name, on in zip(_CONTEXT_FEATURES, (
+            bool(ctx.past) or bool(ctx.thoughts), ctx.media is not None, ctx.humour is not None,
+            ctx.serious is not None, ctx.slang is not None, bool(ctx.frames),
+            '"' in seen.text, "?" in seen.text, seen.said_safe,
+        ), strict=True) if on]
+        return features(_WORD.findall(seen.text), seen.found, context, rule_tier, fs, raw)
 
-    def features(self, text: str) -> frozenset[str]:
-        """Return what the learned model sees of a message (empty if it would not be asked)."""
-        seen = self._analyse(text, cues=True)
+    def features(self, text: str, *, every: bool = False, fs: FeatureSet | None = None) -> frozenset[str]:
+        """Return what the learned model sees of a message (empty if it would not be asked).
+
+        `every`: as if every word were a cue (training sees messages no cue wakes too).
+        """
+        seen = self._analyse(text, cues=True, every=every)
         if seen is None:
             return frozenset()
         ctx = self._context(text, seen)
-        hits = self._rule_hits(seen, ctx)
-        return self._model_features(seen, ctx, max((h.tier for h in hits), default=0))
+        hits = self._rule_hits(seen, ctx) if seen.anchored else []
+        fs = fs or (self._model.feature_set if self._model is not None else FeatureSet())
+        return self._model_features(seen, ctx, max((h.tier for h in hits), default=0), fs, text)
 
     def detect(self, text: str) -> Detection:
         """Return the tier, path, rule and explanation for one message."""
         seen = self._analyse(text, cues=self._model is not None)
         if seen is None:
             return self._nothing()
+        if not seen.anchored and (seen.said_safe or self._model is None or not self._model.could_alert_from_nothing(
+                self._model_features(seen, None, 0, self._model.feature_set, text), _CONTEXT_UNKNOWN)):
+            # Only one of the model's own cue words ("tonight", "sitting") woke it; the rules
+            # need an anchor concept, so only the model may alert. Most such messages are
+            # ordinary chat: skip the context when even the most alarming one could not
+            # make the model alert (an upper bound, so no alert is ever lost).
+            return self._nothing()
         ctx = self._context(text, seen)
-        hits = self._rule_hits(seen, ctx)
+        hits = self._rule_hits(seen, ctx) if seen.anchored else []
         found = seen.found
         # What wakes the model: a risk concept it may speak about, or a cue word; never
         # where the author says they are safe (the rules still do).
@@ -988,17 +1026,20 @@ class Detector:
             woke = tuple(sorted(self._model_needs.intersection(found)))
             if not woke and self._cue is not None and self._cue in found:
                 woke = (self._cue,)
+            if not seen.anchored:  # only where the rules saw nothing (a relapse alone stays the rules')
+                woke = (_LEARNED_CUE,)
         if not hits and not woke:
             return self._nothing()
 
         rule_tier = max((h.tier for h in hits), default=0)
         abuse = any(h.path is RiskPath.ABUSE and h.tier > 0 for h in hits)
         if self._model is not None and (woke or 1 <= rule_tier <= 2) and rule_tier < 3 and not abuse:
-            scores = self._model.scores(self._model_features(seen, ctx, rule_tier))
+            scores = self._model.scores(self._model_features(seen, ctx, rule_tier, self._model.feature_set, text))
             model_tier, p = self._model.tier(scores, rule_tier)
             if woke and model_tier > rule_tier:
                 # The model may raise a tier; its alert names what woke it.
-                start = min(found[name][0][0] for name in woke)
+                start = min(found[name][0][0] if name in found else (seen.learned_cue or (0, 0))[0]
+                            for name in woke)
                 rule = _MODEL_RULES[model_tier]
                 hit = _Hit(rule, start, start, model_tier, RiskPath.SELF, [f"model p={p:.2f}"], woke)
                 self._apply_modifiers(hit, seen.text, ctx)
@@ -1124,6 +1165,11 @@ class Detector:
         return "assumed"
 
 
+# The name an alert gives when one of the model's own cue words woke it.
+_LEARNED_CUE = "model_cue"
+# The context the model is told about, as features ("m:past" ...), in _model_features' order.
+_CONTEXT_FEATURES = ("past", "media", "humour", "serious", "slang", "third_party", "quote", "question", "safe")
+_CONTEXT_UNKNOWN = tuple(f"m:{name}" for name in _CONTEXT_FEATURES)
 # What the learned model's alerts are called: a tier-3 escalation reads as a plan, tier 2 as
 # ideation (so jokes, quotes and past stories lower or drop it like any ideation).
 _MODEL_RULES = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,38 @@ def test_categories_break_down_by_tier(labelled: Path) -> None:
     report = evaluate(Detector.from_file(RULES), "tiny", load_cases(labelled))
     assert report.by_category_tier["means-plan", 3].total == 2
     assert report.by_category_tier["means-plan", 3].hits == 1
+
+
+@pytest.mark.parametrize("name", ["xf", "xh"])
+def test_round_3_held_out_sets_refuse_texts_and_need_a_look(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # xf and xh are pre-registered as held out for round 3: their texts are never shown and
+    # every measurement of them is a declared look.
+    (tmp_path / f"{name}.toml").write_text(SET, encoding="utf-8")
+    monkeypatch.setenv("KINDRED_CRISIS_AUTHORED", str(tmp_path))
+    assert main([name, "--failures", "--texts", "--look"]) == 2
+    assert main([name]) == 2
+    assert "tier-3 recall" not in capsys.readouterr().out
+    assert main([name, "--look"]) == 0
+    assert "held-out look" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["xd", "xe", "xg", "xi"])
+def test_round_3_development_sets_are_found_by_name(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / f"{name}.toml").write_text(SET, encoding="utf-8")
+    monkeypatch.setenv("KINDRED_CRISIS_AUTHORED", str(tmp_path))
+    assert main([name]) == 0
+    assert f"== {name}" in capsys.readouterr().out
+
+
+def test_both_measures_the_rules_alone_in_the_same_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "xf.toml").write_text(SET, encoding="utf-8")
+    monkeypatch.setenv("KINDRED_CRISIS_AUTHORED", str(tmp_path))
+    assert main(["xf", "--look", "--both"]) == 0
+    out = capsys.readouterr().out
+    versions = re.findall(r"^== xf \(rules (\S+)\)", out, re.MULTILINE)
+    detector = Detector.from_file(RULES)
+    assert versions == [detector.version, detector.rules_version]  # with the model, then without
+    assert out.count("held-out look") == 1  # one look covers both
