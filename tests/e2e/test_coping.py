@@ -10,8 +10,8 @@ import pytest
 from bot.app import KindredBot
 from bot.config import Config
 from bot.domain.clock import FakeClock
+from bot.fakediscord import FakeDiscord, Message, User
 from tests.e2e.helpers import Community, running_kindred
-from tests.fakediscord import FakeDiscord, Message, User
 
 SHAME_WORDS = ("failed", "lost", "reset", "should have", "blame")
 HALT = {"h": "Eat something", "a": "Put it into words", "l": "Send one message", "t": "Rest, even briefly"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+from bot.fakediscord import FakeDiscord, Message
 from tests.e2e.helpers import Community
-from tests.fakediscord import FakeDiscord, Message
 from tests.live.conftest import LiveStarter
 from tests.live.support import LiveKindred
 
