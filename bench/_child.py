@@ -10,6 +10,9 @@ JSON line when ready, then answer JSON commands on stdin, one line each:
   scheduler does on each tick), and report monotonic timestamps: start, claimed, drained;
 * ``{"cmd": "unpace"}`` — turn off the notifier's global-limit pacing (to compare);
 * ``{"cmd": "objects"}`` — Python objects alive after a full collection, by type;
+* ``{"cmd": "heap"}`` — where resident memory is: RssAnon and RssFile (MiB), and Python's
+  small-object allocator: arenas held and the bytes in use in them (MiB);
+* ``{"cmd": "buckets"}`` — (kindred) how many rate-limit buckets discord.py holds now;
 * ``{"cmd": "fanout", "channels": [...], "at": T, "text": "..."}`` — (bare) at monotonic time T,
   send `text` to every channel at once;
 * ``{"cmd": "quit"}`` — close the bot and exit.
@@ -27,7 +30,9 @@ import asyncio
 import gc
 import json
 import os
+import re
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -90,6 +95,36 @@ async def objects() -> dict[str, Any]:
     return {"objects": len(alive), "types": dict(counts.most_common(40))}
 
 
+async def heap() -> dict[str, Any]:
+    # Resident memory by kind, and how full Python's allocator's arenas are (freed objects
+    # leave partly used arenas resident: RSS need not fall when objects are freed).
+    gc.collect()
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    found = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile")}
+    with tempfile.TemporaryFile("w+") as out:
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        stats = out.read()
+    arenas = re.search(r"# arenas allocated current\s*=\s*([\d,]+)", stats)
+    in_use = re.search(r"# bytes in allocated blocks\s*=\s*([\d,]+)", stats)
+    if "sqlite3" in sys.modules:  # the library _sqlite3 is linked to: its own count of what it holds
+        import ctypes
+
+        libsqlite = ctypes.CDLL("libsqlite3.so.0")
+        libsqlite.sqlite3_memory_used.restype = ctypes.c_int64
+        found["sqlite"] = libsqlite.sqlite3_memory_used() / 2**20
+    if arenas and in_use:
+        found["arenas"] = int(arenas.group(1).replace(",", ""))
+        found["allocated"] = int(in_use.group(1).replace(",", "")) / 2**20
+    return found
+
+
 async def run_kindred() -> None:
     from bot.app import KindredBot
     from bot.config import load_config
@@ -127,7 +162,11 @@ async def run_kindred() -> None:
         notifier.pacer = RequestPacer(limit=1_000_000)
         return {"paced": False}
 
-    await serve(bot, {"set": set_, "sweep": sweep, "unpace": unpace, "objects": objects})
+    async def buckets() -> dict[str, Any]:
+        return {"held": len(bot.http._buckets)}
+
+    await serve(bot, {"set": set_, "sweep": sweep, "unpace": unpace, "objects": objects, "buckets": buckets,
+                      "heap": heap})
 
 
 async def run_bare() -> None:
@@ -157,7 +196,7 @@ async def run_bare() -> None:
         failed = [r for r in results if isinstance(r, BaseException)]
         return {"sent": len(results) - len(failed), "failed": len(failed), "done": time.monotonic()}
 
-    await serve(client, {"fanout": fanout})
+    await serve(client, {"fanout": fanout, "heap": heap})
 
 
 def main() -> None:

@@ -27,6 +27,11 @@ hourly and daily ones, so a day here does more sweeping than a real one. Day two
 one's pattern (new random times): growth from day one to day two, after the caches warmed
 up, is what a leak would show.
 
+Beside RSS each bot reports where its memory is (the child's `heap` command): anonymous and
+file-backed resident memory, the arenas Python's small-object allocator holds and how much of
+them is in use (freed objects can leave arenas resident), SQLite's own count of what it holds,
+and, after the day, how many rate-limit buckets discord.py keeps.
+
 Not part of the test suite.
 """
 
@@ -197,6 +202,14 @@ def show(label: str, rss: float, hwm: float | None = None, extra: str = "") -> N
     print(f"  {label:<52} RSS {rss:6.1f} MiB{peak}{extra}", flush=True)
 
 
+def heap_note(heap: dict[str, float]) -> str:
+    """Where the resident memory is (the child's `heap` command, read after RSS)."""
+    arenas = (f"; Python's allocator: {heap['arenas']:.0f} arenas (1 MiB), {heap['allocated']:.1f} MiB in use"
+              if "arenas" in heap else "")
+    sqlite = f"; SQLite {heap['sqlite']:.1f} MiB" if "sqlite" in heap else ""
+    return f"  [anonymous {heap['RssAnon']:.1f} MiB, file-backed {heap['RssFile']:.1f} MiB{arenas}{sqlite}]"
+
+
 async def settled_memory(pid: int) -> tuple[float, float]:
     await asyncio.sleep(3)  # let start-up work (GUILD_CREATE handling, the first sweep) finish
     return memory_mib(pid)
@@ -221,7 +234,9 @@ async def run(args: argparse.Namespace) -> None:
 
             bare = await start_child("bare", bot_env(fake, fresh), folder / "bare.log")
             try:
-                show(f"bare discord.py client, {args.servers} servers", *await settled_memory(bare.pid))
+                bare_rss = await settled_memory(bare.pid)
+                show(f"bare discord.py client, {args.servers} servers", *bare_rss,
+                     extra=heap_note(await bare.command("heap")))
             finally:
                 await bare.stop()
 
@@ -241,7 +256,7 @@ async def run(args: argparse.Namespace) -> None:
                 start_rss, _ = await settled_memory(child.pid)
                 baseline = await child.command("objects")
                 show("Kindred (FakeClock), configured database, connected", start_rss,
-                     extra=f"  [{baseline['objects']:,} Python objects]")
+                     extra=f"  [{baseline['objects']:,} Python objects]" + heap_note(await child.command("heap")))
                 await child.command("sweep")  # the late work of the day before, and the buddy notices
                 after: list[float] = []
                 before_charts: list[float] = []
@@ -256,11 +271,15 @@ async def run(args: argparse.Namespace) -> None:
                     after.append(rss)
                     before_charts.append(player.before_charts_mib)
                     alive = await child.command("objects")
+                    buckets = await child.command("buckets")
+                    heap = await child.command("heap")
                     show(f"Kindred after simulated day {n + 1}", rss, peak,
                          f"  [before the evening's charts {player.before_charts_mib:.1f} MiB; "
                          f"{time.monotonic() - began:.0f} s; members: {player.counts}; "
-                         f"bot sent: {delivered(fake, since)}; {alive['objects']:,} Python objects, "
-                         f"most grown since connected: {grown(baseline['types'], alive['types'])}]")
+                         f"bot sent: {delivered(fake, since)}; {buckets['held']:,} rate-limit buckets; "
+                         f"{alive['objects']:,} Python objects, "
+                         f"most grown since connected: {grown(baseline['types'], alive['types'])}]"
+                         + heap_note(heap))
             finally:
                 await child.stop()
     later = [f"day {n + 1} {after[n]:.1f} MiB ({after[n] - after[n - 1]:+.1f})" for n in range(1, len(after))]

@@ -489,6 +489,16 @@ class MentorRepository:
         return int(await self.db.fetch_value(
             "SELECT count(*) FROM mentorships WHERE guild_id = ? AND ended_at IS NULL", (guild_id,)))
 
+    async def mentorships_between(self, guild_id: int, start: datetime,
+                                  end: datetime) -> list[tuple[int, int, datetime, datetime | None]]:
+        """Return (mentor, mentee, started, ended or None) of a server's mentorships active at some time in [start, end)."""
+        rows = await self.db.fetch_all(
+            "SELECT mentor_id, mentee_id, started_at, ended_at FROM mentorships WHERE guild_id = ? "
+            "AND started_at < ? AND (ended_at IS NULL OR ended_at > ?)",
+            (guild_id, to_utc_text(end), to_utc_text(start)))
+        return [(r["mentor_id"], r["mentee_id"], from_utc_text(r["started_at"]),
+                 from_utc_text(r["ended_at"]) if r["ended_at"] else None) for r in rows]
+
     async def mentorships_active_at(self, guild_id: int, instant: datetime) -> int:
         """Return how many mentorships were active in a server at an instant (for `/config pulse`'s weeks).
 

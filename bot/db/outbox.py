@@ -16,7 +16,7 @@ import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -24,6 +24,8 @@ import aiosqlite
 from bot.db.database import Database
 from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.domain.messages import OutgoingMessage
+
+FINISHED_KEPT = timedelta(days=30)  # a sent, given-up or withdrawn row's key and times, then deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +245,15 @@ class OutboxRepository:
             "claimed_by = NULL, claimed_until = NULL WHERE outbox_id = ? AND claimed_by = ?",
             (to_utc_text(not_before), reason, outbox_id, claimant),
         ) == 1
+
+    async def sent_between(self, guild_id: int, kind: str, start: datetime,
+                           end: datetime) -> list[tuple[int, datetime]]:
+        """Return (member id, queued at) of a server's messages of a kind sent, queued in [start, end)."""
+        rows = await self.db.fetch_all(
+            "SELECT member_id, created_at FROM outbox WHERE guild_id = ? AND kind = ? AND status = 'sent' "
+            "AND member_id IS NOT NULL AND created_at >= ? AND created_at < ?",
+            (guild_id, kind, to_utc_text(start), to_utc_text(end)))
+        return [(r["member_id"], from_utc_text(r["created_at"])) for r in rows]
 
     async def purge_finished(self, before: datetime) -> int:
         """Delete finished rows created before an instant (their keys have served their purpose)."""

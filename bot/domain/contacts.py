@@ -13,10 +13,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import phonenumbers
-from phonenumbers import shortnumberinfo
+if TYPE_CHECKING:
+    import phonenumbers
 
 __all__ = [
     "Contact",
@@ -122,6 +123,10 @@ def _digits(text: str) -> str:
 
 def check_phone(text: str, country: str) -> str:
     """Return `text` if it is a valid number or short code in `country` (ISO alpha-2); else raise."""
+    # Imported here: phonenumbers is ~1.8 MiB resident, and numbers are checked only when a
+    # moderator adds one (bench/README.md, "Memory").
+    import phonenumbers
+
     number = " ".join(str(text).split())
     if not _PHONE_CHARS.fullmatch(number):
         raise ContactError(ContactIssue.NOT_A_CONTACT)
@@ -144,6 +149,8 @@ def check_phone(text: str, country: str) -> str:
 
 
 def _is_short_code(number: str, parsed: phonenumbers.PhoneNumber, country: str) -> bool:
+    from phonenumbers import shortnumberinfo  # loaded with check_phone's import
+
     digits = _digits(number)
     if len(digits) > _MAX_SHORT_DIGITS:
         return False
@@ -216,6 +223,8 @@ def _proper_host(host: str) -> bool:
 
 def example_number(country: str) -> str:
     """Return an example number of `country` in international form, for a hint (a UK one if unknown)."""
+    import phonenumbers  # see check_phone
+
     example = (phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.TOLL_FREE)
                or phonenumbers.example_number(country))
     if example is None:

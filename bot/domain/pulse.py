@@ -29,11 +29,15 @@ about at least 5 members.** Concretely:
   given that many weeks before the period shown), and only the counts of those weeks decide
   whether it is shown. Weeks further apart are never in one pulse. The week in progress is
   never shown (see `complete_weeks`), so the figures do not move while a moderator watches.
+* A feature that deletes what it counts after a while (ended mentorships, sent messages)
+  says from when its figure is whole (`PulseFigure.kept_from`); earlier weeks are "not kept",
+  not shown and not compared, rather than shown as a count that is too low.
 
 What this cannot stop, and no count can: someone who knows everything about all but one
 member can subtract. Nor does it compare pulses taken at different times: a past week can
 still change (a check-in may be recorded up to 7 days late; a member who deletes their data
-leaves every week they were in), and weeks half a year apart are never compared. Shown
+leaves every week they were in), weeks half a year apart are never compared, and a week
+hidden beside one that is later "not kept" may then be shown (30 days on, for mentorships). Shown
 numbers are exact counts, as the SPEC asks; they carry no names and no one member's data.
 """
 
@@ -161,6 +165,9 @@ class PulseFigure:
     label: str
     kind: FigureKind
     cells: tuple[PulseCell, ...]
+    # The feature deletes what it counts after a while: weeks starting before this instant are
+    # no longer known whole, and show as "not kept" rather than as a count that is too low.
+    kept_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,8 +223,9 @@ def count_active(key: str, label: str, weeks: PulseWeeks,
 class Hidden(StrEnum):
     """Why a week of a figure is not shown."""
 
-    FEW = "few"          # about fewer than K members
-    CHANGE = "change"    # its difference from another week would be about fewer than K members
+    FEW = "few"              # about fewer than K members
+    CHANGE = "change"        # its difference from another week would be about fewer than K members
+    NOT_KEPT = "not_kept"    # older than what the feature keeps (see `PulseFigure.kept_from`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,15 +321,22 @@ def _compared(count: int, compare: int) -> Iterable[tuple[int, int]]:
             yield i, j
 
 
-def _hidden_cells(figure: PulseFigure, k: int, compare: int) -> list[Hidden | None]:
-    hidden = [None if _shown_cell(c, k) is not None else Hidden.FEW for c in figure.cells]
+_UNCOUNTED = (Hidden.FEW, Hidden.NOT_KEPT)
+
+
+def _hidden_cells(figure: PulseFigure, weeks: PulseWeeks, k: int, compare: int) -> list[Hidden | None]:
+    kept_from = figure.kept_from
+    hidden = [Hidden.NOT_KEPT if kept_from is not None and week.start_at < kept_from
+              else None if _shown_cell(c, k) is not None else Hidden.FEW
+              for c, week in zip(figure.cells, weeks.weeks, strict=True)]
     if figure.kind is FigureKind.EVENTS:
         # Both weeks shown means both about no one or at least k: so is their difference.
         return hidden
     # Only the weeks' own counts decide (not whether the other week is shown in the end), so a
     # week shows the same in every period it is part of.
     for i, j in _compared(len(figure.cells), compare):
-        if hidden[i] is not Hidden.FEW and hidden[j] is not Hidden.FEW and _close_difference(
+        # A week not shown by its own count gives nothing to subtract.
+        if hidden[i] not in _UNCOUNTED and hidden[j] not in _UNCOUNTED and _close_difference(
                 figure.cells[i], figure.cells[j], k):
             hidden[i] = hidden[j] = Hidden.CHANGE
     return hidden
@@ -425,7 +440,7 @@ def _shown_spread(spread: PulseSpread, of: PulseFigure | None, hidden: Sequence[
     # do partition its members (otherwise nothing is shown rather than a guess).
     own: list[tuple[ShownGroup, ...] | None] = [None] * count
     for i, bands in enumerate(spread.cells):
-        if of is None or hidden[i] is Hidden.FEW:
+        if of is None or hidden[i] in _UNCOUNTED:
             continue
         union: frozenset[int] = frozenset().union(*bands)
         if union == of.cells[i].members and sum(len(band) for band in bands) == len(union):
@@ -464,7 +479,7 @@ def protect(weeks: PulseWeeks, figures: Sequence[PulseFigure], spreads: Sequence
     for key, cells in [(f.key, f.cells) for f in figures] + [(s.key, s.cells) for s in spreads]:
         if len(cells) != len(weeks):
             raise ValueError(f"pulse figure {key!r} has {len(cells)} weeks, expected {len(weeks)}")
-    hidden = {f.key: _hidden_cells(f, k, compare) for f in figures}
+    hidden = {f.key: _hidden_cells(f, weeks, k, compare) for f in figures}
     shown = tuple(_shown_figure(f, hidden[f.key], show) for f in figures)
     by_key = {f.key: f for f in figures if f.kind is FigureKind.MEMBERS}
     nothing = [Hidden.FEW] * len(weeks)

@@ -150,6 +150,7 @@ MERGED_COLOUR = "#8c8c8c"
 LINE_COLOURS = ("#4a6fa5", "#8e5ea2", "#3a8f78", "#c0762e", "#555555")
 HIDDEN_MARK = "<5"
 CHANGED_MARK = "-"
+NOT_KEPT_MARK = "x"
 
 
 def pulse_request(pulse: ShownPulse) -> dict[str, Any]:
@@ -215,7 +216,8 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
         return y_of
 
     def hidden(i: int, y: float, why: Sequence[str | None] | None) -> None:
-        mark = CHANGED_MARK if why and why[i] == "change" else HIDDEN_MARK
+        reason = why[i] if why else None
+        mark = CHANGED_MARK if reason == "change" else NOT_KEPT_MARK if reason == "not_kept" else HIDDEN_MARK
         draw.text((x_of(i), y - 2 * s), mark, fill=AXIS_COLOUR, font=tick_font, anchor="mb")
 
     for p, spread in enumerate(spreads):
@@ -259,10 +261,9 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
         draw.text((x_of(i), bottom_all + 6 * s), _label(weeks[i], with_year=i == 0), fill=TEXT_COLOUR,
                   font=tick_font, anchor="ma")
     k = request.get("k", 5)
-    draw.text((right + 14 * s, bottom_all + 6 * s), f"{HIDDEN_MARK}: fewer than {k} members", fill=AXIS_COLOUR,
-              font=tick_font, anchor="la")
-    draw.text((right + 14 * s, bottom_all + 20 * s), f"{CHANGED_MARK}: not shown (a change of <{k})", fill=AXIS_COLOUR,
-              font=tick_font, anchor="la")
+    for n, note in enumerate((f"{HIDDEN_MARK}: fewer than {k} members", f"{CHANGED_MARK}: not shown (a change of <{k})",
+                              f"{NOT_KEPT_MARK}: not kept (too old)")):
+        draw.text((right + 14 * s, bottom_all + (2 + 12 * n) * s), note, fill=AXIS_COLOUR, font=tick_font, anchor="la")
     image = image.resize((WIDTH, PULSE_HEIGHT), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)

@@ -31,7 +31,14 @@ from bot.services.mentors import MentorService
 from bot.services.outbox import OutboxService
 from bot.services.ports import Metrics, NoScheduledEvents, Notifier, NullMetrics, ScheduledEvents
 from bot.services.privacy import PrivacyService
-from bot.services.pulse import BuddyPulse, CheckInPulse, PulseService, UrgePulse
+from bot.services.pulse import (
+    BuddyPulse,
+    CheckInPulse,
+    MeetingReminderPulse,
+    MentorshipPulse,
+    PulseService,
+    UrgePulse,
+)
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
 
@@ -89,8 +96,10 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     coping = CopingService(db, coping_repo, outbox, clock, load_coping_texts(config.data_file(COPING_FILE)))
     # /mystats shows urges surfed beside check-ins; a hard check-in offers the member's plan.
     checkins.urge_summary = coping.urge_summary
+    mentor_repo = MentorRepository(db)
     pulse = PulseService(guild_config, clock)
-    for provider in (CheckInPulse(checkins_repo), UrgePulse(coping_repo), BuddyPulse(buddy_repo)):
+    for provider in (CheckInPulse(checkins_repo), UrgePulse(coping_repo), BuddyPulse(buddy_repo),
+                     MentorshipPulse(mentor_repo, clock), MeetingReminderPulse(outbox_repo, clock)):
         pulse.register(provider)
     services = Services(
         config=config, db=db, clock=clock, notifier=notifier,
@@ -102,7 +111,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
         checkins_repo=checkins_repo, checkins=checkins,
         recovery=recovery,
         buddies=buddies,
-        mentors=MentorService(db, MentorRepository(db), buddy_repo, members, guild_config, outbox, checkins,
+        mentors=MentorService(db, mentor_repo, buddy_repo, members, guild_config, outbox, checkins,
                               checkins_repo, recovery, clock, config),
         meetings=MeetingService(db, MeetingRepository(db), members, settings, outbox, events, clock, config),
         # The crisis data is loaded here, once, and kept in memory: /crisis never needs the database.

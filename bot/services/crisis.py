@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiosqlite
 
@@ -46,7 +46,6 @@ from bot.domain.contacts import (
 )
 from bot.domain.coping import RelapsePlan
 from bot.domain.countries import find_country
-from bot.domain.crisis.detection import Detection, Detector, Measured, RiskPath, measured_from_file
 from bot.domain.crisis.records import (
     AlertAction,
     AlertSource,
@@ -86,6 +85,9 @@ from bot.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from bot.services.outbox import MAX_ATTEMPTS, OutboxService, nonce_for
 from bot.services.ports import Metrics, Notifier, NullMetrics
 from bot.services.settings import clip_for_reply, parse_country_option
+
+if TYPE_CHECKING:  # the detection code is imported where a message is checked (load_detector)
+    from bot.domain.crisis.detection import Detection, Detector, Measured
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,9 @@ def _load_templates(path: str, mtime_ns: int) -> CrisisTemplates:
 
 @functools.lru_cache(maxsize=4)
 def _load_detector(path: str, mtime_ns: int) -> Detector:
+    # Imported here: the rules' code is ~0.5 MiB resident and runs only where messages are checked.
+    from bot.domain.crisis.detection import Detector
+
     return Detector.from_file(path)
 
 
@@ -754,6 +759,8 @@ class CrisisService:
 
     def measured(self) -> Measured | None:
         """How detection did on held-out messages, as the rule file states it (without compiling the rules)."""
+        from bot.domain.crisis.detection import measured_from_file  # see _load_detector
+
         return measured_from_file(self._phrases)
 
     def _seen_before(self, message_id: int) -> bool:
@@ -804,6 +811,8 @@ class CrisisService:
     async def _raise_in(self, conn: aiosqlite.Connection, seen: SeenMessage, detection: Detection,
                         guild: GuildSettings, member: MemberSettings, now: datetime) -> DetectionResult:
         """Record a new alert and queue it (and the member's DM, if one is due) in the caller's transaction."""
+        from bot.domain.crisis.detection import RiskPath  # loaded with the detection in hand
+
         assert detection.path is not None and guild.alerts_channel_id is not None
         prior = await crisis_db.count_alerts_in(conn, member.member_id, now - PRIOR_WINDOW)
         last_dm = await crisis_db.last_dm_at_in(conn, member.member_id)
@@ -856,6 +865,8 @@ class CrisisService:
 
     def _dm_message(self, detection: Detection, region: str | None, seen: SeenMessage,
                     nudge_ok: bool) -> OutgoingMessage:
+        from bot.domain.crisis.detection import RiskPath  # loaded with the detection in hand
+
         key = template_for(detection.tier, detection.path.value if detection.path else "", detection.need.value)
         assert key is not None
         need = detection.need if detection.path is RiskPath.SELF or detection.need is Need.OVERDOSE else Need.GENERAL

@@ -30,7 +30,7 @@ import aiosqlite
 from bot.config import SHIPPED_DATA, Config
 from bot.db.database import Database
 from bot.db.members import MemberRepository
-from bot.db.outbox import OutboxRepository
+from bot.db.outbox import FINISHED_KEPT, OutboxRepository
 from bot.db.privacy import DeletionPlan, MemberRef, PrivacyRepository
 from bot.domain.clock import Clock
 from bot.domain.localtime import from_utc_text, to_utc_text
@@ -205,7 +205,7 @@ class PrivacyService:
                 deleted += 1
                 log.info("purged guild %s (left more than %d days ago)", guild_id, left_days)
         await self.db.execute("DELETE FROM privacy_delete_requests WHERE expires_at < ?", (to_utc_text(now),))
-        await self.outbox.purge_finished(now - timedelta(days=30))
+        await self.outbox.purge_finished(now - FINISHED_KEPT)
         if deleted:
             await self.db.checkpoint()
         return deleted

@@ -8,7 +8,7 @@ members split into ordered bands). The service gathers every provider's figures,
 leave it), and draws the chart in a child process. Figures appear in registration order.
 
 The built-in providers here count check-ins (members per week, with mood and craving spreads),
-urges surfed and active buddy pairs.
+urges surfed, active buddy pairs and mentorships, and members sent a meeting reminder.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.db.buddies import BuddyRepository
 from bot.db.checkins import CheckInRepository
 from bot.db.coping import CopingRepository
+from bot.db.mentors import MentorRepository
+from bot.db.outbox import FINISHED_KEPT, OutboxRepository
 from bot.domain.clock import Clock
 from bot.domain.pulse import (
     COMPARED_WEEKS,
@@ -40,6 +42,8 @@ from bot.domain.pulse import (
 from bot.errors import InvalidInputError
 from bot.services.charts import ChartError, render_pulse_chart_async
 from bot.services.guild_config import GuildConfigService
+from bot.services.meetings import REMINDER_KIND as MEETING_REMINDER_KIND
+from bot.services.mentors import KEEP_CLOSED as MENTORSHIPS_KEPT
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,43 @@ class BuddyPulse:
         pairs = await self.repo.pairs_between(guild_id, weeks.start_at, weeks.end_at)
         return (count_active("buddy_pairs", "Buddy pairs", weeks,
                              ((began, ended, (a, b)) for a, b, began, ended in pairs)),)
+
+
+class MentorshipPulse:
+    """Mentorships active during each week (`/mentor`)."""
+
+    def __init__(self, repo: MentorRepository, clock: Clock) -> None:
+        self.repo = repo
+        self.clock = clock
+
+    async def pulse_figures(self, guild_id: int, weeks: PulseWeeks) -> Sequence[PulseFigure | PulseSpread]:
+        """Count mentorships that were active at some time in each week (mentor and mentee are its members)."""
+        mentorships = await self.repo.mentorships_between(guild_id, weeks.start_at, weeks.end_at)
+        figure = count_active("mentorships", "Mentorships", weeks,
+                              ((began, ended, (mentor, mentee)) for mentor, mentee, began, ended in mentorships))
+        # Ended mentorships are deleted after a while: older weeks would count too few.
+        return (replace(figure, kept_from=self.clock.now() - MENTORSHIPS_KEPT),)
+
+
+class MeetingReminderPulse:
+    """Members sent at least one meeting reminder in each week (`/meeting remind`)."""
+
+    def __init__(self, outbox: OutboxRepository, clock: Clock) -> None:
+        self.outbox = outbox
+        self.clock = clock
+
+    async def pulse_figures(self, guild_id: int, weeks: PulseWeeks) -> Sequence[PulseFigure | PulseSpread]:
+        """Count members with a meeting reminder sent, by the week it was due (queued), from the outbox.
+
+        Members, not reminders: one member with three meetings is one person using reminders,
+        and a count of messages would mostly measure how many meetings the server holds. The
+        outbox is the only record of who was sent one, and it keeps sent rows 30 days: older
+        weeks are "not kept".
+        """
+        sent = await self.outbox.sent_between(guild_id, MEETING_REMINDER_KIND, weeks.start_at, weeks.end_at)
+        rows = [(week, member) for member, at in sent if (week := weeks.index_of_instant(at)) is not None]
+        figure = count_members("meeting_reminders", "Meeting reminders", weeks, rows)
+        return (replace(figure, kept_from=self.clock.now() - FINISHED_KEPT),)
 
 
 class PulseService:

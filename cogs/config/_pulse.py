@@ -29,8 +29,11 @@ PULSE_RULES = (f"-# Any figure about fewer than {K_MIN} members shows as “{FEW
                f"would be about fewer than {K_MIN} members (say, the same people plus one) are both “not shown”. "
                "Small mood or craving bands are merged with a neighbour, a week is not split when that would tell "
                "someone's band, and a total is left out when a week is hidden. The week in progress is left out, "
-               "so figures don't move while you look.")
+               "so figures don't move while you look. “Not kept”: older than what a feature keeps (ended "
+               "mentorships and sent reminders are deleted after 30 days), so not known whole.")
 WEEKLY_TITLE = "Each week (Monday to Sunday)"
+WEEKLY_LEGEND = ("-# Checked in: members. Urges surfed: times. Buddy pairs, mentorships: those in effect at some "
+                 "time that week. Meeting reminders: members sent at least one that week.")
 SPREAD_TITLE = "Moods and cravings of members who checked in"
 SPREAD_LEGEND = ("-# Mood: each member's average that week — low 1–2, middle 3, good 4–5. Craving: their highest that "
                  "week — low 0–3, moderate 4–7, strong 8–10, or none given. “Not split”: too few in some bands, all "
@@ -38,6 +41,7 @@ SPREAD_LEGEND = ("-# Mood: each member's average that week — low 1–2, middle
 HIDDEN_SPREAD = f"({FEWER} checked in)"
 CHANGED = "not shown"
 HIDDEN_SPREAD_CHANGED = f"({CHANGED})"
+NOT_KEPT = "not kept"
 NO_ONE = "—"
 TOTAL = "Total"
 NOT_SHOWN = "not shown"
@@ -50,7 +54,7 @@ def _day(day: date) -> str:
 def _cell(value: int | None, hidden: Hidden | None) -> str:
     if value is not None:
         return str(value)
-    return CHANGED if hidden is Hidden.CHANGE else FEWER
+    return CHANGED if hidden is Hidden.CHANGE else NOT_KEPT if hidden is Hidden.NOT_KEPT else FEWER
 
 
 def _short(band: str) -> str:
@@ -126,7 +130,8 @@ class PulseConfigMixin:
         await interaction.response.defer(ephemeral=True, thinking=True)
         report = await self.services.pulse.pulse(interaction.guild_id, weeks)
         colour = discord.Colour.from_rgb(88, 166, 140)
-        embeds = [discord.Embed(title=WEEKLY_TITLE, description=weekly_table(report.pulse), colour=colour)]
+        embeds = [discord.Embed(title=WEEKLY_TITLE, description=weekly_table(report.pulse) + "\n" + WEEKLY_LEGEND,
+                                colour=colour)]
         spreads = spread_table(report.pulse)
         if spreads is not None:
             embeds.append(discord.Embed(title=SPREAD_TITLE, description=spreads + "\n" + SPREAD_LEGEND,
@@ -135,5 +140,6 @@ class PulseConfigMixin:
             await send_ephemeral(interaction, pulse_text(report.pulse), embeds=embeds)
             return
         chart = discord.File(io.BytesIO(report.chart_png), filename=PULSE_FILENAME,
-                             description="Weekly counts: members checking in, moods, cravings, urges, pairs")
+                             description="Weekly counts: members checking in, moods, cravings, urges, pairs, "
+                                         "mentorships, meeting reminders")
         await send_ephemeral(interaction, pulse_text(report.pulse), embeds=embeds, file=chart)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.db.database import (
+    READ_CACHE_KIB,
+    WRITE_CACHE_KIB,
     Database,
     DatabaseUnavailableError,
     Migration,
@@ -34,6 +36,14 @@ async def test_pragmas_are_applied(db: Database) -> None:
     assert (await db.fetch_value("PRAGMA foreign_keys")) == 1
     assert (await db.fetch_value("PRAGMA secure_delete")) == 1
     assert (await db.fetch_value("PRAGMA busy_timeout")) == 50  # longer waits happen between attempts
+
+
+async def test_the_connections_keep_smaller_page_caches(db: Database) -> None:
+    # Each connection caches up to 2 MiB of pages by default and a long-running bot fills it;
+    # pages a connection misses come from the OS's file cache (bench/README.md, "Memory").
+    assert await db.fetch_value("PRAGMA cache_size") == -READ_CACHE_KIB
+    assert [tuple(row) for row in await db.conn.execute_fetchall("PRAGMA cache_size")] == [(-WRITE_CACHE_KIB,)]
+    assert READ_CACHE_KIB < WRITE_CACHE_KIB < 2000
 
 
 async def test_fresh_database_reaches_the_latest_version(db: Database) -> None:

@@ -36,6 +36,10 @@ async def urge(fake: FakeDiscord, community: Community, user: User, **options: i
     return reply
 
 
+def reminders(fake: FakeDiscord, user: User) -> list[Message]:
+    return [m for m in fake.dms_to(user) if "Tuesday group" in m.content]
+
+
 def checkbacks(fake: FakeDiscord, user: User) -> list[Message]:
     return [m for m in fake.dms_to(user) if any(c.startswith("kindred:urge:after:") for c in m.custom_ids)]
 
@@ -267,8 +271,9 @@ async def test_config_pulse_is_for_moderators_private_and_counts_only(
     assert "4 whole weeks" in reply.text and "fewer than 5" in reply.text
     week_of_2nd = [line.split() for line in reply.text.splitlines() if line.startswith("2 Nov")]
     week_of_9th = [line.split() for line in reply.text.splitlines() if line.startswith("9 Nov")]
-    assert week_of_2nd[0] == ["2", "Nov", "fewer", "than", "5", "0", "0"]  # checked in, urges, buddy pairs
-    assert week_of_9th[0] == ["9", "Nov", "10", "10", "0"]
+    # Checked in, urges, buddy pairs, mentorships, members sent a meeting reminder.
+    assert week_of_2nd[0] == ["2", "Nov", "fewer", "than", "5", "0", "0", "0", "0"]
+    assert week_of_9th[0] == ["9", "Nov", "10", "10", "0", "0", "0"]
     assert "Mood: low 5 · middle 0 · good 5" in reply.text
     assert "Craving: 10 (not split" in reply.text  # all ten in one band: saying so would tell anyone's
     png = reply.attachment("kindred-pulse.png")
@@ -295,7 +300,49 @@ async def test_config_pulse_hides_two_weeks_whose_difference_would_single_someon
     reply = await (await fake.slash("/config pulse", user=community.mod, guild=guild, weeks=4)).reply()
     week_of_2nd = next(line.split() for line in reply.text.splitlines() if line.startswith("2 Nov"))
     week_of_9th = next(line.split() for line in reply.text.splitlines() if line.startswith("9 Nov"))
-    # Checked in, urges, buddy pairs: "6, then 7" is not shown.
-    assert week_of_2nd[2:] == ["not", "shown", "0", "0"] and week_of_9th[2:] == ["not", "shown", "0", "0"]
+    # Checked in (then urges, buddy pairs, mentorships, meeting reminders): "6, then 7" is not shown.
+    assert week_of_2nd[2:] == ["not", "shown", "0", "0", "0", "0"]
+    assert week_of_9th[2:] == ["not", "shown", "0", "0", "0", "0"]
     assert "(not shown)" in reply.text  # nor how the newcomer felt
     assert "the same people plus one" in reply.text
+
+
+async def test_config_pulse_shows_mentorships_and_members_sent_a_meeting_reminder(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
+    fake, guild, mod, services = fake_discord, community.guild, community.mod, kindred.services
+    members = [fake.add_user(f"member{n}") for n in range(6)]
+    for user in members:
+        fake.add_member(guild, user)
+    # Week of 9 November 2026: three mentorships (six members), and five members reminded of a
+    # meeting by DM (the sixth has DMs closed).
+    clock.set(datetime(2026, 11, 9, 12, 0, tzinfo=UTC))
+    for mentor, mentee in zip(members[::2], members[1::2], strict=True):
+        await services.mentors.offer(guild.id, mentor.id)
+        outcome = await services.mentors.request(guild.id, mentee.id, mentor.id, "hello")
+        await services.mentors.answer_by_button(outcome.request_id, mentor.id, accept=True)
+    added = await (await fake.slash("/meeting add", user=mod, guild=guild, options={
+        "name": "Tuesday group", "weekday": "tuesday", "time": "19:00", "timezone": "UTC", "duration": 60,
+        "channel": community.meeting_room})).reply()
+    assert "Tuesday group" in added.content
+    for user in members:
+        await (await fake.slash("/meeting remind", user=user, guild=guild,
+                                options={"name": "Tuesday group", "minutes_before": 30})).reply()
+    fake.faults.close_dms(members[5])
+    clock.set(datetime(2026, 11, 10, 18, 30, tzinfo=UTC))
+    await kindred.run_sweeps_once()
+    await fake.wait_for(lambda: all(reminders(fake, u) for u in members[:5]), what="five meeting reminders")
+    assert reminders(fake, members[5]) == []
+    clock.set(datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+
+    reply = await (await fake.slash("/config pulse", user=mod, guild=guild, weeks=4)).reply()
+    header = next(line.split() for line in reply.text.splitlines() if line.startswith("Week of"))
+    assert header[-3:] == ["Mentorships", "Meeting", "reminders"]
+    week_of_19th_oct = next(line.split() for line in reply.text.splitlines() if line.startswith("19 Oct"))
+    week_of_9th = next(line.split() for line in reply.text.splitlines() if line.startswith("9 Nov"))
+    # Checked in, urges, buddy pairs, mentorships, members sent a meeting reminder.
+    assert week_of_9th[2:] == ["0", "0", "0", "3", "5"]
+    # Ended mentorships and sent messages are kept 30 days: that week is no longer known whole.
+    assert week_of_19th_oct[2:] == ["0", "0", "0", "not", "kept", "not", "kept"]
+    assert "Meeting reminders: members sent at least one" in reply.text and "“Not kept”" in reply.text
+    named = [u for u in members if u.name in reply.text or str(u.id) in reply.text]
+    assert named == [], "the pulse names no one"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -104,3 +105,22 @@ async def test_status_only_reads_the_database(fake_discord: FakeDiscord, tmp_pat
     code, output = await run_cli("status", env=env)
     assert code == 1, output  # nothing running
     assert [f.read_bytes() for f in files] == before
+
+
+async def test_status_warns_when_the_crisis_numbers_have_not_been_checked_for_too_long(
+        fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    # Freshness belongs to the running bot and to status, not to the suite's calendar (issue 13 item 16).
+    database = tmp_path / "kindred.sqlite3"
+    env = bot_env(fake_discord, database)
+    code, output = await run_cli("migrate", env=env)
+    assert code == 0, output
+    own = tmp_path / "own-data"
+    own.mkdir()
+    shipped = (Path(__file__).resolve().parents[2] / "data" / "crisis_resources.toml").read_text()
+    assert 'last_checked = "' in shipped
+    old = re.sub(r'^last_checked = "[0-9-]+"', 'last_checked = "2020-01-02"', shipped, count=1, flags=re.M)
+    (own / "crisis_resources.toml").write_text(old)
+    code, fresh = await run_cli("status", env=env)
+    assert "ok    crisis data: " in fresh, fresh
+    code, output = await run_cli("status", env={**env, "KINDRED_DATA_DIR": str(own)})
+    assert "WARN  crisis data: crisis numbers last checked 2020-01-02" in output, output

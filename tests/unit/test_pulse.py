@@ -10,7 +10,7 @@ number it can see or derive by adding and subtracting must be about no one or at
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from fractions import Fraction
 from itertools import combinations
@@ -130,6 +130,20 @@ def test_a_buddy_pair_that_ends_or_is_replaced_between_two_weeks_is_about_its_me
     # Five pairs more from week 2 on, ten members: enough to be told.
     grown = pairs(*[(w[2].start_at, None, (50 + 2 * n, 51 + 2 * n)) for n in range(5)])
     assert grown.cells == (5, 5, 10, 10)
+
+
+def test_weeks_older_than_a_feature_keeps_are_not_kept_and_hide_no_other_week() -> None:
+    weeks = complete_weeks(SATURDAY, "UTC", 4)
+    # Ended mentorships are deleted after a while: week 0 now holds only the six members still
+    # in one, which against week 1's seven would hide both ("6, then 7") were it compared.
+    rows = [(0, m) for m in range(6)] + [(1, m) for m in range(7)] + [(2, m) for m in range(7)]
+    figure = replace(count_members("in", "In", weeks, rows), kept_from=weeks.weeks[1].start_at)
+    [shown] = protect(weeks, [figure]).figures
+    assert shown.cells == (None, 7, 7, 0)
+    assert shown.hidden == (Hidden.NOT_KEPT, None, None, None)
+    events = PulseFigure("urges", "Urges", FigureKind.EVENTS, (PulseCell(9, people(6)),) * 4,
+                         kept_from=weeks.weeks[1].start_at)
+    assert protect(weeks, [events]).figures[0].total is None  # a total would include the week not known
 
 
 def test_every_period_shows_a_week_the_same_way() -> None:

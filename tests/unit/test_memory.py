@@ -1,0 +1,85 @@
+"""Resident memory: what the running bot keeps (bench/README.md, "Memory", has the measurements)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.app import EXTENSIONS, RATELIMIT_IDLE, KindredBot, drop_idle_ratelimits
+from bot.config import Config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loaded_after_import(modules: tuple[str, ...], *watched: str) -> list[str]:
+    """Import `modules` in a fresh interpreter; return which of `watched` are then loaded."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(','.join(m for m in {watched!r} if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return [m for m in result.stdout.strip().split(",") if m]
+
+
+def test_phone_number_library_loads_only_when_a_number_is_checked() -> None:
+    # phonenumbers (58 modules, ~1.8 MiB) checks the numbers moderators add to the crisis
+    # directory, a rare command: a bot that never sees one should not keep it resident.
+    assert _loaded_after_import(("bot.app", *EXTENSIONS), "phonenumbers") == []
+    assert _loaded_after_import(("bot.domain.contacts",), "phonenumbers") == []
+    code = "from bot.domain.contacts import check_contact; print(check_contact('116 123', 'GB').text)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "116 123"
+
+
+async def test_idle_rate_limit_buckets_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # discord.py keeps a rate-limit bucket per channel, DM and interaction token it has sent to,
+    # and drops idle ones only when it creates a new one above 256: a day's burst of sends stays.
+    loop = asyncio.get_running_loop()
+    now = [loop.time()]
+    monkeypatch.setattr(loop, "time", lambda: now[0])
+    http = discord.http.HTTPClient(loop)
+    idle = http.get_ratelimit("POST /channels/{channel_id}/messages:1")
+    busy = http.get_ratelimit("POST /channels/{channel_id}/messages:2")
+    await busy.acquire()  # a request in flight
+    limited = http.get_ratelimit("POST /channels/{channel_id}/messages:3")
+    now[0] += RATELIMIT_IDLE - 1
+    limited.expires = now[0] + 30  # exhausted: its window resets in 30 s, what it knows still matters
+    recent = http.get_ratelimit("POST /channels/{channel_id}/messages:4")
+    now[0] += 2
+
+    assert drop_idle_ratelimits(http) == 1
+
+    assert set(http._buckets.values()) == {busy, limited, recent}
+    assert idle not in http._buckets.values()
+    await busy.__aexit__(None, None, None)  # the request ends
+    now[0] += RATELIMIT_IDLE
+    assert drop_idle_ratelimits(http) == 3
+    assert http._buckets == {}
+
+
+async def test_the_bot_drops_idle_buckets_when_it_hands_memory_back(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    now = [loop.time()]
+    monkeypatch.setattr(loop, "time", lambda: now[0])
+    bot = KindredBot(Config(database_path=tmp_path / "k.sqlite3"), start_scheduler=False)
+    try:
+        bot.http.get_ratelimit("POST /channels/{channel_id}/messages:1")
+        now[0] += RATELIMIT_IDLE
+        bot.release_memory()  # what the bot does once a minute
+        assert bot.http._buckets == {}
+    finally:
+        await bot.close()
+
+
+def test_crisis_detection_code_loads_only_where_detection_can_run() -> None:
+    # The phrase rules' code (detection, its model and normaliser: ~0.5 MiB) serves only bots
+    # with the message-content intent; without it no message ever reaches them.
+    assert _loaded_after_import(("bot.app", *EXTENSIONS), "bot.domain.crisis.detection") == []
