@@ -19,8 +19,9 @@ Rules (decided where the SPEC is silent; the README's "Mentors" section says the
   is stored only while the request is open and never logged. Requests close after 14 days;
   asking the same mentor again is refused for 30 days after they decline. Capacity is
   checked when asking and again when the mentor accepts.
-* Answering: DM buttons (`kindred:mentor:accept|decline:<id>`, only the mentor's click
-  counts) or `/mentor accept` / `/mentor decline` in the server when DMs are closed.
+* Answering: DM buttons (`kindred:mentor:accept|decline:<id>.<incarnation>`, only the
+  mentor's click counts; a button naming a request that is gone, or only an id, changes
+  nothing) or `/mentor accept` / `/mentor decline` in the server when DMs are closed.
 * Sharing is the mentee's choice, nothing by default: `/mentor share checkins:on|off
   counters:on|off` (per mentorship; a new mentor starts seeing nothing). Check-ins mean the
   last check-in day and streak, never moods or notes; counters mean each counter's name and
@@ -75,6 +76,7 @@ from bot.domain.buddies import (
     overlap_minutes,
 )
 from bot.domain.clock import Clock
+from bot.domain.keys import RowRef
 from bot.domain.localtime import local_date, parse_hhmm, zone
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage
 from bot.errors import (
@@ -100,8 +102,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACCEPT_ID = "kindred:mentor:accept:{request_id}"
-DECLINE_ID = "kindred:mentor:decline:{request_id}"
+# The request is named `<id>.<incarnation>` (`bot.domain.keys`): an id alone may be a later request's.
+ACCEPT_ID = "kindred:mentor:accept:{ref}"
+DECLINE_ID = "kindred:mentor:decline:{ref}"
 CAPACITY = (1, 5)
 DEFAULT_CAPACITY = 2
 FOCUS_MAX = 60
@@ -140,6 +143,9 @@ NO_REQUESTS = "You have no mentee requests waiting right now."
 NO_REQUEST_FROM = "There's no open mentee request from <@{user}> for you."
 WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
 REQUEST_GONE = "That mentee request is no longer open."
+OLD_BUTTON = ("This button is from an older message and is no longer open to answers — I can't be sure which "
+              "request it was for, so it changed nothing. In the server, `/mentor status` shows the requests "
+              "waiting for you, and `/mentor accept` or `/mentor decline` answers them.")
 REQUEST_EXPIRED = "That mentee request has expired — requests stay open for 14 days."
 NOT_YOUR_REQUEST = "This request is addressed to someone else, so your click doesn't change anything. 🙂"
 THEY_HAVE_A_MENTOR = "<@{user}> has found a mentor since asking, so I've closed this request. Thank you for offering. 💛"
@@ -259,6 +265,7 @@ class RequestOutcome:
     mentor_user: int
     request_id: int
     delivery: Delivery
+    ref: RowRef  # how the request DM's buttons name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -547,11 +554,11 @@ class MentorService:
         result = await self.outbox.deliver_now(NewOutboxItem(
             dedupe_key=f"mentor:request:{created}", kind="mentor.request", target="dm", target_id=mentor_user,
             message=OutgoingMessage(content=text, buttons=(
-                Button(ACCEPT_ID.format(request_id=request_id), "Accept", ButtonStyle.SUCCESS, "🤝"),
-                Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY))),
+                Button(ACCEPT_ID.format(ref=created), "Accept", ButtonStyle.SUCCESS, "🤝"),
+                Button(DECLINE_ID.format(ref=created), "Not right now", ButtonStyle.SECONDARY))),
             guild_id=guild_id, member_id=mentor.member_id))
         log.info("mentor request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
-        return RequestOutcome(mentor_user, request_id, delivery_for(result))
+        return RequestOutcome(mentor_user, request_id, delivery_for(result), created)
 
     async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
         """Accept a waiting request (the only one, or the one from `from_user`)."""
@@ -561,10 +568,17 @@ class MentorService:
         """Decline a waiting request (the only one, or the one from `from_user`)."""
         return await self._answer(await self._pick_incoming(guild_id, user_id, from_user), accept=False)
 
-    async def answer_by_button(self, request_id: int, user_id: int, *, accept: bool) -> AnswerOutcome:
-        """Accept or decline from the DM's buttons; only the mentor's click counts."""
-        request = await self.repo.request(request_id)
-        if request is None:
+    async def answer_by_button(self, ref: RowRef, user_id: int, *, accept: bool) -> AnswerOutcome:
+        """Accept or decline from the DM's buttons; only the mentor's click counts.
+
+        The button names the request by id and incarnation, so a DM whose request is gone never
+        answers a later request that was given the same id. A button from before incarnations
+        names only an id, which may be such a later request's: it answers nothing.
+        """
+        if ref.incarnation is None:
+            raise ConflictError(OLD_BUTTON)
+        request = await self.repo.request(ref.row_id)
+        if request is None or request.incarnation != ref.incarnation:
             raise NotFoundError(REQUEST_GONE)
         if request.mentor_user != user_id:
             raise PermissionDeniedError(NOT_YOUR_REQUEST)
@@ -594,7 +608,7 @@ class MentorService:
         closed = None
         async with self.db.transaction() as conn:
             fresh = await self.repo.request(request.request_id)
-            if fresh is None or fresh.status != "pending":
+            if fresh is None or fresh.incarnation != request.incarnation or fresh.status != "pending":
                 raise ConflictError(REQUEST_GONE)
             if not fresh.is_open(now):
                 raise ConflictError(REQUEST_EXPIRED)
