@@ -21,7 +21,8 @@ Rules (decided where the SPEC is silent; the README's "Meetings" section says th
   asking, on its own schedule, which also covers downtime (gateway events would not).
 * `/meeting remind` DMs `minutes_before` each occurrence (asked for, so quiet hours do
   not hold it back), exactly once per member, meeting and occurrence (the outbox key names
-  all three). After downtime a missed reminder goes out late only while its occurrence
+  all three, the meeting by `<id>.<incarnation>` so a meeting given a removed one's id
+  never inherits its keys). After downtime a missed reminder goes out late only while its occurrence
   has not ended. A reminder turned on after its time for the coming occurrence starts
   with the following one. `/meeting remind-off` and `/meeting remove` withdraw any
   reminder not sent yet.
@@ -40,6 +41,7 @@ from bot.db.meetings import Meeting, MeetingExistsError, MeetingRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.domain.clock import Clock
+from bot.domain.keys import RowRef
 from bot.domain.localtime import format_hhmm, local_now, parse_hhmm, zone
 from bot.domain.meetings import (
     DEFAULT_DURATION,
@@ -265,7 +267,7 @@ class MeetingService:
             # NOT_FOUND: deleted on Discord's side already, which is what we want.
         async with self.db.transaction() as conn:
             await self.repo.delete(conn, meeting.meeting_id)
-            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.meeting_id}:")
+            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.ref}:")
         log.info("meeting %s removed (guild=%s)", meeting.meeting_id, guild_id)
         return meeting.name
 
@@ -324,7 +326,7 @@ class MeetingService:
         member = await self.settings.touch(guild_id, user_id)
         async with self.db.transaction() as conn:
             removed = await self.repo.delete_reminder(conn, meeting.meeting_id, member.member_id)
-            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.meeting_id}:remind:{member.member_id}:")
+            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.ref}:remind:{member.member_id}:")
         if not removed:
             raise NotFoundError(NO_REMINDER.format(name=meeting.name))
         return meeting.name
@@ -440,7 +442,7 @@ class MeetingService:
                         start = weekly.first_start_after(start)
                     if start - timedelta(minutes=item.reminder.minutes_before) <= now:
                         if not item.guild_left:
-                            key = f"meeting:{item.meeting.meeting_id}:remind:{item.reminder.member_id}:{start.isoformat()}"
+                            key = f"meeting:{item.meeting.ref}:remind:{item.reminder.member_id}:{start.isoformat()}"
                             text = self._reminder_text(item.meeting, start, item.timezone, now)
                             if await outbox_db.enqueue(conn, NewOutboxItem(
                                     dedupe_key=key, kind=REMINDER_KIND, target="dm", target_id=item.user_id,
@@ -476,8 +478,8 @@ class MeetingService:
         if result.status is not SendStatus.SENT or item.guild_id is None:
             return
         try:
-            _, meeting_id, _, _, occurrence = item.dedupe_key.split(":", 4)
-            await self.repo.note_delivered(item.guild_id, int(meeting_id), datetime.fromisoformat(occurrence),
+            _, meeting, _, _, occurrence = item.dedupe_key.split(":", 4)
+            await self.repo.note_delivered(item.guild_id, RowRef.parse(meeting).row_id, datetime.fromisoformat(occurrence),
                                            self.clock.now())
         except Exception:
             # The outbox calls this mid-delivery; a count must never stop a message.
