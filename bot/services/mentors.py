@@ -35,7 +35,9 @@ Rules (decided where the SPEC is silent; the README's "Mentors" section says the
   the latest of the last check-in, the start of the mentorship, the day sharing began, and
   the end of a pause.
 * Ending: `/mentor end member:` either side, no reason asked; the other is told kindly.
-  The same command withdraws a request you sent. `/privacy delete` ends mentorships too,
+  The same command withdraws a request you sent. A request DM still queued for a retry
+  is withdrawn whenever its request closes (then a withdrawing mentee's mentor, who never
+  got it, is not told of it either). `/privacy delete` ends mentorships too,
   with a notice that does not name the one who left.
 
 Every DM is queued in the outbox in the transaction of the change it announces, except
@@ -409,6 +411,15 @@ class MentorService:
                              member_id=recipient.member_id)
         await outbox_db.enqueue(conn, item, not_before=when, now=now)
 
+    @staticmethod
+    async def _withdraw_request_dms(conn: Connection, requests: Sequence[MentorRequest]) -> int:
+        """Withdraw closed requests' DMs not delivered yet (queued for a retry); return how many.
+
+        A closed request's words must never reach the mentor later, and its buttons would
+        answer nothing.
+        """
+        return await outbox_db.cancel_in(conn, keys=[f"mentor:request:{r.ref}" for r in requests])
+
     async def _requirement_problem(self, view: GuildConfigView, user_id: int, qualified_role_id: int | None) -> str | None:
         """Return why a member may not mentor here now, or None.
 
@@ -467,6 +478,7 @@ class MentorService:
         async with self.db.transaction() as conn:
             stopped = await self.repo.stop_offer(conn, me.member_id, now)
             closed = await self.repo.cancel_requests(conn, mentor_member=me.member_id, now=now)
+            await self._withdraw_request_dms(conn, closed)
             for request in closed:
                 await self._notice_in(conn, f"mentor:stopped:{request.ref}", request.mentee_member,
                                       STOPPED_DM.format(mentor=user_id, where=self._where(guild_id)), now)
@@ -612,6 +624,7 @@ class MentorService:
                 raise ConflictError(REQUEST_GONE)
             if not fresh.is_open(now):
                 raise ConflictError(REQUEST_EXPIRED)
+            await self._withdraw_request_dms(conn, [fresh])  # answered in the server before the DM got through
             if accept and await self.repo.mentor_of(fresh.mentee_member) is not None:
                 # The request can no longer lead anywhere: it is closed (committed), then refused.
                 await self.repo.resolve_request(conn, fresh.request_id, "cancelled", now)
@@ -718,8 +731,10 @@ class MentorService:
                         raise ConflictError(ANSWER_THEIR_REQUEST.format(user=other_user))
                     raise NotFoundError(NOTHING_BETWEEN.format(user=other_user))
                 await self.repo.resolve_request(conn, mine.request_id, "cancelled", now)
-                await self._notice_in(conn, f"mentor:withdrawn:{mine.ref}", other.member_id,
-                                      WITHDRAWN_DM.format(mentee=user_id, where=where), now)
+                # A mentor whose request DM was still waiting to go never hears of it at all.
+                if not await self._withdraw_request_dms(conn, [mine]):
+                    await self._notice_in(conn, f"mentor:withdrawn:{mine.ref}", other.member_id,
+                                          WITHDRAWN_DM.format(mentee=user_id, where=where), now)
                 withdrawn = True
         await self.outbox.dispatch()
         log.info("mentorship or request ended by member %s (guild=%s)", me.member_id, guild_id)
@@ -753,7 +768,8 @@ class MentorService:
             else:
                 text = LEFT_SERVER_DM.format(leaver=user_id, where=where)
             await self._notice_in(conn, f"mentor:{reason}:{link.ref}", other_member, text, now)
-        await self.repo.cancel_requests(conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now)
+        await self._withdraw_request_dms(conn, await self.repo.cancel_requests(
+            conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now))
         await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
         log.info("member %s withdrawn from mentoring (guild=%s, reason=%s, mentorships=%d)", member.member_id,
                  guild_id, reason, len(links))
@@ -770,6 +786,7 @@ class MentorService:
             return 0
         async with self.db.transaction() as conn:
             expired = await self.repo.expire_requests(conn, now)
+            await self._withdraw_request_dms(conn, expired)
             for request in expired:
                 await self._notice_in(conn, f"mentor:expired:{request.ref}", request.mentee_member,
                                       EXPIRED_DM.format(mentor=request.mentor_user, where=self._where(request.guild_id)),

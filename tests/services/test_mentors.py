@@ -540,3 +540,29 @@ async def test_a_button_from_before_incarnations_changes_nothing(services: Servi
         await services.mentors.answer_by_button(RowRef.parse(str(outcome.request_id)), MENTOR, accept=True)
     assert (await services.mentors.status(G, MENTEE)).mentor is None
     assert [r.mentee_user for r in (await services.mentors.status(G, MENTOR)).incoming] == [MENTEE]
+
+
+# -- review 17: a closed request's DM is never delivered later ----------------------------------
+
+@pytest.mark.parametrize("close", ["withdraw", "stop", "decline in the server"])
+async def test_a_request_dm_still_queued_is_withdrawn_with_the_request(services: Services, clock: FakeClock,
+                                                                      notifier: RecordingNotifier,
+                                                                      close: str) -> None:
+    """Discord is busy when the request DM goes; the request closes; its words must not arrive later."""
+    await services.mentors.offer(G, MENTOR)
+    notifier.transient_failures = 1
+    outcome = await services.mentors.request(G, MENTEE, MENTOR, "my private words")
+    assert outcome.delivery is Delivery.RETRYING
+    if close == "withdraw":
+        await services.mentors.end(G, MENTEE, MENTOR)
+    elif close == "stop":
+        await services.mentors.stop(G, MENTOR)
+    else:
+        await services.mentors.decline(G, MENTOR)
+    for minutes in (1, 5, 30, 120):
+        clock.advance(timedelta(minutes=minutes))
+        await services.scheduler.run_all_once()
+    got = [s.message.content for s in notifier.dms_to(MENTOR) if s.result.status.value == "sent"]
+    assert not any(REQUEST_TEXT in t for t in got), got
+    rows = await services.db.fetch_all("SELECT status, payload FROM outbox WHERE kind = 'mentor.request'")
+    assert [(r["status"], r["payload"]) for r in rows] == [("cancelled", None)]
