@@ -24,8 +24,8 @@ Rules (decided where the SPEC is silent; the README's "Mentors" section says the
   nothing) or `/mentor accept` / `/mentor decline` in the server when DMs are closed.
 * Sharing is the mentee's choice, nothing by default: `/mentor share checkins:on|off
   counters:on|off` (per mentorship; a new mentor starts seeing nothing). Check-ins mean the
-  last check-in day and streak, never moods or notes; counters mean each counter's name and
-  days.
+  last check-in day and streak, never moods or notes; counters mean the name and days of
+  each counter not marked `visibility:private` (private is never shown to anyone else).
 * Nudges (hourly): a mentee who shares check-ins and has gone the server's
   `nudge_after_days` whole local days without one brings their mentor one gentle DM for
   that stretch (at most one per mentorship and the mentor's local day), outside the
@@ -81,6 +81,7 @@ from bot.domain.clock import Clock
 from bot.domain.keys import RowRef
 from bot.domain.localtime import local_date, parse_hhmm, zone
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage
+from bot.domain.recovery import Visibility
 from bot.errors import (
     ConflictError,
     InvalidInputError,
@@ -170,7 +171,7 @@ REQUEST_DM = (
 REQUEST_MESSAGE = "\n\nTheir message:\n> {message}"
 ACCEPTED_DM = ("🎉 <@{mentor}> said yes — they're your mentor in {where} now! Say hi whenever you like.\n"
                "They see nothing about you unless you choose: `/mentor share checkins:on` shares your check-in "
-               "days and streak (never moods or notes), `counters:on` your counters' days. `/mentor status` "
+               "days and streak (never moods or notes), `counters:on` your counters' days (not those marked private). `/mentor status` "
                "shows it all.")
 DECLINED_DM = ("<@{mentor}> isn't able to take on a mentee right now in {where}. That's about their capacity, "
                "not about you. 💛 `/mentor find` shows other mentors with room.")
@@ -198,6 +199,11 @@ NUDGE_DM = ("💛 Your mentee <@{mentee}> in {where} hasn't checked in for {days
 
 class CounterLike(Protocol):
     """What a mentor may see of a counter."""
+
+    @property
+    def visibility(self) -> Visibility:
+        """Who the owner lets see it (`private`: nobody else, a mentor included)."""
+        ...
 
     @property
     def name(self) -> str:
@@ -663,8 +669,9 @@ class MentorService:
             last, streak = summary.last_local_date, summary.current_streak
         counters = None
         if link.share_counters:
+            # "Counters" means those the mentee has not marked private: private stays private.
             views = await self.counters.shared_counters(link.guild_id, link.mentee_user, link.mentee_user)
-            counters = tuple((c.name, c.current_days) for c in views)
+            counters = tuple((c.name, c.current_days) for c in views if c.visibility is not Visibility.PRIVATE)
         return Shared(last, streak, link.shares_checkins, counters)
 
     async def status(self, guild_id: int, user_id: int) -> MentorStatus:

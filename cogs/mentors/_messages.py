@@ -157,7 +157,7 @@ def sharing_reply(outcome: SharingOutcome) -> str:
     if outcome.checkins:
         what.append("your last check-in day and streak (never moods or notes)")
     if outcome.counters:
-        what.append("your counters' names and days")
+        what.append("the names and days of your counters not marked private (private ones stay private)")
     seen = " and ".join(what) if what else "nothing about you"
     prefix = "Done — " if outcome.changed else ""
     text = f"{prefix}<@{outcome.mentor_user}> sees {seen}."

@@ -338,7 +338,7 @@ async def test_end_withdraws_your_own_request_and_points_to_decline_for_theirs(s
 async def test_a_mentor_sees_nothing_until_the_mentee_chooses(services: Services, clock: FakeClock) -> None:
     await mentoring(services)
     await services.checkins.check_in(G, MENTEE, mood=2, note="private words")
-    await services.recovery.start(G, MENTEE, "2026-10-01", "alcohol")
+    await services.recovery.start(G, MENTEE, "2026-10-01", "alcohol", visibility="buddies")
     [link] = (await services.mentors.status(G, MENTOR)).mentees
     assert link.shared.checkins is False and link.shared.last_checkin is None and link.shared.counters is None
     sharing = await services.mentors.share(G, MENTEE, checkins=True)
@@ -566,3 +566,18 @@ async def test_a_request_dm_still_queued_is_withdrawn_with_the_request(services:
     assert not any(REQUEST_TEXT in t for t in got), got
     rows = await services.db.fetch_all("SELECT status, payload FROM outbox WHERE kind = 'mentor.request'")
     assert [(r["status"], r["payload"]) for r in rows] == [("cancelled", None)]
+
+
+# -- review 17: what "counters" shares -----------------------------------------------------------
+
+async def test_sharing_counters_never_shows_a_counter_marked_private(services: Services) -> None:
+    await mentoring(services)
+    await services.recovery.start(G, MENTEE, "2026-10-01", "self-harm", visibility="private")
+    await services.recovery.start(G, MENTEE, "2026-10-01", "alcohol", visibility="buddies")
+    await services.recovery.start(G, MENTEE, "2026-10-01", "smoking", visibility="server")
+    await services.mentors.share(G, MENTEE, counters=True)
+    [link] = (await services.mentors.status(G, MENTOR)).mentees
+    assert link.shared.counters is not None
+    assert sorted(name for name, _ in link.shared.counters) == ["alcohol", "smoking"]
+    [mine] = [(await services.mentors.status(G, MENTEE)).mentor]
+    assert mine is not None and sorted(n for n, _ in mine.shared.counters or ()) == ["alcohol", "smoking"]
