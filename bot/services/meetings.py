@@ -64,6 +64,7 @@ from bot.domain.meetings import (
     parse_weekday,
 )
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.errors import (
     ConflictError,
     InvalidInputError,
@@ -92,6 +93,8 @@ REMINDER_KIND = "meeting.reminder"
 # -- refusals ----------------------------------------------------------------------------
 
 BAD_NAME = "A meeting's name is 1 to 60 characters."
+NAME_CHARACTERS = (f"A meeting's name is plain words: no web addresses, and none of {MARKUP_CHARACTERS} (they'd "
+                   "turn into formatting or mentions in everyone's list and reminders).")
 BAD_WEEKDAY = "The weekday is one of monday … sunday."
 BAD_DURATION = "A meeting lasts 15 to 240 minutes."
 BAD_REMIND = "A reminder comes 5 to 120 minutes before the meeting."
@@ -162,6 +165,9 @@ def clean_name(text: str) -> str:
     cleaned = " ".join("".join(ch for ch in text if ch.isprintable()).split())
     if not 1 <= len(cleaned) <= NAME_MAX:
         raise InvalidInputError(BAD_NAME)
+    # Members read it in lists and reminders under the bot's name: plain words only.
+    if has_link(cleaned) or has_markup(cleaned):
+        raise InvalidInputError(NAME_CHARACTERS)
     return cleaned
 
 
@@ -457,15 +463,18 @@ class MeetingService:
     def _reminder_text(self, meeting: Meeting, start: datetime, member_tz: str | None, now: datetime) -> str:
         tz_name = member_tz or self.config.defaults.timezone
         local = local_now(start, zone(tz_name))
-        where = f"\nWhere: <#{meeting.channel_id}>" if meeting.channel_id else f"\nWhere: {meeting.location}"
+        # The name (stored ones may predate the check) and the location are shown as typed.
+        name = escape_markup(meeting.name)
+        where = (f"\nWhere: <#{meeting.channel_id}>" if meeting.channel_id
+                 else f"\nWhere: {escape_markup(meeting.location or '')}")
         link = ""
         if meeting.event_id is not None and meeting.occurrence_at == start:
             link = f"\nEvent: {event_url(meeting.guild_id, meeting.event_id)}"
         if start <= now:
-            return REMINDER_LATE_DM.format(name=meeting.name, ts=int(start.timestamp()),
+            return REMINDER_LATE_DM.format(name=name, ts=int(start.timestamp()),
                                            end=int(meeting.weekly.end_of(start).timestamp()), where=where, link=link,
                                            off=REMINDER_OFF)
-        return REMINDER_DM.format(name=meeting.name, ts=int(start.timestamp()),
+        return REMINDER_DM.format(name=name, ts=int(start.timestamp()),
                                   when=f"{WEEKDAYS[local.weekday()].capitalize()} {format_hhmm(local.time())}",
                                   tz=tz_name, where=where, link=link, off=REMINDER_OFF)
 

@@ -81,6 +81,7 @@ from bot.domain.clock import Clock
 from bot.domain.keys import RowRef
 from bot.domain.localtime import local_date, parse_hhmm, zone
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.domain.recovery import Visibility
 from bot.errors import (
     ConflictError,
@@ -126,6 +127,8 @@ NEED_DAYS = ("This server asks mentors to have at least **{days}** days on a rec
              "the server (`/recovery settings` with `visibility:server`). There's no rush — mentoring will "
              "still be here. 💛")
 FOCUS_TOO_LONG = "The focus can be up to 60 characters — a few words, like “alcohol, early recovery”."
+FOCUS_CHARACTERS = (f"The focus is plain words, like “alcohol, early recovery”: no web addresses, and none of "
+                    f"{MARKUP_CHARACTERS} (they'd turn into formatting or mentions where others read it).")
 CAPACITY_RANGE = "Capacity is from 1 to 5 mentees."
 NOT_OFFERING_NOW = "You weren't offering to mentor, so there was nothing to stop."
 NO_BOTS = "Bots can't be mentors — `/mentor find` shows the people who offer. 🙂"
@@ -168,7 +171,8 @@ REQUEST_DM = (
     "This request stays open for 14 days. You can also answer in the server with `/mentor accept` or "
     "`/mentor decline`."
 )
-REQUEST_MESSAGE = "\n\nTheir message:\n> {message}"
+# The mentee's own words, escaped so they show as typed and never pass for Kindred's.
+REQUEST_MESSAGE = "\n\nTheir message, in their own words:\n> {message}"
 ACCEPTED_DM = ("🎉 <@{mentor}> said yes — they're your mentor in {where} now! Say hi whenever you like.\n"
                "They see nothing about you unless you choose: `/mentor share checkins:on` shares your check-in "
                "days and streak (never moods or notes), `counters:on` your counters' days (not those marked private). `/mentor status` "
@@ -352,6 +356,9 @@ def clean_focus(text: str | None) -> str | None:
     cleaned = " ".join("".join(ch for ch in text if ch.isprintable()).split())
     if len(cleaned) > FOCUS_MAX:
         raise InvalidInputError(FOCUS_TOO_LONG)
+    # Other members read it in `/mentor find` under the bot's name: plain words only.
+    if has_link(cleaned) or has_markup(cleaned):
+        raise InvalidInputError(FOCUS_CHARACTERS)
     return cleaned or None
 
 
@@ -568,7 +575,7 @@ class MentorService:
                 raise ConflictError(REQUEST_WAITING.format(user=mentor_user)) from None
         request_id = created.row_id
         text = REQUEST_DM.format(mentee=user_id, where=self._where(guild_id),
-                                 message=REQUEST_MESSAGE.format(message=words) if words else "")
+                                 message=REQUEST_MESSAGE.format(message=escape_markup(words)) if words else "")
         result = await self.outbox.deliver_now(NewOutboxItem(
             dedupe_key=f"mentor:request:{created}", kind="mentor.request", target="dm", target_id=mentor_user,
             message=OutgoingMessage(content=text, buttons=(

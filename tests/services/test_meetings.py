@@ -485,3 +485,24 @@ async def test_re_adding_a_meeting_after_an_undelivered_reminder_reminds_once(
     assert len(reminders(notifier, ALICE)) == 1
     assert await services.db.fetch_value(
         "SELECT count(*) FROM meeting_reminder_counts WHERE meeting_id IS NOT NULL AND delivered = 1") == 1
+
+
+@pytest.mark.parametrize("name", ["[Free chips](https://evil.example)", "@everyone group", "<@&123> meeting",
+                                  "join discord.gg/abc"])
+async def test_a_meeting_name_with_a_link_or_mention_is_refused_kindly(services: Services, clock: FakeClock,
+                                                                       events: RecordingEvents, name: str) -> None:
+    clock.set(ny(2027, 3, 2, 12, 0))
+    with pytest.raises(InvalidInputError, match="plain words"):
+        await add_tuesday(services, name=name)
+    assert (await tables(services))["meetings"] == 0 and events.events == {}
+
+
+async def test_a_reminder_shows_a_stored_name_and_location_as_typed(services: Services, clock: FakeClock,
+                                                                    notifier: RecordingNotifier) -> None:
+    clock.set(ny(2027, 3, 2, 12, 0))
+    await add_tuesday(services, channel_id=None, channel_type=None, description="**Room** [2](https://x.example)")
+    await services.db.execute("UPDATE meetings SET name = '**Tuesday** group'")  # stored before names were checked
+    await services.meetings.remind(G, ALICE, "Tuesday group", 30)  # found by its stored key
+    await run_minutes(services, clock, ny(2027, 3, 2, 18, 30), ny(2027, 3, 2, 18, 30))
+    [text] = reminders(notifier, ALICE)
+    assert "⏰ **\\*\\*Tuesday\\*\\* group**" in text and "\\*\\*Room\\*\\* \\[2\\]" in text

@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain.clock import FakeClock
 from bot.domain.keys import RowRef
+from bot.domain.plaintext import escape_markup
 from bot.errors import (
     ConflictError,
     InvalidInputError,
@@ -581,3 +582,22 @@ async def test_sharing_counters_never_shows_a_counter_marked_private(services: S
     assert sorted(name for name, _ in link.shared.counters) == ["alcohol", "smoking"]
     [mine] = [(await services.mentors.status(G, MENTEE)).mentor]
     assert mine is not None and sorted(n for n, _ in mine.shared.counters or ()) == ["alcohol", "smoking"]
+
+
+# -- review 17: other members' words ---------------------------------------------------------------
+
+async def test_the_request_message_reaches_the_mentor_as_the_mentees_words(services: Services,
+                                                                          notifier: RecordingNotifier) -> None:
+    await services.mentors.offer(G, MENTOR)
+    words = "[✅ Verify your Kindred account](https://evil.example) -# sent by Kindred staff"
+    await services.mentors.request(G, MENTEE, MENTOR, words)
+    [dm] = notifier.dms_to(MENTOR)
+    assert words not in dm.message.content
+    assert f"Their message, in their own words:\n> {escape_markup(words)}" in dm.message.content
+
+
+@pytest.mark.parametrize("focus", ["see https://evil.example/login", "discord.gg/abc", "@everyone", "<@&1> **big**"])
+async def test_a_focus_with_a_link_or_mention_is_refused_kindly(services: Services, focus: str) -> None:
+    with pytest.raises(InvalidInputError, match="plain words"):
+        await services.mentors.offer(G, MENTOR, focus=focus)
+    assert (await services.mentors.status(G, MENTOR)).offer is None
