@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import aiosqlite
 
 from bot.db.database import Database
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text, zone
 from bot.domain.meetings import ChannelKind, WeeklyTime
 
@@ -38,6 +39,12 @@ class Meeting:
     event_id: int | None
     recreated: bool
     next_check_at: datetime
+    incarnation: str | None = None
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this meeting (`bot.domain.keys`)."""
+        return RowRef(self.meeting_id, self.incarnation)
 
     @property
     def weekly(self) -> WeeklyTime:
@@ -81,7 +88,7 @@ def _meeting(row: sqlite3.Row) -> Meeting:
         channel_id=row["channel_id"], channel_kind=ChannelKind(row["channel_kind"]) if row["channel_kind"] else None,
         location=row["location"], description=row["description"],
         occurrence_at=from_utc_text(row["occurrence_at"]), event_id=row["event_id"], recreated=bool(row["recreated"]),
-        next_check_at=from_utc_text(row["next_check_at"]),
+        next_check_at=from_utc_text(row["next_check_at"]), incarnation=row["incarnation"],
     )
 
 
@@ -126,11 +133,12 @@ class MeetingRepository:
         try:
             cursor = await conn.execute(
                 "INSERT INTO meetings (guild_id, name, name_key, weekday, local_time, timezone, duration_minutes, "
-                "channel_id, channel_kind, location, description, occurrence_at, event_id, next_check_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "channel_id, channel_kind, location, description, occurrence_at, event_id, next_check_at, created_at, "
+                "incarnation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (guild_id, name, key, weekly.weekday, local_time, timezone, int(weekly.duration.total_seconds() // 60),
                  channel_id, channel_kind.value if channel_kind else None, location, description,
-                 to_utc_text(occurrence_at), event_id, to_utc_text(next_check_at), to_utc_text(now)))
+                 to_utc_text(occurrence_at), event_id, to_utc_text(next_check_at), to_utc_text(now),
+                 new_incarnation()))
         except sqlite3.IntegrityError as exc:
             raise MeetingExistsError() from exc
         assert cursor.lastrowid is not None

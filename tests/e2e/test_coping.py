@@ -319,7 +319,7 @@ async def test_config_pulse_shows_mentorships_and_members_sent_a_meeting_reminde
     for mentor, mentee in zip(members[::2], members[1::2], strict=True):
         await services.mentors.offer(guild.id, mentor.id)
         outcome = await services.mentors.request(guild.id, mentee.id, mentor.id, "hello")
-        await services.mentors.answer_by_button(outcome.request_id, mentor.id, accept=True)
+        await services.mentors.answer_by_button(outcome.ref, mentor.id, accept=True)
     added = await (await fake.slash("/meeting add", user=mod, guild=guild, options={
         "name": "Tuesday group", "weekday": "tuesday", "time": "19:00", "timezone": "UTC", "duration": 60,
         "channel": community.meeting_room})).reply()

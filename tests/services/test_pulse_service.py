@@ -112,7 +112,7 @@ async def test_active_mentorships_per_week_count_each_mentorship_in_every_week_i
     for mentor, mentee in zip(MEMBERS[:6:2], MEMBERS[1:6:2], strict=True):
         await services.mentors.offer(G, mentor)
         outcome = await services.mentors.request(G, mentee, mentor, "hello")
-        await services.mentors.answer_by_button(outcome.request_id, mentor, accept=True)
+        await services.mentors.answer_by_button(outcome.ref, mentor, accept=True)
     clock.set(on(week_2 + timedelta(days=2)))
     await services.mentors.end(G, MEMBERS[1], MEMBERS[0])
 
