@@ -155,6 +155,10 @@ OLD_BUTTON = ("This button is from an older message and is no longer open to ans
 REQUEST_EXPIRED = "That mentee request has expired — requests stay open for 14 days."
 NOT_YOUR_REQUEST = "This request is addressed to someone else, so your click doesn't change anything. 🙂"
 THEY_HAVE_A_MENTOR = "<@{user}> has found a mentor since asking, so I've closed this request. Thank you for offering. 💛"
+EACH_OTHER = ("<@{user}> is already your mentor, so they can't be your mentee too — a mentorship goes one way. "
+              "`/mentor decline` lets them know kindly, and nothing else changes.")
+MENTOR_LEFT = ("You're no longer a member of that server, so a new mentorship can't begin there. Nothing changed; "
+               "the request closes by itself.")
 YOU_ARE_FULL = ("You're at your capacity of {capacity} mentee{s}. To make room, `/mentor end` closes a mentorship "
                 "kindly, or `/mentor offer capacity:` raises it if you have the space.")
 NO_MENTOR = "You don't have a mentor right now. `/mentor find` shows mentors with room."
@@ -631,6 +635,12 @@ class MentorService:
         now = self.clock.now()
         where = self._where(request.guild_id)
         closed = None
+        if accept:
+            # A new mentorship needs what a new request needs: mentoring on, the mentor still here.
+            if not (await self.guild_config.view(request.guild_id)).mentors_enabled:
+                raise NotConfiguredError(MENTORING_OFF)
+            if await self._has_left(request.guild_id, request.mentor_user):
+                raise ConflictError(MENTOR_LEFT)
         async with self.db.transaction() as conn:
             fresh = await self.repo.request(request.request_id)
             if fresh is None or fresh.incarnation != request.incarnation or fresh.status != "pending":
@@ -642,6 +652,9 @@ class MentorService:
                 # The request can no longer lead anywhere: it is closed (committed), then refused.
                 await self.repo.resolve_request(conn, fresh.request_id, "cancelled", now)
                 closed = THEY_HAVE_A_MENTOR.format(user=fresh.mentee_user)
+            elif accept and (theirs := await self.repo.mentor_of(fresh.mentor_member)) is not None \
+                    and theirs.mentor_member == fresh.mentee_member:
+                raise ConflictError(EACH_OTHER.format(user=fresh.mentee_user))
             elif accept:
                 offer = await self.repo.offer(fresh.mentor_member)
                 capacity = offer.capacity if offer is not None else DEFAULT_CAPACITY

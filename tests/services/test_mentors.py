@@ -601,3 +601,39 @@ async def test_a_focus_with_a_link_or_mention_is_refused_kindly(services: Servic
     with pytest.raises(InvalidInputError, match="plain words"):
         await services.mentors.offer(G, MENTOR, focus=focus)
     assert (await services.mentors.status(G, MENTOR)).offer is None
+
+
+async def test_two_members_never_mentor_each_other(services: Services) -> None:
+    await services.mentors.offer(G, MENTOR)
+    await services.mentors.offer(G, OTHER)
+    asks_other = await services.mentors.request(G, MENTOR, OTHER)
+    asks_back = await services.mentors.request(G, OTHER, MENTOR)
+    await services.mentors.answer_by_button(asks_other.ref, OTHER, accept=True)  # OTHER mentors MENTOR
+    with pytest.raises(ConflictError, match="already your mentor"):
+        await services.mentors.answer_by_button(asks_back.ref, MENTOR, accept=True)
+    rows = await services.db.fetch_all("SELECT mentor_id, mentee_id FROM mentorships WHERE ended_at IS NULL")
+    assert len(rows) == 1
+
+
+async def test_a_mentor_who_left_the_server_cannot_accept_from_an_old_dm(services: Services) -> None:
+    await services.mentors.offer(G, MENTOR)
+    request = await services.mentors.request(G, MENTEE, MENTOR)
+
+    async def membership(guild_id: int, user_id: int) -> bool | None:
+        return user_id != MENTOR  # the mentor has left the server since
+
+    services.mentors.membership = membership
+    with pytest.raises(ConflictError, match="no longer a member"):
+        await services.mentors.answer_by_button(request.ref, MENTOR, accept=True)
+    assert (await services.mentors.status(G, MENTEE)).mentor is None
+
+
+async def test_no_new_mentorship_begins_once_mentoring_is_turned_off(services: Services) -> None:
+    await services.mentors.offer(G, MENTOR)
+    request = await services.mentors.request(G, MENTEE, MENTOR)
+    await services.guild_config.set_mentors(G, enabled=False)
+    with pytest.raises(NotConfiguredError):
+        await services.mentors.answer_by_button(request.ref, MENTOR, accept=True)
+    assert (await services.mentors.status(G, MENTEE)).mentor is None
+    # Declining still works: the mentee is told kindly instead of waiting 14 days.
+    await services.mentors.answer_by_button(request.ref, MENTOR, accept=False)
