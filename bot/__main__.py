@@ -31,7 +31,7 @@ HOW_TO_SET_UP = (
     "DISCORD_TOKEN is not set: create a bot at https://discord.com/developers/applications "
     "(Bot → Reset Token), then run `export DISCORD_TOKEN=<your token>` and try again "
     "(see README, \"Create the Discord application\"); or try Kindred locally first, with no Discord "
-    "application: `python -m bot demo`."
+    "application: `{demo}`."
 )
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -82,6 +82,18 @@ def operator_errors(command: Callable[[], int]) -> int:
         return fail(str(exc))
 
 
+def demo_command() -> str:
+    """How to start the demo with the interpreter running now, as the person would type it here."""
+    # The README's first command runs `.venv/bin/python` without activating the venv, where a
+    # bare `python` has none of Kindred's packages. sys.executable is not resolved (a venv's
+    # python is a link to the system's), so it still names the venv.
+    try:
+        inside = Path(sys.executable).relative_to(Path.cwd() / ".venv")
+    except ValueError:
+        return "python -m bot demo"
+    return f"{(Path('.venv') / inside).as_posix()} -m bot demo"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return an exit code."""
     global _json_lines
@@ -121,7 +133,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return fail(f"{args.path} already exists; choose a new path")
         return asyncio.run(_backup(config, args.path))
     if not config.token:
-        return fail(HOW_TO_SET_UP)
+        return fail(HOW_TO_SET_UP.format(demo=demo_command()))
     check_data_files(config, unused=False)
     if args.command == "sync":
         return asyncio.run(_sync(config, args.guild))

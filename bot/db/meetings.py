@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.db.database import Connection, Database, IntegrityError, Row
+from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text, zone
 from bot.domain.meetings import ChannelKind, WeeklyTime
 
@@ -35,6 +36,12 @@ class Meeting:
     event_id: int | None
     recreated: bool
     next_check_at: datetime
+    incarnation: str | None = None
+
+    @property
+    def ref(self) -> RowRef:
+        """How dedupe keys name this meeting (`bot.domain.keys`)."""
+        return RowRef(self.meeting_id, self.incarnation)
 
     @property
     def weekly(self) -> WeeklyTime:
@@ -78,7 +85,7 @@ def _meeting(row: Row) -> Meeting:
         channel_id=row["channel_id"], channel_kind=ChannelKind(row["channel_kind"]) if row["channel_kind"] else None,
         location=row["location"], description=row["description"],
         occurrence_at=from_utc_text(row["occurrence_at"]), event_id=row["event_id"], recreated=bool(row["recreated"]),
-        next_check_at=from_utc_text(row["next_check_at"]),
+        next_check_at=from_utc_text(row["next_check_at"]), incarnation=row["incarnation"],
     )
 
 
@@ -123,11 +130,12 @@ class MeetingRepository:
         try:
             meeting_id = await conn.fetch_value(
                 "INSERT INTO meetings (guild_id, name, name_key, weekday, local_time, timezone, duration_minutes, "
-                "channel_id, channel_kind, location, description, occurrence_at, event_id, next_check_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING meeting_id",
+                "channel_id, channel_kind, location, description, occurrence_at, event_id, next_check_at, created_at, "
+                "incarnation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING meeting_id",
                 (guild_id, name, key, weekly.weekday, local_time, timezone, int(weekly.duration.total_seconds() // 60),
                  channel_id, channel_kind.value if channel_kind else None, location, description,
-                 to_utc_text(occurrence_at), event_id, to_utc_text(next_check_at), to_utc_text(now)))
+                 to_utc_text(occurrence_at), event_id, to_utc_text(next_check_at), to_utc_text(now),
+                 new_incarnation()))
         except IntegrityError as exc:
             raise MeetingExistsError() from exc
         return int(meeting_id)

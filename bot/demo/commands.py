@@ -68,11 +68,29 @@ def parse(text: str, commands: list[dict[str, Any]]) -> Typed:
         found = list(marker.finditer(rest))
         if not found or rest[:found[0].start()].strip():
             raise CommandError(f"write options as name:value, e.g. {names[-1]}:…; {path} has {', '.join(sorted(names))}")
-        for here, after in zip(found, [*found[1:], None], strict=True):
-            if here.group(1) in values:
+        by_name = {o["name"]: o for o in schema}
+        starts: list[re.Match[str]] = []
+        for here in found:
+            if starts and _is_words(here, rest, by_name[starts[-1].group(1)], {s.group(1) for s in starts}):
+                continue
+            if any(s.group(1) == here.group(1) for s in starts):
                 raise CommandError(f"{here.group(1)} is given twice")
+            starts.append(here)
+        for here, after in zip(starts, [*starts[1:], None], strict=True):
             values[here.group(1)] = rest[here.end():after.start() if after else len(rest)].strip()
     return Typed(path, schema, values)
+
+
+def _is_words(here: re.Match[str], rest: str, current: dict[str, Any], given: set[str]) -> bool:
+    """Whether `name:` inside the value of `current` is part of that value, not the next option.
+
+    Free text (a string option without choices) may say "what a day: exhausting" though `day`
+    is an option: there a name followed by a space (or nothing) or naming an option already
+    given is words; `day:2027-01-02`, its value right after the colon, starts the option.
+    """
+    if current.get("type") != STRING or current.get("choices"):
+        return False
+    return here.group(1) in given or not rest[here.end():here.end() + 1].strip()
 
 
 def convert(world: World, guild: Guild | None, option: dict[str, Any], text: str) -> Any:

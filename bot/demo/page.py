@@ -45,7 +45,7 @@ class DemoPage:
         self.sandbox = sandbox
         self.fake = sandbox.fake
         self.port = port
-        self.dismissed: set[int] = set()  # modals the visitor closed without sending
+        self.dismissed: set[int] = set()  # interactions whose modal their member closed without sending
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._guard])
@@ -69,6 +69,15 @@ class DemoPage:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await self._answer(request, handler)
+        response.headers["Cache-Control"] = "no-store"
+        # No other site may frame the page and steer a visitor's clicks (clickjacking).
+        response.headers["Content-Security-Policy"] = ("default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                                                       "form-action 'none'; frame-ancestors 'none'")
+        response.headers["X-Frame-Options"] = "DENY"  # the same, for browsers without frame-ancestors
+        return response
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         # Only this page may drive the sandbox: another site open in the same browser could post
         # to 127.0.0.1 (a simple cross-site POST cannot send JSON) or reach it by DNS rebinding.
         if request.host not in (f"127.0.0.1:{self.port}", f"localhost:{self.port}"):
@@ -76,14 +85,14 @@ class DemoPage:
         if request.method == "POST" and request.content_type != "application/json":
             return web.json_response({"error": "JSON only"}, status=415)
         try:
-            response = await handler(request)
+            return await handler(request)
         except (Refused, CommandError, FakeDiscordError, KeyError, ValueError) as exc:
             status = exc.status if isinstance(exc, Refused) else 400
             message = str(exc) if not isinstance(exc, KeyError) else f"missing {exc}"
             return web.json_response({"error": message}, status=status)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
-        return response
+        except TypeError:  # e.g. {"as": [1]}: every field the handlers read comes from the body
+            log.debug("refused a request with a field of the wrong type", exc_info=True)
+            return web.json_response({"error": "a field of the request has the wrong type"}, status=400)
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -158,7 +167,7 @@ class DemoPage:
     # -- acting --------------------------------------------------------------------------------
 
     async def _command(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         viewer = self._viewer(body)
         channel = self._channel(body, viewer)
         guild = self.fake.world.guild_of(channel)
@@ -171,7 +180,7 @@ class DemoPage:
         return web.json_response({"ok": True})
 
     async def _autocomplete(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         viewer = self._viewer(body)
         channel = self._channel(body, viewer)
         guild = self.fake.world.guild_of(channel)
@@ -186,7 +195,7 @@ class DemoPage:
                                                                  for c in choices]})
 
     async def _say(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         viewer = self._viewer(body)
         text = str(body["text"]).strip()
         if not text:
@@ -195,20 +204,20 @@ class DemoPage:
         return web.json_response({"ok": True})
 
     async def _click(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         viewer = self._viewer(body)
         await self.fake.click(self._message(body, viewer), user=viewer, custom_id=str(body["custom_id"]))
         return web.json_response({"ok": True})
 
     async def _select(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         viewer = self._viewer(body)
         values = [str(v) for v in body["values"]]
         await self.fake.select(self._message(body, viewer), values, user=viewer, custom_id=str(body["custom_id"]))
         return web.json_response({"ok": True})
 
     async def _modal(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         viewer = self._viewer(body)
         opened = self._open_modal(viewer)
         if opened is None or opened["handle"] != str(body["handle"]):
@@ -218,13 +227,16 @@ class DemoPage:
         return web.json_response({"ok": True})
 
     async def _dismiss(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self._viewer(body)
-        self.dismissed.add(int(body["handle"]))
+        body = await _json_object(request)
+        viewer = self._viewer(body)
+        opened = self._open_modal(viewer)
+        if opened is None or opened["handle"] != str(body["handle"]):
+            raise Refused("that form is no longer open")  # or it is someone else's: only its member closes it
+        self.dismissed.add(int(opened["handle"]))
         return web.json_response({"ok": True})
 
     async def _clock(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
+        body = await _json_object(request)
         skip = str(body.get("skip", "next"))
         if skip != "next" and skip not in SKIPS:
             raise Refused(f"skip is next, {' or '.join(SKIPS)}")
@@ -309,6 +321,14 @@ class DemoPage:
             "mentions": {str(u.id): u.name for u in self.fake.world.users.values()},
             "channels": {str(c.id): c.name for c in self.sandbox.world.guild.channels},
         }
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body, which the page always sends as a JSON object."""
+    body = await request.json()
+    if not isinstance(body, dict):
+        raise Refused("the request body is a JSON object")
+    return body
 
 
 def _focused(typed: Typed) -> str | None:

@@ -67,9 +67,15 @@ def build_world(fake: FakeDiscord) -> World:
 
 
 def demo_config(fake: FakeDiscord, database: Path) -> Config:
-    """Kindred's defaults (not the operator's config.toml), a throw-away database, and the loopback Discord."""
-    return dataclasses.replace(Config(), token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url,
-                               database_path=database)
+    """Kindred's defaults (not the operator's config.toml), a throw-away database, and the loopback Discord.
+
+    Unlike the defaults, the message-content intent is asked for (the loopback Discord grants it,
+    as the Developer Portal would once switched on), so a moderator can try passive detection.
+    """
+    defaults = Config()
+    return dataclasses.replace(defaults, token=fake.token, api_base=fake.api_base, gateway_url=fake.gateway_url,
+                               database_path=database,
+                               crisis=dataclasses.replace(defaults.crisis, detection_intent=True))
 
 
 @contextlib.asynccontextmanager

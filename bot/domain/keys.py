@@ -9,10 +9,14 @@ that row's life. Rows made before incarnations existed have none and keep their 
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
 INCARNATION_BYTES = 8  # 64 random bits: two rows with one id and one incarnation never happen
+# A key fragment as `RowRef.__str__` writes it (and as custom ids carry it).
+REF_PATTERN = r"[0-9]{1,19}(?:\.[0-9a-f]{1,32})?"
+_REF = re.compile(rf"({REF_PATTERN})")
 
 
 def new_incarnation() -> str:
@@ -30,3 +34,11 @@ class RowRef:
     def __str__(self) -> str:
         """Return the key fragment: `<id>.<incarnation>`, or `<id>` for a row older than incarnations."""
         return str(self.row_id) if self.incarnation is None else f"{self.row_id}.{self.incarnation}"
+
+    @classmethod
+    def parse(cls, text: str) -> RowRef:
+        """Return the row a key fragment (`<id>` or `<id>.<incarnation>`) names; ValueError if it names none."""
+        if _REF.fullmatch(text) is None:
+            raise ValueError(f"not a row reference: {text!r}")
+        row_id, _, incarnation = text.partition(".")
+        return cls(int(row_id), incarnation or None)

@@ -33,22 +33,30 @@ about at least 5 members.** Concretely:
   says from when its figure is whole (`PulseFigure.kept_from`); earlier weeks are "not kept",
   not shown and not compared, rather than shown as a count that is too low.
 
+* A week once shown never changes: a past week can otherwise still change (a check-in may be
+  recorded up to 7 days late or corrected; a member who deletes their data leaves every week they
+  were in; a feature's retention empties old weeks), and two pulses taken before and after would
+  differ by exactly that member. So only *final* weeks are shown (`final_weeks`: ended at least
+  `FINAL_AFTER` ago; younger ones are `Hidden.NOT_FINAL`), and what the first pulse showed of a
+  final week is frozen (`to_freeze`, `FrozenCell`: shown counts and hidden markers only) and
+  shown as it was by every later pulse. A new week beside a frozen one is compared with what was
+  shown there (`_close_to_frozen`): a final week can only lose what it counted since.
+
 What this cannot stop, and no count can: someone who knows everything about all but one
-member can subtract. Nor does it compare pulses taken at different times: a past week can
-still change (a check-in may be recorded up to 7 days late; a member who deletes their data
-leaves every week they were in), weeks half a year apart are never compared, and a week
-hidden beside one that is later "not kept" may then be shown (30 days on, for mentorships). Shown
-numbers are exact counts, as the SPEC asks; they carry no names and no one member's data.
+member can subtract (a moderator's own alt accounts, say). Weeks half a year apart are never
+compared. Shown numbers are exact counts, as the SPEC asks; they carry no names and no one
+member's data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from itertools import combinations
 
+from bot.domain.checkins import BACKFILL_DAYS
 from bot.domain.localtime import local_date, occurrence_on, zone
 
 K_MIN = 5
@@ -56,6 +64,9 @@ WEEKS_MIN, WEEKS_MAX, WEEKS_DEFAULT = 4, 26, 12
 # Weeks fewer than this apart are compared with each other: every pair any one pulse can show.
 COMPARED_WEEKS = WEEKS_MAX
 MIDNIGHT = time(0, 0)
+# A check-in may be recorded for a local day up to BACKFILL_DAYS back, in the member's own zone,
+# which can be up to 26 hours from the server's: after this, nothing can be added to a week.
+FINAL_AFTER = timedelta(days=BACKFILL_DAYS + 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +137,11 @@ def complete_weeks(now: datetime, tz_name: str, count: int) -> PulseWeeks:
     return PulseWeeks(tz_name, tuple(
         PulseWeek(start=s, end=s + timedelta(weeks=1), start_at=occurrence_on(s, MIDNIGHT, tz),
                   end_at=occurrence_on(s + timedelta(weeks=1), MIDNIGHT, tz)) for s in starts))
+
+
+def final_weeks(weeks: PulseWeeks, now: datetime) -> int:
+    """Return how many of the weeks (from the oldest) are final: no check-in can be added or changed in them."""
+    return sum(1 for week in weeks.weeks if week.end_at + FINAL_AFTER <= now)
 
 
 # -- what features contribute ----------------------------------------------------------------
@@ -226,6 +242,7 @@ class Hidden(StrEnum):
     FEW = "few"              # about fewer than K members
     CHANGE = "change"        # its difference from another week would be about fewer than K members
     NOT_KEPT = "not_kept"    # older than what the feature keeps (see `PulseFigure.kept_from`)
+    NOT_FINAL = "not_final"  # check-ins may still be added to it (see `FINAL_AFTER`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +275,23 @@ class ShownSpread:
     of: str
     bands: tuple[str, ...]
     weeks: tuple[tuple[ShownGroup, ...] | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FrozenCell:
+    """What a pulse showed for one final week of a figure or spread, kept so later pulses show the same.
+
+    A figure's cell is its shown `value` or why it was hidden; a spread's is its shown `groups`
+    (None when not shown). Counts of at least K or 0 only: never a member id.
+    """
+
+    value: int | None = None
+    hidden: Hidden | None = None
+    groups: tuple[ShownGroup, ...] | None = None
+
+
+Frozen = Mapping[tuple[date, str], FrozenCell]
+"""Frozen cells by (week's Monday, figure or spread key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,14 +355,42 @@ def _compared(count: int, compare: int) -> Iterable[tuple[int, int]]:
             yield i, j
 
 
-_UNCOUNTED = (Hidden.FEW, Hidden.NOT_KEPT)
+_UNCOUNTED = (Hidden.FEW, Hidden.NOT_KEPT, Hidden.NOT_FINAL)
 
 
-def _hidden_cells(figure: PulseFigure, weeks: PulseWeeks, k: int, compare: int) -> list[Hidden | None]:
+def _close_to_frozen(kind: FigureKind, shown: int, now: PulseCell, other: PulseCell, k: int) -> bool:
+    """Whether a frozen week once shown as `shown`, now counting `now`, and another week may differ by 1 to k-1 members.
+
+    A frozen week is final: since it was shown it can only have lost what it counted (a member
+    deleting their data, a feature's retention). What it lost is not in the other week's count
+    either, which is read now; for members, one lost may have come back since.
+    """
+    if kind is FigureKind.MEMBERS:
+        lost = shown - len(now.members)
+        if lost < 0:  # counts more than was shown: not a frozen week's way; compare by counts only
+            return abs(shown - len(other.members)) < k
+        changed = len(now.members ^ other.members)
+        # Each member lost moves the difference by one, either way; it is never less than the counts' gap.
+        low = max(changed - lost, abs(shown - len(other.members)))
+        return low < k and changed + lost > 0
+    lost = shown - len(_units(now))
+    about = len(difference_about(FigureKind.ACTIVE, now, other))
+    if lost == 0:
+        return 0 < about < k
+    # Things lost are in the difference too (so it is about someone), with members not known any more.
+    return lost < 0 or about < k
+
+
+def _hidden_cells(figure: PulseFigure, weeks: PulseWeeks, k: int, compare: int,
+                  frozen: Sequence[FrozenCell | None], final: int) -> list[Hidden | None]:
     kept_from = figure.kept_from
-    hidden = [Hidden.NOT_KEPT if kept_from is not None and week.start_at < kept_from
-              else None if _shown_cell(c, k) is not None else Hidden.FEW
-              for c, week in zip(figure.cells, weeks.weeks, strict=True)]
+    hidden: list[Hidden | None] = []
+    for i, (c, week) in enumerate(zip(figure.cells, weeks.weeks, strict=True)):
+        fixed = frozen[i]
+        hidden.append(fixed.hidden if fixed is not None
+                      else Hidden.NOT_FINAL if i >= final
+                      else Hidden.NOT_KEPT if kept_from is not None and week.start_at < kept_from
+                      else None if _shown_cell(c, k) is not None else Hidden.FEW)
     if figure.kind is FigureKind.EVENTS:
         # Both weeks shown means both about no one or at least k: so is their difference.
         return hidden
@@ -336,17 +398,33 @@ def _hidden_cells(figure: PulseFigure, weeks: PulseWeeks, k: int, compare: int) 
     # week shows the same in every period it is part of.
     for i, j in _compared(len(figure.cells), compare):
         # A week not shown by its own count gives nothing to subtract.
-        if hidden[i] not in _UNCOUNTED and hidden[j] not in _UNCOUNTED and _close_difference(
-                figure.cells[i], figure.cells[j], k):
-            hidden[i] = hidden[j] = Hidden.CHANGE
+        if hidden[i] in _UNCOUNTED or hidden[j] in _UNCOUNTED:
+            continue
+        fixed_i, fixed_j = frozen[i], frozen[j]
+        if fixed_i is not None and fixed_j is not None:
+            continue  # decided when they were shown
+        if fixed_i is None and fixed_j is None:
+            if _close_difference(figure.cells[i], figure.cells[j], k):
+                hidden[i] = hidden[j] = Hidden.CHANGE
+            continue
+        # A new week beside one already shown: what was shown stays; the new week is hidden if needed.
+        old, new = (i, j) if fixed_i is not None else (j, i)
+        fixed = frozen[old]
+        assert fixed is not None
+        if fixed.value is not None and _close_to_frozen(figure.kind, fixed.value, figure.cells[old],
+                                                        figure.cells[new], k):
+            hidden[new] = Hidden.CHANGE
     return hidden
 
 
-def _shown_figure(figure: PulseFigure, hidden: Sequence[Hidden | None], show: int) -> ShownFigure:
+def _shown_figure(figure: PulseFigure, hidden: Sequence[Hidden | None], frozen: Sequence[FrozenCell | None],
+                  show: int) -> ShownFigure:
     last = tuple(hidden[-show:])
-    cells = tuple(None if h else c.value for c, h in zip(figure.cells[-show:], last, strict=True))
+    cells = tuple(fixed.value if fixed is not None else None if h else c.value
+                  for c, h, fixed in zip(figure.cells[-show:], last, frozen[-show:], strict=True))
     total = None
-    if figure.kind is FigureKind.EVENTS and not any(last):
+    # A week not final yet is left out of the total rather than hidden in it: the total is of shown weeks.
+    if figure.kind is FigureKind.EVENTS and not any(h for h in last if h is not Hidden.NOT_FINAL):
         total = sum(c for c in cells if c is not None)
     return ShownFigure(figure.key, figure.label, figure.kind, cells, total, last)
 
@@ -433,31 +511,51 @@ def _close_spreads(a: Sequence[int], b: Sequence[int], sets: list[frozenset[int]
     return False
 
 
-def _shown_spread(spread: PulseSpread, of: PulseFigure | None, hidden: Sequence[Hidden | None], k: int,
+def _shown_spread(spread: PulseSpread, of: PulseFigure | None, hidden: Sequence[Hidden | None],
+                  frozen: Sequence[FrozenCell | None], of_frozen: Sequence[FrozenCell | None], k: int,
                   compare: int, show: int) -> ShownSpread:
     count = len(spread.cells)
     # Each week's own groups, from its own counts: where its count is shown by size and the bands
-    # do partition its members (otherwise nothing is shown rather than a guess).
+    # do partition its members (otherwise nothing is shown rather than a guess). A frozen week's
+    # are what was shown.
     own: list[tuple[ShownGroup, ...] | None] = [None] * count
     for i, bands in enumerate(spread.cells):
+        fixed = frozen[i]
+        if fixed is not None:
+            own[i] = fixed.groups
+            continue
         if of is None or hidden[i] in _UNCOUNTED:
             continue
         union: frozenset[int] = frozenset().union(*bands)
         if union == of.cells[i].members and sum(len(band) for band in bands) == len(union):
             own[i] = merge_bands(bands, k)
-    # Two weeks' spreads in which some bands differ by 1-4 members: neither is split.
+    # Two weeks' spreads in which some bands differ by 1-4 members: neither is split (a frozen
+    # week stays as it was shown: only the other one is not split).
     whole: set[int] = set()
     bits = _bitsets([bands if own[i] is not None else () for i, bands in enumerate(spread.cells)])
     for i, j in _compared(count, compare):
         groups_i, groups_j = own[i], own[j]
         if groups_i is None or groups_j is None or len(groups_i) == 1 or len(groups_j) == 1:
             continue  # a week not split can only be compared whole: its count, protected above
+        if frozen[i] is not None and frozen[j] is not None:
+            continue
+        new = [n for n in (i, j) if frozen[n] is None]
+        old = next((n for n in (i, j) if frozen[n] is not None), None)
+        if old is not None:
+            # The frozen week's bands are still those shown only if it lost no one since.
+            shown = of_frozen[old]
+            if of is None or shown is None or shown.value != len(of.cells[old].members) or sum(
+                    len(band) for band in spread.cells[old]) != shown.value:
+                whole.update(new)
+                continue
         if _close_spreads(bits[i], bits[j], _comparable(groups_i, groups_j), k):
-            whole.update((i, j))
+            whole.update(new)
     weeks: list[tuple[ShownGroup, ...] | None] = []
     for i in range(count - show, count):
         groups = own[i]
-        if groups is None or hidden[i] is not None:
+        if frozen[i] is not None:
+            weeks.append(groups)
+        elif groups is None or hidden[i] is not None:
             weeks.append(None)
         elif i in whole and len(groups) > 1:
             weeks.append((ShownGroup(0, len(spread.bands) - 1, sum(g.value for g in groups)),))
@@ -467,22 +565,44 @@ def _shown_spread(spread: PulseSpread, of: PulseFigure | None, hidden: Sequence[
 
 
 def protect(weeks: PulseWeeks, figures: Sequence[PulseFigure], spreads: Sequence[PulseSpread] = (),
-            k: int = K_MIN, *, show: int | None = None, compare: int = COMPARED_WEEKS) -> ShownPulse:
+            k: int = K_MIN, *, show: int | None = None, compare: int = COMPARED_WEEKS,
+            frozen: Frozen | None = None, final: int | None = None) -> ShownPulse:
     """Return what may be shown of the last `show` weeks (default all) (see the module docstring for the rule).
 
     For every pulse to show a week the same way, `weeks` should start `compare - 1` weeks before
-    the first week shown (or at the first week there is data for).
+    the first week shown (or at the first week there is data for). `frozen` holds what earlier
+    pulses showed of final weeks (shown again as it was; see `to_freeze`); only the first
+    `final` weeks (default all) are final, the others show as "not final yet".
     """
     show = len(weeks) if show is None else show
+    final = len(weeks) if final is None else final
+    frozen = frozen or {}
     if not 1 <= show <= len(weeks):
         raise ValueError(f"cannot show {show} of {len(weeks)} weeks")
     for key, cells in [(f.key, f.cells) for f in figures] + [(s.key, s.cells) for s in spreads]:
         if len(cells) != len(weeks):
             raise ValueError(f"pulse figure {key!r} has {len(cells)} weeks, expected {len(weeks)}")
-    hidden = {f.key: _hidden_cells(f, weeks, k, compare) for f in figures}
-    shown = tuple(_shown_figure(f, hidden[f.key], show) for f in figures)
+
+    def fixed(key: str) -> list[FrozenCell | None]:
+        return [frozen.get((week.start, key)) for week in weeks.weeks]
+
+    hidden = {f.key: _hidden_cells(f, weeks, k, compare, fixed(f.key), final) for f in figures}
+    shown = tuple(_shown_figure(f, hidden[f.key], fixed(f.key), show) for f in figures)
     by_key = {f.key: f for f in figures if f.kind is FigureKind.MEMBERS}
     nothing = [Hidden.FEW] * len(weeks)
-    shown_spreads = tuple(_shown_spread(s, by_key.get(s.of), hidden[s.of] if s.of in by_key else nothing, k,
-                                        compare, show) for s in spreads)
+    shown_spreads = tuple(_shown_spread(s, by_key.get(s.of), hidden[s.of] if s.of in by_key else nothing,
+                                        fixed(s.key), fixed(s.of), k, compare, show) for s in spreads)
     return ShownPulse(weeks.last(show), shown, shown_spreads, k)
+
+
+def to_freeze(pulse: ShownPulse, frozen: Frozen, final: int) -> dict[tuple[date, str], FrozenCell]:
+    """Return the cells of `pulse` to keep: its final weeks not frozen yet (`final` counts its own weeks)."""
+    cells: dict[tuple[date, str], FrozenCell] = {}
+    for i, week in enumerate(pulse.weeks.weeks[:final]):
+        for figure in pulse.figures:
+            if (week.start, figure.key) not in frozen:
+                cells[(week.start, figure.key)] = FrozenCell(value=figure.cells[i], hidden=figure.hidden[i])
+        for spread in pulse.spreads:
+            if (week.start, spread.key) not in frozen:
+                cells[(week.start, spread.key)] = FrozenCell(groups=spread.weeks[i])
+    return cells

@@ -39,6 +39,10 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json", **(headers or {})})
 
 
+class NotJson(Exception):
+    """A body that does not say it is JSON (or multipart) is not read as JSON."""
+
+
 async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
     """JSON body, or multipart `payload_json` plus `files[n]` parts."""
     if request.content_type.startswith("multipart/"):
@@ -52,6 +56,9 @@ async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
                 files.append(UploadedFile(part.name or "", part.filename, bytes(data), part.headers.get("Content-Type")))  # type: ignore[union-attr]
         return payload, files
     text = await request.text()
+    if text and request.content_type != "application/json":
+        # Discord reads no other body; and text/plain is what a cross-site page can send unasked.
+        raise NotJson(request.content_type)
     return (json.loads(text) if text else None), []
 
 
@@ -112,7 +119,11 @@ class Rest:
         record = RequestRecord(request.method, request.path[len(API):], template, dict(request.query))
         request[RECORD] = record
         try:
-            record.json, record.files = await read_body(request)
+            try:
+                record.json, record.files = await read_body(request)
+            except NotJson as exc:
+                record.status = 415
+                return json_response({"message": f"415: a body is application/json or multipart/form-data, not {exc}", "code": 0}, 415)
             response = await self._answer(request, handler, record)
         finally:
             fake.record_request(record)

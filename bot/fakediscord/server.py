@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from . import interactions as ix
 from . import messages
@@ -15,7 +16,7 @@ from .faults import Faults, _matches
 from .gateway import Gateway
 from .interactions import InteractionHandle
 from .records import Changes, RequestRecord, UploadedFile
-from .rest import Rest
+from .rest import Rest, json_response
 from .state import (
     BOT_INVITE_PERMISSIONS,
     EPHEMERAL,
@@ -37,6 +38,7 @@ from .state import (
 )
 
 T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Author = Literal["bot", "anyone"] | User
 
 
@@ -48,8 +50,10 @@ class FakeDiscord:
     ...     alice = fake.add_user("alice"); fake.add_member(guild, alice)
     """
 
-    def __init__(self, *, token: str = "fake-bot-token", heartbeat_interval_ms: int = 45_000, seed: int = 0, compress: bool = True, bot_name: str = "Kindred") -> None:
-        self.world = World(token=token, bot_name=bot_name)
+    def __init__(self, *, token: str | None = None, heartbeat_interval_ms: int = 45_000, seed: int = 0, compress: bool = True, bot_name: str = "Kindred") -> None:
+        # A new bot token each run: a constant one would let any web page the demo's visitor opens
+        # IDENTIFY on the gateway (WebSockets are not covered by CORS) and read every event.
+        self.world = World(token=token or secrets.token_urlsafe(32), bot_name=bot_name)
         self.changes = Changes()
         self.faults = Faults(seed)
         self.gateway = Gateway(self.world, self.changes, heartbeat_interval_ms=heartbeat_interval_ms, compress=compress,
@@ -75,7 +79,7 @@ class FakeDiscord:
 
     async def start(self, port: int = 0) -> FakeDiscord:
         """Serve on 127.0.0.1: a free port, or `port` (to come back where a stopped fake was)."""
-        app = web.Application(middlewares=[self.rest.middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[self._local_clients_only, self.rest.middleware], client_max_size=64 * 1024 * 1024)
         app.add_routes(self.rest.routes())
         app.add_routes([web.get("/gateway", self.gateway.handle), web.get("/resume-gateway", self.gateway.handle)])
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
@@ -84,6 +88,17 @@ class FakeDiscord:
         await site.start()
         self.port = self._runner.addresses[0][1]
         return self
+
+    @web.middleware
+    async def _local_clients_only(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse what a web page could send: another Host (DNS rebinding) or any Origin (browsers send one)."""
+        # discord.py sends no Origin and the Host it was given; a browser sends Origin on every
+        # WebSocket and cross-origin request, so no page in the demo visitor's browser gets in.
+        if request.host not in (f"127.0.0.1:{self.port}", f"localhost:{self.port}"):
+            return json_response({"message": "403: fakediscord answers only 127.0.0.1", "code": 0}, 403)
+        if hdrs.ORIGIN in request.headers:
+            return json_response({"message": "403: fakediscord does not answer web pages", "code": 0}, 403)
+        return await handler(request)
 
     async def stop(self) -> None:
         for conn in list(self.gateway.connections):

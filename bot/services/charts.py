@@ -151,6 +151,7 @@ LINE_COLOURS = ("#4a6fa5", "#8e5ea2", "#3a8f78", "#c0762e", "#555555")
 HIDDEN_MARK = "<5"
 CHANGED_MARK = "-"
 NOT_KEPT_MARK = "x"
+NOT_FINAL_MARK = "~"
 
 
 def pulse_request(pulse: ShownPulse) -> dict[str, Any]:
@@ -217,7 +218,8 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
 
     def hidden(i: int, y: float, why: Sequence[str | None] | None) -> None:
         reason = why[i] if why else None
-        mark = CHANGED_MARK if reason == "change" else NOT_KEPT_MARK if reason == "not_kept" else HIDDEN_MARK
+        mark = (CHANGED_MARK if reason == "change" else NOT_KEPT_MARK if reason == "not_kept"
+                else NOT_FINAL_MARK if reason == "not_final" else HIDDEN_MARK)
         draw.text((x_of(i), y - 2 * s), mark, fill=AXIS_COLOUR, font=tick_font, anchor="mb")
 
     for p, spread in enumerate(spreads):
@@ -262,7 +264,7 @@ def render_pulse_chart(request: dict[str, Any]) -> bytes:
                   font=tick_font, anchor="ma")
     k = request.get("k", 5)
     for n, note in enumerate((f"{HIDDEN_MARK}: fewer than {k} members", f"{CHANGED_MARK}: not shown (a change of <{k})",
-                              f"{NOT_KEPT_MARK}: not kept (too old)")):
+                              f"{NOT_KEPT_MARK}: not kept (too old)", f"{NOT_FINAL_MARK}: not final yet")):
         draw.text((right + 14 * s, bottom_all + (2 + 12 * n) * s), note, fill=AXIS_COLOUR, font=tick_font, anchor="la")
     image = image.resize((WIDTH, PULSE_HEIGHT), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()

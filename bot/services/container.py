@@ -17,6 +17,7 @@ from bot.db.members import MemberRepository
 from bot.db.mentors import MentorRepository
 from bot.db.outbox import OutboxRepository
 from bot.db.privacy import PrivacyRepository
+from bot.db.pulse import PulseRepository
 from bot.db.recovery import RecoveryRepository
 from bot.domain.clock import Clock
 from bot.scheduling.ops import OpsNotices
@@ -104,7 +105,7 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     # /mystats shows urges surfed beside check-ins; a hard check-in offers the member's plan.
     checkins.urge_summary = coping.urge_summary
     mentor_repo = MentorRepository(db)
-    pulse = PulseService(guild_config, clock)
+    pulse = PulseService(guild_config, PulseRepository(db), clock)
     for provider in (CheckInPulse(checkins_repo), UrgePulse(coping_repo), BuddyPulse(buddy_repo),
                      MentorshipPulse(mentor_repo, clock), MeetingReminderPulse(outbox_repo, clock)):
         pulse.register(provider)

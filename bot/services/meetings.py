@@ -21,7 +21,8 @@ Rules (decided where the SPEC is silent; the README's "Meetings" section says th
   asking, on its own schedule, which also covers downtime (gateway events would not).
 * `/meeting remind` DMs `minutes_before` each occurrence (asked for, so quiet hours do
   not hold it back), exactly once per member, meeting and occurrence (the outbox key names
-  all three). After downtime a missed reminder goes out late only while its occurrence
+  all three, the meeting by `<id>.<incarnation>` so a meeting given a removed one's id
+  never inherits its keys). After downtime a missed reminder goes out late only while its occurrence
   has not ended. A reminder turned on after its time for the coming occurrence starts
   with the following one. `/meeting remind-off` and `/meeting remove` withdraw any
   reminder not sent yet.
@@ -40,6 +41,7 @@ from bot.db.meetings import Meeting, MeetingExistsError, MeetingRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import NewOutboxItem, OutboxItem
 from bot.domain.clock import Clock
+from bot.domain.keys import RowRef
 from bot.domain.localtime import format_hhmm, local_now, parse_hhmm, zone
 from bot.domain.meetings import (
     DEFAULT_DURATION,
@@ -62,6 +64,7 @@ from bot.domain.meetings import (
     parse_weekday,
 )
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
 from bot.errors import (
     ConflictError,
     InvalidInputError,
@@ -90,6 +93,8 @@ REMINDER_KIND = "meeting.reminder"
 # -- refusals ----------------------------------------------------------------------------
 
 BAD_NAME = "A meeting's name is 1 to 60 characters."
+NAME_CHARACTERS = (f"A meeting's name is plain words: no web addresses, and none of {MARKUP_CHARACTERS} (they'd "
+                   "turn into formatting or mentions in everyone's list and reminders).")
 BAD_WEEKDAY = "The weekday is one of monday … sunday."
 BAD_DURATION = "A meeting lasts 15 to 240 minutes."
 BAD_REMIND = "A reminder comes 5 to 120 minutes before the meeting."
@@ -160,6 +165,9 @@ def clean_name(text: str) -> str:
     cleaned = " ".join("".join(ch for ch in text if ch.isprintable()).split())
     if not 1 <= len(cleaned) <= NAME_MAX:
         raise InvalidInputError(BAD_NAME)
+    # Members read it in lists and reminders under the bot's name: plain words only.
+    if has_link(cleaned) or has_markup(cleaned):
+        raise InvalidInputError(NAME_CHARACTERS)
     return cleaned
 
 
@@ -265,7 +273,7 @@ class MeetingService:
             # NOT_FOUND: deleted on Discord's side already, which is what we want.
         async with self.db.transaction() as conn:
             await self.repo.delete(conn, meeting.meeting_id)
-            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.meeting_id}:")
+            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.ref}:")
         log.info("meeting %s removed (guild=%s)", meeting.meeting_id, guild_id)
         return meeting.name
 
@@ -327,7 +335,7 @@ class MeetingService:
         member = await self.settings.touch(guild_id, user_id)
         async with self.db.transaction() as conn:
             removed = await self.repo.delete_reminder(conn, meeting.meeting_id, member.member_id)
-            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.meeting_id}:remind:{member.member_id}:")
+            await outbox_db.cancel_in(conn, key_prefix=f"meeting:{meeting.ref}:remind:{member.member_id}:")
         if not removed:
             raise NotFoundError(NO_REMINDER.format(name=meeting.name))
         return meeting.name
@@ -443,7 +451,7 @@ class MeetingService:
                         start = weekly.first_start_after(start)
                     if start - timedelta(minutes=item.reminder.minutes_before) <= now:
                         if not item.guild_left:
-                            key = f"meeting:{item.meeting.meeting_id}:remind:{item.reminder.member_id}:{start.isoformat()}"
+                            key = f"meeting:{item.meeting.ref}:remind:{item.reminder.member_id}:{start.isoformat()}"
                             text = self._reminder_text(item.meeting, start, item.timezone, now)
                             if await outbox_db.enqueue(conn, NewOutboxItem(
                                     dedupe_key=key, kind=REMINDER_KIND, target="dm", target_id=item.user_id,
@@ -458,15 +466,18 @@ class MeetingService:
     def _reminder_text(self, meeting: Meeting, start: datetime, member_tz: str | None, now: datetime) -> str:
         tz_name = member_tz or self.config.defaults.timezone
         local = local_now(start, zone(tz_name))
-        where = f"\nWhere: <#{meeting.channel_id}>" if meeting.channel_id else f"\nWhere: {meeting.location}"
+        # The name (stored ones may predate the check) and the location are shown as typed.
+        name = escape_markup(meeting.name)
+        where = (f"\nWhere: <#{meeting.channel_id}>" if meeting.channel_id
+                 else f"\nWhere: {escape_markup(meeting.location or '')}")
         link = ""
         if meeting.event_id is not None and meeting.occurrence_at == start:
             link = f"\nEvent: {event_url(meeting.guild_id, meeting.event_id)}"
         if start <= now:
-            return REMINDER_LATE_DM.format(name=meeting.name, ts=int(start.timestamp()),
+            return REMINDER_LATE_DM.format(name=name, ts=int(start.timestamp()),
                                            end=int(meeting.weekly.end_of(start).timestamp()), where=where, link=link,
                                            off=REMINDER_OFF)
-        return REMINDER_DM.format(name=meeting.name, ts=int(start.timestamp()),
+        return REMINDER_DM.format(name=name, ts=int(start.timestamp()),
                                   when=f"{WEEKDAYS[local.weekday()].capitalize()} {format_hhmm(local.time())}",
                                   tz=tz_name, where=where, link=link, off=REMINDER_OFF)
 
@@ -479,8 +490,8 @@ class MeetingService:
         if result.status is not SendStatus.SENT or item.guild_id is None:
             return
         try:
-            _, meeting_id, _, _, occurrence = item.dedupe_key.split(":", 4)
-            await self.repo.note_delivered(item.guild_id, int(meeting_id), datetime.fromisoformat(occurrence),
+            _, meeting, _, _, occurrence = item.dedupe_key.split(":", 4)
+            await self.repo.note_delivered(item.guild_id, RowRef.parse(meeting).row_id, datetime.fromisoformat(occurrence),
                                            self.clock.now())
         except Exception:
             # The outbox calls this mid-delivery; a count must never stop a message.

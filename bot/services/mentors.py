@@ -19,12 +19,13 @@ Rules (decided where the SPEC is silent; the README's "Mentors" section says the
   is stored only while the request is open and never logged. Requests close after 14 days;
   asking the same mentor again is refused for 30 days after they decline. Capacity is
   checked when asking and again when the mentor accepts.
-* Answering: DM buttons (`kindred:mentor:accept|decline:<id>`, only the mentor's click
-  counts) or `/mentor accept` / `/mentor decline` in the server when DMs are closed.
+* Answering: DM buttons (`kindred:mentor:accept|decline:<id>.<incarnation>`, only the
+  mentor's click counts; a button naming a request that is gone, or only an id, changes
+  nothing) or `/mentor accept` / `/mentor decline` in the server when DMs are closed.
 * Sharing is the mentee's choice, nothing by default: `/mentor share checkins:on|off
   counters:on|off` (per mentorship; a new mentor starts seeing nothing). Check-ins mean the
-  last check-in day and streak, never moods or notes; counters mean each counter's name and
-  days.
+  last check-in day and streak, never moods or notes; counters mean the name and days of
+  each counter not marked `visibility:private` (private is never shown to anyone else).
 * Nudges (hourly): a mentee who shares check-ins and has gone the server's
   `nudge_after_days` whole local days without one brings their mentor one gentle DM for
   that stretch (at most one per mentorship and the mentor's local day), outside the
@@ -34,7 +35,9 @@ Rules (decided where the SPEC is silent; the README's "Mentors" section says the
   the latest of the last check-in, the start of the mentorship, the day sharing began, and
   the end of a pause.
 * Ending: `/mentor end member:` either side, no reason asked; the other is told kindly.
-  The same command withdraws a request you sent. `/privacy delete` ends mentorships too,
+  The same command withdraws a request you sent. A request DM still queued for a retry
+  is withdrawn whenever its request closes (then a withdrawing mentee's mentor, who never
+  got it, is not told of it either). `/privacy delete` ends mentorships too,
   with a notice that does not name the one who left.
 
 Every DM is queued in the outbox in the transaction of the change it announces, except
@@ -75,8 +78,11 @@ from bot.domain.buddies import (
     overlap_minutes,
 )
 from bot.domain.clock import Clock
+from bot.domain.keys import RowRef
 from bot.domain.localtime import local_date, parse_hhmm, zone
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage
+from bot.domain.plaintext import MARKUP_CHARACTERS, escape_markup, has_link, has_markup
+from bot.domain.recovery import Visibility
 from bot.errors import (
     ConflictError,
     InvalidInputError,
@@ -100,8 +106,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ACCEPT_ID = "kindred:mentor:accept:{request_id}"
-DECLINE_ID = "kindred:mentor:decline:{request_id}"
+# The request is named `<id>.<incarnation>` (`bot.domain.keys`): an id alone may be a later request's.
+ACCEPT_ID = "kindred:mentor:accept:{ref}"
+DECLINE_ID = "kindred:mentor:decline:{ref}"
 CAPACITY = (1, 5)
 DEFAULT_CAPACITY = 2
 FOCUS_MAX = 60
@@ -120,6 +127,8 @@ NEED_DAYS = ("This server asks mentors to have at least **{days}** days on a rec
              "the server (`/recovery settings` with `visibility:server`). There's no rush — mentoring will "
              "still be here. 💛")
 FOCUS_TOO_LONG = "The focus can be up to 60 characters — a few words, like “alcohol, early recovery”."
+FOCUS_CHARACTERS = (f"The focus is plain words, like “alcohol, early recovery”: no web addresses, and none of "
+                    f"{MARKUP_CHARACTERS} (they'd turn into formatting or mentions where others read it).")
 CAPACITY_RANGE = "Capacity is from 1 to 5 mentees."
 NOT_OFFERING_NOW = "You weren't offering to mentor, so there was nothing to stop."
 NO_BOTS = "Bots can't be mentors — `/mentor find` shows the people who offer. 🙂"
@@ -140,9 +149,16 @@ NO_REQUESTS = "You have no mentee requests waiting right now."
 NO_REQUEST_FROM = "There's no open mentee request from <@{user}> for you."
 WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
 REQUEST_GONE = "That mentee request is no longer open."
+OLD_BUTTON = ("This button is from an older message and is no longer open to answers — I can't be sure which "
+              "request it was for, so it changed nothing. In the server, `/mentor status` shows the requests "
+              "waiting for you, and `/mentor accept` or `/mentor decline` answers them.")
 REQUEST_EXPIRED = "That mentee request has expired — requests stay open for 14 days."
 NOT_YOUR_REQUEST = "This request is addressed to someone else, so your click doesn't change anything. 🙂"
 THEY_HAVE_A_MENTOR = "<@{user}> has found a mentor since asking, so I've closed this request. Thank you for offering. 💛"
+EACH_OTHER = ("<@{user}> is already your mentor, so they can't be your mentee too — a mentorship goes one way. "
+              "`/mentor decline` lets them know kindly, and nothing else changes.")
+MENTOR_LEFT = ("You're no longer a member of that server, so a new mentorship can't begin there. Nothing changed; "
+               "the request closes by itself.")
 YOU_ARE_FULL = ("You're at your capacity of {capacity} mentee{s}. To make room, `/mentor end` closes a mentorship "
                 "kindly, or `/mentor offer capacity:` raises it if you have the space.")
 NO_MENTOR = "You don't have a mentor right now. `/mentor find` shows mentors with room."
@@ -159,10 +175,11 @@ REQUEST_DM = (
     "This request stays open for 14 days. You can also answer in the server with `/mentor accept` or "
     "`/mentor decline`."
 )
-REQUEST_MESSAGE = "\n\nTheir message:\n> {message}"
+# The mentee's own words, escaped so they show as typed and never pass for Kindred's.
+REQUEST_MESSAGE = "\n\nTheir message, in their own words:\n> {message}"
 ACCEPTED_DM = ("🎉 <@{mentor}> said yes — they're your mentor in {where} now! Say hi whenever you like.\n"
                "They see nothing about you unless you choose: `/mentor share checkins:on` shares your check-in "
-               "days and streak (never moods or notes), `counters:on` your counters' days. `/mentor status` "
+               "days and streak (never moods or notes), `counters:on` your counters' days (not those marked private). `/mentor status` "
                "shows it all.")
 DECLINED_DM = ("<@{mentor}> isn't able to take on a mentee right now in {where}. That's about their capacity, "
                "not about you. 💛 `/mentor find` shows other mentors with room.")
@@ -190,6 +207,11 @@ NUDGE_DM = ("💛 Your mentee <@{mentee}> in {where} hasn't checked in for {days
 
 class CounterLike(Protocol):
     """What a mentor may see of a counter."""
+
+    @property
+    def visibility(self) -> Visibility:
+        """Who the owner lets see it (`private`: nobody else, a mentor included)."""
+        ...
 
     @property
     def name(self) -> str:
@@ -259,6 +281,7 @@ class RequestOutcome:
     mentor_user: int
     request_id: int
     delivery: Delivery
+    ref: RowRef  # how the request DM's buttons name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +360,9 @@ def clean_focus(text: str | None) -> str | None:
     cleaned = " ".join("".join(ch for ch in text if ch.isprintable()).split())
     if len(cleaned) > FOCUS_MAX:
         raise InvalidInputError(FOCUS_TOO_LONG)
+    # Other members read it in `/mentor find` under the bot's name: plain words only.
+    if has_link(cleaned) or has_markup(cleaned):
+        raise InvalidInputError(FOCUS_CHARACTERS)
     return cleaned or None
 
 
@@ -402,6 +428,15 @@ class MentorService:
                              member_id=recipient.member_id)
         await outbox_db.enqueue(conn, item, not_before=when, now=now)
 
+    @staticmethod
+    async def _withdraw_request_dms(conn: Connection, requests: Sequence[MentorRequest]) -> int:
+        """Withdraw closed requests' DMs not delivered yet (queued for a retry); return how many.
+
+        A closed request's words must never reach the mentor later, and its buttons would
+        answer nothing.
+        """
+        return await outbox_db.cancel_in(conn, keys=[f"mentor:request:{r.ref}" for r in requests])
+
     async def _requirement_problem(self, view: GuildConfigView, user_id: int, qualified_role_id: int | None) -> str | None:
         """Return why a member may not mentor here now, or None.
 
@@ -460,6 +495,7 @@ class MentorService:
         async with self.db.transaction() as conn:
             stopped = await self.repo.stop_offer(conn, me.member_id, now)
             closed = await self.repo.cancel_requests(conn, mentor_member=me.member_id, now=now)
+            await self._withdraw_request_dms(conn, closed)
             for request in closed:
                 await self._notice_in(conn, f"mentor:stopped:{request.ref}", request.mentee_member,
                                       STOPPED_DM.format(mentor=user_id, where=self._where(guild_id)), now)
@@ -543,15 +579,15 @@ class MentorService:
                 raise ConflictError(REQUEST_WAITING.format(user=mentor_user)) from None
         request_id = created.row_id
         text = REQUEST_DM.format(mentee=user_id, where=self._where(guild_id),
-                                 message=REQUEST_MESSAGE.format(message=words) if words else "")
+                                 message=REQUEST_MESSAGE.format(message=escape_markup(words)) if words else "")
         result = await self.outbox.deliver_now(NewOutboxItem(
             dedupe_key=f"mentor:request:{created}", kind="mentor.request", target="dm", target_id=mentor_user,
             message=OutgoingMessage(content=text, buttons=(
-                Button(ACCEPT_ID.format(request_id=request_id), "Accept", ButtonStyle.SUCCESS, "🤝"),
-                Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY))),
+                Button(ACCEPT_ID.format(ref=created), "Accept", ButtonStyle.SUCCESS, "🤝"),
+                Button(DECLINE_ID.format(ref=created), "Not right now", ButtonStyle.SECONDARY))),
             guild_id=guild_id, member_id=mentor.member_id))
         log.info("mentor request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
-        return RequestOutcome(mentor_user, request_id, delivery_for(result))
+        return RequestOutcome(mentor_user, request_id, delivery_for(result), created)
 
     async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
         """Accept a waiting request (the only one, or the one from `from_user`)."""
@@ -561,10 +597,17 @@ class MentorService:
         """Decline a waiting request (the only one, or the one from `from_user`)."""
         return await self._answer(await self._pick_incoming(guild_id, user_id, from_user), accept=False)
 
-    async def answer_by_button(self, request_id: int, user_id: int, *, accept: bool) -> AnswerOutcome:
-        """Accept or decline from the DM's buttons; only the mentor's click counts."""
-        request = await self.repo.request(request_id)
-        if request is None:
+    async def answer_by_button(self, ref: RowRef, user_id: int, *, accept: bool) -> AnswerOutcome:
+        """Accept or decline from the DM's buttons; only the mentor's click counts.
+
+        The button names the request by id and incarnation, so a DM whose request is gone never
+        answers a later request that was given the same id. A button from before incarnations
+        names only an id, which may be such a later request's: it answers nothing.
+        """
+        if ref.incarnation is None:
+            raise ConflictError(OLD_BUTTON)
+        request = await self.repo.request(ref.row_id)
+        if request is None or request.incarnation != ref.incarnation:
             raise NotFoundError(REQUEST_GONE)
         if request.mentor_user != user_id:
             raise PermissionDeniedError(NOT_YOUR_REQUEST)
@@ -592,16 +635,26 @@ class MentorService:
         now = self.clock.now()
         where = self._where(request.guild_id)
         closed = None
+        if accept:
+            # A new mentorship needs what a new request needs: mentoring on, the mentor still here.
+            if not (await self.guild_config.view(request.guild_id)).mentors_enabled:
+                raise NotConfiguredError(MENTORING_OFF)
+            if await self._has_left(request.guild_id, request.mentor_user):
+                raise ConflictError(MENTOR_LEFT)
         async with self.db.transaction() as conn:
             fresh = await self.repo.request(request.request_id)
-            if fresh is None or fresh.status != "pending":
+            if fresh is None or fresh.incarnation != request.incarnation or fresh.status != "pending":
                 raise ConflictError(REQUEST_GONE)
             if not fresh.is_open(now):
                 raise ConflictError(REQUEST_EXPIRED)
+            await self._withdraw_request_dms(conn, [fresh])  # answered in the server before the DM got through
             if accept and await self.repo.mentor_of(fresh.mentee_member) is not None:
                 # The request can no longer lead anywhere: it is closed (committed), then refused.
                 await self.repo.resolve_request(conn, fresh.request_id, "cancelled", now)
                 closed = THEY_HAVE_A_MENTOR.format(user=fresh.mentee_user)
+            elif accept and (theirs := await self.repo.mentor_of(fresh.mentor_member)) is not None \
+                    and theirs.mentor_member == fresh.mentee_member:
+                raise ConflictError(EACH_OTHER.format(user=fresh.mentee_user))
             elif accept:
                 offer = await self.repo.offer(fresh.mentor_member)
                 capacity = offer.capacity if offer is not None else DEFAULT_CAPACITY
@@ -636,8 +689,9 @@ class MentorService:
             last, streak = summary.last_local_date, summary.current_streak
         counters = None
         if link.share_counters:
+            # "Counters" means those the mentee has not marked private: private stays private.
             views = await self.counters.shared_counters(link.guild_id, link.mentee_user, link.mentee_user)
-            counters = tuple((c.name, c.current_days) for c in views)
+            counters = tuple((c.name, c.current_days) for c in views if c.visibility is not Visibility.PRIVATE)
         return Shared(last, streak, link.shares_checkins, counters)
 
     async def status(self, guild_id: int, user_id: int) -> MentorStatus:
@@ -704,8 +758,10 @@ class MentorService:
                         raise ConflictError(ANSWER_THEIR_REQUEST.format(user=other_user))
                     raise NotFoundError(NOTHING_BETWEEN.format(user=other_user))
                 await self.repo.resolve_request(conn, mine.request_id, "cancelled", now)
-                await self._notice_in(conn, f"mentor:withdrawn:{mine.ref}", other.member_id,
-                                      WITHDRAWN_DM.format(mentee=user_id, where=where), now)
+                # A mentor whose request DM was still waiting to go never hears of it at all.
+                if not await self._withdraw_request_dms(conn, [mine]):
+                    await self._notice_in(conn, f"mentor:withdrawn:{mine.ref}", other.member_id,
+                                          WITHDRAWN_DM.format(mentee=user_id, where=where), now)
                 withdrawn = True
         await self.outbox.dispatch()
         log.info("mentorship or request ended by member %s (guild=%s)", me.member_id, guild_id)
@@ -739,7 +795,8 @@ class MentorService:
             else:
                 text = LEFT_SERVER_DM.format(leaver=user_id, where=where)
             await self._notice_in(conn, f"mentor:{reason}:{link.ref}", other_member, text, now)
-        await self.repo.cancel_requests(conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now)
+        await self._withdraw_request_dms(conn, await self.repo.cancel_requests(
+            conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now))
         await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
         log.info("member %s withdrawn from mentoring (guild=%s, reason=%s, mentorships=%d)", member.member_id,
                  guild_id, reason, len(links))
@@ -756,6 +813,7 @@ class MentorService:
             return 0
         async with self.db.transaction() as conn:
             expired = await self.repo.expire_requests(conn, now)
+            await self._withdraw_request_dms(conn, expired)
             for request in expired:
                 await self._notice_in(conn, f"mentor:expired:{request.ref}", request.mentee_member,
                                       EXPIRED_DM.format(mentor=request.mentor_user, where=self._where(request.guild_id)),

@@ -24,6 +24,7 @@ from bot.db.checkins import CheckInRepository
 from bot.db.coping import CopingRepository
 from bot.db.mentors import MentorRepository
 from bot.db.outbox import FINISHED_KEPT, OutboxRepository
+from bot.db.pulse import PulseRepository
 from bot.domain.clock import Clock
 from bot.domain.pulse import (
     COMPARED_WEEKS,
@@ -37,7 +38,9 @@ from bot.domain.pulse import (
     count_active,
     count_events,
     count_members,
+    final_weeks,
     protect,
+    to_freeze,
 )
 from bot.errors import InvalidInputError
 from bot.services.charts import ChartError, render_pulse_chart_async
@@ -173,10 +176,13 @@ class MeetingReminderPulse:
 class PulseService:
     """Gathers figures from the registered providers and protects them for moderators."""
 
-    def __init__(self, guild_config: GuildConfigService, clock: Clock) -> None:
+    def __init__(self, guild_config: GuildConfigService, repo: PulseRepository, clock: Clock) -> None:
         self.guild_config = guild_config
+        self.repo = repo
         self.clock = clock
         self._providers: list[PulseProvider] = []
+        # One pulse at a time: what one pulse freezes is what the next one reads.
+        self._lock = asyncio.Lock()
 
     def register(self, provider: PulseProvider) -> None:
         """Add a feature's figures to the pulse (shown in registration order)."""
@@ -187,19 +193,29 @@ class PulseService:
         if isinstance(weeks, bool) or not WEEKS_MIN <= weeks <= WEEKS_MAX:
             raise InvalidInputError(WEEKS_INVALID)
         view = await self.guild_config.view(guild_id)
-        # Each week is compared with the weeks before it that any pulse could show beside it, so
-        # every pulse shows a week the same way, whatever period is asked for.
-        span = complete_weeks(self.clock.now(), view.timezone, weeks + COMPARED_WEEKS - 1)
-        figures: list[PulseFigure] = []
-        spreads: list[PulseSpread] = []
-        for provider in self._providers:
-            for item in await provider.pulse_figures(guild_id, span):
-                if isinstance(item, PulseSpread):
-                    spreads.append(item)
-                else:
-                    figures.append(item)
-        # Comparing every pair of weeks takes a large server's pulse most of a second: off the event loop.
-        shown = await asyncio.to_thread(protect, span, figures, spreads, show=weeks)
+        async with self._lock:
+            now = self.clock.now()
+            # Each week is compared with the weeks before it that any pulse could show beside it, so
+            # every pulse shows a week the same way, whatever period is asked for.
+            span = complete_weeks(now, view.timezone, weeks + COMPARED_WEEKS - 1)
+            figures: list[PulseFigure] = []
+            spreads: list[PulseSpread] = []
+            for provider in self._providers:
+                for item in await provider.pulse_figures(guild_id, span):
+                    if isinstance(item, PulseSpread):
+                        spreads.append(item)
+                    else:
+                        figures.append(item)
+            # A final week, once shown, is shown the same ever after (see `bot.domain.pulse`).
+            frozen = await self.repo.shown(guild_id, span.first_day)
+            final = final_weeks(span, now)
+            # Comparing every pair of weeks takes a large server's pulse most of a second: off the event loop.
+            shown = await asyncio.to_thread(protect, span, figures, spreads, show=weeks, frozen=frozen, final=final)
+            cells = to_freeze(shown, frozen, max(0, final - (len(span) - weeks)))
+            if cells:
+                # Older weeks than the longest pulse compares are never read again.
+                oldest = complete_weeks(now, view.timezone, WEEKS_MAX + COMPARED_WEEKS - 1).first_day
+                await self.repo.freeze(guild_id, cells, oldest)
         png = None
         if chart:
             try:

@@ -29,7 +29,8 @@ PULSE_RULES = (f"-# Any figure about fewer than {K_MIN} members shows as “{FEW
                f"would be about fewer than {K_MIN} members (say, the same people plus one) are both “not shown”. "
                "Small mood or craving bands are merged with a neighbour, a week is not split when that would tell "
                "someone's band, and a total is left out when a week is hidden. The week in progress is left out, "
-               "so figures don't move while you look. “Not kept”: older than what a feature keeps (ended "
+               "and last week is “not final yet” (check-ins may still be added for 7 days): once a week has been "
+               "shown it is shown the same ever after, whoever deletes their data later. “Not kept”: older than what a feature keeps (ended "
                "mentorships and sent reminders are deleted after 30 days), so not known whole.")
 WEEKLY_TITLE = "Each week (Monday to Sunday)"
 WEEKLY_LEGEND = ("-# Checked in: members. Urges surfed: times. Buddy pairs, mentorships: those in effect at some "
@@ -42,6 +43,8 @@ HIDDEN_SPREAD = f"({FEWER} checked in)"
 CHANGED = "not shown"
 HIDDEN_SPREAD_CHANGED = f"({CHANGED})"
 NOT_KEPT = "not kept"
+NOT_FINAL = "not final yet"
+HIDDEN_SPREAD_NOT_FINAL = f"({NOT_FINAL})"
 NO_ONE = "—"
 TOTAL = "Total"
 NOT_SHOWN = "not shown"
@@ -54,7 +57,8 @@ def _day(day: date) -> str:
 def _cell(value: int | None, hidden: Hidden | None) -> str:
     if value is not None:
         return str(value)
-    return CHANGED if hidden is Hidden.CHANGE else NOT_KEPT if hidden is Hidden.NOT_KEPT else FEWER
+    return (CHANGED if hidden is Hidden.CHANGE else NOT_KEPT if hidden is Hidden.NOT_KEPT
+            else NOT_FINAL if hidden is Hidden.NOT_FINAL else FEWER)
 
 
 def _short(band: str) -> str:
@@ -63,7 +67,8 @@ def _short(band: str) -> str:
 
 def _groups(groups: tuple[ShownGroup, ...] | None, bands: tuple[str, ...], hidden: Hidden | None) -> str:
     if groups is None:
-        return HIDDEN_SPREAD_CHANGED if hidden is Hidden.CHANGE else HIDDEN_SPREAD
+        return (HIDDEN_SPREAD_CHANGED if hidden is Hidden.CHANGE else HIDDEN_SPREAD_NOT_FINAL
+                if hidden is Hidden.NOT_FINAL else HIDDEN_SPREAD)
     if sum(g.value for g in groups) == 0:
         return NO_ONE
     if len(groups) == 1:

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.meetings import DEFAULT_DURATION, DEFAULT_REMIND, WEEKDAYS
+from bot.domain.plaintext import escape_markup
 from bot.errors import PermissionDeniedError
 from bot.services.meetings import MeetingService
 from bot.tree import send_ephemeral
@@ -99,7 +100,7 @@ class MeetingCog(commands.GroupCog, group_name="meeting", group_description="Wee
         _may_manage(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         removed = await self.meetings.remove(guild_id, name)
-        await send_ephemeral(interaction, REMOVED.format(name=removed))
+        await send_ephemeral(interaction, REMOVED.format(name=escape_markup(removed)))
 
     @app_commands.command(name="list", description="Upcoming meetings, in your own time zone")
     async def list_meetings(self, interaction: discord.Interaction) -> None:
@@ -122,4 +123,5 @@ class MeetingCog(commands.GroupCog, group_name="meeting", group_description="Wee
     async def remind_off(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 60]) -> None:
         """Turn a meeting reminder off."""
         guild_id, user_id = ids(interaction)
-        await send_ephemeral(interaction, REMINDER_OFF.format(name=await self.meetings.remind_off(guild_id, user_id, name)))
+        removed = await self.meetings.remind_off(guild_id, user_id, name)
+        await send_ephemeral(interaction, REMINDER_OFF.format(name=escape_markup(removed)))

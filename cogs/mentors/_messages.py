@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bot.domain.plaintext import escape_markup
 from bot.services.buddies import Delivery
 from bot.services.mentors import (
     FindOutcome,
@@ -58,7 +59,7 @@ def _hours(minutes: int) -> str:
 
 def offer_reply(outcome: OfferOutcome) -> str:
     """Tell a mentor what their offer is now."""
-    focus = f"focus **{outcome.focus}**" if outcome.focus else "no focus given"
+    focus = f"focus **{escape_markup(outcome.focus)}**" if outcome.focus else "no focus given"
     text = (f"{'Welcome back — you' if outcome.resumed else 'You'}'re offering to mentor: {focus}, up to "
             f"**{outcome.capacity}** mentee{'s' if outcome.capacity != 1 else ''}. Members see only your focus and "
             "how much your daytimes overlap in `/mentor find`. Requests come by DM; you can always say not right now.")
@@ -86,7 +87,8 @@ def find_reply(outcome: FindOutcome, focus: str | None) -> str:
         return NO_MENTORS.format(matching=" matching that focus" if focus else "")
     lines = ["**Mentors with room**"]
     for mentor in outcome.mentors:
-        lines.append(f"• <@{mentor.user_id}> — {mentor.focus or 'no focus given'}; {_hours(mentor.overlap_minutes)}")
+        focus = escape_markup(mentor.focus) if mentor.focus else "no focus given"  # stored before links were refused
+        lines.append(f"• <@{mentor.user_id}> — {focus}; {_hours(mentor.overlap_minutes)}")
     if outcome.more:
         lines.append(f"…and {outcome.more} more — add `focus:` to narrow the list.")
     lines.append(FIND_FOOTER)
@@ -131,7 +133,7 @@ def status_reply(status: MentorStatus) -> str:
         lines.append("")
         lines.append("**Mentoring**")
         if offer is not None and offer.open:
-            focus = f" (focus: {offer.focus})" if offer.focus else ""
+            focus = f" (focus: {escape_markup(offer.focus)})" if offer.focus else ""
             lines.append(f"You're offering{focus}, up to {offer.capacity} mentee{'s' if offer.capacity != 1 else ''}.")
         elif offer is not None:
             lines.append("You've stopped offering for now; `/mentor offer` resumes.")
@@ -140,7 +142,7 @@ def status_reply(status: MentorStatus) -> str:
         for request in status.incoming[:10]:
             shown = request.message if request.message is None or len(request.message) <= 100 else (
                 request.message[:99] + "…")
-            message = f": “{shown}”" if shown else ""
+            message = f": “{escape_markup(shown)}”" if shown else ""
             lines.append(f"• <@{request.mentee_user}> asked you to be their mentor{message} — `/mentor accept` or "
                          f"`/mentor decline` (open until {_ts(request.expires_at, 'D')})")
         if len(status.incoming) > 10:
@@ -157,7 +159,7 @@ def sharing_reply(outcome: SharingOutcome) -> str:
     if outcome.checkins:
         what.append("your last check-in day and streak (never moods or notes)")
     if outcome.counters:
-        what.append("your counters' names and days")
+        what.append("the names and days of your counters not marked private (private ones stay private)")
     seen = " and ".join(what) if what else "nothing about you"
     prefix = "Done — " if outcome.changed else ""
     text = f"{prefix}<@{outcome.mentor_user}> sees {seen}."

@@ -202,3 +202,31 @@ def test_the_demo_binds_loopback_and_deletes_its_database_on_exit(demo: Demo) ->
     assert demo.stop() == 0, "".join(demo.lines)
     assert not list(demo.temp.glob("kindred-demo-*")), "the temporary database is deleted on exit"
     assert "nothing is sent anywhere" in "".join(demo.lines)
+
+
+def test_one_members_odd_message_does_not_stop_the_channel_showing(demo: Demo, browser: Any, artifacts: Path) -> None:
+    # <t:…> beyond the dates a browser can show once blanked #general for everyone and said the
+    # demo server was gone. It shows as typed; the messages around it show too.
+    import json
+    import urllib.request
+
+    def call(path: str, body: dict[str, Any] | None = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(demo.url.rstrip("/") + path, data=data, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=20) as answer:  # noqa: S310 - loopback
+            return json.loads(answer.read())
+
+    people = {p["name"]: p["id"] for p in call("/api/world")["people"]}
+    general = next(c["id"] for c in call(f"/api/state?as={people['Sam']}")["channels"] if c["name"] == "general")
+    for who, text in (("Sam", "welcome everyone"), ("Alex", "see you <t:99999999999999999> or <t:-99999999999999999:R>"),
+                      ("Sam", "are you ok Alex?")):
+        call("/api/say", {"as": people[who], "channel": general, "text": text})
+
+    page = Page(browser, demo.url, artifacts)
+    page.be("Jordan (member)")
+    page.message_with("are you ok Alex?")
+    page.screenshot("odd timestamps")
+    shown = page.messages_text()
+    assert any("welcome everyone" in m for m in shown), shown
+    assert any("see you <t:99999999999999999> or <t:-99999999999999999:R>" in m for m in shown), shown
+    assert "Lost touch" not in browser.find_element(page.By.ID, "status").text

@@ -260,7 +260,7 @@ async def test_config_pulse_is_for_moderators_private_and_counts_only(
     for n, user in enumerate(members):
         await services.checkins.check_in(guild.id, user.id, mood=4 if n % 2 else 2, craving=2)
         await services.coping.start_urge(guild.id, user.id, minutes=5)
-    clock.set(datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))  # the week of 9 Nov is final
 
     hidden = await (await fake.slash("/config pulse", user=community.alice, guild=guild,
                                      bypass_permissions=True)).reply()
@@ -295,7 +295,7 @@ async def test_config_pulse_hides_two_weeks_whose_difference_would_single_someon
     clock.set(datetime(2026, 11, 10, 12, 0, tzinfo=UTC))
     for user in members:
         await services.checkins.check_in(guild.id, user.id, mood=1 if user is members[6] else 3)
-    clock.set(datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))  # the week of 9 Nov is final
 
     reply = await (await fake.slash("/config pulse", user=community.mod, guild=guild, weeks=4)).reply()
     week_of_2nd = next(line.split() for line in reply.text.splitlines() if line.startswith("2 Nov"))
@@ -319,7 +319,7 @@ async def test_config_pulse_shows_mentorships_and_members_sent_a_meeting_reminde
     for mentor, mentee in zip(members[::2], members[1::2], strict=True):
         await services.mentors.offer(guild.id, mentor.id)
         outcome = await services.mentors.request(guild.id, mentee.id, mentor.id, "hello")
-        await services.mentors.answer_by_button(outcome.request_id, mentor.id, accept=True)
+        await services.mentors.answer_by_button(outcome.ref, mentor.id, accept=True)
     added = await (await fake.slash("/meeting add", user=mod, guild=guild, options={
         "name": "Tuesday group", "weekday": "tuesday", "time": "19:00", "timezone": "UTC", "duration": 60,
         "channel": community.meeting_room})).reply()
@@ -332,17 +332,17 @@ async def test_config_pulse_shows_mentorships_and_members_sent_a_meeting_reminde
     await kindred.run_sweeps_once()
     await fake.wait_for(lambda: all(reminders(fake, u) for u in members[:5]), what="five meeting reminders")
     assert reminders(fake, members[5]) == []
-    clock.set(datetime(2026, 11, 21, 10, 0, tzinfo=UTC))
+    clock.set(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))  # the week of 9 Nov is final
 
     reply = await (await fake.slash("/config pulse", user=mod, guild=guild, weeks=4)).reply()
     header = next(line.split() for line in reply.text.splitlines() if line.startswith("Week of"))
     assert header[-3:] == ["Mentorships", "Meeting", "reminders"]
-    week_of_19th_oct = next(line.split() for line in reply.text.splitlines() if line.startswith("19 Oct"))
+    week_of_26th_oct = next(line.split() for line in reply.text.splitlines() if line.startswith("26 Oct"))
     week_of_9th = next(line.split() for line in reply.text.splitlines() if line.startswith("9 Nov"))
     # Checked in, urges, buddy pairs, mentorships, members sent a meeting reminder.
     assert week_of_9th[2:] == ["0", "0", "0", "3", "5"]
     # Ended mentorships and sent messages are kept 30 days: that week is no longer known whole.
-    assert week_of_19th_oct[2:] == ["0", "0", "0", "not", "kept", "not", "kept"]
+    assert week_of_26th_oct[2:] == ["0", "0", "0", "not", "kept", "not", "kept"]
     assert "Meeting reminders: members sent at least one" in reply.text and "“Not kept”" in reply.text
     named = [u for u in members if u.name in reply.text or str(u.id) in reply.text]
     assert named == [], "the pulse names no one"

@@ -205,6 +205,25 @@ async def test_request_buttons_work_after_a_restart_and_only_for_the_mentor(
         assert (await bot.services.mentors.status(community.guild.id, alice.id)).mentor is None
 
 
+async def test_a_request_dm_button_from_before_incarnations_changes_nothing(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    """`kindred:mentor:accept:<id>` (sent before buttons named incarnations) may be a deleted request's: refused."""
+    alice, bob = community.alice, community.bob
+    await run(fake_discord, community, "/mentor offer", bob)
+    await run(fake_discord, community, "/mentor request", alice, member=bob)
+    [request] = dms(fake_discord, bob, REQUEST_TEXT)
+    ref = request.custom_ids[0].rsplit(":", 1)[1]
+    assert re.fullmatch(r"[0-9]+\.[0-9a-f]{16}", ref), request.custom_ids
+    legacy = f"kindred:mentor:accept:{ref.split('.')[0]}"
+    components = [{"type": 1, "components": [{"type": 2, "style": 3, "label": "Accept", "custom_id": legacy}]}]
+    old = await fake_discord.post_message(fake_discord.dm_channel(bob), fake_discord.bot,
+                                          {"content": "old request DM", "components": components}, [])
+    refused = await (await fake_discord.click(old, user=bob, custom_id=legacy)).reply()
+    assert "no longer open" in refused.content and "/mentor accept" in refused.content
+    assert (await kindred.services.mentors.status(community.guild.id, alice.id)).mentor is None
+    assert request.custom_ids != [], "the real request DM still waits for an answer"
+
+
 async def test_a_quiet_mentee_who_shares_brings_one_gentle_dm(
         fake_discord: FakeDiscord, community: Community, kindred: KindredBot, clock: FakeClock) -> None:
     alice, bob = community.alice, community.bob

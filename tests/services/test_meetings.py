@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Config
-from bot.db.database import Database
+from bot.db.database import SQLITE, Database
 from bot.domain.clock import FakeClock
 from bot.domain.meetings import ChannelKind, EventOutcome, EventStatus
 from bot.errors import (
@@ -433,3 +433,77 @@ async def test_a_minute_before_any_reminder_is_due_takes_no_write_lock(services:
     assert opened == [0]
     clock.set(ny(2027, 3, 2, 18, 30))
     assert await services.meetings.reminder_sweep(clock.now()) == 1
+
+
+# -- review 17: a meeting given a removed meeting's id --------------------------------------------
+
+async def run_minutes(services: Services, clock: FakeClock, start: datetime, end: datetime) -> None:
+    """Run every sweep once a minute from `start` to `end`, as the scheduler would."""
+    t = start
+    while t <= end:
+        clock.set(t)
+        await services.scheduler.run_all_once()
+        t += timedelta(minutes=1)
+
+
+def reminders(notifier: RecordingNotifier, user: int) -> list[str]:
+    return [s.message.content for s in notifier.dms_to(user)
+            if s.result.status.value == "sent" and "⏰" in s.message.content]
+
+
+async def test_a_meeting_that_reuses_a_removed_meetings_id_gets_its_reminder(services: Services, clock: FakeClock,
+                                                                             notifier: RecordingNotifier) -> None:
+    clock.set(ny(2027, 3, 2, 12, 0))
+    await add_tuesday(services, name="AA Tuesday")
+    await services.meetings.remind(G, ALICE, "AA Tuesday", 30)
+    await run_minutes(services, clock, ny(2027, 3, 2, 18, 30), ny(2027, 3, 2, 18, 31))
+    assert len(reminders(notifier, ALICE)) == 1
+    first_id = await services.db.fetch_value("SELECT meeting_id FROM meetings")
+    await services.meetings.remove(G, "AA Tuesday")
+    await add_tuesday(services, name="NA Tuesday")  # same slot, another group
+    if services.db.dialect == SQLITE:  # PostgreSQL's identities never give an id again
+        assert await services.db.fetch_value("SELECT meeting_id FROM meetings") == first_id, "precondition: id reused"
+    await services.meetings.remind(G, ALICE, "NA Tuesday", 20)
+    await run_minutes(services, clock, ny(2027, 3, 2, 18, 39), ny(2027, 3, 2, 18, 41))
+    got = reminders(notifier, ALICE)
+    assert len(got) == 2 and "NA Tuesday" in got[1], got
+
+
+async def test_re_adding_a_meeting_after_an_undelivered_reminder_reminds_once(
+        services: Services, clock: FakeClock, notifier: RecordingNotifier) -> None:
+    """A moderator removes and re-adds a meeting after a member's reminder could not be delivered."""
+    clock.set(ny(2027, 3, 2, 12, 0))
+    await add_tuesday(services)
+    await services.meetings.remind(G, ALICE, "Tuesday group", 30)
+    notifier.dm_closed.add(ALICE)
+    await run_minutes(services, clock, ny(2027, 3, 2, 18, 30), ny(2027, 3, 2, 18, 30))
+    notifier.dm_closed.discard(ALICE)
+    await services.meetings.remove(G, "Tuesday group")
+    await add_tuesday(services, description="now with a description")
+    clock.set(ny(2027, 3, 2, 18, 35))
+    await services.meetings.remind(G, ALICE, "Tuesday group", 10)
+    await run_minutes(services, clock, ny(2027, 3, 2, 18, 49), ny(2027, 3, 2, 18, 52))
+    assert len(reminders(notifier, ALICE)) == 1
+    assert await services.db.fetch_value(
+        "SELECT count(*) FROM meeting_reminder_counts WHERE meeting_id IS NOT NULL AND delivered = 1") == 1
+
+
+@pytest.mark.parametrize("name", ["[Free chips](https://evil.example)", "@everyone group", "<@&123> meeting",
+                                  "join discord.gg/abc"])
+async def test_a_meeting_name_with_a_link_or_mention_is_refused_kindly(services: Services, clock: FakeClock,
+                                                                       events: RecordingEvents, name: str) -> None:
+    clock.set(ny(2027, 3, 2, 12, 0))
+    with pytest.raises(InvalidInputError, match="plain words"):
+        await add_tuesday(services, name=name)
+    assert (await tables(services))["meetings"] == 0 and events.events == {}
+
+
+async def test_a_reminder_shows_a_stored_name_and_location_as_typed(services: Services, clock: FakeClock,
+                                                                    notifier: RecordingNotifier) -> None:
+    clock.set(ny(2027, 3, 2, 12, 0))
+    await add_tuesday(services, channel_id=None, channel_type=None, description="**Room** [2](https://x.example)")
+    await services.db.execute("UPDATE meetings SET name = '**Tuesday** group'")  # stored before names were checked
+    await services.meetings.remind(G, ALICE, "Tuesday group", 30)  # found by its stored key
+    await run_minutes(services, clock, ny(2027, 3, 2, 18, 30), ny(2027, 3, 2, 18, 30))
+    [text] = reminders(notifier, ALICE)
+    assert "⏰ **\\*\\*Tuesday\\*\\* group**" in text and "\\*\\*Room\\*\\* \\[2\\]" in text

@@ -11,6 +11,8 @@ import pytest
 
 from bot.db.database import SQLITE
 from bot.domain.clock import FakeClock
+from bot.domain.keys import RowRef
+from bot.domain.plaintext import escape_markup
 from bot.errors import (
     ConflictError,
     InvalidInputError,
@@ -38,7 +40,7 @@ async def mentoring(services: Services, mentor: int = MENTOR, mentee: int = MENT
     """Make `mentor` offer and `mentee` their mentee (accepted by the service, as a button would)."""
     await services.mentors.offer(G, mentor, **offer)  # type: ignore[arg-type]
     outcome = await services.mentors.request(G, mentee, mentor, "hello")
-    await services.mentors.answer_by_button(outcome.request_id, mentor, accept=True)
+    await services.mentors.answer_by_button(outcome.ref, mentor, accept=True)
 
 
 async def everyone_in_london(services: Services, *users: int) -> None:
@@ -138,8 +140,8 @@ async def test_a_request_reaches_the_mentor_by_dm_with_buttons_and_the_message(s
     [dm] = notifier.dms_to(MENTOR)
     assert REQUEST_TEXT in dm.message.content and f"<@{MENTEE}>" in dm.message.content
     assert "> I'm 90 days in and wobbly" in dm.message.content
-    assert [b.custom_id for b in dm.message.buttons] == [f"kindred:mentor:accept:{outcome.request_id}",
-                                                         f"kindred:mentor:decline:{outcome.request_id}"]
+    assert [b.custom_id for b in dm.message.buttons] == [f"kindred:mentor:accept:{outcome.ref}",
+                                                         f"kindred:mentor:decline:{outcome.ref}"]
     status = await services.mentors.status(G, MENTOR)
     assert [r.message for r in status.incoming] == ["I'm 90 days in and wobbly"]
 
@@ -150,7 +152,7 @@ async def test_the_message_is_kept_only_while_the_request_is_open(services: Serv
     await services.mentors.offer(G, MENTOR)
     outcome = await services.mentors.request(G, MENTEE, MENTOR, "please")
     if answer in ("accept", "decline"):
-        await services.mentors.answer_by_button(outcome.request_id, MENTOR, accept=answer == "accept")
+        await services.mentors.answer_by_button(outcome.ref, MENTOR, accept=answer == "accept")
     elif answer == "expire":
         clock.advance(timedelta(days=14))
         await services.scheduler.run_all_once()
@@ -168,7 +170,7 @@ async def test_the_message_never_reaches_the_logs(services: Services, caplog: py
     caplog.set_level(logging.DEBUG)
     await services.mentors.offer(G, MENTOR, focus="sober curious")
     outcome = await services.mentors.request(G, MENTEE, MENTOR, "canary-5b1 my secret")
-    await services.mentors.answer_by_button(outcome.request_id, MENTOR, accept=True)
+    await services.mentors.answer_by_button(outcome.ref, MENTOR, accept=True)
     assert "canary-5b1" not in caplog.text and "sober curious" not in caplog.text
 
 
@@ -177,13 +179,13 @@ async def test_accept_by_button_only_counts_for_the_mentor(services: Services, n
     outcome = await services.mentors.request(G, MENTEE, MENTOR)
     for stranger in (MENTEE, OTHER):
         with pytest.raises(PermissionDeniedError, match="addressed to someone else"):
-            await services.mentors.answer_by_button(outcome.request_id, stranger, accept=True)
-    answer = await services.mentors.answer_by_button(outcome.request_id, MENTOR, accept=True)
+            await services.mentors.answer_by_button(outcome.ref, stranger, accept=True)
+    answer = await services.mentors.answer_by_button(outcome.ref, MENTOR, accept=True)
     assert answer.accepted and answer.mentee_user == MENTEE
     [told] = texts(notifier, MENTEE, "said yes")
     assert "/mentor share" in told and "nothing about you" in told
     with pytest.raises(ConflictError, match="no longer open"):
-        await services.mentors.answer_by_button(outcome.request_id, MENTOR, accept=False)
+        await services.mentors.answer_by_button(outcome.ref, MENTOR, accept=False)
 
 
 async def test_decline_tells_the_mentee_kindly_and_asking_again_waits(services: Services,
@@ -226,9 +228,9 @@ async def test_capacity_is_enforced_when_asking_and_when_accepting(services: Ser
     await services.mentors.offer(G, MENTOR, capacity=1)
     first = await services.mentors.request(G, MENTEE, MENTOR)
     second = await services.mentors.request(G, OTHER, MENTOR)  # room while nobody has been accepted
-    await services.mentors.answer_by_button(first.request_id, MENTOR, accept=True)
+    await services.mentors.answer_by_button(first.ref, MENTOR, accept=True)
     with pytest.raises(ConflictError, match="capacity of 1 mentee"):
-        await services.mentors.answer_by_button(second.request_id, MENTOR, accept=True)
+        await services.mentors.answer_by_button(second.ref, MENTOR, accept=True)
     with pytest.raises(ConflictError, match="no room"):
         await services.mentors.request(G, THIRD, MENTOR)
     assert [m.user_id for m in (await services.mentors.find(G, THIRD)).mentors] == [], "full mentors are not listed"
@@ -253,9 +255,9 @@ async def test_a_request_whose_mentee_found_a_mentor_meanwhile_is_closed(service
     first = await services.mentors.request(G, MENTEE, MENTOR)
     await services.mentors.end(G, MENTEE, MENTOR)  # withdrawn
     second = await services.mentors.request(G, MENTEE, OTHER)
-    await services.mentors.answer_by_button(second.request_id, OTHER, accept=True)
+    await services.mentors.answer_by_button(second.ref, OTHER, accept=True)
     with pytest.raises(ConflictError, match="no longer open"):
-        await services.mentors.answer_by_button(first.request_id, MENTOR, accept=True)
+        await services.mentors.answer_by_button(first.ref, MENTOR, accept=True)
 
 
 async def test_unanswered_requests_close_after_fourteen_days(services: Services, clock: FakeClock,
@@ -339,7 +341,7 @@ async def test_end_withdraws_your_own_request_and_points_to_decline_for_theirs(s
 async def test_a_mentor_sees_nothing_until_the_mentee_chooses(services: Services, clock: FakeClock) -> None:
     await mentoring(services)
     await services.checkins.check_in(G, MENTEE, mood=2, note="private words")
-    await services.recovery.start(G, MENTEE, "2026-10-01", "alcohol")
+    await services.recovery.start(G, MENTEE, "2026-10-01", "alcohol", visibility="buddies")
     [link] = (await services.mentors.status(G, MENTOR)).mentees
     assert link.shared.checkins is False and link.shared.last_checkin is None and link.shared.counters is None
     sharing = await services.mentors.share(G, MENTEE, checkins=True)
@@ -512,3 +514,129 @@ async def test_an_hour_with_nothing_to_do_takes_no_write_lock(services: Services
     opened = count_write_transactions(services.db, monkeypatch)
     assert await services.mentors.nudge_sweep(clock.now()) == 0
     assert opened == [0]
+
+
+# -- review 17: buttons name the request's incarnation ---------------------------------------------
+
+async def test_an_old_dm_button_does_not_answer_a_new_request_that_reused_its_id(
+        services: Services, notifier: RecordingNotifier) -> None:
+    """A's request DM keeps its buttons; A deletes their data; B asks the same mentor and gets A's row id."""
+    await services.mentors.offer(G, MENTOR, capacity=3)
+    a = await services.mentors.request(G, MENTEE, MENTOR, "please, A here")
+    await services.privacy.forget(G, MENTEE)  # /privacy delete: A's request row goes (cascade)
+    b = await services.mentors.request(G, OTHER, MENTOR, "B here")
+    if services.db.dialect == SQLITE:  # PostgreSQL's identities never give an id again
+        assert b.request_id == a.request_id, "precondition: SQLite reused the id"
+    for accept in (True, False):
+        with pytest.raises(NotFoundError, match="no longer open"):
+            await services.mentors.answer_by_button(a.ref, MENTOR, accept=accept)
+    assert (await services.mentors.status(G, MENTOR)).mentees == ()
+    assert [r.mentee_user for r in (await services.mentors.status(G, MENTOR)).incoming] == [OTHER]
+    await services.mentors.answer_by_button(b.ref, MENTOR, accept=True)
+    assert [m.user_id for m in (await services.mentors.status(G, MENTOR)).mentees] == [OTHER]
+
+
+async def test_a_button_from_before_incarnations_changes_nothing(services: Services) -> None:
+    """`kindred:mentor:accept:<id>` (no incarnation) could name an earlier request with that id: refused kindly."""
+    await services.mentors.offer(G, MENTOR)
+    outcome = await services.mentors.request(G, MENTEE, MENTOR)
+    with pytest.raises(ConflictError, match="no longer open.*`/mentor accept`"):
+        await services.mentors.answer_by_button(RowRef.parse(str(outcome.request_id)), MENTOR, accept=True)
+    assert (await services.mentors.status(G, MENTEE)).mentor is None
+    assert [r.mentee_user for r in (await services.mentors.status(G, MENTOR)).incoming] == [MENTEE]
+
+
+# -- review 17: a closed request's DM is never delivered later ----------------------------------
+
+@pytest.mark.parametrize("close", ["withdraw", "stop", "decline in the server"])
+async def test_a_request_dm_still_queued_is_withdrawn_with_the_request(services: Services, clock: FakeClock,
+                                                                      notifier: RecordingNotifier,
+                                                                      close: str) -> None:
+    """Discord is busy when the request DM goes; the request closes; its words must not arrive later."""
+    await services.mentors.offer(G, MENTOR)
+    notifier.transient_failures = 1
+    outcome = await services.mentors.request(G, MENTEE, MENTOR, "my private words")
+    assert outcome.delivery is Delivery.RETRYING
+    if close == "withdraw":
+        await services.mentors.end(G, MENTEE, MENTOR)
+    elif close == "stop":
+        await services.mentors.stop(G, MENTOR)
+    else:
+        await services.mentors.decline(G, MENTOR)
+    for minutes in (1, 5, 30, 120):
+        clock.advance(timedelta(minutes=minutes))
+        await services.scheduler.run_all_once()
+    got = [s.message.content for s in notifier.dms_to(MENTOR) if s.result.status.value == "sent"]
+    assert not any(REQUEST_TEXT in t for t in got), got
+    rows = await services.db.fetch_all("SELECT status, payload FROM outbox WHERE kind = 'mentor.request'")
+    assert [(r["status"], r["payload"]) for r in rows] == [("cancelled", None)]
+
+
+# -- review 17: what "counters" shares -----------------------------------------------------------
+
+async def test_sharing_counters_never_shows_a_counter_marked_private(services: Services) -> None:
+    await mentoring(services)
+    await services.recovery.start(G, MENTEE, "2026-10-01", "self-harm", visibility="private")
+    await services.recovery.start(G, MENTEE, "2026-10-01", "alcohol", visibility="buddies")
+    await services.recovery.start(G, MENTEE, "2026-10-01", "smoking", visibility="server")
+    await services.mentors.share(G, MENTEE, counters=True)
+    [link] = (await services.mentors.status(G, MENTOR)).mentees
+    assert link.shared.counters is not None
+    assert sorted(name for name, _ in link.shared.counters) == ["alcohol", "smoking"]
+    [mine] = [(await services.mentors.status(G, MENTEE)).mentor]
+    assert mine is not None and sorted(n for n, _ in mine.shared.counters or ()) == ["alcohol", "smoking"]
+
+
+# -- review 17: other members' words ---------------------------------------------------------------
+
+async def test_the_request_message_reaches_the_mentor_as_the_mentees_words(services: Services,
+                                                                          notifier: RecordingNotifier) -> None:
+    await services.mentors.offer(G, MENTOR)
+    words = "[✅ Verify your Kindred account](https://evil.example) -# sent by Kindred staff"
+    await services.mentors.request(G, MENTEE, MENTOR, words)
+    [dm] = notifier.dms_to(MENTOR)
+    assert words not in dm.message.content
+    assert f"Their message, in their own words:\n> {escape_markup(words)}" in dm.message.content
+
+
+@pytest.mark.parametrize("focus", ["see https://evil.example/login", "discord.gg/abc", "@everyone", "<@&1> **big**"])
+async def test_a_focus_with_a_link_or_mention_is_refused_kindly(services: Services, focus: str) -> None:
+    with pytest.raises(InvalidInputError, match="plain words"):
+        await services.mentors.offer(G, MENTOR, focus=focus)
+    assert (await services.mentors.status(G, MENTOR)).offer is None
+
+
+async def test_two_members_never_mentor_each_other(services: Services) -> None:
+    await services.mentors.offer(G, MENTOR)
+    await services.mentors.offer(G, OTHER)
+    asks_other = await services.mentors.request(G, MENTOR, OTHER)
+    asks_back = await services.mentors.request(G, OTHER, MENTOR)
+    await services.mentors.answer_by_button(asks_other.ref, OTHER, accept=True)  # OTHER mentors MENTOR
+    with pytest.raises(ConflictError, match="already your mentor"):
+        await services.mentors.answer_by_button(asks_back.ref, MENTOR, accept=True)
+    rows = await services.db.fetch_all("SELECT mentor_id, mentee_id FROM mentorships WHERE ended_at IS NULL")
+    assert len(rows) == 1
+
+
+async def test_a_mentor_who_left_the_server_cannot_accept_from_an_old_dm(services: Services) -> None:
+    await services.mentors.offer(G, MENTOR)
+    request = await services.mentors.request(G, MENTEE, MENTOR)
+
+    async def membership(guild_id: int, user_id: int) -> bool | None:
+        return user_id != MENTOR  # the mentor has left the server since
+
+    services.mentors.membership = membership
+    with pytest.raises(ConflictError, match="no longer a member"):
+        await services.mentors.answer_by_button(request.ref, MENTOR, accept=True)
+    assert (await services.mentors.status(G, MENTEE)).mentor is None
+
+
+async def test_no_new_mentorship_begins_once_mentoring_is_turned_off(services: Services) -> None:
+    await services.mentors.offer(G, MENTOR)
+    request = await services.mentors.request(G, MENTEE, MENTOR)
+    await services.guild_config.set_mentors(G, enabled=False)
+    with pytest.raises(NotConfiguredError):
+        await services.mentors.answer_by_button(request.ref, MENTOR, accept=True)
+    assert (await services.mentors.status(G, MENTEE)).mentor is None
+    # Declining still works: the mentee is told kindly instead of waiting 14 days.
+    await services.mentors.answer_by_button(request.ref, MENTOR, accept=False)

@@ -41,7 +41,7 @@ async def use_every_feature(services: Services, clock: FakeClock) -> None:
     await services.mentors.request(G, CAROL, ALICE, "would you guide me?")
     await services.mentors.offer(G, BOB)
     request = await services.mentors.request(G, ALICE, BOB, "hello")
-    await services.mentors.answer_by_button(request.request_id, BOB, accept=True)
+    await services.mentors.answer_by_button(request.ref, BOB, accept=True)
     await services.mentors.share(G, ALICE, checkins=True, counters=True)
     # A weekly meeting (server data) with Alice's reminder, which goes out before it starts.
     await services.meetings.add(G, name="Circle", weekday="monday", time_text="19:00", timezone="Europe/London")

@@ -23,8 +23,9 @@ from tests.support import RecordingNotifier
 
 G = 100000000000000001
 MEMBERS = [200000000000000000 + n for n in range(1, 11)]
-# Saturday 21 November 2026. Whole weeks before it start on Mondays 2, 9 and 26 October...
-NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+# Saturday 28 November 2026. Whole weeks before it start on Mondays 16, 9 and 2 November...; the
+# week of 16 November is not final yet (check-ins may still be added to it).
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 
 
 def on(day: date, hour: int = 12) -> datetime:
@@ -60,17 +61,18 @@ async def test_weekly_counts_moods_cravings_urges_and_pairs_with_small_groups_pr
     clock.set(NOW)
     report = await services.pulse.pulse(G, 4, chart=False)
     pulse = report.pulse
-    assert [w.start for w in pulse.weeks.weeks] == [date(2026, 10, 19), date(2026, 10, 26), week_1, week_2]
+    assert [w.start for w in pulse.weeks.weeks] == [date(2026, 10, 26), week_1, week_2, this_week]
     checked = pulse.figure("checkins")
-    assert checked is not None and checked.cells == (0, 0, None, 10)  # this week is not shown at all
+    assert checked is not None and checked.cells == (0, None, 10, None)  # the last week is not final yet
+    assert checked.hidden == (None, Hidden.FEW, None, Hidden.NOT_FINAL)
     urges, pairs = pulse.figure("urges"), pulse.figure("buddy_pairs")
-    assert urges is not None and urges.kind is FigureKind.EVENTS and urges.cells == (0, 0, 0, 5)
-    assert urges.total == 5
-    assert pairs is not None and pairs.cells == (0, 0, 0, 3)
+    assert urges is not None and urges.kind is FigureKind.EVENTS and urges.cells == (0, 0, 5, None)
+    assert urges.total == 5  # of the final weeks: the one not final yet is left out, not hidden in it
+    assert pairs is not None and pairs.cells == (0, 0, 3, None)
     mood, craving = pulse.spreads
-    assert mood.weeks[2] is None  # its week is hidden
-    assert mood.weeks[3] == (ShownGroup(0, 1, 5), ShownGroup(2, 2, 5))
-    assert craving.weeks[3] == (ShownGroup(0, 3, 10),)  # one strong craving: too few to split at all
+    assert mood.weeks[1] is None and mood.weeks[3] is None  # their weeks are hidden
+    assert mood.weeks[2] == (ShownGroup(0, 1, 5), ShownGroup(2, 2, 5))
+    assert craving.weeks[2] == (ShownGroup(0, 3, 10),)  # one strong craving: too few to split at all
     assert report.chart_png is None
 
 
@@ -78,7 +80,8 @@ async def test_a_feature_plugs_its_figures_in_through_a_provider(services: Servi
     class Gatherings:
         async def pulse_figures(self, guild_id: int, weeks: PulseWeeks) -> Sequence[PulseFigure | PulseSpread]:
             assert guild_id == G and len(weeks) == 5 + 25  # the weeks shown, and those they are compared with
-            cells = [PulseCell(0, frozenset())] * (len(weeks) - 1) + [PulseCell(9, frozenset(range(6)))]
+            cells = [PulseCell(0, frozenset())] * (len(weeks) - 2) + [PulseCell(9, frozenset(range(6))),
+                                                                     PulseCell(0, frozenset())]
             return (PulseFigure("gatherings", "Gatherings", FigureKind.EVENTS, tuple(cells)),
                     PulseFigure("circles", "Circles", FigureKind.ACTIVE,
                                 tuple([PulseCell(2, frozenset({1, 2, 3, 4}))] * len(weeks))))
@@ -89,7 +92,7 @@ async def test_a_feature_plugs_its_figures_in_through_a_provider(services: Servi
     keys = [f.key for f in report.pulse.figures]
     assert keys == ["checkins", "urges", "buddy_pairs", "mentorships", "meeting_reminders", "gatherings", "circles"]
     gatherings, circles = report.pulse.figures[5:]
-    assert gatherings.cells[-1] == 9 and gatherings.total == 9
+    assert gatherings.cells[-2:] == (9, None) and gatherings.total == 9
     assert circles.cells == (None,) * 5 and circles.total is None
     assert report.chart_png is not None and report.chart_png.startswith(b"\x89PNG")
 
@@ -109,7 +112,7 @@ async def test_active_mentorships_per_week_count_each_mentorship_in_every_week_i
     for mentor, mentee in zip(MEMBERS[:6:2], MEMBERS[1:6:2], strict=True):
         await services.mentors.offer(G, mentor)
         outcome = await services.mentors.request(G, mentee, mentor, "hello")
-        await services.mentors.answer_by_button(outcome.request_id, mentor, accept=True)
+        await services.mentors.answer_by_button(outcome.ref, mentor, accept=True)
     clock.set(on(week_2 + timedelta(days=2)))
     await services.mentors.end(G, MEMBERS[1], MEMBERS[0])
 
@@ -117,8 +120,8 @@ async def test_active_mentorships_per_week_count_each_mentorship_in_every_week_i
     pulse = (await services.pulse.pulse(G, 4, chart=False)).pulse
     mentorships = pulse.figure("mentorships")
     assert mentorships is not None and mentorships.kind is FigureKind.ACTIVE
-    # Ended mentorships are deleted after 30 days: the week of 19 October is no longer known whole.
-    assert mentorships.cells == (None, 0, 0, 3) and mentorships.hidden[0] is Hidden.NOT_KEPT
+    # Ended mentorships are deleted after 30 days: the week of 26 October is no longer known whole.
+    assert mentorships.cells == (None, 0, 3, None) and mentorships.hidden[0] is Hidden.NOT_KEPT
     assert mentorships.total is None
 
 
@@ -142,5 +145,75 @@ async def test_members_sent_a_meeting_reminder_per_week_count_once_however_many_
     pulse = (await services.pulse.pulse(G, 4, chart=False)).pulse
     reminded = pulse.figure("meeting_reminders")
     assert reminded is not None and reminded.kind is FigureKind.MEMBERS
-    # Ten reminders reached five members; sent messages are kept 30 days, so 19 October is not known.
-    assert reminded.cells == (None, 0, 0, 5) and reminded.hidden[0] is Hidden.NOT_KEPT
+    # Ten reminders reached five members; sent messages are kept 30 days, so 26 October is not known.
+    assert reminded.cells == (None, 0, 5, None) and reminded.hidden[0] is Hidden.NOT_KEPT
+
+
+# -- review 18: a week once shown never changes ------------------------------------------------------
+
+PULSE_WEEK = date(2026, 11, 9)  # Monday: complete from 16 November, final from 25 November
+FINAL_AT = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+MANY = [300000000000000000 + n for n in range(1, 20)]
+
+
+async def _check_ins(services: Services, clock: FakeClock, users: Sequence[int], mood: int) -> None:
+    for n, user in enumerate(users):
+        clock.set(on(PULSE_WEEK + timedelta(days=n % 7)))
+        await services.checkins.check_in(G, user, mood=mood)
+
+
+async def _week(services: Services) -> tuple[int | None, Hidden | None, tuple[ShownGroup, ...] | None]:
+    pulse = (await services.pulse.pulse(G, 4, chart=False)).pulse
+    index = [w.start for w in pulse.weeks.weeks].index(PULSE_WEEK)
+    checked = pulse.figure("checkins")
+    assert checked is not None
+    return checked.cells[index], checked.hidden[index], pulse.spreads[0].weeks[index]
+
+
+async def _sixteen(services: Services, clock: FakeClock) -> int:
+    await services.guild_config.set_checkins(G, channel_id=1, time="09:00", timezone="UTC")
+    target = MANY[0]
+    await _check_ins(services, clock, [target], 1)
+    await _check_ins(services, clock, MANY[1:6], 1)
+    await _check_ins(services, clock, MANY[6:11], 3)
+    await _check_ins(services, clock, MANY[11:16], 5)
+    return target
+
+
+async def test_a_member_deleting_their_data_between_two_pulses_changes_no_week_already_shown(
+        services: Services, clock: FakeClock) -> None:
+    target = await _sixteen(services, clock)
+    clock.set(FINAL_AT)
+    before = await _week(services)
+    assert before == (16, None, (ShownGroup(0, 0, 6), ShownGroup(1, 1, 5), ShownGroup(2, 2, 5)))
+    await services.privacy.forget(G, target)
+    assert await _week(services) == before  # not 15 with one fewer low mood: that would be them
+    clock.advance(timedelta(weeks=2))
+    assert await _week(services) == before
+
+
+async def test_a_late_or_corrected_check_in_never_changes_a_week_shown(services: Services, clock: FakeClock) -> None:
+    target = await _sixteen(services, clock)
+    # On Tuesday the week is complete but check-ins may still be added to it: it is not shown yet.
+    clock.set(datetime(2026, 11, 17, 10, 0, tzinfo=UTC))
+    assert await _week(services) == (None, Hidden.NOT_FINAL, None)
+    await services.checkins.check_in(G, MANY[16], mood=1, day="2026-11-15")  # catching up on Sunday
+    await services.checkins.check_in(G, target, mood=5, day="2026-11-15")   # correcting Sunday
+    assert await _week(services) == (None, Hidden.NOT_FINAL, None)
+    clock.set(FINAL_AT)
+    # Once final it is shown (late check-ins included), and nothing can be added to it any more.
+    shown = await _week(services)
+    assert shown[0] == 17
+    with pytest.raises(InvalidInputError):
+        await services.checkins.check_in(G, MANY[17], mood=1, day="2026-11-15")
+    assert await _week(services) == shown
+
+
+async def test_what_a_pulse_shows_is_kept_per_server_as_counts_only(services: Services, clock: FakeClock) -> None:
+    await _sixteen(services, clock)
+    clock.set(FINAL_AT)
+    await _week(services)
+    rows = await services.db.fetch_all("SELECT * FROM pulse_shown WHERE guild_id = ?", (G,))
+    assert rows and all(set(r.keys()) == {"guild_id", "week_start", "figure", "value", "hidden", "groups_shown"}
+                        for r in rows)
+    assert {r["value"] for r in rows if r["figure"] == "checkins"} >= {16}

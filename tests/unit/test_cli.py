@@ -31,6 +31,22 @@ def test_run_without_token_exits_2_with_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "k.sqlite3").exists(), "run without a token must not touch the database"
 
 
+@pytest.mark.parametrize(("interpreter", "says"), [
+    (".venv/bin/python", "`.venv/bin/python -m bot demo`"),  # the README's first command, venv not activated
+    ("/usr/bin/python3", "`python -m bot demo`"),
+])
+def test_the_demo_hint_names_the_interpreter_that_ran(tmp_path: Path, interpreter: str, says: str) -> None:
+    # `python -m bot demo` fails where `python` is not the venv's: say the command that works here.
+    executable = str(tmp_path / interpreter) if not interpreter.startswith("/") else interpreter
+    script = f"import sys; sys.executable = {executable!r}; from bot.__main__ import main; sys.exit(main(['run']))"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "KINDRED_"))}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env=base | {"PYTHONPATH": str(ROOT), "KINDRED_DATABASE": str(tmp_path / "k.sqlite3")})
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr, result.stderr
+    assert result.stderr.count("-m bot demo") == 1
+
+
 def test_check_config_prints_masked_settings(tmp_path: Path) -> None:
     result = run("check-config", env={"DISCORD_TOKEN": "supersecrettokenvalue"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

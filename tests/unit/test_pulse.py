@@ -37,6 +37,7 @@ from bot.domain.pulse import (
     difference_about,
     merge_bands,
     protect,
+    to_freeze,
 )
 
 K = K_MIN
@@ -468,3 +469,55 @@ def test_the_threshold_is_a_parameter(k: int) -> None:
     figure = count_members("in", "In", weeks, [(w, 100 * w + m) for w in range(4) for m in range(w + 3)])
     assert protect(weeks, [figure], k=k).figures[0].cells == tuple(
         n if n >= k else None for n in (3, 4, 5, 6))
+
+
+# -- frozen weeks: what was shown stays shown ------------------------------------------------------
+
+def _members_figure(sets: list[frozenset[int]], kept_from: datetime | None = None) -> PulseFigure:
+    return PulseFigure("checkins", "Checked in", FigureKind.MEMBERS,
+                       tuple(PulseCell(len(s), s) for s in sets), kept_from)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.frozensets(st.integers(0, 11), max_size=12), min_size=5, max_size=5),
+       st.frozensets(st.integers(0, 11), max_size=12), st.frozensets(st.integers(0, 11), max_size=3))
+def test_a_deletion_never_changes_a_frozen_week_and_new_weeks_are_protected_against_what_was_shown(
+        old: list[frozenset[int]], new: frozenset[int], deleted: frozenset[int]) -> None:
+    weeks = complete_weeks(SATURDAY, "UTC", len(old) + 1)
+    # First pulse: the last week is not final yet; the others are shown and frozen.
+    first = protect(weeks, [_members_figure([*old, new])], final=len(old))
+    frozen = to_freeze(first, {}, len(old))
+    # Members delete their data (gone from every week), then the last week becomes final.
+    after = [s - deleted for s in [*old, new]]
+    second = protect(weeks, [_members_figure(after)], frozen=frozen)
+    before, now = first.figures[0], second.figures[0]
+    assert now.cells[:-1] == before.cells[:-1] and now.hidden[:-1] == before.hidden[:-1]
+    assert before.hidden[-1] is Hidden.NOT_FINAL
+    if now.cells[-1] is not None:
+        for shown, members_then in zip(before.cells[:-1], old, strict=True):
+            if shown is not None:
+                # The difference the moderator can take is between what was shown then and the new week.
+                assert about_no_one_or_enough(members_then ^ after[-1])
+
+
+def test_a_week_hidden_beside_another_stays_hidden_when_that_one_is_no_longer_kept() -> None:
+    """Review 18: 6 members then 7 (hidden as a change) must not become "6" and later "7"."""
+    six, seven = people(6), people(7)
+    weeks = complete_weeks(SATURDAY, "UTC", 3)
+    first = protect(weeks, [_members_figure([six, seven, frozenset()])], final=2)
+    assert first.figures[0].hidden[:2] == (Hidden.CHANGE, Hidden.CHANGE)
+    frozen = to_freeze(first, {}, 2)
+    # The first week's data is deleted by retention; the second is still frozen as "not shown".
+    later = protect(weeks, [_members_figure([six, seven, frozenset()], kept_from=weeks.weeks[1].start_at)],
+                    frozen=frozen)
+    assert later.figures[0].cells[:2] == (None, None)
+
+
+def test_a_new_week_beside_a_frozen_one_that_lost_a_member_is_compared_with_what_was_shown() -> None:
+    six, weeks = people(6), complete_weeks(SATURDAY, "UTC", 2)
+    first = protect(weeks, [_members_figure([six, frozenset()])], final=1)
+    assert first.figures[0].cells == (6, None)
+    frozen = to_freeze(first, {}, 1)
+    # Member 5 deletes their data; the next week has the five others: "6 then 5" would be about member 5.
+    later = protect(weeks, [_members_figure([people(5), people(5)])], frozen=frozen)
+    assert later.figures[0].cells == (6, None) and later.figures[0].hidden[1] is Hidden.CHANGE

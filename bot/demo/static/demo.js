@@ -53,8 +53,11 @@ function inline(text, message) {
       const seconds = Number(token.slice(3).split(/[:>]/)[0]);
       const style = token.includes(":R") ? "relative" : token.match(/:[tT]>/) ? "time" : "full";
       const date = new Date(seconds * 1000);
-      const text = style === "time" ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : date.toLocaleString();
-      out.push(el("time", { datetime: date.toISOString(), text }));
+      if (Number.isNaN(date.getTime())) out.push(document.createTextNode(token)); // beyond any date: as typed
+      else {
+        const text = style === "time" ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : date.toLocaleString();
+        out.push(el("time", { datetime: date.toISOString(), text }));
+      }
     } else if (token.startsWith("[")) {
       const [, label, url] = token.match(/^\[([^\]]+)\]\((.+)\)$/);
       out.push(el("a", { href: url, rel: "noreferrer noopener", target: "_blank" }, label));
@@ -170,6 +173,18 @@ function renderMessage(message) {
   return item;
 }
 
+function renderSafely(message) {
+  // One message the page cannot draw (whatever a member typed) must not stop the others showing.
+  try {
+    return renderMessage(message);
+  } catch (error) {
+    console.error("cannot show message", message.id, error);
+    return el("li", { class: "msg", "data-id": message.id },
+      el("div", { class: "meta" }, el("span", { class: "author", text: message.author.name })),
+      el("p", { text: message.content || "(this message cannot be shown here)" }));
+  }
+}
+
 function prettyJson(text) {
   try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
 }
@@ -188,7 +203,6 @@ function render(state) {
   const current = state.channels.find((c) => c.id === state.channel);
   const content = JSON.stringify([state.channels, state.channel, state.messages]);
   if (content !== page.shown) {
-    page.shown = content;
     const focusKey = document.activeElement && document.activeElement.getAttribute("data-key");
     $("channels").replaceChildren(...state.channels.map((c) => el("li", {}, el("button", {
       type: "button", "aria-current": c.id === state.channel ? "true" : null, "data-key": `channel:${c.id}`,
@@ -200,7 +214,7 @@ function render(state) {
     $("composer-label").textContent = current.dm ? `Message ${current.name}` : `Message #${current.name}`;
     const before = new Set([...$("messages").children].map((m) => m.dataset.id));
     $("messages").replaceChildren(...state.messages.map((m) => {
-      const item = renderMessage(m);
+      const item = renderSafely(m);
       if (before.size && !before.has(m.id)) item.classList.add("new");
       return item;
     }));
@@ -211,6 +225,7 @@ function render(state) {
     }
     const last = $("messages").lastElementChild;
     if (last && last.scrollIntoView && document.activeElement === $("composer-input")) last.scrollIntoView({ block: "nearest" });
+    page.shown = content; // only once drawn: a drawing that failed is tried again at the next look
   }
   showModal(state.modal);
 }
@@ -259,7 +274,16 @@ function currentOption(command, rest) {
   // options), or a bare word that starts the next option's name.
   const names = command.options.map((o) => o.name).sort((a, b) => b.length - a.length);
   const escape = (name) => name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const found = names.length ? [...rest.matchAll(new RegExp(`(?:^|\\s)(${names.map(escape).join("|")}):`, "g"))] : [];
+  const marks = names.length ? [...rest.matchAll(new RegExp(`(?:^|\\s)(${names.map(escape).join("|")}):`, "g"))] : [];
+  // As the server reads it (bot/demo/commands.py): inside free text, "day: " (a space after the
+  // colon) or an option already given is words, not the next option.
+  const found = [];
+  for (const mark of marks) {
+    const current = found.length && command.options.find((o) => o.name === found[found.length - 1][1]);
+    const next = rest.slice(mark.index + mark[0].length, mark.index + mark[0].length + 1);
+    const words = current && current.type === 3 && !current.choices && (found.some((f) => f[1] === mark[1]) || !next.trim());
+    if (!words) found.push(mark);
+  }
   const used = found.map((m) => m[1]);
   const word = rest.match(/(\S*)$/)[1];
   const last = found[found.length - 1];
