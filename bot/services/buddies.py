@@ -2,8 +2,10 @@
 
 Rules that keep buddying consensual, gentle and capped:
 
-* Requests reach the target by DM with accept/decline buttons; a member who cannot
-  get DMs can still answer with `/buddy accept`. Requests close after 14 days. A
+* Requests reach the target by DM with accept/decline buttons
+  (`kindred:buddy:accept|decline:<id>.<incarnation>`; a button naming a request that is
+  gone, or only an id, changes nothing); a member who cannot get DMs can still answer
+  with `/buddy accept`. Requests close after 14 days. A
   member has at most 5 requests open, and cannot ask someone again within 30 days of
   that person declining (asking is never a way to pester).
 * `max_buddies` is checked on both sides when a request is accepted (and when a
@@ -68,6 +70,7 @@ from bot.domain.buddies import (
     next_dm_time,
 )
 from bot.domain.clock import Clock
+from bot.domain.keys import RowRef
 from bot.domain.localtime import latest_due_date, local_date, next_occurrence, occurrence_on, zone
 from bot.domain.messages import Button, ButtonStyle, OutgoingMessage, SendResult, SendStatus
 from bot.domain.settings import ShareCheckins
@@ -93,8 +96,9 @@ MAX_OPEN_REQUESTS = 5
 DECLINE_COOLDOWN = timedelta(days=30)
 MAX_ROUND = 1000  # pool members considered per server and round (matching is O(n²))
 PAUSE_DAYS = (1, 30)
-ACCEPT_ID = "kindred:buddy:accept:{request_id}"
-DECLINE_ID = "kindred:buddy:decline:{request_id}"
+# The request is named `<id>.<incarnation>` (`bot.domain.keys`): an id alone may be a later request's.
+ACCEPT_ID = "kindred:buddy:accept:{ref}"
+DECLINE_ID = "kindred:buddy:decline:{ref}"
 
 # -- refusals (shown ephemerally by the command tree) -----------------------------------
 
@@ -115,6 +119,9 @@ NO_REQUEST_FROM = "There's no open buddy request from <@{user}> for you."
 WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
 WHICH_REQUEST_SHOWN = 10
 REQUEST_GONE = "That buddy request is no longer open."
+OLD_BUTTON = ("This button is from an older message and is no longer open to answers — I can't be sure which "
+              "request it was for, so it changed nothing. In the server, `/buddy status` shows the requests "
+              "waiting for you, and `/buddy accept` or `/buddy decline` answers them.")
 REQUEST_EXPIRED = "That buddy request has expired — requests stay open for 14 days."
 NOT_YOUR_REQUEST = "This buddy request is addressed to someone else, so your click doesn't change anything. 🙂"
 MATCHING_OFF = ("Buddy matching is turned off in this server. You can still ask someone directly with "
@@ -232,6 +239,7 @@ class RequestOutcome:
     request_id: int | None
     delivery: Delivery
     paired: bool  # they had already asked you, so you are buddies now
+    ref: RowRef  # how the request DM's buttons name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,14 +413,14 @@ class BuddyService:
         if reverse is not None:
             await self.outbox.dispatch()
             log.info("buddy request %s accepted by asking back (guild=%s)", reverse.request_id, guild_id)
-            return RequestOutcome(target_user, reverse.request_id, Delivery.SENT, paired=True)
+            return RequestOutcome(target_user, reverse.request_id, Delivery.SENT, paired=True, ref=reverse.ref)
         request_id = created.row_id
         result = await self.outbox.deliver_now(self._dm(
             f"buddy:request:{created}", "buddy.request", target_user,
             REQUEST_DM.format(requester=user_id, where=self._where(guild_id)), guild_id,
             member_id=target_member,
-            buttons=(Button(ACCEPT_ID.format(request_id=request_id), "Accept", ButtonStyle.SUCCESS, "🤝"),
-                     Button(DECLINE_ID.format(request_id=request_id), "Not right now", ButtonStyle.SECONDARY)),
+            buttons=(Button(ACCEPT_ID.format(ref=created), "Accept", ButtonStyle.SUCCESS, "🤝"),
+                     Button(DECLINE_ID.format(ref=created), "Not right now", ButtonStyle.SECONDARY)),
         ))
         log.info("buddy request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
         delivery = delivery_for(result)
@@ -421,7 +429,7 @@ class BuddyService:
             if stored is None or stored.status != "pending":
                 delivery = Delivery.GONE  # the delivery hook found they had left the server
                 await self.outbox.dispatch()  # send the hook's kind notices now
-        return RequestOutcome(target_user, request_id, delivery, paired=False)
+        return RequestOutcome(target_user, request_id, delivery, paired=False, ref=created)
 
     async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
         """Accept a pending request (the only one, or the one from `from_user`)."""
@@ -433,10 +441,17 @@ class BuddyService:
         request = await self._pick_incoming(guild_id, user_id, from_user)
         return await self._answer(request, accept=False)
 
-    async def answer_by_button(self, request_id: int, user_id: int, *, accept: bool) -> AnswerOutcome:
-        """Accept or decline from the DM's buttons; only the addressed member's click counts."""
-        request = await self.repo.request(request_id)
-        if request is None:
+    async def answer_by_button(self, ref: RowRef, user_id: int, *, accept: bool) -> AnswerOutcome:
+        """Accept or decline from the DM's buttons; only the addressed member's click counts.
+
+        The button names the request by id and incarnation, so a DM whose request is gone never
+        answers a later request that was given the same id. A button from before incarnations
+        names only an id, which may be such a later request's: it answers nothing.
+        """
+        if ref.incarnation is None:
+            raise ConflictError(OLD_BUTTON)
+        request = await self.repo.request(ref.row_id)
+        if request is None or request.incarnation != ref.incarnation:
             raise NotFoundError(REQUEST_GONE)
         if request.target_user != user_id:
             raise PermissionDeniedError(NOT_YOUR_REQUEST)
@@ -466,7 +481,9 @@ class BuddyService:
         now = self.clock.now()
         async with self.db.transaction() as conn:
             fresh = await self.repo.request(request.request_id)
-            if fresh is None or fresh.status not in ("pending", "expired"):
+            # The same incarnation: the id alone may have been given to a later request.
+            if (fresh is None or fresh.incarnation != request.incarnation
+                    or fresh.status not in ("pending", "expired")):
                 raise ConflictError(REQUEST_GONE)
             if not fresh.is_open(now):
                 raise ConflictError(REQUEST_EXPIRED)

@@ -1,9 +1,11 @@
 """The request DM's Accept / Not right now buttons, as `DynamicItem`s.
 
-Their custom ids carry the request id (`kindred:buddy:accept:<id>`,
-`kindred:buddy:decline:<id>`), so the buttons are rebuilt from the id on every click
-and keep working after restarts. Only the member the request is addressed to can
-answer; anyone else's click changes nothing and gets a kind private note.
+Their custom ids carry the request's id and incarnation (`kindred:buddy:accept:<id>.<incarnation>`,
+`kindred:buddy:decline:<id>.<incarnation>`), so they are rebuilt on every click, keep working
+after restarts, and never answer a later request that was given a deleted one's id. Ids from
+before incarnations (`<id>` alone) still match, and the service answers them kindly without
+changing anything. Only the member the request is addressed to can answer; anyone else's
+click changes nothing and gets a kind private note.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 
 import discord
 
+from bot.domain.keys import REF_PATTERN, RowRef
 from bot.services.buddies import ACCEPT_ID, DECLINE_ID
 from bot.tree import report_interaction_error
 from cogs.buddies._messages import ACCEPTED_IN_DM, DECLINED_IN_DM
@@ -21,13 +24,13 @@ from cogs.common import kindred
 log = logging.getLogger(__name__)
 
 
-async def answer(interaction: discord.Interaction, request_id: int, *, accept: bool) -> None:
+async def answer(interaction: discord.Interaction, request: RowRef, *, accept: bool) -> None:
     """Record the answer, then turn the request DM into a record of it (buttons removed)."""
     try:
         # Accepting tells the requester by DM, which may take a moment.
         await interaction.response.defer()
         outcome = await kindred(interaction).services.buddies.answer_by_button(
-            request_id, interaction.user.id, accept=accept)
+            request, interaction.user.id, accept=accept)
     except Exception as exc:  # every failure gets a kind reply
         await report_interaction_error(interaction, exc, "buddy button")
         return
@@ -41,40 +44,40 @@ async def answer(interaction: discord.Interaction, request_id: int, *, accept: b
 
 
 class AcceptButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-                   template=r"kindred:buddy:accept:(?P<request_id>[0-9]{1,19})"):
+                   template=rf"kindred:buddy:accept:(?P<request>{REF_PATTERN})"):
     """Accept a buddy request."""
 
-    def __init__(self, request_id: int) -> None:
+    def __init__(self, request: RowRef) -> None:
         super().__init__(discord.ui.Button(label="Accept", style=discord.ButtonStyle.success, emoji="🤝",
-                                           custom_id=ACCEPT_ID.format(request_id=request_id)))
-        self.request_id = request_id
+                                           custom_id=ACCEPT_ID.format(ref=request)))
+        self.request = request
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[discord.ui.View],
                              match: re.Match[str]) -> AcceptButton:
         """Rebuild the button from its custom id (after restarts too)."""
-        return cls(int(match["request_id"]))
+        return cls(RowRef.parse(match["request"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Accept, if the clicking member is the one who was asked."""
-        await answer(interaction, self.request_id, accept=True)
+        await answer(interaction, self.request, accept=True)
 
 
 class DeclineButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
-                    template=r"kindred:buddy:decline:(?P<request_id>[0-9]{1,19})"):
+                    template=rf"kindred:buddy:decline:(?P<request>{REF_PATTERN})"):
     """Decline a buddy request."""
 
-    def __init__(self, request_id: int) -> None:
+    def __init__(self, request: RowRef) -> None:
         super().__init__(discord.ui.Button(label="Not right now", style=discord.ButtonStyle.secondary,
-                                           custom_id=DECLINE_ID.format(request_id=request_id)))
-        self.request_id = request_id
+                                           custom_id=DECLINE_ID.format(ref=request)))
+        self.request = request
 
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[discord.ui.View],
                              match: re.Match[str]) -> DeclineButton:
         """Rebuild the button from its custom id (after restarts too)."""
-        return cls(int(match["request_id"]))
+        return cls(RowRef.parse(match["request"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Decline, if the clicking member is the one who was asked."""
-        await answer(interaction, self.request_id, accept=False)
+        await answer(interaction, self.request, accept=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from bot.app import KindredBot
@@ -124,6 +125,24 @@ async def test_request_buttons_work_after_a_restart(
                                              what="alice told kindly")
         assert "not about you" in told.content
         assert not await bot.services.buddies.are_buddies(community.guild.id, alice.id, bob.id)
+
+
+async def test_a_request_dm_button_from_before_incarnations_changes_nothing(
+        fake_discord: FakeDiscord, community: Community, kindred: KindredBot) -> None:
+    """`kindred:buddy:accept:<id>` (sent before buttons named incarnations) may be a deleted request's: refused."""
+    alice, bob = community.alice, community.bob
+    await run(fake_discord, community, "/buddy request", alice, member=bob)
+    [request] = dms(fake_discord, bob, REQUEST_TEXT)
+    ref = request.custom_ids[0].rsplit(":", 1)[1]
+    assert re.fullmatch(r"[0-9]+\.[0-9a-f]{16}", ref), request.custom_ids
+    legacy = f"kindred:buddy:accept:{ref.split('.')[0]}"
+    components = [{"type": 1, "components": [{"type": 2, "style": 3, "label": "Accept", "custom_id": legacy}]}]
+    old = await fake_discord.post_message(fake_discord.dm_channel(bob), fake_discord.bot,
+                                          {"content": "old request DM", "components": components}, [])
+    refused = await (await fake_discord.click(old, user=bob, custom_id=legacy)).reply()
+    assert "no longer open" in refused.content and "/buddy accept" in refused.content
+    assert not await kindred.services.buddies.are_buddies(community.guild.id, alice.id, bob.id)
+    assert request.custom_ids != [], "the real request DM still waits for an answer"
 
 
 async def test_automatic_nudge_after_n_days_exactly_once(

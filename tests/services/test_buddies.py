@@ -12,6 +12,7 @@ from bot.db.buddies import BuddyRepository
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxItem
 from bot.domain.clock import FakeClock
+from bot.domain.keys import RowRef
 from bot.domain.localtime import local_date, occurrence_on, zone
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 from bot.errors import (
@@ -104,7 +105,7 @@ async def test_request_reaches_the_target_by_dm_with_buttons(buddies: BuddyServi
     assert REQUEST_TEXT in dm.message.content and f"<@{A}>" in dm.message.content
     assert "Recovery Circle" in dm.message.content
     assert [b.custom_id for b in dm.message.buttons] == [
-        f"kindred:buddy:accept:{outcome.request_id}", f"kindred:buddy:decline:{outcome.request_id}"]
+        f"kindred:buddy:accept:{outcome.ref}", f"kindred:buddy:decline:{outcome.ref}"]
     assert dm.nonce is not None  # sent through the outbox
 
 
@@ -145,14 +146,14 @@ async def test_requests_are_capped_and_a_no_is_respected(
 async def test_accept_pairs_and_tells_the_requester(buddies: BuddyService, notifier: RecordingNotifier) -> None:
     outcome = await buddies.request(GUILD, A, B)
     assert outcome.request_id is not None
-    answer = await buddies.answer_by_button(outcome.request_id, B, accept=True)
+    answer = await buddies.answer_by_button(outcome.ref, B, accept=True)
     assert answer.accepted and answer.requester_user == A
     assert await buddies.are_buddies(GUILD, A, B) and await buddies.are_buddies(GUILD, B, A)
     assert not await buddies.are_buddies(GUILD, A, C)
     [told] = texts(notifier, A)
     assert "said yes" in told and f"<@{B}>" in told
     with pytest.raises(ConflictError):  # a second click changes nothing
-        await buddies.answer_by_button(outcome.request_id, B, accept=True)
+        await buddies.answer_by_button(outcome.ref, B, accept=True)
     assert len(texts(notifier, A)) == 1
 
 
@@ -160,9 +161,9 @@ async def test_only_the_addressed_member_can_answer(buddies: BuddyService, servi
     outcome = await buddies.request(GUILD, A, B)
     assert outcome.request_id is not None
     with pytest.raises(PermissionDeniedError, match="someone else"):
-        await buddies.answer_by_button(outcome.request_id, C, accept=True)
+        await buddies.answer_by_button(outcome.ref, C, accept=True)
     with pytest.raises(PermissionDeniedError):
-        await buddies.answer_by_button(outcome.request_id, A, accept=True)
+        await buddies.answer_by_button(outcome.ref, A, accept=True)
     assert not await buddies.are_buddies(GUILD, A, B)
     assert await services.db.fetch_value("SELECT status FROM buddy_requests") == "pending"
 
@@ -234,7 +235,7 @@ async def test_requests_expire_after_14_days_once(buddies: BuddyService, clock: 
     await buddies.outbox.dispatch()
     assert len(texts(notifier, A, "closed after 14 days")) == 1
     with pytest.raises(ConflictError, match="expired"):
-        await buddies.answer_by_button(outcome.request_id, B, accept=True)
+        await buddies.answer_by_button(outcome.ref, B, accept=True)
     with pytest.raises(NotFoundError):
         await buddies.accept(GUILD, B)
     # A fresh request is possible again.
@@ -732,3 +733,36 @@ async def test_a_match_after_the_newest_pair_was_deleted_is_announced(
     assert await buddies.matching_sweep(clock.now()) == 1
     await services.outbox.dispatch()
     assert [f"<@{C}>" in text for text in texts(notifier, A, "matched")] == [False, True]
+
+
+# -- review: request buttons name the request's incarnation ---------------------------------------
+
+async def test_an_old_dm_button_does_not_answer_a_new_request_that_reused_its_id(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    """A's request DM keeps its buttons; A deletes their data; C asks the same member and gets A's row id."""
+    a = await buddies.request(GUILD, A, B)
+    assert await services.privacy.forget(GUILD, A)  # /privacy delete: A's request row goes (cascade)
+    c = await buddies.request(GUILD, C, B)
+    assert c.request_id == a.request_id, "precondition: SQLite reused the id"
+    for accept in (True, False):
+        with pytest.raises(NotFoundError, match="no longer open"):
+            await buddies.answer_by_button(a.ref, B, accept=accept)
+    assert not await buddies.are_buddies(GUILD, B, C)
+    assert [r.requester_user for r in (await buddies.status(GUILD, B)).incoming] == [C]
+    assert texts(notifier, C) == [], "C heard nothing about an answer B never gave"
+    await buddies.answer_by_button(c.ref, B, accept=True)
+    assert await buddies.are_buddies(GUILD, B, C)
+
+
+async def test_a_button_from_before_incarnations_changes_nothing(
+        buddies: BuddyService, services: Services, notifier: RecordingNotifier) -> None:
+    """`kindred:buddy:accept:<id>` (no incarnation) could name an earlier request with that id: refused kindly."""
+    outcome = await buddies.request(GUILD, A, B)
+    assert outcome.request_id is not None
+    for accept in (True, False):
+        with pytest.raises(ConflictError, match="no longer open.*`/buddy accept`"):
+            await buddies.answer_by_button(RowRef.parse(str(outcome.request_id)), B, accept=accept)
+    assert not await buddies.are_buddies(GUILD, A, B)
+    assert [r.requester_user for r in (await buddies.status(GUILD, B)).incoming] == [A]
+    assert texts(notifier, A) == []
+    assert await services.db.fetch_value("SELECT status FROM buddy_requests") == "pending"
