@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 
 from bot.db.buddies import BuddyRepository
+from bot.db.database import SQLITE
 from bot.db.members import MemberRepository
 from bot.db.outbox import OutboxItem
 from bot.domain.clock import FakeClock
@@ -743,7 +744,8 @@ async def test_an_old_dm_button_does_not_answer_a_new_request_that_reused_its_id
     a = await buddies.request(GUILD, A, B)
     assert await services.privacy.forget(GUILD, A)  # /privacy delete: A's request row goes (cascade)
     c = await buddies.request(GUILD, C, B)
-    assert c.request_id == a.request_id, "precondition: SQLite reused the id"
+    if services.db.dialect == SQLITE:  # PostgreSQL's identities never give an id again
+        assert c.request_id == a.request_id, "precondition: SQLite reused the id"
     for accept in (True, False):
         with pytest.raises(NotFoundError, match="no longer open"):
             await buddies.answer_by_button(a.ref, B, accept=accept)
