@@ -19,11 +19,17 @@ LiveStarter = Callable[..., Awaitable[LiveKindred]]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test under tests/live with `live` (and `slow`: each runs a bot process for a while)."""
+    """Mark every test under tests/live with `live` and `slow` (each runs a bot process for a while).
+
+    On several pytest-xdist workers (`-n 2`, with `--dist loadgroup` from pyproject's addopts) the
+    live level runs on one worker, one test at a time: each test's bot runs on a fast clock, and two
+    of them side by side on two cores would starve each other's timing.
+    """
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.live)
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("live"))
 
 
 @pytest.fixture
