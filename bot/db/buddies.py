@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 
 from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import cancel_in
+from bot.db.requests import Request
 from bot.domain.buddies import pair_key
 from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, parse_hhmm, to_utc_text
@@ -53,7 +54,7 @@ class BuddyMember:
 
 
 @dataclass(frozen=True, slots=True)
-class BuddyRequest:
+class BuddyRequest(Request):
     """A request from one member to another."""
 
     request_id: int
@@ -67,14 +68,15 @@ class BuddyRequest:
     expires_at: datetime
     incarnation: str | None
 
-    def is_open(self, now: datetime) -> bool:
-        """Tell whether the request can still be answered."""
-        return self.status == "pending" and now < self.expires_at
+    @property
+    def asker_user(self) -> int:
+        """The member who asked."""
+        return self.requester_user
 
     @property
-    def ref(self) -> RowRef:
-        """How dedupe keys name this request (`bot.domain.keys`)."""
-        return RowRef(self.request_id, self.incarnation)
+    def addressed_user(self) -> int:
+        """The member who was asked."""
+        return self.target_user
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from bot.db.database import Connection, Database, IntegrityError, Row
 from bot.db.outbox import cancel_in
+from bot.db.requests import Request
 from bot.domain.keys import RowRef, new_incarnation
 from bot.domain.localtime import from_utc_text, to_utc_text
 from bot.domain.settings import DM_CLOSED_FOR
@@ -61,7 +62,7 @@ class ListedOffer:
 
 
 @dataclass(frozen=True, slots=True)
-class MentorRequest:
+class MentorRequest(Request):
     """A mentee's request to a mentor (the message only while it is open)."""
 
     request_id: int
@@ -76,14 +77,15 @@ class MentorRequest:
     expires_at: datetime
     incarnation: str | None
 
-    def is_open(self, now: datetime) -> bool:
-        """Tell whether the request can still be answered."""
-        return self.status == "pending" and now < self.expires_at
+    @property
+    def asker_user(self) -> int:
+        """The member who asked."""
+        return self.mentee_user
 
     @property
-    def ref(self) -> RowRef:
-        """How dedupe keys name this request (`bot.domain.keys`)."""
-        return RowRef(self.request_id, self.incarnation)
+    def addressed_user(self) -> int:
+        """The member who was asked."""
+        return self.mentor_user
 
 
 @dataclass(frozen=True, slots=True)

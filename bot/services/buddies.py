@@ -79,10 +79,10 @@ from bot.errors import (
     InvalidInputError,
     NotConfiguredError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from bot.services.guild_config import GuildConfigService, GuildConfigView
 from bot.services.outbox import OutboxService
+from bot.services.requests import AnswerOutcome, AnswersRequests, RequestWords
 
 if TYPE_CHECKING:
     from bot.db.database import Connection
@@ -116,8 +116,6 @@ RECENTLY_DECLINED = ("<@{user}> said not right now a little while ago, so I won'
                      "`/buddy find` can match you with someone who's also looking. 💛")
 NO_REQUESTS = "You have no open buddy requests right now."
 NO_REQUEST_FROM = "There's no open buddy request from <@{user}> for you."
-WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
-WHICH_REQUEST_SHOWN = 10
 REQUEST_GONE = "That buddy request is no longer open."
 OLD_BUTTON = ("This button is from an older message and is no longer open to answers — I can't be sure which "
               "request it was for, so it changed nothing. In the server, `/buddy status` shows the requests "
@@ -243,16 +241,6 @@ class RequestOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class AnswerOutcome:
-    """The result of accepting or declining a request."""
-
-    request_id: int
-    guild_id: int
-    requester_user: int
-    accepted: bool
-
-
-@dataclass(frozen=True, slots=True)
 class PoolOutcome:
     """The result of `/buddy find`."""
 
@@ -302,14 +290,17 @@ class _AutoNudge:
     days: int
 
 
-class BuddyService:
+class BuddyService(AnswersRequests[BuddyRequest]):
     """The rules of accountability buddies."""
+
+    words = RequestWords(no_requests=NO_REQUESTS, none_from=NO_REQUEST_FROM, gone=REQUEST_GONE,
+                         old_button=OLD_BUTTON, not_yours=NOT_YOUR_REQUEST)
 
     def __init__(self, db: Database, repo: BuddyRepository, members: MemberRepository,
                  guild_config: GuildConfigService, outbox: OutboxService, summaries: CheckInSummaries,
                  last_checkins: LastCheckIns, clock: Clock, config: Config) -> None:
         self.db = db
-        self.repo = repo
+        self.repo: BuddyRepository = repo
         self.members = members
         self.guild_config = guild_config
         self.outbox = outbox
@@ -431,51 +422,6 @@ class BuddyService:
                 await self.outbox.dispatch()  # send the hook's kind notices now
         return RequestOutcome(target_user, request_id, delivery, paired=False, ref=created)
 
-    async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
-        """Accept a pending request (the only one, or the one from `from_user`)."""
-        request = await self._pick_incoming(guild_id, user_id, from_user)
-        return await self._answer(request, accept=True)
-
-    async def decline(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
-        """Decline a pending request (the only one, or the one from `from_user`)."""
-        request = await self._pick_incoming(guild_id, user_id, from_user)
-        return await self._answer(request, accept=False)
-
-    async def answer_by_button(self, ref: RowRef, user_id: int, *, accept: bool) -> AnswerOutcome:
-        """Accept or decline from the DM's buttons; only the addressed member's click counts.
-
-        The button names the request by id and incarnation, so a DM whose request is gone never
-        answers a later request that was given the same id. A button from before incarnations
-        names only an id, which may be such a later request's: it answers nothing.
-        """
-        if ref.incarnation is None:
-            raise ConflictError(OLD_BUTTON)
-        request = await self.repo.request(ref.row_id)
-        if request is None or request.incarnation != ref.incarnation:
-            raise NotFoundError(REQUEST_GONE)
-        if request.target_user != user_id:
-            raise PermissionDeniedError(NOT_YOUR_REQUEST)
-        await self.members.touch(request.guild_id, user_id, self.clock.now())
-        return await self._answer(request, accept=accept)
-
-    async def _pick_incoming(self, guild_id: int, user_id: int, from_user: int | None) -> BuddyRequest:
-        me = await self._actor(guild_id, user_id)
-        incoming = await self.repo.incoming(me.member_id, self.clock.now())
-        if from_user is not None:
-            for request in incoming:
-                if request.requester_user == from_user:
-                    return request
-            raise NotFoundError(NO_REQUEST_FROM.format(user=from_user))
-        if not incoming:
-            raise NotFoundError(NO_REQUESTS)
-        if len(incoming) > 1:
-            # Anyone may ask, so the list is unbounded; a reply holds 2,000 characters.
-            users = ", ".join(f"<@{r.requester_user}>" for r in incoming[:WHICH_REQUEST_SHOWN])
-            if len(incoming) > WHICH_REQUEST_SHOWN:
-                users += f" and {len(incoming) - WHICH_REQUEST_SHOWN} more"
-            raise InvalidInputError(WHICH_REQUEST.format(users=users))
-        return incoming[0]
-
     async def _answer(self, request: BuddyRequest, *, accept: bool) -> AnswerOutcome:
         view = await self._view(request.guild_id)
         now = self.clock.now()
@@ -497,7 +443,7 @@ class BuddyService:
         await self.outbox.dispatch()
         log.info("buddy request %s %s (guild=%s)", request.request_id,
                  "accepted" if accept else "declined", request.guild_id)
-        return AnswerOutcome(request.request_id, request.guild_id, request.requester_user, accept)
+        return AnswerOutcome(request.request_id, request.guild_id, request.asker_user, accept)
 
     async def _accept_in(self, conn: Connection, request: BuddyRequest, view: GuildConfigView,
                          now: datetime) -> None:

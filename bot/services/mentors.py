@@ -100,6 +100,7 @@ from bot.services.buddies import (
 )
 from bot.services.guild_config import GuildConfigService, GuildConfigView
 from bot.services.outbox import OutboxService
+from bot.services.requests import AnswerOutcome, AnswersRequests, RequestWords
 
 if TYPE_CHECKING:
     from bot.db.database import Connection
@@ -116,7 +117,6 @@ MESSAGE_MAX = 200
 DECLINE_COOLDOWN = timedelta(days=30)
 KEEP_CLOSED = timedelta(days=30)  # ended mentorships and closed requests, then deleted
 FIND_SHOWN = 10
-WHICH_REQUEST_SHOWN = 10
 
 # -- refusals (shown ephemerally by the command tree) -----------------------------------
 
@@ -147,7 +147,6 @@ RECENTLY_DECLINED = ("<@{user}> said not right now a little while ago, so I won'
 MESSAGE_TOO_LONG = "The message can be up to 200 characters."
 NO_REQUESTS = "You have no mentee requests waiting right now."
 NO_REQUEST_FROM = "There's no open mentee request from <@{user}> for you."
-WHICH_REQUEST = "You have requests from {users}. Which one? Add `member:` to choose."
 REQUEST_GONE = "That mentee request is no longer open."
 OLD_BUTTON = ("This button is from an older message and is no longer open to answers — I can't be sure which "
               "request it was for, so it changed nothing. In the server, `/mentor status` shows the requests "
@@ -285,16 +284,6 @@ class RequestOutcome:
 
 
 @dataclass(frozen=True, slots=True)
-class AnswerOutcome:
-    """The result of accepting or declining a request."""
-
-    request_id: int
-    guild_id: int
-    mentee_user: int
-    accepted: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Shared:
     """What one side of a mentorship sees of a mentee (None: not shared)."""
 
@@ -375,14 +364,17 @@ def focus_matches(focus: str | None, wanted: str | None) -> bool:
     return all(word in have for word in words)
 
 
-class MentorService:
+class MentorService(AnswersRequests[MentorRequest]):
     """The rules of mentoring."""
+
+    words = RequestWords(no_requests=NO_REQUESTS, none_from=NO_REQUEST_FROM, gone=REQUEST_GONE,
+                         old_button=OLD_BUTTON, not_yours=NOT_YOUR_REQUEST)
 
     def __init__(self, db: Database, repo: MentorRepository, people: BuddyRepository, members: MemberRepository,
                  guild_config: GuildConfigService, outbox: OutboxService, summaries: CheckInSummaries,
                  last_checkins: LastCheckIns, counters: Counters, clock: Clock, config: Config) -> None:
         self.db = db
-        self.repo = repo
+        self.repo: MentorRepository = repo
         self.people = people  # members' zones, quiet hours, closed DMs and pauses
         self.members = members
         self.guild_config = guild_config
@@ -589,48 +581,6 @@ class MentorService:
         log.info("mentor request %s created (guild=%s): %s", request_id, guild_id, result.status.value)
         return RequestOutcome(mentor_user, request_id, delivery_for(result), created)
 
-    async def accept(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
-        """Accept a waiting request (the only one, or the one from `from_user`)."""
-        return await self._answer(await self._pick_incoming(guild_id, user_id, from_user), accept=True)
-
-    async def decline(self, guild_id: int, user_id: int, from_user: int | None = None) -> AnswerOutcome:
-        """Decline a waiting request (the only one, or the one from `from_user`)."""
-        return await self._answer(await self._pick_incoming(guild_id, user_id, from_user), accept=False)
-
-    async def answer_by_button(self, ref: RowRef, user_id: int, *, accept: bool) -> AnswerOutcome:
-        """Accept or decline from the DM's buttons; only the mentor's click counts.
-
-        The button names the request by id and incarnation, so a DM whose request is gone never
-        answers a later request that was given the same id. A button from before incarnations
-        names only an id, which may be such a later request's: it answers nothing.
-        """
-        if ref.incarnation is None:
-            raise ConflictError(OLD_BUTTON)
-        request = await self.repo.request(ref.row_id)
-        if request is None or request.incarnation != ref.incarnation:
-            raise NotFoundError(REQUEST_GONE)
-        if request.mentor_user != user_id:
-            raise PermissionDeniedError(NOT_YOUR_REQUEST)
-        await self.members.touch(request.guild_id, user_id, self.clock.now())
-        return await self._answer(request, accept=accept)
-
-    async def _pick_incoming(self, guild_id: int, user_id: int, from_user: int | None) -> MentorRequest:
-        me = await self._actor(guild_id, user_id)
-        incoming = await self.repo.incoming(me.member_id, self.clock.now())
-        if from_user is not None:
-            for request in incoming:
-                if request.mentee_user == from_user:
-                    return request
-            raise NotFoundError(NO_REQUEST_FROM.format(user=from_user))
-        if not incoming:
-            raise NotFoundError(NO_REQUESTS)
-        if len(incoming) > 1:
-            users = ", ".join(f"<@{r.mentee_user}>" for r in incoming[:WHICH_REQUEST_SHOWN])
-            if len(incoming) > WHICH_REQUEST_SHOWN:
-                users += f" and {len(incoming) - WHICH_REQUEST_SHOWN} more"
-            raise InvalidInputError(WHICH_REQUEST.format(users=users))
-        return incoming[0]
-
     async def _answer(self, request: MentorRequest, *, accept: bool) -> AnswerOutcome:
         now = self.clock.now()
         where = self._where(request.guild_id)
@@ -677,7 +627,7 @@ class MentorService:
         await self.outbox.dispatch()
         log.info("mentor request %s %s (guild=%s)", request.request_id, "accepted" if accept else "declined",
                  request.guild_id)
-        return AnswerOutcome(request.request_id, request.guild_id, request.mentee_user, accept)
+        return AnswerOutcome(request.request_id, request.guild_id, request.asker_user, accept)
 
     # -- status and sharing ---------------------------------------------------------------------
 

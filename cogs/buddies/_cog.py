@@ -54,7 +54,7 @@ class BuddyCog(commands.GroupCog, group_name="buddy", group_description="Account
         guild_id, user_id = ids(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.buddies.accept(guild_id, user_id, member.id if member else None)
-        await send_ephemeral(interaction, ACCEPTED.format(user=outcome.requester_user))
+        await send_ephemeral(interaction, ACCEPTED.format(user=outcome.asker_user))
 
     @app_commands.command(name="decline", description="Say no, kindly, to a buddy request")
     @app_commands.describe(member="Whose request (needed only if you have more than one)")
@@ -63,7 +63,7 @@ class BuddyCog(commands.GroupCog, group_name="buddy", group_description="Account
         guild_id, user_id = ids(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.buddies.decline(guild_id, user_id, member.id if member else None)
-        await send_ephemeral(interaction, DECLINED.format(user=outcome.requester_user))
+        await send_ephemeral(interaction, DECLINED.format(user=outcome.asker_user))
 
     @app_commands.command(name="find", description="Join the matching pool (or leave it, if you're in it)")
     async def find(self, interaction: discord.Interaction) -> None:

@@ -101,7 +101,7 @@ class MentorCog(commands.GroupCog, group_name="mentor", group_description="Mento
         guild_id, user_id = ids(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.mentors.accept(guild_id, user_id, member.id if member else None)
-        await send_ephemeral(interaction, ACCEPTED.format(user=outcome.mentee_user))
+        await send_ephemeral(interaction, ACCEPTED.format(user=outcome.asker_user))
 
     @app_commands.command(name="decline", description="Say not right now, kindly, to a mentee's request")
     @app_commands.describe(member="Whose request (needed only if you have more than one)")
@@ -110,7 +110,7 @@ class MentorCog(commands.GroupCog, group_name="mentor", group_description="Mento
         guild_id, user_id = ids(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.mentors.decline(guild_id, user_id, member.id if member else None)
-        await send_ephemeral(interaction, DECLINED.format(user=outcome.mentee_user))
+        await send_ephemeral(interaction, DECLINED.format(user=outcome.asker_user))
 
     @app_commands.command(name="share", description="Choose what your mentor sees (nothing unless you say)")
     @app_commands.describe(checkins="Your last check-in day and streak (never moods or notes)",

@@ -148,7 +148,7 @@ async def test_accept_pairs_and_tells_the_requester(buddies: BuddyService, notif
     outcome = await buddies.request(GUILD, A, B)
     assert outcome.request_id is not None
     answer = await buddies.answer_by_button(outcome.ref, B, accept=True)
-    assert answer.accepted and answer.requester_user == A
+    assert answer.accepted and answer.asker_user == A
     assert await buddies.are_buddies(GUILD, A, B) and await buddies.are_buddies(GUILD, B, A)
     assert not await buddies.are_buddies(GUILD, A, C)
     [told] = texts(notifier, A)
@@ -178,7 +178,7 @@ async def test_closed_dms_tell_the_requester_and_the_request_waits(
     # B opens their DMs and answers with the command instead of the button.
     notifier.dm_closed.discard(B)
     answer = await buddies.accept(GUILD, B)
-    assert answer.requester_user == A
+    assert answer.asker_user == A
     assert await buddies.are_buddies(GUILD, A, B)
     member = await services.members.get(GUILD, B)
     assert member is not None and member.dm_closed_at is None  # using the bot lifted the mark

@@ -181,7 +181,7 @@ async def test_accept_by_button_only_counts_for_the_mentor(services: Services, n
         with pytest.raises(PermissionDeniedError, match="addressed to someone else"):
             await services.mentors.answer_by_button(outcome.ref, stranger, accept=True)
     answer = await services.mentors.answer_by_button(outcome.ref, MENTOR, accept=True)
-    assert answer.accepted and answer.mentee_user == MENTEE
+    assert answer.accepted and answer.asker_user == MENTEE
     [told] = texts(notifier, MENTEE, "said yes")
     assert "/mentor share" in told and "nothing about you" in told
     with pytest.raises(ConflictError, match="no longer open"):
