@@ -1,9 +1,9 @@
 """Measure passive crisis detection on a labelled set (counts only, never texts).
 
-Usage: python bench/eval_crisis.py [casual|forum|xa..xi|PATH ...] [--failures] [--markdown] [--look] [--both]
+Usage: python bench/eval_crisis.py [casual|forum|xa..xl|PATH ...] [--failures] [--markdown] [--look] [--both]
 
 The crisis_dev sets (casual, forum) live outside the repository: `$KINDRED_CRISIS_DEV`, else
-a `shared/crisis_dev` folder beside the checkout. The authored sets (xa to xi) are read
+a `shared/crisis_dev` folder beside the checkout. The authored sets (xa to xl) are read
 from `$KINDRED_CRISIS_AUTHORED`, else a `crisis_authored` folder beside the checkout (the
 ones no longer held out are also committed under tests/domain/crisis/authored/). Any other `.toml` path in
 the same format works too. Nothing is written anywhere. A set that is not there is skipped
@@ -43,11 +43,12 @@ from bot.domain.crisis.resources import Need  # noqa: E402
 
 RULES = ROOT / "data" / "crisis_phrases.toml"
 DEV_DIR = Path(os.environ.get("KINDRED_CRISIS_DEV") or ROOT.parent / "shared" / "crisis_dev")
-AUTHORED = ("xa", "xb", "xc", "xd", "xe", "xf", "xg", "xh", "xi")
+AUTHORED = ("xa", "xb", "xc", "xd", "xe", "xf", "xg", "xh", "xi", "xj", "xk", "xl")
 # The sets kept out of development (bench/README.md, "Crisis detection evaluation" says why).
 # xc was held out through round 2 and is not any more (tests/domain/crisis/authored/README.md);
-# xf and xh are round 3's, pre-registered by the lead.
-HELD_OUT = frozenset({"forum", "xf", "xh"})
+# xf and xh are round 3's, pre-registered by the lead; xl is round 4's (registered 2026-12-07
+# before its writer started).
+HELD_OUT = frozenset({"forum", "xf", "xh", "xl"})
 
 
 def authored_dir() -> Path:
