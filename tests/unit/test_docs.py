@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +24,13 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     commands = [line for line in block.group(1).splitlines() if line.strip() and not line.startswith("#")]
     assert len(commands) == 2
     assert commands[0].endswith("python -m bot run")
+    # .ci/run reads the test command from the README: run its own extraction and compare.
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert commands[1] in ci.splitlines()
+    extraction = next(line for line in ci.splitlines() if line.startswith("readme_tests="))
+    extracted = subprocess.run(["bash", "-c", f'{extraction}; printf %s "$readme_tests"'], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout
+    assert extracted == commands[1]
+    assert 'bash -euo pipefail -c "$readme_tests"' in ci.splitlines()
 
 
 def test_invite_permissions_integer_matches_spec_permissions() -> None:
