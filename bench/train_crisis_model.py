@@ -42,7 +42,7 @@ from bot.domain.crisis.model import FeatureSet, RiskModel, digest, learned_cues,
 RULES = ROOT / "data" / "crisis_phrases.toml"
 EXAMPLES = ROOT / "tests" / "domain" / "crisis" / "own_examples.tsv"
 AUTHORED_DIR = ROOT / "tests" / "domain" / "crisis" / "authored"
-TRAIN_WRITERS = ("xa", "xb", "xc", "xd", "xe", "xg", "xi")
+TRAIN_WRITERS = ("xa", "xb", "xc", "xd", "xe", "xg", "xi", "xj", "xk")
 AUTHORED = [AUTHORED_DIR / f"{name}.toml" for name in TRAIN_WRITERS]
 MODEL = ROOT / "data" / "crisis_model.json"
 
