@@ -42,7 +42,7 @@ from bench.train_crisis_model import (  # noqa: E402
 from bot.domain.crisis.detection import Detector  # noqa: E402
 from bot.domain.crisis.model import FeatureSet, RiskModel, learned_cues, train  # noqa: E402
 
-DEV_WRITERS = TRAIN_WRITERS  # every writer the shipped model learns from; never xf, xh
+DEV_WRITERS = TRAIN_WRITERS  # every writer the shipped model learns from; never xf, xh, xl
 METRICS = ("tier3", "tier2", "any_alert3", "hard_fp", "abuse", "es_self", "exact")
 
 

@@ -5,8 +5,9 @@ Usage: python bench/train_crisis_model.py [--check]
 Training data (never the held-out sets, never crisis_dev):
 
 - tests/domain/crisis/own_examples.tsv — messages written for this project, in batches;
-- tests/domain/crisis/authored/ — the authored development sets of seven writers (xa-xe,
-  xg, xi; tests/domain/crisis/authored/README.md says who wrote them and how).
+- tests/domain/crisis/authored/ — the authored development sets of nine writers (xa-xe,
+  xg, xi, and since round 4 xj, xk; tests/domain/crisis/authored/README.md says who wrote
+  them and how). Never the held-out sets (xf, xh, xl).
 
 Each message becomes the features the detector gives the model (words, word pairs, letter
 pieces, concepts the current rules saw, their context and tier; bot/domain/crisis/model.py)
@@ -42,7 +43,7 @@ from bot.domain.crisis.model import FeatureSet, RiskModel, digest, learned_cues,
 RULES = ROOT / "data" / "crisis_phrases.toml"
 EXAMPLES = ROOT / "tests" / "domain" / "crisis" / "own_examples.tsv"
 AUTHORED_DIR = ROOT / "tests" / "domain" / "crisis" / "authored"
-TRAIN_WRITERS = ("xa", "xb", "xc", "xd", "xe", "xg", "xi")
+TRAIN_WRITERS = ("xa", "xb", "xc", "xd", "xe", "xg", "xi", "xj", "xk")
 AUTHORED = [AUTHORED_DIR / f"{name}.toml" for name in TRAIN_WRITERS]
 MODEL = ROOT / "data" / "crisis_model.json"
 

@@ -257,8 +257,10 @@ def learned_cues(model: RiskModel, min_weight: float,
     of the training messages holding it are tier >= 2, and there must be `min_count` of
     them. Everyday words ("ok", "work", "friday") can carry weight beside risk, and a word
     seen once says little; waking the model on them would cost every ordinary message.
+    Words of one or two letters ("go", "me") are never cue words, for the same reason.
     """
-    words = {f[2:] for k in (2, 3) for f, w in model.heads[k].weights.items() if f.startswith("w:") and w >= min_weight}
+    words = {f[2:] for k in (2, 3) for f, w in model.heads[k].weights.items()
+             if f.startswith("w:") and len(f) > 4 and w >= min_weight}
     if not examples:
         return frozenset(words)
     seen: dict[str, list[int]] = {}

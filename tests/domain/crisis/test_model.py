@@ -261,13 +261,23 @@ def test_a_learned_cue_word_wakes_the_model_where_no_rule_concept_matched(rules_
 
 
 def test_an_everyday_word_beside_risk_is_not_a_cue() -> None:
-    # "tonight" appears only with risk here; "ok" as often in ordinary messages. Both earn
-    # weight, but a cue must mostly mean risk where it occurs: waking the model on "ok"
+    # "tonight" appears only with risk here; "okay" as often in ordinary messages. Both earn
+    # weight, but a cue must mostly mean risk where it occurs: waking the model on "okay"
     # would run the whole analysis for most ordinary chat.
-    risk = frozenset({"w:tonight", "w:ok"})
-    rows = [(risk, 3)] * 8 + [(frozenset({"w:ok", "w:pasta"}), 0)] * 6 + [(frozenset({"w:pasta"}), 0)] * 6
+    risk = frozenset({"w:tonight", "w:okay"})
+    rows = [(risk, 3)] * 8 + [(frozenset({"w:okay", "w:pasta"}), 0)] * 6 + [(frozenset({"w:pasta"}), 0)] * 6
     model = train(rows, version="t", source_digest="t", l2=1.0)
-    assert {"tonight", "ok"} <= learned_cues(model, 0.1)
+    assert {"tonight", "okay"} <= learned_cues(model, 0.1)
+    assert learned_cues(model, 0.1, rows, min_share=0.7) == frozenset({"tonight"})
+
+
+def test_two_letter_words_are_never_cue_words() -> None:
+    # "go" (goodbyes, "let me go") was tier >= 2 in most training messages holding it in
+    # round 4, but it is in a large share of ordinary chat: as a cue word it woke the model
+    # on them and cost the ordinary-chat throughput 15 %.
+    risk = frozenset({"w:go", "w:tonight"})
+    rows = [(risk, 3)] * 8 + [(frozenset({"w:pasta"}), 0)] * 8
+    model = train(rows, version="t", source_digest="t", l2=1.0)
     assert learned_cues(model, 0.1, rows, min_share=0.7) == frozenset({"tonight"})
 
 
