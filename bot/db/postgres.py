@@ -39,6 +39,7 @@ from bot.db.database import (
     Row,
 )
 from bot.errors import DatabaseUnavailableError, MigrationError
+from bot.domain.shards import Shards
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,8 @@ class PostgresDatabase(Database):
     dialect = POSTGRESQL
 
     def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT, readers: int = READERS,
-                 read_only: bool = False) -> None:
-        super().__init__(busy_timeout=busy_timeout, read_only=read_only)
+                 read_only: bool = False, shards: Shards | None = None) -> None:
+        super().__init__(busy_timeout=busy_timeout, read_only=read_only, shards=shards)
         self.url = url
         self.readers = readers
         self._pool: asyncpg.Pool | None = None

@@ -74,13 +74,16 @@ class Services:
 
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier,
                    metrics: Metrics | None = None, events: ScheduledEvents | None = None, *,
-                   scope: str = "") -> Services:
+                   scope: str | None = None) -> Services:
     """Wire repositories into services and register scheduled sweeps.
 
     `scope` names this process among several sharing one database ("" for the only one): its
     sweeps' health rows carry it, and its outbox claims are taken in its name, so that a
-    restart of the same scope takes back what its predecessor held, at once.
+    restart of the same scope takes back what its predecessor held, at once. By default it is
+    named after the shards the configuration gives this process (`Shards.scope`).
     """
+    if scope is None:
+        scope = config.shards.scope() if config.shards is not None else ""
     metrics = metrics or NullMetrics()
     events = events or NoScheduledEvents()
     members = MemberRepository(db)
