@@ -358,7 +358,7 @@ class CheckInRepository:
         are skipped (it is handling them).
         """
         rows = await conn.fetch_all(
-            "SELECT m.*, r.member_id AS r_member_id, r.remind_time AS r_remind_time, r.timezone AS r_timezone, "
+            "SELECT m.*, r.member_id AS r_member_id, r.remind_time AS r_remind_time, r.timezone AS r_timezone, "  # noqa: S608
             "r.next_due_at AS r_next_due_at, r.last_sent_date AS r_last_sent_date, "
             "r.dm_closed_date AS r_dm_closed_date, g.timezone AS g_timezone, g.left_at AS g_left_at, "
             "g.checkin_channel_id AS g_checkin_channel_id "

@@ -243,6 +243,18 @@ class Database(_Reads):
         """Return a subquery of these integers and its parameter (see `id_list`)."""
         return id_list(self.dialect, values)
 
+    # -- jobs of the whole bot ------------------------------------------------------------
+
+    @asynccontextmanager
+    async def only_one_process(self, job: str) -> AsyncIterator[bool]:
+        """Tell whether this process runs `job` now: of the processes sharing the database, one at a time does.
+
+        Held until the block ends. For work that is the whole bot's rather than a shard's
+        (retention): run twice at once, it would do the same deletes twice over. One process
+        per SQLite file, so there it always runs; PostgreSQL overrides this.
+        """
+        yield True
+
     # -- writes -------------------------------------------------------------------------
 
     @asynccontextmanager

@@ -197,8 +197,8 @@ class OutboxRepository:
         otherwise never look late: a retried one counts from when it was queued.
         """
         row = await self.db.fetch_one(
-            "SELECT count(*) AS waiting, min(CASE WHEN attempts > 0 THEN created_at ELSE not_before END) AS oldest "
-            f"FROM outbox WHERE status = 'pending' AND (not_before <= ? OR attempts > 0){self._mine()}",  # noqa: S608
+            "SELECT count(*) AS waiting, min(CASE WHEN attempts > 0 THEN created_at ELSE not_before END) AS oldest "  # noqa: S608
+            f"FROM outbox WHERE status = 'pending' AND (not_before <= ? OR attempts > 0){self._mine()}",
             (to_utc_text(now),))
         assert row is not None
         return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])

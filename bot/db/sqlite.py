@@ -41,8 +41,8 @@ from bot.db.database import (
     quote_ident,
 )
 from bot.db.plans import Plan, run_with
-from bot.errors import DatabaseUnavailableError, MigrationError
 from bot.domain.shards import Shards
+from bot.errors import DatabaseUnavailableError, MigrationError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

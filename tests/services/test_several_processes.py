@@ -279,3 +279,43 @@ async def test_a_shard_process_sends_the_queued_messages_of_its_own_shards_serve
     await b.services.outbox.dispatch()
     assert {m.target_id for m in b.sent.sent} == {g + 1 for g in SHARDED_GUILDS if B_SHARDS.owns(g)}
     assert await a.db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+
+
+# -- singleton jobs: one process at a time -----------------------------------------------------
+
+def sweep_named(process: Process, name: str) -> Callable[..., Awaitable[int]]:
+    [sweep] = [s for s in process.services.scheduler.sweeps if s.name == name]
+    return sweep.run
+
+
+async def test_retention_runs_in_one_process_at_a_time_and_another_takes_over_when_it_is_gone(
+        start_process: ProcessFactory, clock: FakeClock, backend: str) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process: its retention always runs")
+    a = await start_process(shards=A_SHARDS)
+    b = await start_process(shards=B_SHARDS)
+    gone = SHARDED_GUILDS[0]
+    await a.services.guilds.mark_present([gone], clock.now())
+    await a.services.guilds.mark_left(gone, clock.now())
+    clock.advance(timedelta(days=a.services.config.privacy.left_guild_days + 1))
+    purge = sweep_named(b, "retention-purge")
+
+    # A is purging (it holds the job) while B's purge comes due: B does nothing.
+    async with a.db.only_one_process("retention-purge") as running:
+        assert running
+        assert await purge(clock.now()) == 0
+        assert await b.db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = ?", (gone,)) == 1
+    # A finished: the next run anywhere does the work.
+    async with a.db.only_one_process("retention-purge") as running:
+        assert running
+    # A dies holding the job (its connections go with it): B takes over at its next run.
+    async with a.db.only_one_process("retention-purge") as running:
+        assert running
+        a.db.pool.terminate()  # type: ignore[attr-defined] - the process is killed: its connections drop
+        assert await purge(clock.now()) == 1
+    assert await b.db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = ?", (gone,)) == 0
+
+
+async def test_a_single_process_always_runs_its_singleton_jobs(db: Database) -> None:
+    async with db.only_one_process("retention-purge") as first, db.only_one_process("other") as second:
+        assert first and second
