@@ -231,7 +231,7 @@ class OutboxRepository:
         """Record a delivery (even of a row cancelled while it was being sent: it did go out)."""
         return await self.db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-            "last_error = NULL, payload = NULL, claimed_by = NULL, claimed_until = NULL "
+            "last_error = NULL, payload = NULL, sent_by = claimed_by, claimed_by = NULL, claimed_until = NULL "
             "WHERE outbox_id = ? AND claimed_by = ?",
             (to_utc_text(now), message_id, outbox_id, claimant),
         ) == 1

@@ -279,6 +279,10 @@ async def test_a_shard_process_sends_the_queued_messages_of_its_own_shards_serve
     await b.services.outbox.dispatch()
     assert {m.target_id for m in b.sent.sent} == {g + 1 for g in SHARDED_GUILDS if B_SHARDS.owns(g)}
     assert await a.db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    # A sent row names the process that sent it (for the operator: the claim itself is cleared).
+    senders = {r["dedupe_key"]: r["sent_by"] for r in await a.db.fetch_all("SELECT dedupe_key, sent_by FROM outbox")}
+    assert senders == {**{f"test:{g}": (a if A_SHARDS.owns(g) else b).services.outbox.token for g in SHARDED_GUILDS},
+                       "test:none": a.services.outbox.token}
 
 
 # -- singleton jobs: one process at a time -----------------------------------------------------
