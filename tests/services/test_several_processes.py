@@ -27,7 +27,7 @@ from bot.domain.messages import OutgoingMessage
 from bot.domain.shards import Shards
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, nonce_for
-from tests.support import RecordingNotifier
+from tests.support import RecordingEvents, RecordingNotifier
 
 CHANNEL = 990_000_000_000_000_555
 
@@ -54,7 +54,7 @@ async def start_process(config: Config, db: Database, clock: FakeClock) -> Async
         db = database_for(own)
         await db.open()
         notifier = RecordingNotifier()
-        process = Process(db, build_services(own, db, clock, notifier, scope=scope), notifier)
+        process = Process(db, build_services(own, db, clock, notifier, events=RecordingEvents(), scope=scope), notifier)
         started.append(process)
         return process
 
@@ -323,3 +323,39 @@ async def test_retention_runs_in_one_process_at_a_time_and_another_takes_over_wh
 async def test_a_single_process_always_runs_its_singleton_jobs(db: Database) -> None:
     async with db.only_one_process("retention-purge") as first, db.only_one_process("other") as second:
         assert first and second
+
+
+async def test_buddy_mentor_and_meeting_sweeps_do_only_their_own_shards_servers(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    guild = SHARDED_GUILDS[2]
+    room = guild + 9
+    own = Shards(FOUR, frozenset({Shards.of(guild, FOUR)}))
+    other = Shards(FOUR, frozenset(range(FOUR)) - own.ids)
+    a, b = await start_process(shards=own), await start_process(shards=other)
+    alice, bob, mentor, mentee = (770_000_000_000_000_010 + i for i in range(4))
+    s = a.services
+    await s.buddies.request(guild, alice, bob)  # never answered: it expires after 14 days
+    await s.recovery.start(guild, mentor, "2026-06-01", "alcohol", visibility="server")
+    await s.mentors.offer(guild, mentor)
+    await s.mentors.request(guild, mentee, mentor)  # expires too
+    await s.meetings.add(guild, name="Tuesday group", weekday="tuesday", time_text="19:00", timezone="UTC",
+                         duration=90, channel_id=room, channel_type="voice")
+    await s.meetings.remind(guild, alice, "Tuesday group", 30)
+    pending = "SELECT (SELECT count(*) FROM buddy_requests WHERE status = 'pending'), " \
+              "(SELECT count(*) FROM mentor_requests WHERE status = 'pending')"
+    assert [tuple(r) for r in await a.db.fetch_all(pending)] == [(1, 1)]
+
+    for _ in range(15 * 8):  # three hours at a time (10:00, 13:00, 16:00, 19:00 …): reminders come while they help
+        clock.advance(timedelta(hours=3))
+        before = await b.db.fetch_all(pending)
+        queued = await b.db.fetch_value("SELECT count(*) FROM outbox")
+        await b.services.scheduler.run_all_once()
+        assert b.sent.sent == [], "another shard's process sent this server's messages"
+        assert await b.db.fetch_all(pending) == before, "another shard's process expired this server's requests"
+        assert await b.db.fetch_value("SELECT count(*) FROM outbox") == queued, (
+            "another shard's process decided this server's messages")
+        await a.services.scheduler.run_all_once()
+    assert [tuple(r) for r in await a.db.fetch_all(pending)] == [(0, 0)]
+    kinds = Counter(r["kind"] for r in await a.db.fetch_all("SELECT kind FROM outbox WHERE status = 'sent'"))
+    assert kinds["meeting.reminder"] >= 2, kinds
+    assert any(k.startswith("buddy") for k in kinds) and any(k.startswith("mentor") for k in kinds), kinds
