@@ -206,6 +206,10 @@ class BotSection:
                           "replaces the shipped file of its name (KINDRED_DATA_DIR overrides; empty = shipped only)")
     ops_channel_id: int = _spec(0, _snowflake_or_zero,
                                 "channel for operator notices (start-up, database trouble); never member data; 0 = off")
+    rest_proxy: bool = _spec(False, _bool,
+                             "DISCORD_API_BASE is a REST proxy (such as nirn-proxy) that keeps Discord's global rate "
+                             "limit for every process of the bot, so each may use all of it; false = each shard "
+                             "process keeps to its share")
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +499,9 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
             raise ConfigError("KINDRED_DATABASE_URL", str(exc)) from None
 
     shards = _shards(env, database_url)
+    if sections["bot"].rest_proxy and api_base == DEFAULT_API_BASE:
+        raise ConfigError("bot.rest_proxy", "requests go to Discord itself: set DISCORD_API_BASE to the proxy's "
+                                            "address (e.g. http://127.0.0.1:8080/api/v10), or turn rest_proxy off")
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Config(
         token=token,

@@ -289,3 +289,13 @@ def test_describe_shows_the_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     lines = load_config(env={**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "3,0-1"}).describe()
     assert "shards = 0-1,3 of 4" in lines
     assert "shards = (all, one process)" in load_config(env={}).describe()
+
+
+def test_a_rest_proxy_needs_an_api_base_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "[bot]\nrest_proxy = true\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.key == "bot.rest_proxy" and "DISCORD_API_BASE" in info.value.problem
+    config = load_config(path, env={"DISCORD_API_BASE": "http://127.0.0.1:8080/api/v10"})
+    assert config.bot.rest_proxy

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bot.config import DEFAULT_API_BASE, Config
+from bot.config import DEFAULT_API_BASE, BotSection, Config
 from bot.discord_notifier import GLOBAL_LIMIT, RequestPacer, global_share
 from bot.domain.shards import Shards
 from bot.fakediscord.faults import TokenBucket
@@ -86,8 +86,8 @@ async def test_the_default_pace_never_trips_a_50_per_second_token_bucket() -> No
 
 # -- shard processes share the token's global limit ----------------------------------------------
 
-def sharded(ids: set[int], count: int, api_base: str = DEFAULT_API_BASE) -> Config:
-    return Config(shards=Shards(count, frozenset(ids)), api_base=api_base)
+def sharded(ids: set[int], count: int, api_base: str = DEFAULT_API_BASE, *, rest_proxy: bool = False) -> Config:
+    return Config(shards=Shards(count, frozenset(ids)), api_base=api_base, bot=BotSection(rest_proxy=rest_proxy))
 
 
 def test_one_process_with_every_shard_takes_the_whole_limit() -> None:
@@ -105,4 +105,9 @@ def test_each_shard_process_takes_its_share_of_the_token_s_limit() -> None:
 
 
 def test_behind_a_rest_proxy_the_proxy_keeps_the_limit() -> None:
-    assert global_share(sharded({0}, 4, api_base="http://nirn:8080/api/v10")) == GLOBAL_LIMIT
+    assert global_share(sharded({0}, 4, api_base="http://nirn:8080/api/v10", rest_proxy=True)) == GLOBAL_LIMIT
+
+
+def test_another_api_base_alone_is_not_taken_for_a_proxy() -> None:
+    # A Discord-compatible server (or a plain forwarder) keeps the token's limit as Discord does.
+    assert global_share(sharded({0}, 4, api_base="http://127.0.0.1:8080/api/v10")) == GLOBAL_LIMIT // 4
