@@ -313,7 +313,7 @@ class BuddyRepository:
             "JOIN members ab ON ab.member_id = d.absent JOIN members rc ON rc.member_id = d.recipient "
             "LEFT JOIN buddy_pauses pa ON pa.member_id = d.absent "
             "LEFT JOIN buddy_pauses pr ON pr.member_id = d.recipient "
-            f"WHERE g.left_at IS NULL{self.db.mine('bp.guild_id')} AND ab.share_checkins = 'buddies' "  # noqa: S608
+            f"WHERE g.left_at IS NULL{self.db.mine('bp.guild_id')} AND ab.share_checkins = 'buddies' "
             "AND (rc.dm_closed_at IS NULL OR rc.dm_closed_at <= :closed_before) "
             "AND (pa.paused_until IS NULL OR pa.paused_until <= :now) "
             "AND (pr.paused_until IS NULL OR pr.paused_until <= :now) "
@@ -464,7 +464,7 @@ class BuddyRepository:
         stamp = to_utc_text(now)
         moved = [r["request_id"] for r in await conn.fetch_all(
             "UPDATE buddy_requests SET status = 'expired', resolved_at = ? "  # noqa: S608
-            f"WHERE status = 'pending' AND expires_at <= ?{conn.mine('guild_id')} RETURNING request_id",  # noqa: S608
+            f"WHERE status = 'pending' AND expires_at <= ?{conn.mine('guild_id')} RETURNING request_id",
             (stamp, stamp))]
         expired = []
         for start in range(0, len(moved), _IN_CHUNK):
@@ -492,7 +492,7 @@ class BuddyRepository:
         """Return servers (that the bot is still in) with anyone in the pool."""
         rows = await self.db.fetch_all(
             "SELECT g.guild_id, g.timezone, g.buddy_matching, g.buddy_max FROM guilds g "  # noqa: S608
-            f"WHERE g.left_at IS NULL{self.db.mine('g.guild_id')} "  # noqa: S608
+            f"WHERE g.left_at IS NULL{self.db.mine('g.guild_id')} "
             "AND EXISTS (SELECT 1 FROM buddy_pool bp WHERE bp.guild_id = g.guild_id) ORDER BY g.guild_id")
         return [PoolGuild(r["guild_id"], r["timezone"],
                           None if r["buddy_matching"] is None else bool(r["buddy_matching"]),

@@ -149,7 +149,7 @@ class MeetingRepository:
         """Return meetings (of servers the bot is in) whose next look is due, earliest first."""
         rows = await self.db.fetch_all(
             "SELECT mt.* FROM meetings mt JOIN guilds g ON g.guild_id = mt.guild_id "  # noqa: S608
-            f"WHERE mt.next_check_at <= ? AND g.left_at IS NULL{self.db.mine('mt.guild_id')} "  # noqa: S608
+            f"WHERE mt.next_check_at <= ? AND g.left_at IS NULL{self.db.mine('mt.guild_id')} "
             "ORDER BY mt.next_check_at LIMIT ?",
             (to_utc_text(now), limit))
         return [_meeting(r) for r in rows]
@@ -158,7 +158,7 @@ class MeetingRepository:
         """Return the earliest instant a meeting is due a look (for health checks)."""
         return await self.db.fetch_instant(
             "SELECT min(mt.next_check_at) FROM meetings mt JOIN guilds g ON g.guild_id = mt.guild_id "  # noqa: S608
-            f"WHERE g.left_at IS NULL{self.db.mine('mt.guild_id')}")  # noqa: S608
+            f"WHERE g.left_at IS NULL{self.db.mine('mt.guild_id')}")
 
     @staticmethod
     async def record_publication(conn: Connection, meeting: Meeting, *, occurrence_at: datetime,

@@ -136,6 +136,8 @@ async def test_two_shard_processes_send_everything_once_each_its_own_servers_eve
     # Each process connected its own shards and was given their servers only.
     identified = Counter(tuple(r.data["shard"]) for r in fake.gateway.received(2))
     assert identified == Counter({(i, COUNT): 1 for i in range(COUNT)})
+    # The token's global limit, as Discord keeps it: the processes' shares together stay under it.
+    fake.faults.global_rate_limit(50)
 
     # Days 0-2: the 09:00 prompt, the day-1 celebration at 10:00, the 20:00 reminder.
     dms_due = 0
@@ -187,3 +189,4 @@ async def test_two_shard_processes_send_everything_once_each_its_own_servers_eve
     wrong = [(g, k, by) for g, k, by in rows if by is None or by.split(":")[0] != owner[Shards.of(g, COUNT)]]
     assert wrong == [], f"{len(wrong)} message(s) sent by another shard's process, e.g. {wrong[:3]}"
     assert not kindred.query("SELECT 1 FROM outbox WHERE status != 'sent'")
+    assert fake.faults.injected == [], "the processes together went over the token's global limit"
