@@ -137,7 +137,9 @@ async def test_two_shard_processes_send_everything_once_each_its_own_servers_eve
     identified = Counter(tuple(r.data["shard"]) for r in fake.gateway.received(2))
     assert identified == Counter({(i, COUNT): 1 for i in range(COUNT)})
     # The token's global limit, as Discord keeps it: the processes' shares together stay under it.
-    fake.faults.global_rate_limit(50)
+    # 50 a second of the bots' clock, which runs APPROACH_RATE times faster than the fake's while
+    # anything is sent (their pacing follows their clock).
+    fake.faults.global_rate_limit(50 * APPROACH_RATE, burst=50)
 
     # Days 0-2: the 09:00 prompt, the day-1 celebration at 10:00, the 20:00 reminder.
     dms_due = 0
