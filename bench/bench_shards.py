@@ -57,17 +57,34 @@ POSTS = "POST /channels/{channel_id}/messages"
 
 
 async def configure(url: str, channels: list[tuple[int, Channel]]) -> float:
-    """Turn the daily prompt on in every server, due at 10:00 UTC, through the real service; return seconds taken."""
+    """Turn the daily prompt on in every server, due at 10:00 UTC; return seconds taken.
+
+    The first server through the real service (as `/config checkins` would); the others are
+    copies of its two rows (the server's settings and its prompt schedule), for speed.
+    """
     started = time.monotonic()
     db = PostgresDatabase(url)
     await db.open()
     try:
         await db.migrate()
         services = build_services(Config(database_url=url), db, FakeClock(DUE - timedelta(hours=1)), NoSending())
-        for guild_id, channel in channels:
-            await services.guild_config.set_checkins(guild_id, channel_id=channel.id, time="10:00", timezone="UTC")
+        (first, channel), rest = channels[0], channels[1:]
+        await services.guild_config.set_checkins(first, channel_id=channel.id, time="10:00", timezone="UTC")
     finally:
         await db.close()
+    conn = await asyncpg.connect(url)
+    try:
+        for table, changes in (("guilds", {"guild_id": 0, "checkin_channel_id": 1}),
+                               ("checkin_prompt_schedule", {"guild_id": 0})):
+            row = dict(await conn.fetchrow(f"SELECT * FROM {table} WHERE guild_id = $1", first))  # noqa: S608
+            columns = list(row)
+            marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
+            await conn.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - names from the schema
+                [[(guild_id, channel.id)[changes[c]] if c in changes else row[c] for c in columns]
+                 for guild_id, channel in rest])
+    finally:
+        await conn.close()
     return time.monotonic() - started
 
 
@@ -104,13 +121,12 @@ async def run(args: argparse.Namespace, url: str, folder: Path, library: Path) -
         print(f"  configured {args.servers} servers in {took:.0f} s", flush=True)
         clock = LiveClock(folder / "faketime.rc", library, DUE - timedelta(minutes=10), 1)
         pace_heartbeats(fake, 1)
-        base = bot_env(fake, folder / "unused.sqlite3", KINDRED_DATABASE_URL=url, KINDRED_SHARD_COUNT=str(count),
-                       KINDRED_LOG_LEVEL="WARNING")
+        base = bot_env(fake, folder / "unused.sqlite3", KINDRED_DATABASE_URL=url, KINDRED_LOG_LEVEL="WARNING")
         code, output = await run_cli("sync", env=base)
         if code:
             raise SystemExit(f"sync failed: {output}")
-        procs = [BotProcess(fake, {**base, **clock.env(), "KINDRED_SHARD_IDS": str(i), "KINDRED_LOG_LEVEL": "INFO"})
-                 for i in range(count)]
+        procs = [BotProcess(fake, {**base, **clock.env(), "KINDRED_SHARD_COUNT": str(count), "KINDRED_SHARD_IDS": str(i),
+                                   "KINDRED_LOG_LEVEL": "INFO"}) for i in range(count)]
         try:
             for proc in procs:
                 await proc.start()
@@ -122,6 +138,7 @@ async def run(args: argparse.Namespace, url: str, folder: Path, library: Path) -
                 await asyncio.sleep(0.5)
             else:
                 raise SystemExit("not every server was delivered to a process in 300 s")
+            print(f"  {count} processes ready with every server; the fan-out starts", flush=True)
             fake.faults.global_rate_limit(args.limit)
             since = len(fake.request_log)
             clock.jump(DUE - LEAD, 1)
@@ -132,6 +149,7 @@ async def run(args: argparse.Namespace, url: str, folder: Path, library: Path) -
             load_before = os.getloadavg()
             await until_posted(fake, since, args.servers, args.servers / args.limit * 3 + 120)
             load_after = os.getloadavg()
+            print(f"  every prompt posted ({time.monotonic() - minute:.0f} s after 10:00:00)", flush=True)
             posts = [r for r in fake.request_log[since:] if r.key == POSTS]
             accepted = [r for r in posts if r.status == 200]
             stored = Counter(m.channel.id for c in channels for m in fake.messages_in(c))
