@@ -333,13 +333,13 @@ def _demo(port: int | None) -> int:
 
 
 async def _run(config: Config) -> int:
-    from bot.app import KindredBot, operator_problem
+    from bot.app import make_bot, operator_problem
 
     assert config.token is not None
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(asyncio_exception_handler)
     metrics, server = await _serve_metrics(config)
-    bot = KindredBot(config, metrics=metrics)
+    bot = make_bot(config, metrics=metrics)
     stopping = asyncio.Event()
 
     def request_stop(signame: str) -> None:

@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.config import Config
 from bot.db.database import Database, database_for
 from bot.discord_events import DiscordScheduledEvents
-from bot.discord_notifier import DiscordNotifier
+from bot.discord_notifier import DiscordNotifier, RequestPacer, global_share
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
 from bot.errors import DatabaseUnavailableError, MigrationError
@@ -268,7 +268,7 @@ class KindredBot(commands.Bot):
         self._setting_up = True
         self._trimmer = asyncio.create_task(self._trim_memory(), name="kindred-memory-trim")
         database_ready = await self.try_open_database()
-        notifier = DiscordNotifier(self)
+        notifier = DiscordNotifier(self, pacer=RequestPacer(global_share(self.config)))
         # Event requests share the notifier's pace: Discord's global limit belongs to the token.
         events = DiscordScheduledEvents(self, pacer=notifier.pacer)
         self._services = build_services(self.config, self.db, self.clock, notifier, self.metrics, events)
@@ -345,7 +345,8 @@ class KindredBot(commands.Bot):
             # READY lists every server the bot is in: one that re-added it while it was offline is
             # present again, and one that removed it meanwhile has left (its data is then purged
             # after the retention period, as the data statement promises).
-            await self.services.guilds.reconcile([g.id for g in self.guilds], self.clock.now())
+            await self.services.guilds.reconcile([g.id for g in self.guilds], self.clock.now(),
+                                                 shards=self.config.shards)
             version: int | str = await self.db.schema_version()
             await self._record_gateway()
         except DatabaseUnavailableError:
@@ -409,3 +410,29 @@ class KindredBot(commands.Bot):
             cancel_ready_wait(self)
             await self.db.close(grace=SHUTDOWN_GRACE)
             log.info("shut down cleanly")
+
+
+class ShardedKindredBot(KindredBot, commands.AutoShardedBot):
+    """Kindred running some (or all) of a bot's shards in this process (`KINDRED_SHARD_*`).
+
+    discord.py opens one gateway connection per shard; Discord sends each connection the
+    servers of its shard, (guild_id >> 22) % count, so `self.guilds` holds this process's
+    servers only, and the database does the scheduled work of those only (`Database.shards`).
+    """
+
+    def __init__(self, config: Config, **options: Any) -> None:
+        if config.shards is None:
+            raise ValueError("a sharded bot needs config.shards")
+        super().__init__(config, shard_ids=sorted(config.shards.ids), shard_count=config.shards.count, **options)
+
+    def gateway_connected(self) -> bool:
+        """Tell whether every shard's websocket is open."""
+        shards = self.shards.values()
+        return bool(shards) and all(not shard.is_closed() for shard in shards)
+
+
+def make_bot(config: Config, **options: Any) -> KindredBot:
+    """Return the bot for this configuration: one connection, or this process's shards."""
+    if config.shards is None:
+        return KindredBot(config, **options)
+    return ShardedKindredBot(config, **options)

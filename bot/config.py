@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bot.domain.countries import find_country
 from bot.domain.localtime import InvalidTimeOfDayError, InvalidTimezoneError, parse_hhmm, zone
+from bot.domain.shards import Shards
 from bot.errors import ConfigError
 
 SHIPPED_DATA = Path(__file__).resolve().parent / "data"
@@ -205,6 +206,10 @@ class BotSection:
                           "replaces the shipped file of its name (KINDRED_DATA_DIR overrides; empty = shipped only)")
     ops_channel_id: int = _spec(0, _snowflake_or_zero,
                                 "channel for operator notices (start-up, database trouble); never member data; 0 = off")
+    rest_proxy: bool = _spec(False, _bool,
+                             "DISCORD_API_BASE is a REST proxy (such as nirn-proxy) that keeps Discord's global rate "
+                             "limit for every process of the bot, so each may use all of it; false = each shard "
+                             "process keeps to its share")
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +300,9 @@ class Config:
     data_dir: Path | None = None
     api_base: str = DEFAULT_API_BASE
     gateway_url: str | None = None
+    # `KINDRED_SHARD_COUNT` + `KINDRED_SHARD_IDS`: the shards this process runs (None: every shard,
+    # one process, as a bot below Discord's sharding threshold runs).
+    shards: Shards | None = None
     source: str = "defaults"
     bot: BotSection = field(default_factory=BotSection)
     defaults: DefaultsSection = field(default_factory=DefaultsSection)
@@ -331,6 +339,8 @@ class Config:
             f"data_dir = {self.data_dir or '(none: shipped data files only)'}",
             f"api_base = {self.api_base}",
             f"gateway_url = {self.gateway_url or '(Discord default)'}",
+            "shards = (all, one process)" if self.shards is None
+            else f"shards = {self.shards.describe()} of {self.shards.count}",
         ]
         for name in SECTIONS:
             section = getattr(self, name)
@@ -488,6 +498,10 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         except ValueError as exc:
             raise ConfigError("KINDRED_DATABASE_URL", str(exc)) from None
 
+    shards = _shards(env, database_url)
+    if sections["bot"].rest_proxy and api_base == DEFAULT_API_BASE:
+        raise ConfigError("bot.rest_proxy", "requests go to Discord itself: set DISCORD_API_BASE to the proxy's "
+                                            "address (e.g. http://127.0.0.1:8080/api/v10), or turn rest_proxy off")
     token = (env.get("DISCORD_TOKEN") or "").strip() or None
     return Config(
         token=token,
@@ -496,9 +510,38 @@ def load_config(path: Path | str | None = None, env: Mapping[str, str] | None = 
         data_dir=data_dir,
         api_base=api_base,
         gateway_url=gateway_url,
+        shards=shards,
         source=source,
         **sections,
     )
+
+
+def _shards(env: Mapping[str, str], database_url: str | None) -> Shards | None:
+    """Read KINDRED_SHARD_COUNT and KINDRED_SHARD_IDS (both or neither)."""
+    count_text = env.get("KINDRED_SHARD_COUNT", "").strip()
+    ids_text = env.get("KINDRED_SHARD_IDS", "").strip()
+    if not count_text and not ids_text:
+        return None
+    if not ids_text:
+        raise ConfigError("KINDRED_SHARD_IDS", "set KINDRED_SHARD_IDS with KINDRED_SHARD_COUNT: the shards this "
+                                               "process runs, such as 0-1 (or all of them: 0-N)")
+    if not count_text:
+        raise ConfigError("KINDRED_SHARD_COUNT", "set KINDRED_SHARD_COUNT with KINDRED_SHARD_IDS: how many shards "
+                                                 "the bot has in all processes together")
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise ConfigError("KINDRED_SHARD_COUNT", f"{count_text!r} must be a whole number of shards, 1 or more")
+    count = int(count_text)
+    try:
+        shards = Shards(count, Shards.parse_ids(ids_text, count))
+    except ValueError as exc:
+        raise ConfigError("KINDRED_SHARD_IDS", str(exc)) from None
+    if not shards.complete and database_url is None:
+        # Another process must run the other shards, and an SQLite file has one process:
+        # two of them on one file would each see the other's rows but lock each other out.
+        raise ConfigError("KINDRED_SHARD_IDS", f"this process runs only shards {shards.describe()} of {count}, so "
+                                               "other processes run the rest, which needs PostgreSQL: set "
+                                               "KINDRED_DATABASE_URL (SQLite serves one process with every shard)")
+    return shards
 
 
 def example_toml() -> str:
@@ -509,7 +552,8 @@ def example_toml() -> str:
         "# never put it in this file), KINDRED_CONFIG, KINDRED_DATABASE, KINDRED_DATABASE_URL",
         "# (postgresql://… to use PostgreSQL instead of the SQLite file), KINDRED_DATA_DIR,",
         "# DISCORD_API_BASE, DISCORD_GATEWAY_URL, KINDRED_LOG_LEVEL, KINDRED_LOG_FORMAT,",
-        "# KINDRED_METRICS_ADDR.",
+        "# KINDRED_METRICS_ADDR, KINDRED_SHARD_COUNT with KINDRED_SHARD_IDS (0,1 or 0-3: the shards",
+        "# this process runs; only some of them needs KINDRED_DATABASE_URL).",
         "# Relative paths here are relative to this file's folder; relative paths in environment",
         "# variables (and the defaults, when there is no config file) to the working directory.",
     ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import discord
 
+from bot.config import Config
 from bot.domain.messages import ButtonStyle, OutgoingMessage, SendResult, SendStatus
 
 if TYPE_CHECKING:
@@ -63,6 +64,23 @@ def allowed_mentions(message: OutgoingMessage) -> discord.AllowedMentions:
         return discord.AllowedMentions.none()
     return discord.AllowedMentions(everyone=False, users=False,
                                    roles=[discord.Object(message.mention_role_id)])
+
+
+def global_share(config: Config) -> int:
+    """Return how many requests a second this process may start: its share of the token's limit.
+
+    Discord counts the global limit per bot token, not per process. A process running some of
+    the shards takes the same fraction of the limit (rounded down, at least one), so the
+    processes together stay under it however the shards are split. Requests sent through a
+    REST proxy (`DISCORD_API_BASE`, such as nirn-proxy) are paced by the proxy, which sees
+    every process's requests (`[bot] rest_proxy`): there each process may use the whole limit.
+    Another `DISCORD_API_BASE` alone is not taken for one: a Discord-compatible server, or a
+    plain forwarder, limits the token as Discord does.
+    """
+    shards = config.shards
+    if shards is None or shards.complete or config.bot.rest_proxy:
+        return GLOBAL_LIMIT
+    return max(1, GLOBAL_LIMIT * len(shards.ids) // shards.count)
 
 
 class RequestPacer:

@@ -307,7 +307,7 @@ class BuddyRepository:
         the server. Rows are light: the caller narrows them by check-in dates first.
         """
         rows = await self.db.fetch_all(
-            "WITH directions (pair_id, absent, recipient) AS ("
+            "WITH directions (pair_id, absent, recipient) AS ("  # noqa: S608
             " SELECT pair_id, member_a, member_b FROM buddy_pairs WHERE ended_at IS NULL"
             " UNION ALL SELECT pair_id, member_b, member_a FROM buddy_pairs WHERE ended_at IS NULL) "
             "SELECT d.pair_id, d.absent, bp.started_at, g.buddy_nudge_after_days FROM directions d "
@@ -315,7 +315,7 @@ class BuddyRepository:
             "JOIN members ab ON ab.member_id = d.absent JOIN members rc ON rc.member_id = d.recipient "
             "LEFT JOIN buddy_pauses pa ON pa.member_id = d.absent "
             "LEFT JOIN buddy_pauses pr ON pr.member_id = d.recipient "
-            "WHERE g.left_at IS NULL AND ab.share_checkins = 'buddies' "
+            f"WHERE g.left_at IS NULL{self.db.mine('bp.guild_id')} AND ab.share_checkins = 'buddies' "
             "AND (rc.dm_closed_at IS NULL OR rc.dm_closed_at <= :closed_before) "
             "AND (pa.paused_until IS NULL OR pa.paused_until <= :now) "
             "AND (pr.paused_until IS NULL OR pr.paused_until <= :now) "
@@ -446,12 +446,14 @@ class BuddyRepository:
 
     async def earliest_request_expiry(self) -> datetime | None:
         """Return the earliest instant a pending request expires."""
-        return await self.db.fetch_instant("SELECT min(expires_at) FROM buddy_requests WHERE status = 'pending'")
+        return await self.db.fetch_instant(
+            f"SELECT min(expires_at) FROM buddy_requests WHERE status = 'pending'{self.db.mine('guild_id')}")  # noqa: S608
 
     async def has_expired_requests(self, now: datetime) -> bool:
         """Tell whether any pending request has passed its expiry (a cheap indexed check)."""
         value = await self.db.fetch_value(
-            "SELECT 1 FROM buddy_requests WHERE status = 'pending' AND expires_at <= ? LIMIT 1",
+            f"SELECT 1 FROM buddy_requests WHERE status = 'pending' AND expires_at <= ?{self.db.mine('guild_id')} "  # noqa: S608
+            "LIMIT 1",
             (to_utc_text(now),))
         return value is not None
 
@@ -463,8 +465,9 @@ class BuddyRepository:
         """
         stamp = to_utc_text(now)
         moved = [r["request_id"] for r in await conn.fetch_all(
-            "UPDATE buddy_requests SET status = 'expired', resolved_at = ? "
-            "WHERE status = 'pending' AND expires_at <= ? RETURNING request_id", (stamp, stamp))]
+            "UPDATE buddy_requests SET status = 'expired', resolved_at = ? "  # noqa: S608
+            f"WHERE status = 'pending' AND expires_at <= ?{conn.mine('guild_id')} RETURNING request_id",
+            (stamp, stamp))]
         expired = []
         for start in range(0, len(moved), _IN_CHUNK):
             chunk = moved[start:start + _IN_CHUNK]
@@ -490,9 +493,9 @@ class BuddyRepository:
     async def pool_guilds(self) -> list[PoolGuild]:
         """Return servers (that the bot is still in) with anyone in the pool."""
         rows = await self.db.fetch_all(
-            "SELECT g.guild_id, g.timezone, g.buddy_matching, g.buddy_max FROM guilds g "
-            "WHERE g.left_at IS NULL AND EXISTS (SELECT 1 FROM buddy_pool bp WHERE bp.guild_id = g.guild_id) "
-            "ORDER BY g.guild_id")
+            "SELECT g.guild_id, g.timezone, g.buddy_matching, g.buddy_max FROM guilds g "  # noqa: S608
+            f"WHERE g.left_at IS NULL{self.db.mine('g.guild_id')} "
+            "AND EXISTS (SELECT 1 FROM buddy_pool bp WHERE bp.guild_id = g.guild_id) ORDER BY g.guild_id")
         return [PoolGuild(r["guild_id"], r["timezone"],
                           None if r["buddy_matching"] is None else bool(r["buddy_matching"]),
                           r["buddy_max"]) for r in rows]

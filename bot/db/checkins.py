@@ -248,19 +248,25 @@ class CheckInRepository:
         are skipped (it is handling them), so no two processes decide the same prompt.
         """
         rows = await conn.fetch_all(
-            "SELECT g.* FROM checkin_prompt_schedule s JOIN guilds g USING (guild_id) "
-            "WHERE s.next_due_at <= ? ORDER BY s.next_due_at LIMIT ? FOR UPDATE OF s SKIP LOCKED",
+            "SELECT g.* FROM checkin_prompt_schedule s JOIN guilds g USING (guild_id) "  # noqa: S608 - fixed fragments
+            f"WHERE s.next_due_at <= ?{conn.mine('s.guild_id')} ORDER BY s.next_due_at LIMIT ? "
+            "FOR UPDATE OF s SKIP LOCKED",
             (to_utc_text(now), limit),
         )
         return [guild_from_row(r) for r in rows]
 
     async def earliest_prompt_due(self) -> datetime | None:
         """Return the earliest instant a server's prompt is due (the sweep moves it on once handled)."""
-        return await self.db.fetch_instant("SELECT min(next_due_at) FROM checkin_prompt_schedule")
+        return await self.db.fetch_instant(
+            f"SELECT min(next_due_at) FROM checkin_prompt_schedule WHERE 1 = 1{self.db.mine('guild_id')}")  # noqa: S608 - fixed fragments
 
     async def earliest_reminder_due(self) -> datetime | None:
         """Return the earliest instant a reminder is due."""
-        return await self.db.fetch_instant("SELECT min(next_due_at) FROM checkin_reminders")
+        if self.db.shards is None:
+            return await self.db.fetch_instant("SELECT min(next_due_at) FROM checkin_reminders")
+        return await self.db.fetch_instant(
+            "SELECT min(r.next_due_at) FROM checkin_reminders r JOIN members m USING (member_id) "  # noqa: S608
+            f"WHERE 1 = 1{self.db.mine('m.guild_id')}")
 
     @staticmethod
     async def advance_prompt(conn: Connection, guild_id: int, next_due_at: datetime | None) -> None:
@@ -352,12 +358,13 @@ class CheckInRepository:
         are skipped (it is handling them).
         """
         rows = await conn.fetch_all(
-            "SELECT m.*, r.member_id AS r_member_id, r.remind_time AS r_remind_time, r.timezone AS r_timezone, "
+            "SELECT m.*, r.member_id AS r_member_id, r.remind_time AS r_remind_time, r.timezone AS r_timezone, "  # noqa: S608
             "r.next_due_at AS r_next_due_at, r.last_sent_date AS r_last_sent_date, "
             "r.dm_closed_date AS r_dm_closed_date, g.timezone AS g_timezone, g.left_at AS g_left_at, "
             "g.checkin_channel_id AS g_checkin_channel_id "
             "FROM checkin_reminders r JOIN members m USING (member_id) JOIN guilds g ON g.guild_id = m.guild_id "
-            "WHERE r.next_due_at <= ? ORDER BY r.next_due_at LIMIT ? FOR UPDATE OF r SKIP LOCKED",
+            f"WHERE r.next_due_at <= ?{conn.mine('m.guild_id')} ORDER BY r.next_due_at LIMIT ? "
+            "FOR UPDATE OF r SKIP LOCKED",
             (to_utc_text(now), limit),
         )
         return [DueReminder(reminder=_reminder(r, "r_"), member=member_from_row(r), guild_timezone=r["g_timezone"],

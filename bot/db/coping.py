@@ -129,7 +129,7 @@ class CopingRepository:
         skipped (it is handling them).
         """
         rows = await conn.fetch_all(
-            _OWNED + "WHERE u.checkback_due_at IS NOT NULL AND u.checkback_due_at <= ? "
+            _OWNED + f"WHERE u.checkback_due_at IS NOT NULL AND u.checkback_due_at <= ?{conn.mine('m.guild_id')} "
             "ORDER BY u.checkback_due_at, u.urge_id LIMIT ? FOR UPDATE OF u SKIP LOCKED", (to_utc_text(now), limit))
         return [_owned(r) for r in rows]
 
@@ -141,8 +141,12 @@ class CopingRepository:
 
     async def earliest_checkback_due(self) -> datetime | None:
         """Return the earliest check-back not decided on yet (for health checks)."""
+        if self.db.shards is None:
+            return await self.db.fetch_instant(
+                "SELECT min(checkback_due_at) FROM urges WHERE checkback_due_at IS NOT NULL")
         return await self.db.fetch_instant(
-            "SELECT min(checkback_due_at) FROM urges WHERE checkback_due_at IS NOT NULL")
+            "SELECT min(u.checkback_due_at) FROM urges u JOIN members m USING (member_id) "  # noqa: S608
+            f"WHERE u.checkback_due_at IS NOT NULL{self.db.mine('m.guild_id')}")
 
     async def record_after(self, urge_id: int, member_id: int, strength: int, now: datetime) -> Urge | None:
         """Store how strong the urge is now (a later answer replaces an earlier one); None if not theirs."""

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from bot.db.plans import Plan, run_async
 from bot.domain.localtime import from_utc_text
+from bot.domain.shards import Shards
 from bot.errors import DatabaseUnavailableError, MigrationError
 
 if TYPE_CHECKING:
@@ -117,6 +118,17 @@ def id_list(dialect: str, values: Iterable[int]) -> tuple[str, Any]:
 class _Reads(ABC):
     """Queries, answered as rows, a row or a value."""
 
+    # The shards this process runs when it runs only some of them (None: every server is its).
+    shards: Shards | None = None
+
+    def mine(self, column: str) -> str:
+        """Return `AND <condition>` keeping rows of this process's shards' servers (`column`), or "".
+
+        Scheduled work is filtered in the due-row query itself, so a process reads (and locks)
+        only its own servers' due rows, and the cost follows those rows on either engine.
+        """
+        return "" if self.shards is None else f" AND {self.shards.sql(column)}"
+
     @abstractmethod
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a query (or a statement with RETURNING) and return all rows."""
@@ -163,8 +175,10 @@ class Database(_Reads):
 
     dialect: ClassVar[str]
 
-    def __init__(self, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
+    def __init__(self, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False,
+                 shards: Shards | None = None) -> None:
         self.busy_timeout = busy_timeout
+        self.shards = None if shards is None or shards.complete else shards
         # For processes that only look (`status`, beside a running bot): nothing is created,
         # nothing written (`transaction()` refuses), and closing changes nothing.
         self.read_only = read_only
@@ -229,6 +243,18 @@ class Database(_Reads):
         """Return a subquery of these integers and its parameter (see `id_list`)."""
         return id_list(self.dialect, values)
 
+    # -- jobs of the whole bot ------------------------------------------------------------
+
+    @asynccontextmanager
+    async def only_one_process(self, job: str) -> AsyncIterator[bool]:
+        """Tell whether this process runs `job` now: of the processes sharing the database, one at a time does.
+
+        Held until the block ends. For work that is the whole bot's rather than a shard's
+        (retention): run twice at once, it would do the same deletes twice over. One process
+        per SQLite file, so there it always runs; PostgreSQL overrides this.
+        """
+        yield True
+
     # -- writes -------------------------------------------------------------------------
 
     @asynccontextmanager
@@ -242,6 +268,7 @@ class Database(_Reads):
         deadline = await self._take_write_lock()
         try:
             async with self._begin(deadline) as conn:
+                conn.shards = self.shards
                 self._writing_task, self._writing_conn = asyncio.current_task(), conn
                 try:
                     yield conn
@@ -348,10 +375,12 @@ def database_for(config: Config, *, busy_timeout: float = BUSY_TIMEOUT, read_onl
     if config.database_url:
         from bot.db.postgres import PostgresDatabase
 
-        return PostgresDatabase(config.database_url, busy_timeout=busy_timeout, read_only=read_only)
+        return PostgresDatabase(config.database_url, busy_timeout=busy_timeout, read_only=read_only,
+                                shards=config.shards)
     from bot.db.sqlite import SqliteDatabase
 
-    return SqliteDatabase(config.database_path, busy_timeout=busy_timeout, read_only=read_only)
+    return SqliteDatabase(config.database_path, busy_timeout=busy_timeout, read_only=read_only,
+                          shards=config.shards)
 
 
 def quote_ident(name: str) -> str:

@@ -148,16 +148,17 @@ class MeetingRepository:
     async def due_checks(self, now: datetime, limit: int) -> list[Meeting]:
         """Return meetings (of servers the bot is in) whose next look is due, earliest first."""
         rows = await self.db.fetch_all(
-            "SELECT mt.* FROM meetings mt JOIN guilds g ON g.guild_id = mt.guild_id "
-            "WHERE mt.next_check_at <= ? AND g.left_at IS NULL ORDER BY mt.next_check_at LIMIT ?",
+            "SELECT mt.* FROM meetings mt JOIN guilds g ON g.guild_id = mt.guild_id "  # noqa: S608
+            f"WHERE mt.next_check_at <= ? AND g.left_at IS NULL{self.db.mine('mt.guild_id')} "
+            "ORDER BY mt.next_check_at LIMIT ?",
             (to_utc_text(now), limit))
         return [_meeting(r) for r in rows]
 
     async def earliest_check(self) -> datetime | None:
         """Return the earliest instant a meeting is due a look (for health checks)."""
         return await self.db.fetch_instant(
-            "SELECT min(mt.next_check_at) FROM meetings mt JOIN guilds g ON g.guild_id = mt.guild_id "
-            "WHERE g.left_at IS NULL")
+            "SELECT min(mt.next_check_at) FROM meetings mt JOIN guilds g ON g.guild_id = mt.guild_id "  # noqa: S608
+            f"WHERE g.left_at IS NULL{self.db.mine('mt.guild_id')}")
 
     @staticmethod
     async def record_publication(conn: Connection, meeting: Meeting, *, occurrence_at: datetime,
@@ -209,12 +210,13 @@ class MeetingRepository:
         are skipped (it is handling them).
         """
         rows = await conn.fetch_all(
-            "SELECT mt.*, r.meeting_id AS r_meeting_id, r.member_id AS r_member_id, "
+            "SELECT mt.*, r.meeting_id AS r_meeting_id, r.member_id AS r_member_id, "  # noqa: S608
             "r.minutes_before AS r_minutes_before, r.next_occurrence_at AS r_next_occurrence_at, "
             "r.next_remind_at AS r_next_remind_at, m.user_id, COALESCE(m.timezone, g.timezone) AS member_tz, "
             "g.left_at AS guild_left_at FROM meeting_reminders r JOIN meetings mt ON mt.meeting_id = r.meeting_id "
             "JOIN members m ON m.member_id = r.member_id JOIN guilds g ON g.guild_id = mt.guild_id "
-            "WHERE r.next_remind_at <= ? ORDER BY r.next_remind_at LIMIT ? FOR UPDATE OF r SKIP LOCKED",
+            f"WHERE r.next_remind_at <= ?{conn.mine('mt.guild_id')} ORDER BY r.next_remind_at LIMIT ? "
+            "FOR UPDATE OF r SKIP LOCKED",
             (to_utc_text(now), limit))
         return [DueReminder(_reminder(r, "r_"), _meeting(r), r["guild_id"], r["user_id"], r["member_tz"],
                             r["guild_left_at"] is not None) for r in rows]
@@ -230,7 +232,11 @@ class MeetingRepository:
 
     async def earliest_reminder(self) -> datetime | None:
         """Return the earliest instant a reminder is due (for health checks)."""
-        return await self.db.fetch_instant("SELECT min(next_remind_at) FROM meeting_reminders")
+        if self.db.shards is None:
+            return await self.db.fetch_instant("SELECT min(next_remind_at) FROM meeting_reminders")
+        return await self.db.fetch_instant(
+            "SELECT min(r.next_remind_at) FROM meeting_reminders r JOIN meetings mt ON mt.meeting_id = r.meeting_id "  # noqa: S608
+            f"WHERE 1 = 1{self.db.mine('mt.guild_id')}")
 
     async def members_with_reminders(self, member_ids: list[int]) -> set[int]:
         """Return which of these members have a reminder on (retention keeps them: the reminder serves them)."""

@@ -290,19 +290,22 @@ class MentorRepository:
     async def has_expired_requests(self, now: datetime) -> bool:
         """Tell whether an open request has passed its expiry (a cheap indexed check)."""
         value = await self.db.fetch_value(
-            "SELECT 1 FROM mentor_requests WHERE status = 'pending' AND expires_at <= ? LIMIT 1", (to_utc_text(now),))
+            f"SELECT 1 FROM mentor_requests WHERE status = 'pending' AND expires_at <= ?{self.db.mine('guild_id')} "  # noqa: S608
+            "LIMIT 1", (to_utc_text(now),))
         return value is not None
 
     async def earliest_request_expiry(self) -> datetime | None:
         """Return the earliest instant an open request expires."""
-        return await self.db.fetch_instant("SELECT min(expires_at) FROM mentor_requests WHERE status = 'pending'")
+        return await self.db.fetch_instant(
+            f"SELECT min(expires_at) FROM mentor_requests WHERE status = 'pending'{self.db.mine('guild_id')}")  # noqa: S608
 
     @staticmethod
     async def expire_requests(conn: Connection, now: datetime) -> list[MentorRequest]:
         """Close open requests past their expiry and return them (as they were)."""
         # Rows another process is expiring (or answering) are skipped: it is handling them.
         expired = [_request(r) for r in await conn.fetch_all(
-            _REQUEST_SELECT + "WHERE r.status = 'pending' AND r.expires_at <= ? FOR UPDATE OF r SKIP LOCKED",
+            _REQUEST_SELECT + f"WHERE r.status = 'pending' AND r.expires_at <= ?{conn.mine('r.guild_id')} "
+            "FOR UPDATE OF r SKIP LOCKED",
             (to_utc_text(now),))]
         for request in expired:
             await conn.execute(
@@ -386,12 +389,12 @@ class MentorRepository:
         the caller narrows them by check-in dates first.
         """
         rows = await self.db.fetch_all(
-            "SELECT ms.mentorship_id, ms.mentee_id, ms.started_at, ms.checkins_shared_at, g.buddy_nudge_after_days "
+            "SELECT ms.mentorship_id, ms.mentee_id, ms.started_at, ms.checkins_shared_at, g.buddy_nudge_after_days "  # noqa: S608
             "FROM mentorships ms JOIN guilds g ON g.guild_id = ms.guild_id "
             "JOIN members mo ON mo.member_id = ms.mentor_id "
             "LEFT JOIN buddy_pauses po ON po.member_id = ms.mentor_id "
             "LEFT JOIN buddy_pauses pe ON pe.member_id = ms.mentee_id "
-            "WHERE ms.ended_at IS NULL AND ms.checkins_shared_at IS NOT NULL AND g.left_at IS NULL "
+            f"WHERE ms.ended_at IS NULL AND ms.checkins_shared_at IS NOT NULL AND g.left_at IS NULL{self.db.mine('ms.guild_id')} "
             "AND (mo.dm_closed_at IS NULL OR mo.dm_closed_at <= :closed_before) "
             "AND (po.paused_until IS NULL OR po.paused_until <= :now) "
             "AND (pe.paused_until IS NULL OR pe.paused_until <= :now) ORDER BY ms.mentorship_id",

@@ -149,6 +149,17 @@ class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def _mine(self) -> str:
+        """Keep the rows this process sends: its shards' servers', and those of no server.
+
+        A row of no server belongs to no shard, so any process may send it; the claim keeps
+        it to one. (Every feature names the server today; this keeps such a row from being
+        stranded if one does not.)
+        """
+        if self.db.shards is None:
+            return ""
+        return f" AND (guild_id IS NULL OR {self.db.shards.sql('guild_id')})"
+
     async def enqueue(self, item: NewOutboxItem, *, not_before: datetime, now: datetime) -> int | None:
         """Queue a message in a transaction of its own."""
         async with self.db.transaction() as conn:
@@ -172,8 +183,8 @@ class OutboxRepository:
         """Return (id, target, target id) of pending messages whose time has come and that nobody holds, oldest first."""
         stamp = to_utc_text(now)
         rows = await self.db.fetch_all(
-            "SELECT outbox_id, target, target_id FROM outbox WHERE status = 'pending' AND not_before <= ? "
-            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY not_before, outbox_id LIMIT ?",
+            "SELECT outbox_id, target, target_id FROM outbox WHERE status = 'pending' AND not_before <= ? "  # noqa: S608
+            f"AND (claimed_until IS NULL OR claimed_until <= ?){self._mine()} ORDER BY not_before, outbox_id LIMIT ?",
             (stamp, stamp, limit),
         )
         return [(r["outbox_id"], r["target"], r["target_id"]) for r in rows]
@@ -186,8 +197,9 @@ class OutboxRepository:
         otherwise never look late: a retried one counts from when it was queued.
         """
         row = await self.db.fetch_one(
-            "SELECT count(*) AS waiting, min(CASE WHEN attempts > 0 THEN created_at ELSE not_before END) AS oldest "
-            "FROM outbox WHERE status = 'pending' AND (not_before <= ? OR attempts > 0)", (to_utc_text(now),))
+            "SELECT count(*) AS waiting, min(CASE WHEN attempts > 0 THEN created_at ELSE not_before END) AS oldest "  # noqa: S608
+            f"FROM outbox WHERE status = 'pending' AND (not_before <= ? OR attempts > 0){self._mine()}",
+            (to_utc_text(now),))
         assert row is not None
         return row["waiting"], None if row["oldest"] is None else from_utc_text(row["oldest"])
 
@@ -219,7 +231,7 @@ class OutboxRepository:
         """Record a delivery (even of a row cancelled while it was being sent: it did go out)."""
         return await self.db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-            "last_error = NULL, payload = NULL, claimed_by = NULL, claimed_until = NULL "
+            "last_error = NULL, payload = NULL, sent_by = claimed_by, claimed_by = NULL, claimed_until = NULL "
             "WHERE outbox_id = ? AND claimed_by = ?",
             (to_utc_text(now), message_id, outbox_id, claimant),
         ) == 1

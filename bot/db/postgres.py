@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -38,6 +39,7 @@ from bot.db.database import (
     Params,
     Row,
 )
+from bot.domain.shards import Shards
 from bot.errors import DatabaseUnavailableError, MigrationError
 
 log = logging.getLogger(__name__)
@@ -203,8 +205,8 @@ class PostgresDatabase(Database):
     dialect = POSTGRESQL
 
     def __init__(self, url: str, *, busy_timeout: float = BUSY_TIMEOUT, readers: int = READERS,
-                 read_only: bool = False) -> None:
-        super().__init__(busy_timeout=busy_timeout, read_only=read_only)
+                 read_only: bool = False, shards: Shards | None = None) -> None:
+        super().__init__(busy_timeout=busy_timeout, read_only=read_only, shards=shards)
         self.url = url
         self.readers = readers
         self._pool: asyncpg.Pool | None = None
@@ -294,6 +296,34 @@ class PostgresDatabase(Database):
                     raise
                 await self._expire_idle()
         raise AssertionError("unreachable")
+
+    # -- jobs of the whole bot ------------------------------------------------------------
+
+    @asynccontextmanager
+    async def only_one_process(self, job: str) -> AsyncIterator[bool]:
+        """Hold a session advisory lock named after `job` on a pooled connection for the block.
+
+        Not waited for: a process that finds it held skips the job this time. A process that
+        dies holding it loses its connection, and PostgreSQL releases the lock with it, so the
+        next run in another process (or its restart) does the job.
+        """
+        key = advisory_key(job)
+        async with self._connection(self.busy_timeout) as raw:
+            try:
+                held = bool(await raw.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            except (asyncpg.PostgresError, *_UNAVAILABLE) as exc:
+                raise DatabaseUnavailableError(_describe(exc)) from exc
+            if not held:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                try:
+                    await raw.execute("SELECT pg_advisory_unlock($1)", key)
+                except (asyncpg.PostgresError, *_UNAVAILABLE):
+                    # A connection that may still hold the lock must not go back to the pool.
+                    _terminate(raw)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -446,6 +476,11 @@ async def _rollback_quietly(raw: asyncpg.Connection) -> None:
         await raw.execute("ROLLBACK")
     except Exception:  # noqa: BLE001 - the error that led here is the one to report
         _terminate(raw)  # in no state to be used again: the pool replaces it
+
+
+def advisory_key(job: str) -> int:
+    """Return the 64-bit advisory lock key of a job (stable across processes and versions)."""
+    return int.from_bytes(hashlib.sha256(f"kindred:{job}".encode()).digest()[:8], "big", signed=True)
 
 
 def _terminate(raw: asyncpg.Connection) -> None:

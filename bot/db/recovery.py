@@ -181,7 +181,7 @@ _SCHEDULE_INPUT_SQL = """
     JOIN recovery_periods p ON p.counter_id = c.counter_id AND p.end_date IS NULL
 """
 # What the sweep reads: due rows only, through the partial index on next_celebration_at.
-DUE_SQL = (_SCHEDULE_INPUT_SQL + " WHERE c.next_celebration_at <= ? "
+DUE_SQL = (_SCHEDULE_INPUT_SQL + " WHERE c.next_celebration_at <= ?{mine} "
            "ORDER BY c.next_celebration_at, c.counter_id LIMIT ?")
 
 
@@ -356,13 +356,14 @@ class RecoveryRepository:
 
     async def due(self, now: datetime, limit: int) -> list[ScheduleInput]:
         """Return counters whose next celebration is due, earliest first (uses the partial index)."""
-        rows = await self.db.fetch_all(DUE_SQL, (to_utc_text(now), limit))
+        rows = await self.db.fetch_all(DUE_SQL.format(mine=self.db.mine("c.guild_id")), (to_utc_text(now), limit))
         return [_schedule_input(r) for r in rows]
 
     async def earliest_due(self) -> datetime | None:
         """Return the earliest instant a celebration is due."""
         return await self.db.fetch_instant(
-            "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL")
+            "SELECT min(next_celebration_at) FROM recovery_counters WHERE next_celebration_at IS NOT NULL"  # noqa: S608
+            + self.db.mine("guild_id"))
 
     async def set_schedules(self, changes: Iterable[tuple[int, Schedule | None, Schedule | None]],
                             now: datetime, *, basis: ScheduleBasis) -> int | None:

@@ -41,6 +41,7 @@ from bot.db.database import (
     quote_ident,
 )
 from bot.db.plans import Plan, run_with
+from bot.domain.shards import Shards
 from bot.errors import DatabaseUnavailableError, MigrationError
 
 T = TypeVar("T")
@@ -155,8 +156,9 @@ class SqliteDatabase(Database):
 
     dialect = SQLITE
 
-    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> None:
-        super().__init__(busy_timeout=busy_timeout, read_only=read_only)
+    def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False,
+                 shards: Shards | None = None) -> None:
+        super().__init__(busy_timeout=busy_timeout, read_only=read_only, shards=shards)
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None

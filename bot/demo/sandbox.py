@@ -87,10 +87,10 @@ async def running_kindred(fake: FakeDiscord, config: Config, *, clock: Clock | N
     globally to the fake. The scheduler is off by default (tests drive sweeps with
     `bot.run_sweeps_once()`); the demo turns it on.
     """
-    from bot.app import KindredBot
+    from bot.app import make_bot
 
     options.setdefault("guild_ready_timeout", 0.05)
-    bot = KindredBot(config, clock=clock, start_scheduler=start_scheduler, **options)
+    bot = make_bot(config, clock=clock, start_scheduler=start_scheduler, **options)
     runner = asyncio.create_task(bot.start(fake.token), name="kindred")
     try:
         ready = asyncio.create_task(bot.wait_until_ready())

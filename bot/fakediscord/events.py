@@ -247,5 +247,6 @@ class ScheduledEvents:
     async def dispatch(self, name: str, event: ScheduledEvent) -> None:
         payload = event.payload(self.world.users)
         await self.fake.gateway.dispatch(
-            name, lambda session: payload if session.intents & INTENT_GUILD_SCHEDULED_EVENTS else None)
+            name, lambda session: payload if session.intents & INTENT_GUILD_SCHEDULED_EVENTS else None,
+            guild_id=int(payload["guild_id"]))
         self.fake.changes.notify()

@@ -58,6 +58,14 @@ class Session:
         self.buffer: deque[tuple[int, dict[str, Any]]] = deque(maxlen=REPLAY_BUFFER)
         self.lock = asyncio.Lock()
 
+    def sees(self, guild_id: int | None) -> bool:
+        """Tell whether this session gets a server's events: Discord sends each server's through one
+        shard, (guild_id >> 22) % count, and direct messages through shard 0."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
+
     async def _send_dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Number, buffer and (if connected) send one event. Call with `lock` held."""
         self.seq += 1
@@ -108,14 +116,17 @@ class Gateway:
 
     # dispatch --------------------------------------------------------------------------------------
 
-    async def dispatch(self, event: str, data: EventData) -> int:
+    async def dispatch(self, event: str, data: EventData, *, guild_id: int | None = None) -> int:
         """Send an event to every live session (buffered while one is disconnected); return how many got it.
 
         `data` may be a function of the session returning the payload, or None to skip that session
-        (intents decide what a session may see).
+        (intents decide what a session may see). With shards, only the session of the shard of
+        `guild_id` gets it (None: a direct message, shard 0).
         """
         delivered = 0
         for session in self.live_sessions:
+            if not session.sees(guild_id):
+                continue
             payload = data(session) if callable(data) else data
             if payload is None:
                 continue
@@ -222,7 +233,12 @@ class Gateway:
         if data.get("token") != self.world.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = Session(int(data.get("intents", 0)), data.get("shard"))
+        shard = data.get("shard")
+        if shard is not None and not (isinstance(shard, list) and len(shard) == 2
+                                      and all(isinstance(n, int) for n in shard) and 0 <= shard[0] < shard[1]):
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        session = Session(int(data.get("intents", 0)), shard)
         self.sessions[session.id] = session
         world = self.world
         async with session.lock:
@@ -230,7 +246,7 @@ class Gateway:
             ready: dict[str, Any] = {
                 "v": 10,
                 "user": {**world.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0, "email": None},
-                "guilds": [{"id": str(g.id), "unavailable": True} for g in world.guilds.values()],
+                "guilds": [{"id": str(g.id), "unavailable": True} for g in world.guilds.values() if session.sees(g.id)],
                 "session_id": session.id,
                 "session_type": "normal",
                 "resume_gateway_url": self._resume_url(),
@@ -245,7 +261,7 @@ class Gateway:
             if session.shard is not None:
                 ready["shard"] = session.shard
             await session._send_dispatch("READY", ready)
-            for guild in list(world.guilds.values()):
+            for guild in [g for g in world.guilds.values() if session.sees(g.id)]:
                 await session._send_dispatch("GUILD_CREATE", world.guild_payload(guild, intents=session.intents))
 
     async def _resume(self, conn: Connection, data: dict[str, Any]) -> None:

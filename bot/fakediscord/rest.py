@@ -197,7 +197,7 @@ class Rest:
 
     async def get_gateway_bot(self, request: web.Request) -> Any:
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return {"url": self.fake.gateway_url, "shards": 1, "session_start_limit": limit}
+        return {"url": self.fake.gateway_url, "shards": self.fake.shard_count, "session_start_limit": limit}
 
     async def get_me(self, request: web.Request) -> Any:
         return {**self.world.bot.payload(), "verified": True, "mfa_enabled": False, "flags": 0}
@@ -340,7 +340,8 @@ class Rest:
         if msg.author is not self.world.bot:
             self._require(msg.channel, 1 << 13)  # MANAGE_MESSAGES
         msg.deleted = True
-        await self.fake.gateway.dispatch("MESSAGE_DELETE", {"id": str(msg.id), "channel_id": str(msg.channel.id), **({"guild_id": str(msg.guild_id)} if msg.guild_id else {})})
+        await self.fake.gateway.dispatch("MESSAGE_DELETE", {"id": str(msg.id), "channel_id": str(msg.channel.id), **({"guild_id": str(msg.guild_id)} if msg.guild_id else {})},
+                                         guild_id=msg.guild_id)
         return None
 
     async def add_reaction(self, request: web.Request) -> Any:

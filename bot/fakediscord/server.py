@@ -66,6 +66,9 @@ class FakeDiscord:
         self.nonces: dict[tuple[int, str], tuple[Message, float]] = {}
         self.nonce_window = 300.0  # seconds during which enforce_nonce deduplicates
         self.interaction_deadline: float | None = None  # seconds to answer an interaction; Discord's is 3.0
+        # The shard count GET /gateway/bot recommends (a bot IDENTIFYing with `shard: [id, count]`
+        # gets only that shard's servers and their events).
+        self.shard_count = 1
         self.latency = 0.0  # seconds every REST request takes before it is answered (Discord: ~0.05-0.15)
         self.token_lifetime = 15 * 60.0  # seconds an interaction token accepts follow-ups and edits
         # "Now" for rules about time that the bot's clock must agree with (a scheduled event's start
@@ -143,9 +146,14 @@ class FakeDiscord:
         return self.world.add_user(name, bot=bot)
 
     def add_guild(self, name: str = "Recovery Circle", *, channels: tuple[str, ...] | list[str] = ("general",), owner: User | None = None,
-                  everyone_permissions: int = MEMBER_DEFAULT, bot_permissions: int = BOT_INVITE_PERMISSIONS) -> Guild:
-        """A guild with text channels, an @everyone role, the bot (with its invite permissions) and an owner."""
-        return self.world.add_guild(name, channels=channels, owner=owner, everyone_permissions=everyone_permissions, bot_permissions=bot_permissions)
+                  everyone_permissions: int = MEMBER_DEFAULT, bot_permissions: int = BOT_INVITE_PERMISSIONS,
+                  shard: tuple[int, int] | None = None) -> Guild:
+        """A guild with text channels, an @everyone role, the bot (with its invite permissions) and an owner.
+
+        `shard=(id, count)` gives it an id on that shard of a bot with `count` shards.
+        """
+        return self.world.add_guild(name, channels=channels, owner=owner, everyone_permissions=everyone_permissions,
+                                    bot_permissions=bot_permissions, shard=shard)
 
     def add_channel(self, guild: Guild, name: str, *, type: int = 0) -> Channel:
         return self.world.add_channel(guild, name, type=type)
@@ -169,12 +177,13 @@ class FakeDiscord:
 
     async def join_guild(self, guild: Guild) -> None:
         """Announce `guild` to a connected bot (GUILD_CREATE after READY: discord.py's on_guild_join)."""
-        await self.gateway.dispatch("GUILD_CREATE", lambda session: self.world.guild_payload(guild, intents=session.intents))
+        await self.gateway.dispatch("GUILD_CREATE", lambda session: self.world.guild_payload(guild, intents=session.intents),
+                                    guild_id=guild.id)
 
     async def leave_guild(self, guild: Guild) -> None:
         """Remove the bot from `guild` (GUILD_DELETE: discord.py's on_guild_remove)."""
         self.world.guilds.pop(guild.id, None)
-        await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)})
+        await self.gateway.dispatch("GUILD_DELETE", {"id": str(guild.id)}, guild_id=guild.id)
 
     # member actions ------------------------------------------------------------------------------
 
@@ -267,7 +276,9 @@ class FakeDiscord:
     async def post_message(self, channel: Channel, author: User, payload: dict[str, Any], files: list[UploadedFile], **extra: Any) -> Message:
         msg = messages.create(self.world, channel, author, payload, files, **extra)
         if not msg.ephemeral:
-            await self.gateway.dispatch("MESSAGE_CREATE", lambda session: self._message_event(msg, session.intents))
+            guild = self.world.guild_of(msg.channel)
+            await self.gateway.dispatch("MESSAGE_CREATE", lambda session: self._message_event(msg, session.intents),
+                                        guild_id=guild.id if guild else None)
         self.changes.notify()
         return msg
 
@@ -294,7 +305,7 @@ class FakeDiscord:
         handle = InteractionHandle(self, type=kind, user=user, guild=guild, channel=channel, data=data, message=message, label=label)
         self.interactions.append(handle)
         self.interactions_by_token[handle.token] = handle
-        if not await self.gateway.dispatch("INTERACTION_CREATE", handle.payload()):
+        if not await self.gateway.dispatch("INTERACTION_CREATE", handle.payload(), guild_id=guild.id if guild else None):
             raise FakeDiscordError("no bot session is connected to the gateway")
         return handle
 

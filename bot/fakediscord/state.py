@@ -88,6 +88,16 @@ class Snowflakes:
         self._last = max(candidate, self._last + 1)
         return self._last
 
+    def on_shard(self, shard_id: int, count: int) -> int:
+        """Return the next snowflake of a server on shard `shard_id` of `count` ((id >> 22) % count)."""
+        flake = self()
+        ms = flake >> 22
+        ahead = (shard_id - ms) % count  # a few milliseconds on, at most
+        if ahead:
+            flake = (ms + ahead) << 22
+        self._last = flake
+        return flake
+
 
 @dataclass(eq=False)
 class User:
@@ -532,8 +542,9 @@ class World:
         owner: User | None = None,
         everyone_permissions: int = MEMBER_DEFAULT,
         bot_permissions: int = BOT_INVITE_PERMISSIONS,
+        shard: tuple[int, int] | None = None,
     ) -> Guild:
-        gid = self.snowflake()
+        gid = self.snowflake() if shard is None else self.snowflake.on_shard(*shard)
         owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
         guild = Guild(gid, name, owner.id)
         guild.roles.append(Role(gid, gid, "@everyone", everyone_permissions))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.config import Config
 from bot.db.buddies import BuddyRepository
@@ -21,7 +23,7 @@ from bot.db.pulse import PulseRepository
 from bot.db.recovery import RecoveryRepository
 from bot.domain.clock import Clock
 from bot.scheduling.ops import OpsNotices
-from bot.scheduling.scheduler import SweepScheduler
+from bot.scheduling.scheduler import SweepFunc, SweepScheduler
 from bot.services.buddies import BuddyService
 from bot.services.checkins import CheckInService, load_prompts
 from bot.services.coping import COPING_FILE, CopingService, load_coping_texts
@@ -42,6 +44,8 @@ from bot.services.pulse import (
 )
 from bot.services.recovery import RecoveryService
 from bot.services.settings import SettingsService
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -72,15 +76,29 @@ class Services:
     metrics: Metrics
 
 
+def one_process_at_a_time(db: Database, job: str, run: SweepFunc) -> SweepFunc:
+    """Wrap a sweep so that, of the processes sharing the database, only one runs it at a time."""
+    async def sweep(now: datetime) -> int:
+        async with db.only_one_process(job) as mine:
+            if not mine:
+                log.debug("%s: another process is running it", job)
+                return 0
+            return await run(now)
+    return sweep
+
+
 def build_services(config: Config, db: Database, clock: Clock, notifier: Notifier,
                    metrics: Metrics | None = None, events: ScheduledEvents | None = None, *,
-                   scope: str = "") -> Services:
+                   scope: str | None = None) -> Services:
     """Wire repositories into services and register scheduled sweeps.
 
     `scope` names this process among several sharing one database ("" for the only one): its
     sweeps' health rows carry it, and its outbox claims are taken in its name, so that a
-    restart of the same scope takes back what its predecessor held, at once.
+    restart of the same scope takes back what its predecessor held, at once. By default it is
+    named after the shards the configuration gives this process (`Shards.scope`).
     """
+    if scope is None:
+        scope = config.shards.scope() if config.shards is not None else ""
     metrics = metrics or NullMetrics()
     events = events or NoScheduledEvents()
     members = MemberRepository(db)
@@ -154,7 +172,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     # A counter keeps counting (and celebrating) for a member who never types a command:
     # retention must not delete someone's days just before their anniversary.
     services.privacy.hold_while(services.recovery.members_counting)
-    scheduler.register("retention-purge", services.privacy.purge, every_seconds=24 * 3600)
+    # Retention is the whole bot's job, not a shard's: one process at a time runs it.
+    scheduler.register("retention-purge", one_process_at_a_time(db, "retention-purge", services.privacy.purge),
+                       every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
     scheduler.register("urge-checkbacks", coping.sweep_checkbacks, oldest_due=coping_repo.earliest_checkback_due)
     if ops is not None:  # the crisis numbers' age crosses its limit while a bot keeps running for months

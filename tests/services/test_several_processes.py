@@ -8,6 +8,7 @@ and "Discord". Both engines run these; on PostgreSQL the processes really do run
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import socket
 from collections import Counter
@@ -26,7 +27,7 @@ from bot.domain.messages import OutgoingMessage
 from bot.domain.shards import Shards
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, nonce_for
-from tests.support import RecordingNotifier
+from tests.support import RecordingEvents, RecordingNotifier
 
 CHANNEL = 990_000_000_000_000_555
 
@@ -40,7 +41,7 @@ class Process:
     sent: RecordingNotifier
 
 
-ProcessFactory = Callable[[str], Awaitable[Process]]
+ProcessFactory = Callable[..., Awaitable[Process]]
 
 
 @pytest.fixture
@@ -48,11 +49,12 @@ async def start_process(config: Config, db: Database, clock: FakeClock) -> Async
     """Factory: ``await start_process(scope)`` starts another process on the test's (migrated) database."""
     started: list[Process] = []
 
-    async def start(scope: str) -> Process:
-        db = database_for(config)
+    async def start(scope: str | None = None, shards: Shards | None = None) -> Process:
+        own = dataclasses.replace(config, shards=shards)
+        db = database_for(own)
         await db.open()
         notifier = RecordingNotifier()
-        process = Process(db, build_services(config, db, clock, notifier, scope=scope), notifier)
+        process = Process(db, build_services(own, db, clock, notifier, events=RecordingEvents(), scope=scope), notifier)
         started.append(process)
         return process
 
@@ -201,3 +203,159 @@ async def test_a_process_that_sees_its_own_shards_marks_only_their_servers_left(
     await b.services.guilds.reconcile([g for g in guilds if mine_b.owns(g)][1:], now, shards=mine_b)
     left = [r["guild_id"] for r in await a.db.fetch_all("SELECT guild_id FROM guilds WHERE left_at IS NOT NULL")]
     assert left == [[g for g in guilds if mine_b.owns(g)][0]]
+
+
+# -- shards: each process does the scheduled work of its own shards' servers ------------------
+
+FOUR = 4
+A_SHARDS, B_SHARDS = Shards(FOUR, frozenset({0, 1})), Shards(FOUR, frozenset({2, 3}))
+# Two servers on each of the four shards (Discord's rule: (guild_id >> 22) % 4).
+SHARDED_GUILDS = [((880_000_000 + n) << 22) + 5 for n in range(8)]
+MEMBER = 770_000_000_000_000_001
+
+
+async def sharded_community(a: Process, b: Process) -> None:
+    """Every server has a daily prompt, and a member with a reminder, a counter and an urge check-back.
+
+    Set up through the process whose shard the server is on, as its commands would arrive.
+    """
+    for guild_id in SHARDED_GUILDS:
+        services = a.services if A_SHARDS.owns(guild_id) else b.services
+        await services.guild_config.set_checkins(guild_id, channel_id=guild_id + 1, time="11:00",
+                                                 timezone="Europe/London")
+        await services.checkins.set_reminder(guild_id, MEMBER, "12:00")
+        await services.recovery.start(guild_id, MEMBER, services.clock.now().date().isoformat())
+        await services.coping.start_urge(guild_id, MEMBER, strength=6, minutes=20)
+
+
+async def sent_guilds(db: Database, kind_prefix: str = "") -> Counter[int]:
+    rows = await db.fetch_all("SELECT guild_id FROM outbox WHERE status = 'sent' AND kind LIKE ?",
+                              (kind_prefix + "%",))
+    return Counter(r["guild_id"] for r in rows)
+
+
+async def test_a_shard_process_does_the_scheduled_work_of_its_own_shards_servers_only(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    assert {Shards.of(g, FOUR) for g in SHARDED_GUILDS} == {0, 1, 2, 3}
+    a = await start_process(shards=A_SHARDS)
+    b = await start_process(shards=B_SHARDS)
+    await sharded_community(a, b)
+    theirs = {g for g in SHARDED_GUILDS if B_SHARDS.owns(g)}
+    # Past the check-back (10:20), the prompt (11:00), the reminder (12:00), the day-1 milestone.
+    for step in (timedelta(minutes=65), timedelta(minutes=60), timedelta(days=1)):
+        clock.advance(step)
+        await a.services.scheduler.run_all_once()
+        rows = await a.db.fetch_all("SELECT dedupe_key, guild_id, kind FROM outbox")
+        by_nonce = {nonce_for(r["dedupe_key"]): (r["guild_id"], r["kind"]) for r in rows}
+        assert [by_nonce[m.nonce] for m in a.sent.sent if by_nonce[m.nonce][0] in theirs] == [], (
+            "A sent messages of B's shards' servers")
+        await b.services.scheduler.run_all_once()
+    kinds = Counter((r["guild_id"], r["kind"]) for r in await a.db.fetch_all(
+        "SELECT guild_id, kind FROM outbox WHERE status = 'sent'"))
+    # Two days of prompts and reminders, the first milestone, the one check-back.
+    expected = {"checkin.prompt": 2, "checkin.reminder": 2, "milestone": 1, "urge.checkback": 1}
+    assert kinds == Counter({(g, k): n for g in SHARDED_GUILDS for k, n in expected.items()})
+    assert nonces(a, b) == Counter({n: 1 for n in nonces(a, b)})  # nothing sent twice
+    rows = await a.db.fetch_all("SELECT dedupe_key, guild_id FROM outbox")
+    guild_of = {nonce_for(r["dedupe_key"]): r["guild_id"] for r in rows}
+    assert {guild_of[m.nonce] for m in b.sent.sent} == theirs
+
+
+async def test_a_shard_process_sends_the_queued_messages_of_its_own_shards_servers(
+        start_process: ProcessFactory) -> None:
+    a = await start_process(shards=A_SHARDS)
+    b = await start_process(shards=B_SHARDS)
+    now = a.services.clock.now()
+    await a.services.guilds.mark_present(SHARDED_GUILDS, now)
+    for guild_id in SHARDED_GUILDS:
+        await a.services.outbox_repo.enqueue(
+            NewOutboxItem(f"test:{guild_id}", "test", "channel", guild_id + 1, OutgoingMessage("hi"), guild_id=guild_id),
+            not_before=now, now=now)
+    # A message of no server (none is queued by a feature today) is anyone's: the claim keeps it to one sender.
+    await a.services.outbox_repo.enqueue(NewOutboxItem("test:none", "test", "channel", CHANNEL, OutgoingMessage("hi")),
+                                         not_before=now, now=now)
+    await a.services.outbox.dispatch()
+    assert {m.target_id for m in a.sent.sent} == {g + 1 for g in SHARDED_GUILDS if A_SHARDS.owns(g)} | {CHANNEL}
+    await b.services.outbox.dispatch()
+    assert {m.target_id for m in b.sent.sent} == {g + 1 for g in SHARDED_GUILDS if B_SHARDS.owns(g)}
+    assert await a.db.fetch_value("SELECT count(*) FROM outbox WHERE status = 'pending'") == 0
+    # A sent row names the process that sent it (for the operator: the claim itself is cleared).
+    senders = {r["dedupe_key"]: r["sent_by"] for r in await a.db.fetch_all("SELECT dedupe_key, sent_by FROM outbox")}
+    assert senders == {**{f"test:{g}": (a if A_SHARDS.owns(g) else b).services.outbox.token for g in SHARDED_GUILDS},
+                       "test:none": a.services.outbox.token}
+
+
+# -- singleton jobs: one process at a time -----------------------------------------------------
+
+def sweep_named(process: Process, name: str) -> Callable[..., Awaitable[int]]:
+    [sweep] = [s for s in process.services.scheduler.sweeps if s.name == name]
+    return sweep.run
+
+
+async def test_retention_runs_in_one_process_at_a_time_and_another_takes_over_when_it_is_gone(
+        start_process: ProcessFactory, clock: FakeClock, backend: str) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process: its retention always runs")
+    a = await start_process(shards=A_SHARDS)
+    b = await start_process(shards=B_SHARDS)
+    gone = SHARDED_GUILDS[0]
+    await a.services.guilds.mark_present([gone], clock.now())
+    await a.services.guilds.mark_left(gone, clock.now())
+    clock.advance(timedelta(days=a.services.config.privacy.left_guild_days + 1))
+    purge = sweep_named(b, "retention-purge")
+
+    # A is purging (it holds the job) while B's purge comes due: B does nothing.
+    async with a.db.only_one_process("retention-purge") as running:
+        assert running
+        assert await purge(clock.now()) == 0
+        assert await b.db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = ?", (gone,)) == 1
+    # A finished: the next run anywhere does the work.
+    async with a.db.only_one_process("retention-purge") as running:
+        assert running
+    # A dies holding the job (its connections go with it): B takes over at its next run.
+    async with a.db.only_one_process("retention-purge") as running:
+        assert running
+        a.db.pool.terminate()  # type: ignore[attr-defined] - the process is killed: its connections drop
+        assert await purge(clock.now()) == 1
+    assert await b.db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = ?", (gone,)) == 0
+
+
+async def test_a_single_process_always_runs_its_singleton_jobs(db: Database) -> None:
+    async with db.only_one_process("retention-purge") as first, db.only_one_process("other") as second:
+        assert first and second
+
+
+async def test_buddy_mentor_and_meeting_sweeps_do_only_their_own_shards_servers(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    guild = SHARDED_GUILDS[2]
+    room = guild + 9
+    own = Shards(FOUR, frozenset({Shards.of(guild, FOUR)}))
+    other = Shards(FOUR, frozenset(range(FOUR)) - own.ids)
+    a, b = await start_process(shards=own), await start_process(shards=other)
+    alice, bob, mentor, mentee = (770_000_000_000_000_010 + i for i in range(4))
+    s = a.services
+    await s.buddies.request(guild, alice, bob)  # never answered: it expires after 14 days
+    await s.recovery.start(guild, mentor, "2026-06-01", "alcohol", visibility="server")
+    await s.mentors.offer(guild, mentor)
+    await s.mentors.request(guild, mentee, mentor)  # expires too
+    await s.meetings.add(guild, name="Tuesday group", weekday="tuesday", time_text="19:00", timezone="UTC",
+                         duration=90, channel_id=room, channel_type="voice")
+    await s.meetings.remind(guild, alice, "Tuesday group", 30)
+    pending = "SELECT (SELECT count(*) FROM buddy_requests WHERE status = 'pending'), " \
+              "(SELECT count(*) FROM mentor_requests WHERE status = 'pending')"
+    assert [tuple(r) for r in await a.db.fetch_all(pending)] == [(1, 1)]
+
+    for _ in range(15 * 8):  # three hours at a time (10:00, 13:00, 16:00, 19:00 …): reminders come while they help
+        clock.advance(timedelta(hours=3))
+        before = await b.db.fetch_all(pending)
+        queued = await b.db.fetch_value("SELECT count(*) FROM outbox")
+        await b.services.scheduler.run_all_once()
+        assert b.sent.sent == [], "another shard's process sent this server's messages"
+        assert await b.db.fetch_all(pending) == before, "another shard's process expired this server's requests"
+        assert await b.db.fetch_value("SELECT count(*) FROM outbox") == queued, (
+            "another shard's process decided this server's messages")
+        await a.services.scheduler.run_all_once()
+    assert [tuple(r) for r in await a.db.fetch_all(pending)] == [(0, 0)]
+    kinds = Counter(r["kind"] for r in await a.db.fetch_all("SELECT kind FROM outbox WHERE status = 'sent'"))
+    assert kinds["meeting.reminder"] >= 2, kinds
+    assert any(k.startswith("buddy") for k in kinds) and any(k.startswith("mentor") for k in kinds), kinds

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import DATA_FILES, DEFAULT_API_BASE, example_toml, load_config
+from bot.domain.shards import Shards
 from bot.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -229,3 +230,72 @@ def test_a_data_path_that_is_not_there_names_the_key(tmp_path: Path, text: str, 
     with pytest.raises(ConfigError) as info:
         load_config(write(tmp_path, text), env=env)
     assert info.value.key == key and says in info.value.problem and str(tmp_path) in info.value.problem
+
+
+# -- shards: KINDRED_SHARD_COUNT + KINDRED_SHARD_IDS ---------------------------------------------
+
+PG = {"KINDRED_DATABASE_URL": "postgresql://kindred@localhost/kindred"}
+
+
+@pytest.mark.parametrize(("ids", "expected"), [
+    ("0,1", {0, 1}), ("2-3", {2, 3}), ("0-1,3", {0, 1, 3}), (" 3 , 1 ", {1, 3}), ("0-0", {0}),
+])
+def test_shard_ids_are_a_list_or_a_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         ids: str, expected: set[int]) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": ids})
+    assert config.shards == Shards(4, frozenset(expected))
+
+
+def test_no_shard_variables_means_one_process_with_every_shard(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_config(env={}).shards is None
+
+
+def test_every_shard_in_one_process_runs_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "0-3"})
+    assert config.shards == Shards(4, frozenset(range(4)))
+    assert config.shards.complete
+
+
+@pytest.mark.parametrize(("env", "key", "words"), [
+    ({"KINDRED_SHARD_COUNT": "4"}, "KINDRED_SHARD_IDS", "set KINDRED_SHARD_IDS"),
+    ({"KINDRED_SHARD_IDS": "0-1"}, "KINDRED_SHARD_COUNT", "set KINDRED_SHARD_COUNT"),
+    ({"KINDRED_SHARD_COUNT": "0", "KINDRED_SHARD_IDS": "0"}, "KINDRED_SHARD_COUNT", "whole number"),
+    ({"KINDRED_SHARD_COUNT": "four", "KINDRED_SHARD_IDS": "0"}, "KINDRED_SHARD_COUNT", "whole number"),
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "4"}, "KINDRED_SHARD_IDS", "0 to 3"),
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "2-5"}, "KINDRED_SHARD_IDS", "0 to 3"),
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "3-1"}, "KINDRED_SHARD_IDS", "3-1"),
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "a,b"}, "KINDRED_SHARD_IDS", "0,1 or 0-3"),
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "0,,1"}, "KINDRED_SHARD_IDS", "0,1 or 0-3"),
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "-1"}, "KINDRED_SHARD_IDS", "0,1 or 0-3"),
+    # Some of the shards: other processes run the rest, and SQLite has one process.
+    ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "0-1"}, "KINDRED_SHARD_IDS", "KINDRED_DATABASE_URL"),
+])
+def test_bad_shard_settings_name_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              env: dict[str, str], key: str, words: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(env=env)
+    assert info.value.key == key
+    assert words in info.value.problem
+    assert "\n" not in str(info.value)
+
+
+def test_describe_shows_the_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = load_config(env={**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "3,0-1"}).describe()
+    assert "shards = 0-1,3 of 4" in lines
+    assert "shards = (all, one process)" in load_config(env={}).describe()
+
+
+def test_a_rest_proxy_needs_an_api_base_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "[bot]\nrest_proxy = true\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.key == "bot.rest_proxy" and "DISCORD_API_BASE" in info.value.problem
+    config = load_config(path, env={"DISCORD_API_BASE": "http://127.0.0.1:8080/api/v10"})
+    assert config.bot.rest_proxy

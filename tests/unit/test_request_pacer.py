@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 
-from bot.discord_notifier import GLOBAL_LIMIT, RequestPacer
+from bot.config import DEFAULT_API_BASE, BotSection, Config
+from bot.discord_notifier import GLOBAL_LIMIT, RequestPacer, global_share
+from bot.domain.shards import Shards
 from bot.fakediscord.faults import TokenBucket
 
 
@@ -80,3 +82,32 @@ async def test_the_default_pace_never_trips_a_50_per_second_token_bucket() -> No
         await p.wait()
         assert bucket.take() == 0.0
     assert GLOBAL_LIMIT < 50  # room for the requests commands make
+
+
+# -- shard processes share the token's global limit ----------------------------------------------
+
+def sharded(ids: set[int], count: int, api_base: str = DEFAULT_API_BASE, *, rest_proxy: bool = False) -> Config:
+    return Config(shards=Shards(count, frozenset(ids)), api_base=api_base, bot=BotSection(rest_proxy=rest_proxy))
+
+
+def test_one_process_with_every_shard_takes_the_whole_limit() -> None:
+    assert global_share(Config()) == GLOBAL_LIMIT
+    assert global_share(sharded({0, 1, 2, 3}, 4)) == GLOBAL_LIMIT
+
+
+def test_each_shard_process_takes_its_share_of_the_token_s_limit() -> None:
+    assert global_share(sharded({0, 1}, 4)) == GLOBAL_LIMIT // 2
+    assert global_share(sharded({3}, 4)) == GLOBAL_LIMIT // 4
+    # However the shards are split, the processes together stay within the limit.
+    splits = [{0, 1, 2}, {3, 4}, {5}, {6}]
+    assert sum(global_share(sharded(ids, 7)) for ids in splits) <= GLOBAL_LIMIT
+    assert global_share(sharded({0}, 100)) == 1  # never nothing at all
+
+
+def test_behind_a_rest_proxy_the_proxy_keeps_the_limit() -> None:
+    assert global_share(sharded({0}, 4, api_base="http://nirn:8080/api/v10", rest_proxy=True)) == GLOBAL_LIMIT
+
+
+def test_another_api_base_alone_is_not_taken_for_a_proxy() -> None:
+    # A Discord-compatible server (or a plain forwarder) keeps the token's limit as Discord does.
+    assert global_share(sharded({0}, 4, api_base="http://127.0.0.1:8080/api/v10")) == GLOBAL_LIMIT // 4
