@@ -356,6 +356,8 @@ async def _run(config: Config) -> int:
     if server is not None:
         await server.stop()
     stopper.cancel()
+    if bot.fatal is not None:
+        raise bot.fatal
     if runner in done and runner.exception() is not None:
         exc = runner.exception()
         assert exc is not None

@@ -15,12 +15,12 @@ import yarl
 from discord.ext import commands
 
 from bot.config import Config
-from bot.db.database import Database, database_for
+from bot.db.database import SHARD_WAIT, Database, database_for
 from bot.discord_events import DiscordScheduledEvents
 from bot.discord_notifier import DiscordNotifier, RequestPacer, global_share
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.messages import OutgoingMessage
-from bot.errors import DatabaseUnavailableError, MigrationError
+from bot.errors import DatabaseUnavailableError, MigrationError, OperatorError
 from bot.logging_setup import log_context
 from bot.memory import limit_arenas, trim
 from bot.services.container import Services, build_services
@@ -52,6 +52,8 @@ def network_problem(exc: BaseException) -> str:
 
 def operator_problem(exc: BaseException, config: Config) -> str | None:
     """Return the one line an operator should see for a failure to start, or None for a fault (a bug)."""
+    if isinstance(exc, OperatorError):
+        return str(exc)
     if isinstance(exc, discord.LoginFailure):
         return LOGIN_REFUSED
     if isinstance(exc, discord.PrivilegedIntentsRequired):
@@ -185,6 +187,7 @@ class KindredBot(commands.Bot):
         self._services: Services | None = None
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None
+        self.fatal: OperatorError | None = None  # why the bot stopped itself, for the command line
         self._trimmer: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # wakes a login that is waiting for the network
         self._setting_up = False
@@ -290,6 +293,11 @@ class KindredBot(commands.Bot):
         try:
             await self.db.open()
             version = await self.db.migrate()
+            # A shard another process runs is refused (OperatorError): its members would be answered twice.
+            await self.db.hold_shards(wait=SHARD_WAIT)
+        except OperatorError:
+            await self.db.close()
+            raise
         except (DatabaseUnavailableError, MigrationError, sqlite3.Error, OSError) as exc:
             await self.db.close()
             if self.metrics is not None:
@@ -319,8 +327,14 @@ class KindredBot(commands.Bot):
         ops = self.services.scheduler.ops
         if ops is not None:
             await ops.database(False)
-        while not await self.try_open_database():  # noqa: ASYNC110
-            await asyncio.sleep(self.config.scheduler.sweep_seconds)
+        try:
+            while not await self.try_open_database():  # noqa: ASYNC110
+                await asyncio.sleep(self.config.scheduler.sweep_seconds)
+        except OperatorError as exc:
+            log.error("%s", exc)
+            self.fatal = exc
+            await self.close()
+            return
         if ops is not None:
             await ops.database(True)
         self._start_sweeps()

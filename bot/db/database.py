@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # before giving up. Discord drops an interaction not answered within 3 seconds, and a member
 # should hear "try again in a few minutes" rather than nothing.
 BUSY_TIMEOUT = 1.5  # seconds
+SHARD_WAIT = 10.0  # seconds `run` waits for a shard its killed predecessor's session still holds
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 DIALECTS = (SQLITE, POSTGRESQL)
@@ -178,7 +179,8 @@ class Database(_Reads):
     def __init__(self, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False,
                  shards: Shards | None = None) -> None:
         self.busy_timeout = busy_timeout
-        self.shards = None if shards is None or shards.complete else shards
+        self.configured_shards = shards  # what this process runs (None: the whole bot, one connection)
+        self.shards = None if shards is None or shards.complete else shards  # filters: only a strict subset
         # For processes that only look (`status`, beside a running bot): nothing is created,
         # nothing written (`transaction()` refuses), and closing changes nothing.
         self.read_only = read_only
@@ -254,6 +256,15 @@ class Database(_Reads):
         per SQLite file, so there it always runs; PostgreSQL overrides this.
         """
         yield True
+
+    async def hold_shards(self, wait: float = 0.0) -> None:
+        """Hold this process's shards for as long as it runs: refuse (OperatorError) what another process runs.
+
+        Two processes running one shard would both answer its members' commands. One process
+        per SQLite file, so there it always succeeds; PostgreSQL overrides this. A shard still
+        held is asked again for up to `wait` seconds (the session of a process just killed
+        takes the server a moment to end).
+        """
 
     # -- writes -------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from bot.db.database import (
     Row,
 )
 from bot.domain.shards import Shards
-from bot.errors import DatabaseUnavailableError, MigrationError
+from bot.errors import DatabaseUnavailableError, MigrationError, OperatorError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ SESSION_SETTINGS = {
 MIGRATION_LOCK_TIMEOUT = "60s"
 # Key of the advisory lock that makes processes starting together apply each migration once.
 MIGRATION_LOCK = 0x4B696E64  # "Kind"
+# Two-number advisory keys (class, n) of the processes' shards: the shard count every process
+# holds shared, and each shard id held by the one process that runs it (see `hold_shards`).
+SHARD_COUNT_LOCK, SHARD_LOCK = 0x4B53, 0x4B49  # "KS", "KI"
 
 # Errors that mean "cannot be used right now" rather than a mistake in a statement: the
 # connection or server is gone or refusing, out of resources, read-only, or a lock or
@@ -210,6 +213,7 @@ class PostgresDatabase(Database):
         self.url = url
         self.readers = readers
         self._pool: asyncpg.Pool | None = None
+        self._shard_holder: asyncpg.Connection | None = None
 
     @property
     def is_open(self) -> bool:
@@ -245,6 +249,9 @@ class PostgresDatabase(Database):
 
     async def close(self, grace: float = 0.0) -> None:
         """Close the pool, first giving a transaction in flight up to `grace` seconds to end."""
+        holder, self._shard_holder = self._shard_holder, None
+        if holder is not None:
+            holder.terminate()  # its session ends, and the shards with it
         if self._pool is None:
             return
         await self._wait_for_writer(grace)
@@ -324,6 +331,64 @@ class PostgresDatabase(Database):
                 except (asyncpg.PostgresError, *_UNAVAILABLE):
                     # A connection that may still hold the lock must not go back to the pool.
                     _terminate(raw)
+
+    async def hold_shards(self, wait: float = 0.0) -> None:
+        """Hold this process's shards on a connection of their own, released when the process ends.
+
+        Every process holds its shard count shared, so processes that split the bot differently
+        are found out, and each of its shards alone (a bot without shards is shard 0 of 1).
+        """
+        if self._shard_holder is not None:
+            return
+        shards = self.configured_shards or Shards(1, frozenset({0}))
+        try:
+            holder = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT, command_timeout=COMMAND_TIMEOUT,
+                                           server_settings=SESSION_SETTINGS)
+        except (asyncpg.PostgresError, ValueError, *_UNAVAILABLE) as exc:
+            raise DatabaseUnavailableError(_describe(exc)) from exc
+        try:
+            await self._take_shards(holder, shards, wait)
+        except BaseException:
+            holder.terminate()
+            raise
+        self._shard_holder = holder
+
+    @staticmethod
+    async def _take_shards(holder: asyncpg.Connection, shards: Shards, wait: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        await holder.execute("SELECT pg_advisory_lock_shared($1, $2)", SHARD_COUNT_LOCK, shards.count)
+        counts = await holder.fetch(
+            "SELECT DISTINCT objid::int8 AS n FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2"
+            " AND classid = $1 AND objid <> $2::int8::oid"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            SHARD_COUNT_LOCK, shards.count)
+        if counts:
+            raise OperatorError(
+                f"another Kindred process on this database runs with KINDRED_SHARD_COUNT={counts[0]['n']}, this one "
+                f"with KINDRED_SHARD_COUNT={shards.count}: every process of a bot needs the same count "
+                "(unset means one process with every shard).")
+        waiting = sorted(shards.ids)
+        while True:
+            waiting = [shard for shard in waiting
+                       if not await holder.fetchval("SELECT pg_try_advisory_lock($1, $2)", SHARD_LOCK, shard)]
+            if not waiting or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.2)  # a killed process's session ends within moments
+        if waiting:
+            taken = ", ".join(str(shard) for shard in waiting)
+            raise OperatorError(
+                f"shard {taken} of {shards.count} is already run by another Kindred process on this database: "
+                "give every shard to exactly one process (KINDRED_SHARD_IDS).")
+
+    def terminate(self) -> None:
+        """Drop every connection at once, as the server sees a killed process's go."""
+        holder, self._shard_holder = self._shard_holder, None
+        if holder is not None:
+            holder.terminate()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
 
     # -- writes -------------------------------------------------------------------------
 

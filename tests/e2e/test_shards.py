@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from bot.config import Config
-from bot.db.database import database_for
+from bot.db.database import POSTGRESQL, database_for
 from bot.db.guilds import GuildRepository
 from bot.domain.clock import FakeClock
 from bot.domain.shards import Shards
 from bot.fakediscord import FakeDiscord, Guild
-from tests.e2e.helpers import running_kindred
+from tests.e2e.helpers import bot_env, run_cli, running_kindred
 
 MINE = Shards(4, frozenset({0, 1}))
 
@@ -44,3 +47,22 @@ async def test_a_shard_process_connects_its_shards_and_posts_only_its_servers_pr
         await bot.run_sweeps_once()
     posted = {g.id for g in servers if fake.messages_in(g.channel("check-ins"))}
     assert posted == {g.id for g in mine}
+
+
+async def test_a_second_process_for_a_shard_already_run_is_refused_in_one_line(
+        fake_discord: FakeDiscord, kindred_config: Config, clock: FakeClock, backend: str, tmp_path: Path) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("several processes need PostgreSQL (a subset of shards on SQLite is refused by check-config)")
+    fake_discord.shard_count = 4
+    servers_on_four_shards(fake_discord)
+    assert kindred_config.database_url is not None
+    async with running_kindred(fake_discord, dataclasses.replace(kindred_config, shards=MINE), clock=clock):
+        identified = len(fake_discord.gateway.received(2))
+        env = bot_env(fake_discord, tmp_path / "unused.sqlite3", KINDRED_DATABASE_URL=kindred_config.database_url,
+                      KINDRED_SHARD_COUNT="4", KINDRED_SHARD_IDS="1-2")
+        code, output = await run_cli("run", env=env)
+        assert len(fake_discord.gateway.received(2)) == identified, "it must not connect to Discord"
+    assert code == 2
+    *logged, line = [line for line in output.splitlines() if line.strip()]
+    assert "shard 1 of 4 is already run by another Kindred process" in line and "KINDRED_SHARD_IDS" in line
+    assert all(" INFO " in entry for entry in logged), logged  # the log at INFO; no traceback

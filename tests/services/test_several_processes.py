@@ -25,6 +25,7 @@ from bot.db.outbox import NewOutboxItem
 from bot.domain.clock import FakeClock
 from bot.domain.messages import OutgoingMessage
 from bot.domain.shards import Shards
+from bot.errors import OperatorError
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, nonce_for
 from tests.support import RecordingEvents, RecordingNotifier
@@ -315,7 +316,12 @@ async def test_retention_runs_in_one_process_at_a_time_and_another_takes_over_wh
     # A dies holding the job (its connections go with it): B takes over at its next run.
     async with a.db.only_one_process("retention-purge") as running:
         assert running
-        a.db.pool.terminate()  # type: ignore[attr-defined] - the process is killed: its connections drop
+        a.db.terminate()  # type: ignore[attr-defined] - the process is killed: its connections drop
+        # The server ends a dropped session a moment later, and the lock with it.
+        for _ in range(300):
+            if not await b.db.fetch_value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", ()):
+                break
+            await asyncio.sleep(0.01)
         assert await purge(clock.now()) == 1
     assert await b.db.fetch_value("SELECT count(*) FROM guilds WHERE guild_id = ?", (gone,)) == 0
 
@@ -359,3 +365,37 @@ async def test_buddy_mentor_and_meeting_sweeps_do_only_their_own_shards_servers(
     kinds = Counter(r["kind"] for r in await a.db.fetch_all("SELECT kind FROM outbox WHERE status = 'sent'"))
     assert kinds["meeting.reminder"] >= 2, kinds
     assert any(k.startswith("buddy") for k in kinds) and any(k.startswith("mentor") for k in kinds), kinds
+
+
+async def test_a_shard_is_run_by_one_process_at_a_time(start_process: ProcessFactory, backend: str) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process")
+    a = await start_process(shards=Shards(4, frozenset({0, 1})))
+    await a.db.hold_shards()
+    # Overlapping shards, or the same bot split another way, would answer members twice.
+    overlapping = await start_process(shards=Shards(4, frozenset({1, 2})))
+    with pytest.raises(OperatorError, match=r"shard 1 of 4 .*KINDRED_SHARD_IDS"):
+        await overlapping.db.hold_shards()
+    other_count = await start_process(shards=Shards(2, frozenset({1})))
+    with pytest.raises(OperatorError, match=r"KINDRED_SHARD_COUNT=4.*KINDRED_SHARD_COUNT=2"):
+        await other_count.db.hold_shards()
+    everything = await start_process(shards=None)
+    with pytest.raises(OperatorError, match="KINDRED_SHARD_COUNT"):
+        await everything.db.hold_shards()
+    # The rest of the shards start beside A; A's restart takes its own back once A is gone.
+    b = await start_process(shards=Shards(4, frozenset({2, 3})))
+    await b.db.hold_shards()
+    await a.db.close()
+    restart = await start_process(shards=Shards(4, frozenset({0, 1})))
+    await restart.db.hold_shards()
+    await restart.db.hold_shards()  # holding again changes nothing
+
+
+async def test_a_dead_process_s_shards_can_be_run_again(start_process: ProcessFactory, backend: str) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process")
+    a = await start_process(shards=Shards(2, frozenset({0})))
+    await a.db.hold_shards()
+    a.db.terminate()  # type: ignore[attr-defined] - SIGKILL: the server ends its sessions
+    restart = await start_process(shards=Shards(2, frozenset({0})))
+    await restart.db.hold_shards(wait=30)
