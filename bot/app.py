@@ -372,8 +372,9 @@ class KindredBot(commands.Bot):
         if self.config.bot.ops_channel_id and not self._announced:
             self._announced = True
             fresh = self.services.crisis.data_freshness()
+            who = f" ({self.config.shards.label()})" if self.config.shards else ""  # several processes, one channel
             await self.services.notifier.send_channel(self.config.bot.ops_channel_id, OutgoingMessage(
-                f"Kindred is up: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
+                f"Kindred is up{who}: database schema {version}, {len(self.guilds)} server(s); {fresh.describe()}."))
 
     async def on_resumed(self) -> None:
         """Record that the gateway is back (status need not wait for the next minute)."""

@@ -64,6 +64,10 @@ class Shards:
                 start = prev = i
         return ",".join(ranges)
 
+    def label(self) -> str:
+        """Return how people are told which process speaks (`shards 0-1 of 4`)."""
+        return f"shards {self.describe()} of {self.count}"
+
     def scope(self) -> str:
         """Return the name this process's sweeps and outbox claims carry (one process runs it at a time)."""
         return f"shards-{self.describe()}-of-{self.count}"

@@ -13,8 +13,8 @@ from bot.services.ports import Notifier
 log = logging.getLogger(__name__)
 
 DATABASE = "database"
-TROUBLE = "⚠️ Kindred: {subject} — {detail}. `python -m bot status` on the host shows more."
-RECOVERED = "✅ Kindred: {subject} has recovered."
+TROUBLE = "⚠️ Kindred{process}: {subject} — {detail}. `python -m bot status` on the host shows more."
+RECOVERED = "✅ Kindred{process}: {subject} has recovered."
 
 
 class OpsNotices:
@@ -24,9 +24,11 @@ class OpsNotices:
     notice names a sweep and a duration, never a member, a server or anything they wrote.
     """
 
-    def __init__(self, notifier: Notifier, channel_id: int) -> None:
+    def __init__(self, notifier: Notifier, channel_id: int, *, process: str | None = None) -> None:
         self.notifier = notifier
         self.channel_id = channel_id
+        # Which process speaks, where several share the channel ("shards 0-1 of 4").
+        self._process = f" ({process})" if process else ""
         self._troubled: set[str] = set()
         self._watched: list[Callable[[datetime], Finding]] = []
 
@@ -52,10 +54,10 @@ class OpsNotices:
         for finding in findings:
             if not finding.healthy and finding.subject not in self._troubled:
                 self._troubled.add(finding.subject)
-                await self._send(TROUBLE.format(subject=finding.subject, detail=finding.detail))
+                await self._send(TROUBLE.format(process=self._process, subject=finding.subject, detail=finding.detail))
             elif finding.healthy and finding.subject in self._troubled:
                 self._troubled.discard(finding.subject)
-                await self._send(RECOVERED.format(subject=finding.subject))
+                await self._send(RECOVERED.format(process=self._process, subject=finding.subject))
 
     async def _send(self, text: str) -> None:
         result = await self.notifier.send_channel(self.channel_id, OutgoingMessage(text))

@@ -107,7 +107,10 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
     outbox_repo = OutboxRepository(db)
     outbox = OutboxService(outbox_repo, members, notifier, clock, batch=config.scheduler.send_batch,
                            owner=claim_owner(scope), metrics=metrics)
-    ops = OpsNotices(notifier, config.bot.ops_channel_id) if config.bot.ops_channel_id else None
+    shards = config.shards
+    ops = (OpsNotices(notifier, config.bot.ops_channel_id,
+                      process=shards.label() if shards else None)
+           if config.bot.ops_channel_id else None)
     scheduler = SweepScheduler(clock, outbox, HealthRepository(db, scope),
                                default_seconds=config.scheduler.sweep_seconds, ops=ops, metrics=metrics)
     settings = SettingsService(members, guilds, clock, config)
@@ -177,7 +180,9 @@ def build_services(config: Config, db: Database, clock: Clock, notifier: Notifie
                        every_seconds=24 * 3600)
     services.crisis.register_delivery_hooks()
     scheduler.register("urge-checkbacks", coping.sweep_checkbacks, oldest_due=coping_repo.earliest_checkback_due)
-    if ops is not None:  # the crisis numbers' age crosses its limit while a bot keeps running for months
+    # The crisis numbers' age crosses its limit while a bot keeps running for months. They are the
+    # whole deployment's: of several shard processes, the one with shard 0 says so.
+    if ops is not None and (shards is None or 0 in shards.ids):
         ops.watch(lambda now: services.crisis.freshness_finding())
     guild_config.on_change(services.crisis.on_guild_change)
     return services

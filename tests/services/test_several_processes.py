@@ -399,3 +399,20 @@ async def test_a_dead_process_s_shards_can_be_run_again(start_process: ProcessFa
     a.db.terminate()  # type: ignore[attr-defined] - SIGKILL: the server ends its sessions
     restart = await start_process(shards=Shards(2, frozenset({0})))
     await restart.db.hold_shards(wait=30)
+
+
+async def test_only_the_process_with_shard_0_tells_the_ops_channel_about_the_deployment_s_crisis_data(
+        config: Config, db: Database, clock: FakeClock) -> None:
+    told = {}
+    clock.advance(timedelta(days=3 * 365))  # the crisis numbers are long past their check
+    for shards in (Shards(4, frozenset({0, 1})), Shards(4, frozenset({2, 3})), None):
+        own = dataclasses.replace(config, shards=shards, bot=dataclasses.replace(config.bot, ops_channel_id=CHANNEL))
+        notifier = RecordingNotifier()
+        services = build_services(own, db, clock, notifier, events=RecordingEvents())
+        ops = services.scheduler.ops
+        assert ops is not None
+        await ops.observe(clock.now(), [], {}, {}, database_ok=True)
+        told[shards.describe() if shards else "all"] = [p.message.content for p in notifier.posts_in(CHANNEL)]
+    assert told["2-3"] == []
+    assert len(told["0-1"]) == 1 and told["0-1"][0].startswith("⚠️ Kindred (shards 0-1 of 4): crisis data")
+    assert len(told["all"]) == 1 and told["all"][0].startswith("⚠️ Kindred: crisis data")

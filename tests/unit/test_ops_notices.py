@@ -55,3 +55,14 @@ async def test_watched_conditions_such_as_stale_crisis_data_are_announced_when_t
         await ops.observe(NOW + timedelta(days=days), [], {}, {}, database_ok=True)
     assert texts(notifier) == ["⚠️ Kindred: crisis data — numbers last checked 91 days ago. "
                                "`python -m bot status` on the host shows more."]
+
+
+async def test_a_shard_process_names_itself_in_its_notices() -> None:
+    # Several processes share one ops channel: each notice says whose it is.
+    notifier = RecordingNotifier()
+    ops = OpsNotices(notifier, OPS, process="shards 0-1 of 4")
+    await ops.database(False)
+    await ops.database(True)
+    assert texts(notifier) == [
+        "⚠️ Kindred (shards 0-1 of 4): database — unreachable. `python -m bot status` on the host shows more.",
+        "✅ Kindred (shards 0-1 of 4): database has recovered."]
