@@ -23,8 +23,9 @@ import stat
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import aiosqlite
 
@@ -65,6 +66,7 @@ WRITE_CACHE_KIB = 1024
 READ_CACHE_KIB = 512
 READ_ONLY_PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA busy_timeout = 50")  # nothing that writes
 _BUSY_RETRY = 0.05  # seconds between attempts to take SQLite's lock
+MAX_GROUP = 64  # plans committed together at most (bounds how long one transaction holds the writer)
 # The database holds notes, moods and plans: its files (SQLite gives the -wal and -shm
 # files the main file's mode) and backups are the owner's alone, whatever the umask.
 FILE_MODE = 0o600
@@ -162,6 +164,8 @@ class SqliteDatabase(Database):
         self.path = Path(path)
         self._conn: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._queued: list[_QueuedPlan[Any]] = []  # plans waiting for the next group commit
+        self._committer: asyncio.Task[None] | None = None
 
     @property
     def is_open(self) -> bool:
@@ -258,20 +262,74 @@ class SqliteDatabase(Database):
             raise DatabaseUnavailableError(str(exc)) from exc
 
     async def run_plan(self, plan: Plan[T]) -> T:
-        """Run a plan as one transaction in a single trip to the database thread.
+        """Run a plan as its own transaction, committed (with its fsync) before this returns.
 
         The same guarantees as `transaction()`: the writer lock, BEGIN IMMEDIATE waiting out
-        another process's lock until `busy_timeout`, COMMIT (with its fsync) before this
-        returns, and a rollback if anything in the plan raises.
+        another process's lock until `busy_timeout`, and a rollback if the plan raises. Plans
+        that arrive while the writer is busy are committed together when it frees (a group
+        commit: one BEGIN … COMMIT and one fsync, in one trip to the database thread), each in
+        a savepoint of its own, so one that fails rolls back alone; each caller is answered
+        only after the COMMIT that holds its plan returned.
         """
-        deadline = await self._take_write_lock()
+        if self.read_only:
+            raise DatabaseUnavailableError("the database was opened read-only")
+        if self._committer is None and not self._write_lock.locked():
+            # The writer is free: run the plan now, from this task; plans arriving meanwhile queue.
+            deadline = await self._take_write_lock()
+            try:
+                return (await self._run_locked([plan], deadline))[0]
+            finally:
+                self._write_lock.release()
+        queued: _QueuedPlan[T] = _QueuedPlan(plan, asyncio.get_running_loop().create_future())
+        self._queued.append(queued)
+        if self._committer is None:
+            self._committer = asyncio.create_task(self._commit_queued())
+        return await queued.answer
+
+    async def _run_locked(self, plans: list[Plan[Any]], deadline: float) -> list[Any]:
+        """Run plans as one transaction in one trip to the database thread (the caller holds the writer lock)."""
+        conn = self.conn
+        wait = max(0.0, deadline - asyncio.get_running_loop().time())
+        # aiosqlite's way to run a function in its database thread (the thread that owns the connection).
+        return await conn._execute(_run_group, conn._conn, plans, wait)
+
+    async def _commit_queued(self) -> None:
+        """Commit the queued plans, as many as are waiting at a time, until none is left."""
+        group: list[_QueuedPlan[Any]] = []
         try:
-            conn = self.conn
-            wait = max(0.0, deadline - asyncio.get_running_loop().time())
-            # aiosqlite's way to run a function in its database thread (the thread that owns the connection).
-            return await conn._execute(_run_transaction, conn._conn, plan, wait)
+            while self._queued:
+                try:
+                    deadline = await self._take_write_lock()
+                except DatabaseUnavailableError as exc:
+                    group, self._queued = self._queued, []
+                    _answer_all(group, exc)
+                    continue
+                try:
+                    # A caller that gave up (cancelled) while its plan waited is not run.
+                    group = [q for q in self._queued[:MAX_GROUP] if not q.answer.done()]
+                    del self._queued[:MAX_GROUP]
+                    if not group:
+                        continue
+                    outcomes = await self._run_locked([q.plan for q in group], deadline)
+                except Exception as exc:  # BEGIN or COMMIT failed, or the database closed: nothing of the group is kept
+                    _answer_all(group, exc)
+                    continue
+                finally:
+                    self._write_lock.release()
+                for queued, outcome in zip(group, outcomes, strict=True):
+                    if queued.answer.done():
+                        continue
+                    if isinstance(outcome, _Failed):
+                        queued.answer.set_exception(outcome.error)
+                    else:
+                        queued.answer.set_result(outcome)
         finally:
-            self._write_lock.release()
+            self._committer = None
+            # Cancelled (the loop is closing): nobody waits for an answer that will not come.
+            for queued in (*group, *self._queued):
+                if not queued.answer.done():
+                    queued.answer.cancel()
+            self._queued = []
 
     # -- schema -------------------------------------------------------------------------
 
@@ -443,8 +501,13 @@ def _fetch_mapped(conn: sqlite3.Connection, sql: str, params: Params) -> list[Ro
         _raise_mapped(exc)
 
 
-def _run_transaction(conn: sqlite3.Connection, plan: Plan[T], wait: float) -> T:
-    """In the database thread: BEGIN IMMEDIATE (retrying for up to `wait` s), the plan, COMMIT; roll back on error."""
+def _run_group(conn: sqlite3.Connection, plans: list[Plan[Any]], wait: float) -> list[Any]:
+    """In the database thread: BEGIN IMMEDIATE (retrying for up to `wait` s), the plans, COMMIT.
+
+    Return each plan's result, or `_Failed` for a plan that raised: with more than one plan,
+    each runs in a savepoint and a failed one is rolled back alone. If SQLite itself ended
+    the transaction (disk full, an I/O error) or COMMIT fails, nothing is kept and this raises.
+    """
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -455,8 +518,22 @@ def _run_transaction(conn: sqlite3.Connection, plan: Plan[T], wait: float) -> T:
             if code not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or time.monotonic() >= deadline:
                 raise DatabaseUnavailableError(str(exc)) from exc
         time.sleep(_BUSY_RETRY)  # this thread serves only this connection: the loop keeps running
+    fetch = functools.partial(_fetch_mapped, conn)
+    outcomes: list[Any] = []
     try:
-        result = run_with(functools.partial(_fetch_mapped, conn), plan)
+        if len(plans) == 1:  # alone: the transaction is the plan's, no savepoint needed
+            outcomes.append(run_with(fetch, plans[0]))
+        else:
+            for plan in plans:
+                conn.execute("SAVEPOINT kindred_plan")
+                try:
+                    outcomes.append(run_with(fetch, plan))
+                except Exception as exc:
+                    if not conn.in_transaction:  # SQLite rolled back everything: no plan of the group is kept
+                        raise
+                    conn.execute("ROLLBACK TO kindred_plan")
+                    outcomes.append(_Failed(exc))
+                conn.execute("RELEASE kindred_plan")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
@@ -467,7 +544,30 @@ def _run_transaction(conn: sqlite3.Connection, plan: Plan[T], wait: float) -> T:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise DatabaseUnavailableError(str(exc)) from exc
-    return result
+    return outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A plan of a group that raised (and was rolled back to its savepoint)."""
+
+    error: Exception
+
+
+@dataclass(frozen=True, slots=True)
+class _QueuedPlan(Generic[T]):
+    """A plan waiting for a group commit, and where its caller waits for the answer."""
+
+    plan: Plan[T]
+    answer: asyncio.Future[T]
+
+
+def _answer_all(group: list[_QueuedPlan[Any]], exc: Exception) -> None:
+    """Fail every plan of a group that was not kept: a lone plan with its own error."""
+    for queued in group:
+        if not queued.answer.done():
+            queued.answer.set_exception(
+                exc if len(group) == 1 else DatabaseUnavailableError(f"the write was not committed: {exc}"))
 
 
 async def _rollback_quietly(conn: aiosqlite.Connection) -> None:

@@ -317,3 +317,112 @@ async def test_a_checkpoint_waits_out_a_read_in_progress(db: Database) -> None:
         await db.conn.set_trace_callback(None)
     assert checkpoint.result() is True
     assert os.path.getsize(f"{db.path}-wal") == 0
+
+
+# -- group commit: plans queued behind a write share its successor's commit ----------------
+
+async def trace_commits(db: Database) -> list[str]:
+    """Record the transaction statements the writer runs (set in its database thread, which owns it)."""
+    assert isinstance(db, SqliteDatabase)
+    seen: list[str] = []
+    await db.conn._execute(db.conn._conn.set_trace_callback,
+                           lambda sql: seen.append(sql) if sql.split()[0] in ("BEGIN", "COMMIT", "ROLLBACK") else None)
+    return seen
+
+
+def add_guild(guild_id: int, *, fail: bool = False) -> Iterator[tuple[str, tuple[int, ...]]]:
+    yield "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, 'x', 'x')", (guild_id,)
+    if fail:  # the plan's second statement breaks a unique key
+        yield "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (?, 'x', 'x')", (guild_id,)
+    rows = yield "SELECT count(*) AS n FROM guilds", ()
+    return guild_id, rows[0]["n"]
+
+
+@pytest.mark.sqlite_only  # PostgreSQL commits each plan on its own (its commits do not queue behind a lock)
+async def test_plans_queued_behind_a_write_are_committed_together(db: Database) -> None:
+    seen = await trace_commits(db)
+    gate = asyncio.Event()
+
+    async def hold_the_writer() -> None:
+        async with db.transaction() as conn:
+            await conn.execute(ADD_GUILD_7)
+            await gate.wait()
+
+    holder = asyncio.create_task(hold_the_writer())
+    await asyncio.sleep(0.05)
+    plans = [asyncio.create_task(db.run_plan(add_guild(g))) for g in range(10, 20)]  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert not any(p.done() for p in plans)  # nothing answered before its commit
+    gate.set()
+    results = await asyncio.gather(*plans)
+    await holder
+    # Each plan saw the ones before it in the group, in the order they came.
+    assert results == [(g, g - 8) for g in range(10, 20)]
+    assert seen.count("COMMIT") == 2  # the held transaction, then one for all ten plans (one fsync)
+    assert await db.fetch_value("SELECT count(*) FROM guilds") == 11
+
+
+@pytest.mark.sqlite_only
+async def test_a_failing_plan_in_a_group_rolls_back_alone(db: Database) -> None:
+    seen = await trace_commits(db)
+    gate = asyncio.Event()
+
+    async def hold_the_writer() -> None:
+        async with db.transaction():
+            await gate.wait()
+
+    holder = asyncio.create_task(hold_the_writer())
+    await asyncio.sleep(0.05)
+    good = asyncio.create_task(db.run_plan(add_guild(1)))  # type: ignore[arg-type]
+    bad = asyncio.create_task(db.run_plan(add_guild(2, fail=True)))  # type: ignore[arg-type]
+    later = asyncio.create_task(db.run_plan(add_guild(3)))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    gate.set()
+    await holder
+    assert await good == (1, 1)
+    with pytest.raises(IntegrityError):
+        await bad
+    assert await later == (3, 2)  # guild 2's first row was rolled back with its plan
+    assert seen.count("COMMIT") == 2
+    assert [r["guild_id"] for r in await db.fetch_all("SELECT guild_id FROM guilds ORDER BY guild_id")] == [1, 3]
+
+
+@pytest.mark.sqlite_only
+async def test_a_plan_whose_caller_gave_up_before_its_group_began_is_not_run(db: Database) -> None:
+    gate = asyncio.Event()
+
+    async def hold_the_writer() -> None:
+        async with db.transaction():
+            await gate.wait()
+
+    holder = asyncio.create_task(hold_the_writer())
+    await asyncio.sleep(0.05)
+    dropped = asyncio.create_task(db.run_plan(add_guild(1)))  # type: ignore[arg-type]
+    kept = asyncio.create_task(db.run_plan(add_guild(2)))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    dropped.cancel()
+    gate.set()
+    await holder
+    assert await kept == (2, 1)
+    assert dropped.cancelled()
+    assert [r["guild_id"] for r in await db.fetch_all("SELECT guild_id FROM guilds")] == [2]
+
+
+@pytest.mark.sqlite_only
+async def test_plans_queued_past_the_busy_timeout_fail_and_nothing_of_them_is_kept(db: Database) -> None:
+    db.busy_timeout = 0.1
+    gate = asyncio.Event()
+
+    async def hold_the_writer() -> None:
+        async with db.transaction():
+            await gate.wait()
+
+    holder = asyncio.create_task(hold_the_writer())
+    await asyncio.sleep(0.05)
+    plans = [asyncio.create_task(db.run_plan(add_guild(g))) for g in (1, 2)]  # type: ignore[arg-type]
+    results = await asyncio.gather(*plans, return_exceptions=True)
+    gate.set()
+    await holder
+    assert all(isinstance(r, DatabaseUnavailableError) for r in results), results
+    assert await db.fetch_value("SELECT count(*) FROM guilds") == 0
+    assert await db.run_plan(add_guild(3)) == (3, 1)  # type: ignore[arg-type]  # and the writer is free again
