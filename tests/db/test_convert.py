@@ -203,3 +203,18 @@ def test_operator_mistakes_are_one_line_and_exit_2(tmp_path: Path, args: tuple[s
 def test_converting_without_a_sqlite_database_is_one_line_and_exit_2(tmp_path: Path) -> None:
     result = cli("db", "convert", "--to", "postgresql://x@/y", database=tmp_path / "none.sqlite3")
     assert result.returncode == 2 and "no SQLite database" in result.stderr
+
+
+async def test_a_running_bot_that_names_its_shards_is_not_converted_either(source: Source, empty_url: str) -> None:
+    # Review of issue 16: one process may run every shard on SQLite (README: `KINDRED_SHARD_COUNT=4
+    # KINDRED_SHARD_IDS=0-3`, "on SQLite too"); its gateway record then carries the scope named after
+    # its shards (`Shards.scope`), not "". The running-bot check must see it, or the copy silently
+    # misses what that bot writes after the snapshot.
+    now = datetime.now(UTC)
+    seen = now - timedelta(minutes=1)
+    await HealthRepository(source.db, "shards-0-3-of-4").record(
+        [SweepRecord(GATEWAY, GATEWAY_INTERVAL_SECONDS, seen, seen, seen, None)])
+    async with PostgresDatabase(empty_url) as target:
+        with pytest.raises(OperatorError, match="running on this database"):
+            await convert(source.db, target, now=now)
+        assert await target.tables() == []
