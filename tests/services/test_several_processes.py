@@ -416,3 +416,50 @@ async def test_only_the_process_with_shard_0_tells_the_ops_channel_about_the_dep
     assert told["2-3"] == []
     assert len(told["0-1"]) == 1 and told["0-1"][0].startswith("⚠️ Kindred (shards 0-1 of 4): crisis data")
     assert len(told["all"]) == 1 and told["all"][0].startswith("⚠️ Kindred: crisis data")
+
+
+# -- review of issue 16: the deployment's health, not one process's ----------------------------
+
+async def test_status_from_one_shard_process_s_host_tells_that_another_has_died(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    # B (shards 2-3) dies and is not restarted: its servers get no prompt, reminder or celebration.
+    # A keeps running; its ops notices and `python -m bot status` (run with A's environment, the
+    # only one an operator has on A's host) judge A's scope and A's shards' due rows only, so
+    # nobody is told that half the servers have been unserved for two hours.
+    from bot.services.health import health_report
+
+    a = await start_process(shards=A_SHARDS)
+    b = await start_process(shards=B_SHARDS)
+    for process in (a, b):
+        process.services.scheduler.gateway_probe = lambda: True
+    await sharded_community(a, b)
+    for process in (a, b):
+        await process.services.scheduler.run_all_once()
+        await process.services.scheduler.record_gateway()
+    # B is SIGKILLed here. Two hours on, A has done its work every minute.
+    for _ in range(120):
+        clock.advance(timedelta(minutes=1))
+        await a.services.scheduler.record_gateway()
+    await a.services.scheduler.run_all_once()
+    overdue = await b.db.fetch_value("SELECT count(*) FROM checkin_prompt_schedule WHERE next_due_at <= ?",
+                                     (clock.now().strftime("%Y-%m-%dT%H:%M:%S"),))
+    assert overdue, "B's servers' prompts are owed"
+    report = await health_report(a.services)
+    assert not report.healthy, [f"{f.subject}: {f.detail}" for f in report.findings]
+
+
+async def test_status_without_shard_variables_on_a_running_sharded_deployment_does_not_say_nothing_runs(
+        start_process: ProcessFactory, config: Config, db: Database, clock: FakeClock) -> None:
+    # An operator's `python -m bot status` with only KINDRED_DATABASE_URL (the status command
+    # does not need to connect a shard) reads the "" scope, which no shard process writes.
+    from bot.services.health import health_report
+    from bot.services.ports import NoSending
+
+    a = await start_process(shards=A_SHARDS)
+    b = await start_process(shards=B_SHARDS)
+    for process in (a, b):
+        process.services.scheduler.gateway_probe = lambda: True
+        await process.services.scheduler.run_all_once()
+        await process.services.scheduler.record_gateway()
+    report = await health_report(build_services(config, db, clock, NoSending()))
+    assert report.healthy, [f"{f.subject}: {f.detail}" for f in report.findings if not f.healthy]
