@@ -14,7 +14,7 @@ import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -463,3 +463,31 @@ async def test_status_without_shard_variables_on_a_running_sharded_deployment_do
         await process.services.scheduler.record_gateway()
     report = await health_report(build_services(config, db, clock, NoSending()))
     assert report.healthy, [f"{f.subject}: {f.detail}" for f in report.findings if not f.healthy]
+
+
+async def test_the_ops_channel_hears_of_old_crisis_numbers_once_per_deployment_not_once_per_process(
+        start_process: ProcessFactory, config: Config, clock: FakeClock) -> None:
+    # The crisis numbers' age is the deployment's, not a process's: with four shard processes the
+    # operators' channel gets the same warning four times (and again four times after each restart;
+    # likewise "database unreachable" when PostgreSQL is down), and no notice says which process it is.
+    from bot.services.crisis import load_crisis_data
+
+    checked = load_crisis_data(config).directory.last_checked
+    clock.advance(datetime_of(checked) + timedelta(days=120) - clock.now())
+    ops_config = dataclasses.replace(config, bot=dataclasses.replace(config.bot, ops_channel_id=CHANNEL))
+    processes = []
+    for shards in (A_SHARDS, B_SHARDS):
+        own = dataclasses.replace(ops_config, shards=shards)
+        p = await start_process(shards=shards)
+        services = build_services(own, p.db, clock, p.sent, events=RecordingEvents())
+        assert services.scheduler.ops is not None
+        await services.scheduler.ops.observe(clock.now(), [], {}, {}, database_ok=True)
+        processes.append(p)
+    notices = [m.message.content for p in processes for m in p.sent.sent if "crisis" in m.message.content.lower()]
+    assert len(notices) == 1, notices
+
+
+def datetime_of(day: object) -> datetime:
+    from datetime import UTC, date, time
+    assert isinstance(day, date)
+    return datetime.combine(day, time(12, 0), UTC)
