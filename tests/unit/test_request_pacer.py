@@ -111,3 +111,12 @@ def test_behind_a_rest_proxy_the_proxy_keeps_the_limit() -> None:
 def test_another_api_base_alone_is_not_taken_for_a_proxy() -> None:
     # A Discord-compatible server (or a plain forwarder) keeps the token's limit as Discord does.
     assert global_share(sharded({0}, 4, api_base="http://127.0.0.1:8080/api/v10")) == GLOBAL_LIMIT // 4
+
+
+def test_one_shard_per_process_past_the_limit_s_count_still_stays_within_the_limit() -> None:
+    # Review of issue 16: with more shards than the limit has requests (a pod per shard, 64 shards),
+    # "at least one a second" each gives 64 a second together, and Discord answers the token
+    # with 429s (and, repeated, a temporary ban) for every process. A share below one request a
+    # second is still a share: one request every count/limit seconds.
+    count = 64
+    assert sum(global_share(sharded({i}, count)) for i in range(count)) <= GLOBAL_LIMIT
