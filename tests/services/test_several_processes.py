@@ -491,3 +491,29 @@ def datetime_of(day: object) -> datetime:
     from datetime import UTC, date, time
     assert isinstance(day, date)
     return datetime.combine(day, time(12, 0), UTC)
+
+
+async def test_processes_that_disagree_on_the_shard_count_are_refused_or_serve_every_server(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    # Re-sharding from 4 to 8: the operator restarts one process with KINDRED_SHARD_COUNT=8 and
+    # KINDRED_SHARD_IDS=4-7 while the other still runs 0-1 of 4. Servers on shards 2 and 3 of 8
+    # belong to neither: no prompt, reminder, celebration or check-back, and nothing says so
+    # (each process's status and ops notices judge their own shards' due rows only). Nothing
+    # records the deployment's shard count, so nothing can refuse the mismatch.
+    servers = [((880_000_000 + n) << 22) + 5 for n in range(8)]  # shards 0..7 of 8
+    old = Shards(4, frozenset({0, 1}))
+    new = Shards(8, frozenset({4, 5, 6, 7}))
+    a = await start_process(shards=old)
+    try:
+        b = await start_process(shards=new)
+        await b.services.scheduler.run_all_once()
+    except Exception:  # noqa: BLE001 - refused at start: what a fix may do
+        return
+    for guild_id in servers:
+        await a.services.guild_config.set_checkins(guild_id, channel_id=guild_id + 1, time="11:00",
+                                                   timezone="Europe/London")
+    clock.advance(timedelta(hours=1, minutes=1))
+    for process in (a, b):
+        await process.services.scheduler.run_all_once()
+    unserved = [g for g in servers if not (await sent_guilds(a.db, "checkin.prompt"))[g]]
+    assert unserved == [], f"{len(unserved)} server(s) on shards no process runs got no prompt"
