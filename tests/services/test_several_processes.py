@@ -517,3 +517,21 @@ async def test_processes_that_disagree_on_the_shard_count_are_refused_or_serve_e
         await process.services.scheduler.run_all_once()
     unserved = [g for g in servers if not (await sent_guilds(a.db, "checkin.prompt"))[g]]
     assert unserved == [], f"{len(unserved)} server(s) on shards no process runs got no prompt"
+
+
+async def test_a_second_process_of_the_same_shards_does_not_take_the_first_s_live_claims(
+        start_process: ProcessFactory, clock: FakeClock) -> None:
+    # A rolling deploy (systemd/Kubernetes start the new process before the old one stops), or the
+    # same KINDRED_SHARD_IDS given twice: the newcomer's first drain "takes back its predecessor's
+    # claims", though the predecessor is alive and sending them. Only Discord's nonce (if the old
+    # send went through within its ~5 minutes) stands between the member and the same message twice;
+    # the loopback notifier, like a Discord that has forgotten the nonce, shows it.
+    first = await start_process(shards=A_SHARDS)
+    [key] = await queue(first.services, 1)
+    outbox_id = await first.db.fetch_value("SELECT outbox_id FROM outbox")
+    now = clock.now()
+    assert await first.services.outbox_repo.claim(outbox_id, first.services.outbox.token, now,
+                                                  until=now + CLAIM_TTL) is not None  # sending it now
+    second = await start_process(shards=A_SHARDS)
+    await second.services.outbox.dispatch()
+    assert second.sent.sent == [], "the newcomer sent a message the live process holds"
