@@ -299,3 +299,16 @@ def test_a_rest_proxy_needs_an_api_base_of_its_own(tmp_path: Path, monkeypatch: 
     assert info.value.key == "bot.rest_proxy" and "DISCORD_API_BASE" in info.value.problem
     config = load_config(path, env={"DISCORD_API_BASE": "http://127.0.0.1:8080/api/v10"})
     assert config.bot.rest_proxy
+
+
+@pytest.mark.parametrize("url", ["postgresql://kindred@[::1/kindred", "postgresql://kindred@db:99999/kindred"])
+def test_a_database_url_that_cannot_be_read_is_named_at_load_not_a_traceback_later(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    # Review of issue 16: an unclosed IPv6 bracket passed load_config, then `check-config` died in
+    # redact_url with urllib's "ValueError: Invalid IPv6 URL" traceback (and `run` only fails later,
+    # after connecting to Discord); a port out of range passed check-config as fine.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(env={"KINDRED_DATABASE_URL": url})
+    assert info.value.key == "KINDRED_DATABASE_URL"
+    assert "\n" not in str(info.value)
