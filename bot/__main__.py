@@ -188,8 +188,11 @@ async def _status(config: Config) -> int:
         if not path.is_file():
             raise OperatorError(f"no database at {path}: nothing has run with this configuration "
                                 "(check KINDRED_DATABASE or [bot] database)")
-    # Reading only: the phrase rules (compiled only for detection) are not needed here.
-    config = dataclasses.replace(config, crisis=dataclasses.replace(config.crisis, detection_intent=False))
+    # Reading only: the phrase rules (compiled only for detection) are not needed here. The whole
+    # deployment is judged, whichever shard variables this shell has: every process's records and
+    # every server's due work.
+    config = dataclasses.replace(config, shards=None,
+                                 crisis=dataclasses.replace(config.crisis, detection_intent=False))
     async with _open_database(config, read_only=True) as db:
         try:
             version, latest = await db.schema_version(), bundled_migrations(db.dialect)[-1].version

@@ -39,9 +39,16 @@ class HealthRepository:
 
     async def records(self) -> dict[str, SweepRecord]:
         """Return the stored records of this scope by name."""
+        return (await self.every_scope()).get(self.scope, {})  # a row per sweep and process: a small table
+
+    async def every_scope(self) -> dict[str, dict[str, SweepRecord]]:
+        """Return every process's records: by scope (`""`, or a shard process's), then by name."""
         rows = await self.db.fetch_all(
-            "SELECT name, interval_seconds, last_started_at, last_finished_at, last_ok_at, last_error "
-            "FROM sweep_health WHERE scope = ?", (self.scope,))
-        return {r["name"]: SweepRecord(r["name"], r["interval_seconds"], _instant(r["last_started_at"]),
-                                       _instant(r["last_finished_at"]), _instant(r["last_ok_at"]), r["last_error"])
-                for r in rows}
+            "SELECT scope, name, interval_seconds, last_started_at, last_finished_at, last_ok_at, last_error "
+            "FROM sweep_health", ())
+        scopes: dict[str, dict[str, SweepRecord]] = {}
+        for r in rows:
+            scopes.setdefault(r["scope"], {})[r["name"]] = SweepRecord(
+                r["name"], r["interval_seconds"], _instant(r["last_started_at"]), _instant(r["last_finished_at"]),
+                _instant(r["last_ok_at"]), r["last_error"])
+        return scopes

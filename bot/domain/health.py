@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 LATE_AFTER = timedelta(minutes=5)
 SILENT_INTERVALS = 3
@@ -121,6 +121,52 @@ def assess(observation: Observation) -> list[Finding]:
             seen = f"last seen {_ago(now - max(seen_at))} ago" if seen_at else "never started"
         findings.insert(0, Finding("bot", False, f"nothing is running ({seen})"))
     return findings
+
+
+def assess_processes(now: datetime, sweeps: Sequence[tuple[str, int]],
+                     scopes: Mapping[str, Mapping[str, SweepRecord]], oldest_due: Mapping[str, datetime | None],
+                     *, outbox_waiting: int = 0, outbox_oldest_due: datetime | None = None) -> list[Finding]:
+    """Judge a deployment of one or several processes (shards), each recording under its scope.
+
+    Judged: every process that is running, or that stopped without a clean stop within
+    `RETIRED_AFTER` (killed, or hung: it is named as not heard from). Due work and the outbox
+    are the whole deployment's. One such process (or none) reads as `assess` does.
+    """
+    judged = {scope: records for scope, records in scopes.items() if _judged(records.get(GATEWAY), now)}
+    if len(judged) <= 1:
+        # None is judged: the most recently heard record says when it stopped or was last seen.
+        records = (next(iter(judged.values())) if judged
+                   else max(scopes.values(), key=lambda r: _heard(r.get(GATEWAY)), default={}))
+        return assess(Observation(now, sweeps, records, oldest_due, outbox_waiting, outbox_oldest_due))
+    findings: list[Finding] = []
+    for scope in sorted(judged):
+        records = judged[scope]
+        own = [sweep_finding(now, name, interval, records.get(name), None) for name, interval in sweeps]
+        own.append(gateway_finding(now, records.get(GATEWAY)))
+        findings += [Finding(f"{scope}: {f.subject}", f.healthy, f.detail) for f in own]
+    for name, _ in sweeps:
+        if oldest_due.get(name) is not None:
+            late = _late(now, oldest_due[name])
+            findings.append(Finding(f"sweep {name}", late is None, late or "due work on time"))
+    findings.append(outbox_finding(now, outbox_waiting, outbox_oldest_due))
+    return findings
+
+
+# A process that stopped without a clean stop this long ago is taken as retired (re-sharded
+# away, say), not as one still owed its work: it was reported unhealthy all that time.
+RETIRED_AFTER = timedelta(days=7)
+
+
+def _heard(record: SweepRecord | None) -> datetime:
+    return record.last_finished_at if record is not None and record.last_finished_at is not None else datetime.min.replace(tzinfo=UTC)
+
+
+def _judged(record: SweepRecord | None, now: datetime) -> bool:
+    if record is None or record.last_finished_at is None:
+        return False
+    if gateway_alive(record, now):
+        return True
+    return record.last_error != STOPPED and now - record.last_finished_at <= RETIRED_AFTER
 
 
 def running(observation: Observation) -> bool:

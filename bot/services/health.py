@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.domain.crisis.resources import DataFreshness, data_freshness
-from bot.domain.health import Finding, Observation, assess, healthy
+from bot.domain.health import Finding, assess_processes, healthy
 from bot.services.container import Services
 
 
@@ -25,13 +25,12 @@ class HealthReport:
 
 
 async def health_report(services: Services) -> HealthReport:
-    """Read what the running bot recorded (sweep runs, gateway, due work, outbox) and judge it."""
+    """Read what the running processes recorded (sweep runs, gateways, due work, outbox) and judge it."""
     now = services.clock.now()
     scheduler = services.scheduler
     oldest = {s.name: await s.oldest_due() for s in scheduler.sweeps if s.oldest_due is not None}
     waiting, oldest_pending = await services.outbox_repo.backlog(now)
-    observation = Observation(
-        now=now, sweeps=[(s.name, s.every_seconds) for s in scheduler.sweeps],
-        records=await scheduler.health.records(), oldest_due=oldest,
-        outbox_waiting=waiting, outbox_oldest_due=oldest_pending)
-    return HealthReport(now, assess(observation), data_freshness(services.crisis.directory, now.date()))
+    findings = assess_processes(now, [(s.name, s.every_seconds) for s in scheduler.sweeps],
+                                await scheduler.health.every_scope(), oldest,
+                                outbox_waiting=waiting, outbox_oldest_due=oldest_pending)
+    return HealthReport(now, findings, data_freshness(services.crisis.directory, now.date()))

@@ -116,3 +116,39 @@ def test_a_clean_stop_is_reported_at_once_not_after_three_minutes() -> None:
 def test_an_empty_database_has_never_run() -> None:
     findings = assess(observe({}))
     assert findings[0].detail == "nothing is running (never started)" and not healthy(findings)
+
+
+def process(gateway_ago: timedelta, *, stopped: bool = False) -> dict[str, SweepRecord]:
+    records = {name: ran(name, every, gateway_ago) for name, every in SWEEPS}
+    records[GATEWAY] = gateway(gateway_ago, connected=not stopped, error=STOPPED if stopped else None)
+    return records
+
+
+def test_several_processes_are_judged_each_and_a_killed_one_is_named() -> None:
+    from bot.domain.health import assess_processes
+
+    scopes = {"shards-0-1-of-4": process(timedelta(seconds=20)), "shards-2-3-of-4": process(timedelta(hours=2))}
+    findings = assess_processes(NOW, SWEEPS, scopes, {})
+    assert not healthy(findings)
+    failing = [f.subject for f in findings if not f.healthy]
+    assert "shards-2-3-of-4: gateway" in failing and all(s.startswith("shards-2-3-of-4") for s in failing)
+
+
+def test_a_cleanly_stopped_or_long_gone_process_is_not_judged_beside_a_running_one() -> None:
+    from bot.domain.health import RETIRED_AFTER, assess_processes
+
+    scopes = {"shards-0-3-of-4": process(timedelta(seconds=20)),
+              "": process(timedelta(days=2), stopped=True),  # the one process before sharding, stopped
+              "shards-0-1-of-2": process(RETIRED_AFTER + timedelta(hours=1))}  # killed long ago, reported all week
+    findings = assess_processes(NOW, SWEEPS, scopes, {})
+    assert healthy(findings), [f for f in findings if not f.healthy]
+    # One process judged: the report reads as it always did (no scope in the subjects).
+    assert [f.subject for f in findings][-2:] == ["gateway", "outbox"]
+
+
+def test_a_deployment_with_nothing_running_says_when_it_was_last_seen() -> None:
+    from bot.domain.health import assess_processes
+
+    scopes = {"shards-0-1-of-2": process(timedelta(days=9)), "shards-1-1-of-2": process(timedelta(days=8))}
+    findings = assess_processes(NOW, SWEEPS, scopes, {})
+    assert findings[0].subject == "bot" and "last seen 8 days ago" in findings[0].detail
