@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DATA_FILES, DEFAULT_API_BASE, example_toml, load_config
+from bot.config import DATA_FILES, DEFAULT_API_BASE, example_toml, load_config, redact_url
 from bot.domain.shards import Shards
 from bot.errors import ConfigError
 
@@ -301,7 +301,11 @@ def test_a_rest_proxy_needs_an_api_base_of_its_own(tmp_path: Path, monkeypatch: 
     assert config.bot.rest_proxy
 
 
-@pytest.mark.parametrize("url", ["postgresql://kindred@[::1/kindred", "postgresql://kindred@db:99999/kindred"])
+@pytest.mark.parametrize("url", ["postgresql://kindred@[::1/kindred", "postgresql://kindred@db:99999/kindred",
+                                 "postgresql://kindred@db:0/kindred", "postgresql://kindred@db:5432x/kindred",
+                                 "postgresql://kindred@db:٥٤٣٢/kindred",
+                                 "postgresql://kindred@db1:5432,[::1:5433/kindred",
+                                 "postgresql://kindred:p@ss@db/kindred"])
 def test_a_database_url_that_cannot_be_read_is_named_at_load_not_a_traceback_later(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     # Review of issue 16: an unclosed IPv6 bracket passed load_config, then `check-config` died in
@@ -312,3 +316,21 @@ def test_a_database_url_that_cannot_be_read_is_named_at_load_not_a_traceback_lat
         load_config(env={"KINDRED_DATABASE_URL": url})
     assert info.value.key == "KINDRED_DATABASE_URL"
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://kindred@localhost/kindred", "postgresql://kindred@localhost/kindred"),
+    ("postgresql://kindred:s3cret@db.example:6432/kindred?sslmode=require",
+     "postgresql://kindred:***@db.example:6432/kindred?sslmode=require"),
+    ("postgresql://kindred:s3cret@[::1]:5433/kindred", "postgresql://kindred:***@[::1]:5433/kindred"),
+    # asyncpg's several hosts (tried in turn): urllib cannot read their port, asyncpg can.
+    ("postgresql://kindred:s3cret@db1:5432,db2:5433/kindred", "postgresql://kindred:***@db1:5432,db2:5433/kindred"),
+    ("postgres://kindred:s3cret@/kindred?host=/run/postgresql", "postgres://kindred:***@/kindred?host=/run/postgresql"),
+])
+def test_every_database_url_load_config_accepts_is_shown_without_its_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={"KINDRED_DATABASE_URL": url})
+    assert config.database_url == url
+    assert redact_url(url) == shown
+    assert not any("s3cret" in line for line in config.describe())
