@@ -560,8 +560,8 @@ def _shards(env: Mapping[str, str], database_url: str | None) -> Shards | None:
     if not count_text:
         raise ConfigError("KINDRED_SHARD_COUNT", "set KINDRED_SHARD_COUNT with KINDRED_SHARD_IDS: how many shards "
                                                  "the bot has in all processes together")
-    if not count_text.isdigit() or int(count_text) < 1:
-        raise ConfigError("KINDRED_SHARD_COUNT", f"{count_text!r} must be a whole number of shards, 1 or more")
+    if problem := Shards.count_problem(count_text):
+        raise ConfigError("KINDRED_SHARD_COUNT", problem)
     count = int(count_text)
     try:
         shards = Shards(count, Shards.parse_ids(ids_text, count))
