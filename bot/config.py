@@ -14,12 +14,13 @@ name in `[bot] data_dir` replaces one of them, and `[crisis] *_file` names one e
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bot.domain.countries import find_country
 from bot.domain.localtime import InvalidTimeOfDayError, InvalidTimezoneError, parse_hhmm, zone
@@ -163,24 +164,55 @@ def _url(value: Any) -> str:
 
 
 def check_database_url(value: str) -> str:
-    """Return a PostgreSQL URL stripped of spaces (ValueError naming what is wrong)."""
+    """Return a PostgreSQL URL stripped of spaces (ValueError naming what is wrong).
+
+    Its hosts and ports are read as asyncpg reads them (`host:port`, `[v6]:port`, several
+    separated by commas), so a URL that cannot connect is named at start, not after the gateway.
+    """
     value = value.strip()
     if not value.startswith(("postgresql://", "postgres://")):
         raise ValueError("must be a PostgreSQL URL such as postgresql://kindred@localhost/kindred "
                          "(unset it to use the SQLite file)")
+    try:
+        urlsplit(value)  # what asyncpg reads the URL with first (an unclosed [ fails here)
+    except ValueError as exc:
+        raise ValueError(f"cannot be read as a URL ({exc}): write an IPv6 host in brackets, [::1]:5432") from None
+    userinfo, _, hosts = _netloc(value).rpartition("@")
+    if "@" in userinfo:
+        # asyncpg splits at the first @, urllib at the last: they would disagree on the host.
+        raise ValueError("has more than one @: write an @ in the user name or password as %40")
+    for host in hosts.split(","):
+        match = _HOST.fullmatch(host)
+        if match is None:
+            raise ValueError(f"has a host that cannot be read ({host!r}): write an IPv6 host in brackets, [::1]:5432")
+        port = match["port"]
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError(f"has a port that is not a number from 1 to 65535 ({port!r})")
     return value
 
 
+# One host of a PostgreSQL URL as asyncpg reads it: `[v6]`, a name or address, or nothing (the
+# local socket); then `:port` or not.
+_HOST = re.compile(r"(?:\[[^\[\]]+\]|[^\[\]:]*)(?::(?P<port>[^:]*))?")
+
+
+def _netloc(url: str) -> str:
+    """Return the part of a URL between `//` and the path, query or fragment (users and hosts)."""
+    rest = url.partition("://")[2]
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return rest[:end]
+
+
 def redact_url(url: str) -> str:
-    """Return a connection URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """Return a connection URL without its password, for messages and logs (never raises)."""
+    # Read as text, not with urlsplit: urllib cannot read the port of asyncpg's several hosts.
+    netloc = _netloc(url)
+    userinfo, _, hosts = netloc.rpartition("@")
+    user, colon, _ = userinfo.partition(":")
+    if not colon:
         return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:***@{hosts}{rest[len(netloc):]}"
 
 
 def _spec(default: Any, check: Callable[[Any], Any], doc: str) -> Any:
@@ -528,8 +560,8 @@ def _shards(env: Mapping[str, str], database_url: str | None) -> Shards | None:
     if not count_text:
         raise ConfigError("KINDRED_SHARD_COUNT", "set KINDRED_SHARD_COUNT with KINDRED_SHARD_IDS: how many shards "
                                                  "the bot has in all processes together")
-    if not count_text.isdigit() or int(count_text) < 1:
-        raise ConfigError("KINDRED_SHARD_COUNT", f"{count_text!r} must be a whole number of shards, 1 or more")
+    if problem := Shards.count_problem(count_text):
+        raise ConfigError("KINDRED_SHARD_COUNT", problem)
     count = int(count_text)
     try:
         shards = Shards(count, Shards.parse_ids(ids_text, count))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ DM_CLOSED_CODES = {50007, 50278}
 # requests under the limit instead, with a little room for the requests commands make.
 GLOBAL_LIMIT = 48
 GLOBAL_PERIOD = 1.0  # seconds
+_SHARE_STEPS = 2 ** 20  # a shard process's share is a whole number of these parts of a request a second
 
 
 def build_view(message: OutgoingMessage) -> discord.ui.View | None:
@@ -66,25 +68,32 @@ def allowed_mentions(message: OutgoingMessage) -> discord.AllowedMentions:
                                    roles=[discord.Object(message.mention_role_id)])
 
 
-def global_share(config: Config) -> int:
+def global_share(config: Config) -> float:
     """Return how many requests a second this process may start: its share of the token's limit.
 
     Discord counts the global limit per bot token, not per process. A process running some of
-    the shards takes the same fraction of the limit (rounded down, at least one), so the
-    processes together stay under it however the shards are split. Requests sent through a
-    REST proxy (`DISCORD_API_BASE`, such as nirn-proxy) are paced by the proxy, which sees
-    every process's requests (`[bot] rest_proxy`): there each process may use the whole limit.
-    Another `DISCORD_API_BASE` alone is not taken for one: a Discord-compatible server, or a
-    plain forwarder, limits the token as Discord does.
+    the shards takes the same fraction of the limit, so the processes together stay under it
+    however the shards are split. The share may be below one (a process per shard past 48
+    shards: one request every count/48 seconds); a floor of one would add up past the limit.
+    Requests sent through a REST proxy (`DISCORD_API_BASE`, such as nirn-proxy) are paced by the
+    proxy, which sees every process's requests (`[bot] rest_proxy`): there each process may use
+    the whole limit. Another `DISCORD_API_BASE` alone is not taken for one: a Discord-compatible
+    server, or a plain forwarder, limits the token as Discord does.
     """
     shards = config.shards
     if shards is None or shards.complete or config.bot.rest_proxy:
         return GLOBAL_LIMIT
-    return max(1, GLOBAL_LIMIT * len(shards.ids) // shards.count)
+    # Rounded down to a multiple of 2**-20: such floats add up exactly, so the processes' shares
+    # never sum past the limit by a rounding error (and none is zero below 48 × 2**20 shards).
+    return (GLOBAL_LIMIT * len(shards.ids) * _SHARE_STEPS // shards.count) / _SHARE_STEPS
 
 
 class RequestPacer:
     """Let at most `limit` requests start in any `period` seconds (a sliding window).
+
+    A fractional `limit` (a shard process's share) keeps its rate: `floor(limit)` starts (at
+    least one) in every `period × floor(limit) / limit` seconds; below one, one start every
+    `period / limit` seconds.
 
     A window rather than an even spacing: a short burst goes out at once, and a sender held
     up for a moment (a slow disk under the outbox's commits) catches up within the same
@@ -93,14 +102,16 @@ class RequestPacer:
     bursts of `limit` (how Discord's limits usually behave) never refuses one either.
     """
 
-    def __init__(self, limit: int = GLOBAL_LIMIT, period: float = GLOBAL_PERIOD, *,
+    def __init__(self, limit: float = GLOBAL_LIMIT, period: float = GLOBAL_PERIOD, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
-        self.limit = limit
-        self.period = period
+        if limit <= 0:
+            raise ValueError(f"a pacer needs a positive limit, not {limit}")
+        self.limit = max(1, math.floor(limit))
+        self.period = period * self.limit / limit
         self.clock = clock
         self.sleep = sleep
-        self._starts: deque[float] = deque(maxlen=limit)  # the last `limit` start times
+        self._starts: deque[float] = deque(maxlen=self.limit)  # the last `limit` start times
 
     async def wait(self) -> None:
         """Return when one more request may start, and count it as started."""

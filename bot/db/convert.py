@@ -25,7 +25,7 @@ from bot.db.database import POSTGRESQL, ForeignKey, bundled_migrations, quote_id
 from bot.db.health import HealthRepository
 from bot.db.postgres import PostgresDatabase, apply_in, write_transaction
 from bot.db.sqlite import SqliteDatabase
-from bot.domain.health import GATEWAY, gateway_alive
+from bot.domain.health import GATEWAY, SweepRecord, gateway_alive
 from bot.errors import OperatorError
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,8 @@ async def convert(source: SqliteDatabase, target: PostgresDatabase,
     if version >= HEALTH_VERSION:
         # The copy is of one instant of the file: what a running bot wrote after it would be
         # missing from PostgreSQL, and the check (against the same instant) would not notice.
-        gateway = (await HealthRepository(source).records()).get(GATEWAY)
-        if gateway is not None and gateway_alive(gateway, now):
+        gateway = await _live_gateway(source, now)
+        if gateway is not None:
             raise OperatorError(
                 f"a bot is running on this database (it recorded its gateway at {gateway.last_finished_at:%H:%M:%S} "
                 "UTC): stop it, then convert; a bot that was killed counts as running for three of its minutes")
@@ -110,6 +110,17 @@ async def convert(source: SqliteDatabase, target: PostgresDatabase,
         # Checked against the same instant of the SQLite file that was copied.
         checks = await _check_tables(source, reader, raw, tables)
     return Conversion(version, checks)
+
+
+async def _live_gateway(source: SqliteDatabase, now: datetime) -> SweepRecord | None:
+    """Return a running bot's gateway record in any scope (unsharded, or any process's shards), or None."""
+    # A process running shards on SQLite records under its shards' scope (`Shards.scope`), not "".
+    scopes = await source.fetch_all("SELECT scope FROM sweep_health WHERE name = ? ORDER BY scope", (GATEWAY,))
+    for row in scopes:
+        gateway = (await HealthRepository(source, row["scope"]).records()).get(GATEWAY)
+        if gateway_alive(gateway, now):
+            return gateway
+    return None
 
 
 async def verify(source: SqliteDatabase, target: PostgresDatabase) -> tuple[TableCheck, ...]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import DATA_FILES, DEFAULT_API_BASE, example_toml, load_config
+from bot.config import DATA_FILES, DEFAULT_API_BASE, example_toml, load_config, redact_url
 from bot.domain.shards import Shards
 from bot.errors import ConfigError
 
@@ -238,7 +238,7 @@ PG = {"KINDRED_DATABASE_URL": "postgresql://kindred@localhost/kindred"}
 
 
 @pytest.mark.parametrize(("ids", "expected"), [
-    ("0,1", {0, 1}), ("2-3", {2, 3}), ("0-1,3", {0, 1, 3}), (" 3 , 1 ", {1, 3}), ("0-0", {0}),
+    ("0,1", {0, 1}), ("2-3", {2, 3}), ("0-1,3", {0, 1, 3}), (" 3 , 1 ", {1, 3}), ("0-0", {0}), ("00-003", {0, 1, 2, 3}),
 ])
 def test_shard_ids_are_a_list_or_a_range(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          ids: str, expected: set[int]) -> None:
@@ -273,6 +273,17 @@ def test_every_shard_in_one_process_runs_on_sqlite(tmp_path: Path, monkeypatch: 
     ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "-1"}, "KINDRED_SHARD_IDS", "0,1 or 0-3"),
     # Some of the shards: other processes run the rest, and SQLite has one process.
     ({"KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "0-1"}, "KINDRED_SHARD_IDS", "KINDRED_DATABASE_URL"),
+    # Digits are ASCII digits: Python's int() reads "٣" (Arabic-Indic three) as 3.
+    ({**PG, "KINDRED_SHARD_COUNT": "٤", "KINDRED_SHARD_IDS": "0"}, "KINDRED_SHARD_COUNT", "whole number"),
+    ({**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "٣"}, "KINDRED_SHARD_IDS", "0,1 or 0-3"),
+    ({**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "0-٣"}, "KINDRED_SHARD_IDS", "0,1 or 0-3"),
+    # Past Shards.MAX_COUNT (65,536) is a typo, not a bot: said before any range is built.
+    ({**PG, "KINDRED_SHARD_COUNT": "65537", "KINDRED_SHARD_IDS": "0"}, "KINDRED_SHARD_COUNT", "65,536"),
+    ({**PG, "KINDRED_SHARD_COUNT": "100000", "KINDRED_SHARD_IDS": "0-99999"}, "KINDRED_SHARD_COUNT", "65,536"),
+    # Numbers past what int() reads from text (4,300 digits) are named too, not a traceback.
+    ({**PG, "KINDRED_SHARD_COUNT": "9" * 5000, "KINDRED_SHARD_IDS": "0"}, "KINDRED_SHARD_COUNT", "65,536"),
+    ({**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "9" * 5000}, "KINDRED_SHARD_IDS", "0 to 3"),
+    ({**PG, "KINDRED_SHARD_COUNT": "4", "KINDRED_SHARD_IDS": "0-" + "9" * 5000}, "KINDRED_SHARD_IDS", "0 to 3"),
 ])
 def test_bad_shard_settings_name_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               env: dict[str, str], key: str, words: str) -> None:
@@ -282,6 +293,26 @@ def test_bad_shard_settings_name_the_variable(tmp_path: Path, monkeypatch: pytes
     assert info.value.key == key
     assert words in info.value.problem
     assert "\n" not in str(info.value)
+
+
+def test_a_shard_count_past_the_cap_is_refused_before_its_ids_are_read(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Review of issue 16: the count was only checked against the ids, so this built a set of
+    # 10**12 shard ids (MemoryError) before anything said the count is wrong.
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(env={**PG, "KINDRED_SHARD_COUNT": "1000000000000", "KINDRED_SHARD_IDS": "0-999999999999"})
+    assert info.value.key == "KINDRED_SHARD_COUNT" and "65,536" in info.value.problem
+
+
+def test_shards_past_the_cap_are_refused_before_a_range_is_built() -> None:
+    # The domain refuses them too, whoever reads shard ids: parse_ids checks the count (and each
+    # id against it) before it expands a range, so no range it builds is longer than the cap.
+    with pytest.raises(ValueError, match="65,536"):
+        Shards.parse_ids("0-999999999999", 10 ** 12)
+    with pytest.raises(ValueError, match="65,536"):
+        Shards(Shards.MAX_COUNT + 1, frozenset({0}))
+    assert len(Shards.parse_ids(f"0-{Shards.MAX_COUNT - 1}", Shards.MAX_COUNT)) == Shards.MAX_COUNT
 
 
 def test_describe_shows_the_shards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -301,7 +332,11 @@ def test_a_rest_proxy_needs_an_api_base_of_its_own(tmp_path: Path, monkeypatch: 
     assert config.bot.rest_proxy
 
 
-@pytest.mark.parametrize("url", ["postgresql://kindred@[::1/kindred", "postgresql://kindred@db:99999/kindred"])
+@pytest.mark.parametrize("url", ["postgresql://kindred@[::1/kindred", "postgresql://kindred@db:99999/kindred",
+                                 "postgresql://kindred@db:0/kindred", "postgresql://kindred@db:5432x/kindred",
+                                 "postgresql://kindred@db:٥٤٣٢/kindred",
+                                 "postgresql://kindred@db1:5432,[::1:5433/kindred",
+                                 "postgresql://kindred:p@ss@db/kindred"])
 def test_a_database_url_that_cannot_be_read_is_named_at_load_not_a_traceback_later(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     # Review of issue 16: an unclosed IPv6 bracket passed load_config, then `check-config` died in
@@ -312,3 +347,21 @@ def test_a_database_url_that_cannot_be_read_is_named_at_load_not_a_traceback_lat
         load_config(env={"KINDRED_DATABASE_URL": url})
     assert info.value.key == "KINDRED_DATABASE_URL"
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://kindred@localhost/kindred", "postgresql://kindred@localhost/kindred"),
+    ("postgresql://kindred:s3cret@db.example:6432/kindred?sslmode=require",
+     "postgresql://kindred:***@db.example:6432/kindred?sslmode=require"),
+    ("postgresql://kindred:s3cret@[::1]:5433/kindred", "postgresql://kindred:***@[::1]:5433/kindred"),
+    # asyncpg's several hosts (tried in turn): urllib cannot read their port, asyncpg can.
+    ("postgresql://kindred:s3cret@db1:5432,db2:5433/kindred", "postgresql://kindred:***@db1:5432,db2:5433/kindred"),
+    ("postgres://kindred:s3cret@/kindred?host=/run/postgresql", "postgres://kindred:***@/kindred?host=/run/postgresql"),
+])
+def test_every_database_url_load_config_accepts_is_shown_without_its_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, shown: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(env={"KINDRED_DATABASE_URL": url})
+    assert config.database_url == url
+    assert redact_url(url) == shown
+    assert not any("s3cret" in line for line in config.describe())

@@ -101,7 +101,7 @@ def test_each_shard_process_takes_its_share_of_the_token_s_limit() -> None:
     # However the shards are split, the processes together stay within the limit.
     splits = [{0, 1, 2}, {3, 4}, {5}, {6}]
     assert sum(global_share(sharded(ids, 7)) for ids in splits) <= GLOBAL_LIMIT
-    assert global_share(sharded({0}, 100)) == 1  # never nothing at all
+    assert 0 < global_share(sharded({0}, 100)) <= GLOBAL_LIMIT / 100  # a share below one, never nothing
 
 
 def test_behind_a_rest_proxy_the_proxy_keeps_the_limit() -> None:
@@ -120,3 +120,24 @@ def test_one_shard_per_process_past_the_limit_s_count_still_stays_within_the_lim
     # second is still a share: one request every count/limit seconds.
     count = 64
     assert sum(global_share(sharded({i}, count)) for i in range(count)) <= GLOBAL_LIMIT
+
+
+async def test_a_share_below_one_a_second_is_one_request_every_so_many_seconds() -> None:
+    # The pacer a one-shard process of 64 gets: 0.75 a second, one request every 4/3 seconds.
+    vt = VirtualTime()
+    p = RequestPacer(global_share(sharded({5}, 64)), clock=vt.clock, sleep=vt.sleep)
+    starts = []
+    for _ in range(4):
+        await p.wait()
+        starts.append(vt.now - 1000.0)
+    assert [round(s, 6) for s in starts] == [0.0, 1.333333, 2.666667, 4.0]
+
+
+async def test_a_fractional_share_above_one_keeps_its_rate() -> None:
+    # 48 × 5 / 7 = 34.28… a second: 34 starts in every 34 / 34.28… seconds, not 34 a second.
+    vt = VirtualTime()
+    share = GLOBAL_LIMIT * 5 / 7
+    p = RequestPacer(share, clock=vt.clock, sleep=vt.sleep)
+    for _ in range(34 * 10 + 1):
+        await p.wait()
+    assert abs((vt.now - 1000.0) - 10 * 34 / share) < 1e-6
