@@ -94,10 +94,13 @@ def parse_score(value: int | str, low: int, high: int) -> int:
 
 
 def clean_note(text: str | None) -> str | None:
-    """Return a note without surrounding blanks, or None when nothing was written."""
+    """Return a note without surrounding blanks or NUL characters, or None when nothing was written.
+
+    NUL is no text anyone writes, and PostgreSQL cannot store it: both engines keep the same note.
+    """
     if text is None:
         return None
-    stripped = text.strip()
+    stripped = text.replace("\x00", "").strip()
     return stripped or None
 
 
