@@ -112,10 +112,10 @@ def test_categories_break_down_by_tier(labelled: Path) -> None:
     assert report.by_category_tier["means-plan", 3].hits == 1
 
 
-@pytest.mark.parametrize("name", ["xf", "xh", "xl"])
+@pytest.mark.parametrize("name", ["xf", "xh", "xl", "xm"])
 def test_round_3_held_out_sets_refuse_texts_and_need_a_look(
         name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    # xf and xh (round 3) and xl (round 4) are pre-registered as held out: their texts are never shown and
+    # xf and xh (round 3), xl (round 4) and xm (round 5) are pre-registered as held out: their texts are never shown and
     # every measurement of them is a declared look.
     (tmp_path / f"{name}.toml").write_text(SET, encoding="utf-8")
     monkeypatch.setenv("KINDRED_CRISIS_AUTHORED", str(tmp_path))
