@@ -330,7 +330,7 @@ class CheckInService:
         self.metrics.checkin_recorded()
         if not updated:
             days.append(DayRecord(target, tz_name))
-        log.info("check-in %s (guild=%s member=%s)", "updated" if updated else "recorded", guild_id, member.member_id)
+        log.debug("check-in %s (guild=%s member=%s)", "updated" if updated else "recorded", guild_id, member.member_id)
         return CheckInResult(local_date=target, today=today, updated=updated, mood=mood_value,
                              craving=craving_value, streak=streaks(days, today, tz_name), has_plan=has_plan)
 
@@ -345,7 +345,7 @@ class CheckInService:
                                                  timezone=tz_name, now=now)
             days = await self.repo.pledge_days_in(conn, member.member_id)
         if made:
-            log.info("pledge recorded (guild=%s member=%s)", guild_id, member.member_id)
+            log.debug("pledge recorded (guild=%s member=%s)", guild_id, member.member_id)
         return PledgeResult(local_date=today, already=not made, streak=streaks(days, today, tz_name))
 
     async def my_stats(self, guild_id: int, user_id: int, days: int = STATS_DEFAULT_DAYS) -> MyStats:
@@ -403,7 +403,7 @@ class CheckInService:
         reminder = await self.repo.put_reminder(
             eff.member.member_id, remind_time=remind_time, timezone=eff.timezone,
             next_due_at=next_occurrence(now, remind_time, eff.tz), now=now)
-        log.info("reminder set (guild=%s member=%s)", guild_id, eff.member.member_id)
+        log.debug("reminder set (guild=%s member=%s)", guild_id, eff.member.member_id)
         return self._status(reminder, eff.member)
 
     async def reminder_off(self, guild_id: int, user_id: int) -> bool:
@@ -411,7 +411,7 @@ class CheckInService:
         member = await self.settings.touch(guild_id, user_id)
         removed = await self.repo.delete_reminder(member.member_id)
         if removed:
-            log.info("reminder off (guild=%s member=%s)", guild_id, member.member_id)
+            log.debug("reminder off (guild=%s member=%s)", guild_id, member.member_id)
         return removed
 
     async def reminder_status(self, guild_id: int, user_id: int) -> ReminderStatus | None:
@@ -438,7 +438,7 @@ class CheckInService:
         if result.status is SendStatus.DM_CLOSED:
             day = date.fromisoformat(item.dedupe_key.rsplit(":", 1)[1])
             await self.repo.note_reminder_dm_closed(item.member_id, day)
-            log.info("reminder DM refused, not retried today (member=%s)", item.member_id)
+            log.debug("reminder DM refused, not retried today (member=%s)", item.member_id)
         elif result.ok:
             await self.repo.note_reminder_dm_closed(item.member_id, None)
 

@@ -181,7 +181,7 @@ class CopingService:
         async with self.db.transaction() as conn:
             member = await touch_in(conn, guild_id, user_id, now)
             plan = await self.repo.save_plan(conn, member.member_id, cleaned, now)
-        log.info("plan %s (guild=%s member=%s)", "saved" if plan else "cleared", guild_id, member.member_id)
+        log.debug("plan %s (guild=%s member=%s)", "saved" if plan else "cleared", guild_id, member.member_id)
         return plan
 
     # -- urges -------------------------------------------------------------------------------
@@ -201,7 +201,7 @@ class CopingService:
                 member = await touch_in(conn, guild_id, user_id, now)
                 urge = await self.repo.insert_urge(conn, member_id=member.member_id, strength=before,
                                                    minutes=minutes, now=now, due=checkback_due(now, minutes))
-            log.info("urge recorded (guild=%s member=%s urge=%s)", guild_id, member.member_id, urge.urge_id)
+            log.debug("urge recorded (guild=%s member=%s urge=%s)", guild_id, member.member_id, urge.urge_id)
         except DatabaseUnavailableError:
             # Surfing the urge needs no records: the member still gets every step.
             log.warning("urge not recorded, database unavailable (guild=%s user=%s)", guild_id, user_id)
@@ -219,7 +219,7 @@ class CopingService:
         if result.status is not SendStatus.DM_CLOSED:
             return True  # delivered, or Discord had trouble: the check-back stays (the outbox retries it)
         await self.repo.checkback_dm_closed(urge.urge_id)
-        log.info("urge check-back withdrawn: DMs closed (guild=%s member=%s urge=%s)", guild_id, urge.member_id,
+        log.debug("urge check-back withdrawn: DMs closed (guild=%s member=%s urge=%s)", guild_id, urge.member_id,
                  urge.urge_id)
         return False
 
@@ -242,7 +242,7 @@ class CopingService:
         urge = await self.repo.record_after(urge_id, owned.urge.member_id, after, now)
         if urge is None:
             raise NotFoundError(URGE_GONE)
-        log.info("urge check-back answered (member=%s urge=%s)", urge.member_id, urge_id)
+        log.debug("urge check-back answered (member=%s urge=%s)", urge.member_id, urge_id)
         plan = await self.repo.plan_of(owned.guild_id, user_id) if strong(after) else None
         return AfterResult(urge=urge, plan=plan)
 

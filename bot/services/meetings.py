@@ -326,7 +326,7 @@ class MeetingService:
         async with self.db.transaction() as conn:
             await self.repo.put_reminder(conn, meeting_id=meeting.meeting_id, member_id=member.member_id,
                                          minutes_before=minutes_before, next_occurrence_at=start, now=now)
-        log.info("meeting reminder on (meeting=%s member=%s)", meeting.meeting_id, member.member_id)
+        log.debug("meeting reminder on (meeting=%s member=%s)", meeting.meeting_id, member.member_id)
         return RemindOutcome(meeting.name, minutes_before, start - before, start)
 
     async def remind_off(self, guild_id: int, user_id: int, name: str) -> str:

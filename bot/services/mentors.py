@@ -477,7 +477,7 @@ class MentorService(AnswersRequests[MentorRequest]):
             await self.repo.put_offer(conn, member_id=me.member_id, guild_id=guild_id, focus=new_focus,
                                       capacity=new_capacity, role_id=view.mentor_role_id, now=now)
             mentees = await self.repo.mentee_count(me.member_id)
-        log.info("mentor offer by member %s (guild=%s, capacity=%d)", me.member_id, guild_id, new_capacity)
+        log.debug("mentor offer by member %s (guild=%s, capacity=%d)", me.member_id, guild_id, new_capacity)
         return OfferOutcome(new_focus, new_capacity, mentees, resumed=before is not None and not before.open)
 
     async def stop(self, guild_id: int, user_id: int) -> StopOutcome:
@@ -495,7 +495,7 @@ class MentorService(AnswersRequests[MentorRequest]):
         if not stopped and not closed:
             raise ConflictError(NOT_OFFERING_NOW)
         await self.outbox.dispatch()
-        log.info("mentor offer stopped by member %s (guild=%s, %d request(s) closed)", me.member_id, guild_id,
+        log.debug("mentor offer stopped by member %s (guild=%s, %d request(s) closed)", me.member_id, guild_id,
                  len(closed))
         return StopOutcome(stopped, mentees, len(closed))
 
@@ -714,7 +714,7 @@ class MentorService(AnswersRequests[MentorRequest]):
                                           WITHDRAWN_DM.format(mentee=user_id, where=where), now)
                 withdrawn = True
         await self.outbox.dispatch()
-        log.info("mentorship or request ended by member %s (guild=%s)", me.member_id, guild_id)
+        log.debug("mentorship or request ended by member %s (guild=%s)", me.member_id, guild_id)
         return EndOutcome(other_user, withdrawn)
 
     async def forget_member_in(self, conn: Connection, guild_id: int, user_id: int) -> None:
@@ -748,7 +748,7 @@ class MentorService(AnswersRequests[MentorRequest]):
         await self._withdraw_request_dms(conn, await self.repo.cancel_requests(
             conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now))
         await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
-        log.info("member %s withdrawn from mentoring (guild=%s, reason=%s, mentorships=%d)", member.member_id,
+        log.debug("member %s withdrawn from mentoring (guild=%s, reason=%s, mentorships=%d)", member.member_id,
                  guild_id, reason, len(links))
         return len(links)
 

@@ -120,7 +120,7 @@ class PrivacyService:
         }
         data = json.dumps(document, ensure_ascii=False, indent=2, default=str).encode("utf-8")
         rows = sum(len(rows) for rows in tables.values())
-        log.info("export built for guild=%s user=%s (%d rows)", guild_id, user_id, rows)
+        log.info("export built (guild=%s, %d rows)", guild_id, rows)
         return ExportFile(f"kindred-export-{guild_id}-{user_id}.json", data, rows)
 
     async def request_delete(self, guild_id: int, user_id: int) -> datetime | None:
@@ -164,7 +164,7 @@ class PrivacyService:
             await self._say_goodbye(conn, gone)
             await self.privacy.delete_members(conn, gone, plan)
         await self.db.checkpoint()
-        log.info("deleted all data for guild=%s user=%s", guild_id, user_id)
+        log.info("deleted all data of one member (guild=%s)", guild_id)
         return True
 
     async def _say_goodbye(self, conn: Connection, members: list[MemberRef]) -> None:

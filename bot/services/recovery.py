@@ -395,7 +395,7 @@ class RecoveryService:
             except CounterExistsError:
                 # The same start arrived twice at once; the first one made it.
                 record = await self._reload(member_id, clean)
-            log.info("recovery counter %s started (member %s)", record.counter_id, member_id)
+            log.debug("recovery counter %s started (member %s)", record.counter_id, member_id)
             return StartResult(counter_view(record, ctx.ladder, today), True, None,
                                self._delivery(record, ctx))
 
@@ -416,7 +416,7 @@ class RecoveryService:
             await self._apply_settings(existing, chosen, existing.celebrate, ctx, now)
         record = await self._reload(member_id, clean)
         if start != previous:
-            log.info("recovery counter %s start corrected (member %s)", record.counter_id, member_id)
+            log.debug("recovery counter %s start corrected (member %s)", record.counter_id, member_id)
         return StartResult(counter_view(record, ctx.ladder, today), False, previous, self._delivery(record, ctx))
 
     async def show(self, guild_id: int, viewer_id: int, owner_id: int | None = None,
@@ -483,7 +483,7 @@ class RecoveryService:
         except CounterChangedError:
             raise ConflictError(CHANGED_JUST_NOW) from None
         record = await self._reload(member_id, counter.name)
-        log.info("recovery counter %s slip recorded (member %s)", record.counter_id, member_id)
+        log.debug("recovery counter %s slip recorded (member %s)", record.counter_id, member_id)
         return SlipResult(counter_view(record, ctx.ladder, today), True, on, previous_days)
 
     async def update_settings(self, guild_id: int, user_id: int, name: str, visibility: str | None = None,
@@ -514,7 +514,7 @@ class RecoveryService:
         member_id, *_ = await self._own(guild_id, user_id)
         counter = await self._pick(member_id, name)
         await self.repo.delete(counter)
-        log.info("recovery counter %s removed (member %s)", counter.counter_id, member_id)
+        log.debug("recovery counter %s removed (member %s)", counter.counter_id, member_id)
         return counter.name
 
     async def history(self, guild_id: int, user_id: int, name: str | None = None) -> list[CounterView]:
