@@ -88,6 +88,15 @@ def global_share(config: Config) -> float:
     return (GLOBAL_LIMIT * len(shards.ids) * _SHARE_STEPS // shards.count) / _SHARE_STEPS
 
 
+
+def _where(dm: bool, target: int) -> str:
+    """Name a send's destination for the log: a channel by its id, a DM never by whom.
+
+    The outbox's next line names the message's kind ("urge.checkback", "crisis.dm"), and a
+    member's id beside that is a record of their health in the host's journal.
+    """
+    return "a DM" if dm else f"channel {target}"
+
 class RequestPacer:
     """Let at most `limit` requests start in any `period` seconds (a sliding window).
 
@@ -177,14 +186,14 @@ class DiscordNotifier:
         except discord.HTTPException as exc:
             return self._failure(exc, dm=dm, target=target)
         except (TimeoutError, aiohttp.ClientError, OSError):
-            log.warning("network error sending to %s", target)
+            log.warning("network error sending to %s", _where(dm, target))
             return SendResult(SendStatus.TRANSIENT, detail="network")
         if message.react:
             await self.pacer.wait()
             try:
                 await sent.add_reaction(message.react)
             except discord.HTTPException:
-                log.warning("could not add reaction to message %s in %s", sent.id, target)
+                log.warning("could not add reaction to message %s in %s", sent.id, _where(dm, target))
         return SendResult(SendStatus.SENT, message_id=sent.id)
 
     @staticmethod
@@ -196,7 +205,7 @@ class DiscordNotifier:
         if isinstance(exc, discord.NotFound):
             return SendResult(SendStatus.NOT_FOUND, detail=str(exc.code))
         if isinstance(exc, discord.DiscordServerError) or exc.status == 429:
-            log.warning("discord %s sending to %s", exc.status, target)
+            log.warning("discord %s sending to %s", exc.status, _where(dm, target))
             return SendResult(SendStatus.TRANSIENT, detail=str(exc.status))
-        log.warning("discord rejected a message to %s: %s/%s", target, exc.status, exc.code)
+        log.warning("discord rejected a message to %s: %s/%s", _where(dm, target), exc.status, exc.code)
         return SendResult(SendStatus.REJECTED, detail=f"{exc.status}/{exc.code}")

@@ -68,11 +68,12 @@ async def report_interaction_error(interaction: discord.Interaction, error: Base
         if message is not None:
             metrics.database_unavailable("command")
     if message is None:
-        log.error("%s failed (guild=%s user=%s interaction=%s): %s", what, interaction.guild_id,
-                  interaction.user.id, interaction.id, type(original).__name__, exc_info=original)
+        # Never the user: beside the command ("recovery slip") their id is health data.
+        log.error("%s failed (guild=%s interaction=%s): %s", what, interaction.guild_id,
+                  interaction.id, type(original).__name__, exc_info=original)
         message = GENERIC_APOLOGY
     elif isinstance(original, DatabaseUnavailableError):
-        log.warning("%s: database unavailable (guild=%s user=%s)", what, interaction.guild_id, interaction.user.id)
+        log.warning("%s: database unavailable (guild=%s interaction=%s)", what, interaction.guild_id, interaction.id)
     try:
         await send_ephemeral(interaction, message)
     except discord.HTTPException:

@@ -365,7 +365,7 @@ class CheckInService:
             try:
                 chart = await render_checkin_chart_async(series, title=CHART_TITLE.format(days=days))
             except ChartError as exc:  # the numbers still answer the member
-                log.warning("mystats chart for member %s not drawn: %s", member_id, exc)
+                log.warning("a /mystats chart was not drawn: %s", exc)
         urges = None
         if self.urge_summary is not None:
             urges = await self.urge_summary(member_id, occurrence_on(start, time(0, 0), eff.tz),

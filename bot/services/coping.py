@@ -204,7 +204,7 @@ class CopingService:
             log.debug("urge recorded (guild=%s member=%s urge=%s)", guild_id, member.member_id, urge.urge_id)
         except DatabaseUnavailableError:
             # Surfing the urge needs no records: the member still gets every step.
-            log.warning("urge not recorded, database unavailable (guild=%s user=%s)", guild_id, user_id)
+            log.warning("urge not recorded, database unavailable (guild=%s)", guild_id)
         return UrgeStart(urge=urge, strength=before, minutes=minutes, plan=plan, texts=self.texts)
 
     async def check_dms_reach(self, start: UrgeStart, guild_id: int, user_id: int) -> bool:
@@ -264,7 +264,7 @@ class CopingService:
                     late = now - urge.checkback_due_at
                     if late > CHECKBACK_LATE_LIMIT or owned.guild_left:
                         await self.repo.decide_checkback(conn, urge.urge_id, CheckBack.SKIPPED)
-                        log.info("urge check-back skipped (urge=%s)", urge.urge_id)
+                        log.debug("urge check-back skipped (urge=%s)", urge.urge_id)
                         continue
                     # No quiet-hours check: the member asked for this minutes ago.
                     await enqueue(conn, NewOutboxItem(

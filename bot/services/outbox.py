@@ -258,7 +258,10 @@ class OutboxService:
                     await self.members.mark_dm_closed(item.target_id, now)
                 await self._fall_back(item, now)  # its own dedupe key: queued and sent once
             recorded = await self.outbox.mark_undeliverable(item.outbox_id, self.token, result.status.value)
-            log.info("outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
+            # A member's closed DMs are their own business, not an operator's (DEBUG); a refused
+            # channel post is a permission to fix.
+            log.log(logging.DEBUG if result.status is SendStatus.DM_CLOSED else logging.INFO,
+                    "outbox %s (%s) undeliverable: %s", item.outbox_id, item.kind, result.status.value)
         if not recorded:
             # Deleted with its member meanwhile, or our claim lapsed and another sender holds
             # it (it records the outcome; the nonce made its resend return this message).

@@ -181,7 +181,7 @@ class PrivacyService:
                     await hook(conn, member.guild_id, member.user_id)
                 except Exception:
                     await conn.execute("ROLLBACK TO goodbye")
-                    log.exception("forget hook failed for guild=%s user=%s", member.guild_id, member.user_id)
+                    log.exception("forget hook failed (guild=%s)", member.guild_id)
                 await conn.execute("RELEASE goodbye")
 
     async def purge(self, now: datetime) -> int:

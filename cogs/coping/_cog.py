@@ -61,7 +61,7 @@ class CopingCog(commands.Cog):
         try:
             return await self.service.check_dms_reach(start, guild_id, user_id)
         except Exception as exc:  # the member has their answer; the check-back stays scheduled
-            log.warning("urge: could not check DMs (guild=%s user=%s): %s", guild_id, user_id, type(exc).__name__)
+            log.warning("urge: could not check DMs (guild=%s): %s", guild_id, type(exc).__name__)
             return True
 
     @plan_group.command(name="show", description="Show your private relapse-prevention plan (only you see it)")

@@ -84,7 +84,7 @@ class CrisisCog(commands.Cog):
             result = await self.service.alert_moderators(
                 guild_id, interaction.channel_id or 0, user_id, message, _guild_language(interaction.guild))
         except DatabaseUnavailableError:
-            log.warning("alertmods: database unavailable (guild=%s user=%s)", guild_id, user_id)
+            log.warning("alertmods: database unavailable (guild=%s interaction=%s)", guild_id, interaction.id)
             result = RequestResult(RequestStatus.UNDELIVERED)
         await send_ephemeral(interaction, alertmods_reply(result))
 

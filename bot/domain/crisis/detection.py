@@ -149,7 +149,7 @@ class Measured:
     def summary(self) -> str:
         """Return one honest paragraph for moderators."""
         return (
-            f"Measured on messages written by someone who never saw the rules ({self.on}; rules "
+            f"Measured on messages written by people who never saw the rules ({self.on}; rules "
             f"{self.version}): an imminent-risk alert for {self.tier3_recall:.0%} of messages about means, "
             f"a plan, a goodbye or an overdose; an alert of tier 2 or more for {self.tier2_recall:.0%} of "
             f"messages with thoughts of suicide; a false alarm on {self.false_alarms:.0%} of messages that "

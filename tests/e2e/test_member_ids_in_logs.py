@@ -1,4 +1,4 @@
-"""Review probes: at INFO and above, no line records a member's health action beside their Discord id.
+"""At INFO and above, no line records a member's health action beside their Discord id (review 22).
 
 The change moved "urge recorded (member …)" and its kind to DEBUG because an id beside a health
 action in the host's journal outlives `/privacy delete`; the data statement now promises "what
