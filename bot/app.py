@@ -188,6 +188,8 @@ class KindredBot(commands.Bot):
         self._announced = False
         self._db_retry: asyncio.Task[None] | None = None
         self.fatal: OperatorError | None = None  # why the bot stopped itself, for the command line
+        self.db.on_shards_lost = self._stop_for_lost_shards
+        self._stopping: asyncio.Task[None] | None = None
         self._trimmer: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()  # wakes a login that is waiting for the network
         self._setting_up = False
@@ -338,6 +340,12 @@ class KindredBot(commands.Bot):
         if ops is not None:
             await ops.database(True)
         self._start_sweeps()
+
+    def _stop_for_lost_shards(self, exc: OperatorError) -> None:
+        # Another process runs this one's shards now (taken while the database restarted): both
+        # would answer the same members, so this one stops, saying why (`fatal`).
+        self.fatal = exc
+        self._stopping = asyncio.get_running_loop().create_task(self.close(), name="kindred-stop")
 
     def _start_sweeps(self) -> None:
         if self.start_scheduler:

@@ -26,7 +26,7 @@ import json
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from bot.db.plans import Plan, run_async
 from bot.domain.localtime import from_utc_text
 from bot.domain.shards import Shards
-from bot.errors import DatabaseUnavailableError, MigrationError
+from bot.errors import DatabaseUnavailableError, MigrationError, OperatorError
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -188,6 +188,9 @@ class Database(_Reads):
         # The task inside `transaction()` and its connection: its reads must see its own writes.
         self._writing_task: asyncio.Task[Any] | None = None
         self._writing_conn: Connection | None = None
+        # Told when this process's shards were lost and another process runs them now (only
+        # PostgreSQL holds shards): the process must stop, or both would answer the same members.
+        self.on_shards_lost: Callable[[OperatorError], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from bot.config import redact_url
 from bot.db.database import (
     BUSY_TIMEOUT,
     POSTGRESQL,
+    SHARD_WAIT,
     Connection,
     Database,
     ForeignKey,
@@ -48,6 +49,7 @@ VERSIONS_TABLE = "schema_migrations"
 READERS = 4  # pooled connections for reads, besides the writer's
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection before the database counts as unavailable
 COMMAND_TIMEOUT = 60.0  # seconds one statement may take before the database counts as unavailable
+RETAKE_EVERY = 2.0  # seconds between attempts to take back shards whose session ended (the server restarting)
 # Server settings of every connection. A statement blocked by another process's lock gives up
 # (a write transaction sets its own, shorter limit: what is left of its deadline), instead of
 # hanging a command; a process that stalls inside a transaction does not hold its locks forever.
@@ -214,6 +216,7 @@ class PostgresDatabase(Database):
         self.readers = readers
         self._pool: asyncpg.Pool | None = None
         self._shard_holder: asyncpg.Connection | None = None
+        self._take_back: asyncio.Task[None] | None = None  # after the holder's session ended
 
     @property
     def is_open(self) -> bool:
@@ -249,6 +252,7 @@ class PostgresDatabase(Database):
 
     async def close(self, grace: float = 0.0) -> None:
         """Close the pool, first giving a transaction in flight up to `grace` seconds to end."""
+        self._stop_taking_back()
         holder, self._shard_holder = self._shard_holder, None
         if holder is not None:
             holder.terminate()  # its session ends, and the shards with it
@@ -352,6 +356,37 @@ class PostgresDatabase(Database):
             holder.terminate()
             raise
         self._shard_holder = holder
+        holder.add_termination_listener(self._holder_ended)
+
+    def _holder_ended(self, holder: asyncpg.Connection) -> None:
+        # The session holding the shards ended without us (PostgreSQL restarted, or the session
+        # was killed): its locks went with it, and a second process for these shards would now
+        # be let in. Take them back; closing clears `_shard_holder` first, so it is not this.
+        if holder is not self._shard_holder:
+            return
+        self._shard_holder = None
+        log.warning("the database session holding this process's shards ended; taking them back")
+        self._take_back = asyncio.get_running_loop().create_task(self._take_shards_back(), name="kindred-shards")
+
+    async def _take_shards_back(self) -> None:
+        while self._pool is not None:
+            try:
+                await self.hold_shards(wait=SHARD_WAIT)
+            except DatabaseUnavailableError:
+                await asyncio.sleep(RETAKE_EVERY)  # the server is still coming back
+                continue
+            except OperatorError as exc:
+                log.error("%s", exc)
+                if self.on_shards_lost is not None:
+                    self.on_shards_lost(exc)
+                return
+            log.info("holding this process's shards again")
+            return
+
+    def _stop_taking_back(self) -> None:
+        task, self._take_back = self._take_back, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
 
     @staticmethod
     async def _take_shards(holder: asyncpg.Connection, shards: Shards, wait: float) -> None:
@@ -383,6 +418,7 @@ class PostgresDatabase(Database):
 
     def terminate(self) -> None:
         """Drop every connection at once, as the server sees a killed process's go."""
+        self._stop_taking_back()
         holder, self._shard_holder = self._shard_holder, None
         if holder is not None:
             holder.terminate()

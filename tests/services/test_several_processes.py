@@ -408,6 +408,65 @@ async def test_a_dead_process_s_shards_can_be_run_again(start_process: ProcessFa
     await restart.db.hold_shards(wait=30)
 
 
+async def end_shard_session(db: Database) -> None:
+    """End the session that holds a process's shards from the server's side, as a PostgreSQL restart does."""
+    holder = db._shard_holder  # type: ignore[attr-defined]
+    assert holder is not None
+    await db.execute("SELECT pg_terminate_backend($1)", (holder.get_server_pid(),))
+
+
+async def eventually(check: Callable[[], bool], seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("not within the time allowed")
+
+
+async def test_a_process_whose_shard_session_ends_takes_its_shards_back(
+        start_process: ProcessFactory, backend: str) -> None:
+    # PostgreSQL restarted (or the session was killed): A's locks went with the session. A
+    # second process for the same shards must still be refused, so A takes them back itself.
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process")
+    a = await start_process(shards=Shards(2, frozenset({0})))
+    await a.db.hold_shards()
+    old = a.db._shard_holder  # type: ignore[attr-defined]
+    await end_shard_session(a.db)
+    await eventually(lambda: a.db._shard_holder not in (None, old))  # type: ignore[attr-defined]
+    second = await start_process(shards=Shards(2, frozenset({0})))
+    with pytest.raises(OperatorError, match=r"shard 0 of 2 is already run"):
+        await second.db.hold_shards()
+
+
+async def test_a_process_whose_shards_were_taken_meanwhile_is_told_to_stop(
+        start_process: ProcessFactory, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process")
+    import bot.db.postgres
+
+    monkeypatch.setattr(bot.db.postgres, "SHARD_WAIT", 0.5)  # how long A asks before giving up
+    a = await start_process(shards=Shards(2, frozenset({0})))
+    stopped: list[OperatorError] = []
+    a.db.on_shards_lost = stopped.append
+    await a.db.hold_shards()
+    # A takes its shards back only once the second process has them (the race, decided).
+    taker_in = asyncio.Event()
+    hold = a.db.hold_shards
+
+    async def after_the_taker(wait: float = 0.0) -> None:
+        await taker_in.wait()
+        await hold(wait=wait)
+
+    a.db.hold_shards = after_the_taker  # type: ignore[method-assign]
+    taker = await start_process(shards=Shards(2, frozenset({0})))
+    await end_shard_session(a.db)
+    await taker.db.hold_shards(wait=30)
+    taker_in.set()
+    await eventually(lambda: bool(stopped))
+    assert "shard 0 of 2 is already run by another Kindred process" in str(stopped[0])
+
+
 async def test_only_the_process_with_shard_0_tells_the_ops_channel_about_the_deployment_s_crisis_data(
         config: Config, db: Database, clock: FakeClock) -> None:
     told = {}
