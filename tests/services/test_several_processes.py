@@ -609,3 +609,57 @@ async def test_a_second_process_of_the_same_shards_does_not_take_the_first_s_liv
         return
     await second.services.outbox.dispatch()
     assert second.sent.sent == [], "the newcomer sent a message the live process holds"
+
+
+async def test_a_process_keeps_taking_its_shards_back_when_the_server_goes_again_mid_take(
+        start_process: ProcessFactory, backend: str) -> None:
+    # The session that takes the shards back can end too (the server restarted twice in a row, a
+    # failover, a killed backend) while it waits for a lock a dying session still holds. The
+    # process must go on taking them back, or they stay unheld and a second process is let in.
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process")
+    import asyncpg
+
+    from bot.db.postgres import SHARD_LOCK
+
+    a = await start_process(shards=Shards(2, frozenset({0})))
+    await a.db.hold_shards()
+    url = a.db.url  # type: ignore[attr-defined]
+    other = await asyncpg.connect(url)  # a session that still holds shard 0 for a moment
+    try:
+        waiting = asyncio.ensure_future(other.fetchval("SELECT pg_advisory_lock($1, 0)", SHARD_LOCK))
+        for _ in range(200):  # until its request waits behind A's lock
+            if await a.db.fetch_all("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"):
+                break
+            await asyncio.sleep(0.05)
+        old = a.db._shard_holder  # type: ignore[attr-defined]
+        await end_shard_session(a.db)
+        await waiting  # it has shard 0 now; A's take-back waits for it
+        taker: list[int] = []
+
+        async def find_taker() -> bool:
+            rows = await other.fetch("SELECT pid FROM pg_stat_activity WHERE application_name = 'kindred'"
+                                     " AND query LIKE '%pg_try_advisory_lock%' AND pid <> $1",
+                                     old.get_server_pid())
+            taker[:] = [row["pid"] for row in rows]
+            return bool(taker)
+
+        for _ in range(200):
+            if await find_taker():
+                break
+            await asyncio.sleep(0.05)
+        assert taker, "A never started taking its shards back"
+        await other.execute("SELECT pg_terminate_backend($1)", taker[0])  # the take-back's session ends too
+        await asyncio.sleep(0.5)
+        await other.execute("SELECT pg_advisory_unlock($1, 0)", SHARD_LOCK)
+    finally:
+        await other.close()
+    take_back = a.db._take_back  # type: ignore[attr-defined]
+    try:
+        await eventually(lambda: a.db._shard_holder is not None)  # type: ignore[attr-defined]
+    except AssertionError:
+        died = take_back.exception() if take_back is not None and take_back.done() else None
+        raise AssertionError(f"A's shards were never taken back; its take-back ended with {died!r}") from None
+    second = await start_process(shards=Shards(2, frozenset({0})))
+    with pytest.raises(OperatorError, match=r"shard 0 of 2 is already run"):
+        await second.db.hold_shards()
