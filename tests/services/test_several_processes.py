@@ -663,3 +663,86 @@ async def test_a_process_keeps_taking_its_shards_back_when_the_server_goes_again
     second = await start_process(shards=Shards(2, frozenset({0})))
     with pytest.raises(OperatorError, match=r"shard 0 of 2 is already run"):
         await second.db.hold_shards()
+
+
+class _RebootingProxy:
+    """A unix-socket hop to the server whose `reboot()` ends every session as a crashed database host does.
+
+    The server sees its sessions end (their locks go); a client hears nothing until it sends, and is
+    then cut off (a rebooted host answers an unknown connection with a reset). New connections pass.
+    """
+
+    def __init__(self, folder: str, target: str) -> None:
+        self.folder, self.target = folder, target
+        self._pairs: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = []
+        self._rebooted: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_unix_server(self._serve, path=f"{self.folder}/.s.PGSQL.5432")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_unix_connection(f"{self.target}/.s.PGSQL.5432")
+        self._pairs.append((writer, up_writer))
+
+        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, client: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if client in self._rebooted:
+                    if dst is not client:  # the client spoke to the rebooted host: reset
+                        client.close()
+                    return
+                dst.write(data)
+            if client not in self._rebooted:
+                dst.close()
+
+        await asyncio.gather(pump(reader, up_writer, writer), pump(up_reader, writer, writer),
+                             return_exceptions=True)
+
+    def reboot(self) -> None:
+        for client, upstream in self._pairs:
+            self._rebooted.add(client)
+            upstream.close()
+
+    async def stop(self) -> None:
+        self._server.close()
+        for client, upstream in self._pairs:
+            client.close()
+            upstream.close()
+
+
+async def test_a_process_notices_its_shard_session_ended_even_if_the_socket_stays_quiet(
+        start_process: ProcessFactory, backend: str, tmp_path: os.PathLike[str]) -> None:
+    # A database host that crashes (or a failover to a new primary at the same address) sends no
+    # FIN: the shard holder, which never speaks, keeps an open socket and is never told, while the
+    # server has no lock any more and lets a second process run the same shards beside it.
+    if backend != POSTGRESQL:
+        pytest.skip("SQLite serves one process")
+    import re
+
+    probe = await start_process()
+    direct = probe.db.url  # type: ignore[attr-defined]
+    real_folder = re.search(r"host=([^&]+)", direct)
+    assert real_folder is not None
+    proxy = _RebootingProxy(str(tmp_path), real_folder.group(1))
+    await proxy.start()
+    try:
+        a = await start_process(shards=Shards(2, frozenset({0})))
+        await a.db.close()
+        a.db.url = direct.replace(real_folder.group(1), str(tmp_path))  # type: ignore[attr-defined]
+        await a.db.open()
+        await a.db.hold_shards()
+        proxy.reboot()
+        assert [row["one"] for row in await a.db.fetch_all("SELECT 1 AS one")] == [1]  # A itself reconnects and carries on
+        second = await start_process(shards=Shards(2, frozenset({0})))
+        refused = False
+        for _ in range(150):  # 15 s: A's holder was lost; A must notice and hold its shards again
+            try:
+                await second.db.hold_shards()
+            except OperatorError:
+                refused = True
+                break
+            await second.db.close()
+            await second.db.open()
+            await asyncio.sleep(0.1)
+        assert refused, "a second process took shard 0 while A still runs it (A never noticed its session ended)"
+    finally:
+        await proxy.stop()
