@@ -50,6 +50,11 @@ READERS = 4  # pooled connections for reads, besides the writer's
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection before the database counts as unavailable
 COMMAND_TIMEOUT = 60.0  # seconds one statement may take before the database counts as unavailable
 RETAKE_EVERY = 2.0  # seconds between attempts to take back shards whose session ended (the server restarting)
+# The shard-holding connection never speaks, so a server gone without closing the socket (a host
+# crash, a failover) would never be noticed: it is asked every so often, and whenever a pooled
+# connection is found dead.
+HOLDER_PING_EVERY = 30.0
+HOLDER_PING_TIMEOUT = 5.0
 # Server settings of every connection. A statement blocked by another process's lock gives up
 # (a write transaction sets its own, shorter limit: what is left of its deadline), instead of
 # hanging a command; a process that stalls inside a transaction does not hold its locks forever.
@@ -217,6 +222,8 @@ class PostgresDatabase(Database):
         self._pool: asyncpg.Pool | None = None
         self._shard_holder: asyncpg.Connection | None = None
         self._take_back: asyncio.Task[None] | None = None  # after the holder's session ended
+        self._holder_pings: asyncio.Task[None] | None = None
+        self._holder_check = asyncio.Lock()  # one query at a time on the holder
 
     @property
     def is_open(self) -> bool:
@@ -252,7 +259,7 @@ class PostgresDatabase(Database):
 
     async def close(self, grace: float = 0.0) -> None:
         """Close the pool, first giving a transaction in flight up to `grace` seconds to end."""
-        self._stop_taking_back()
+        self._stop_shard_tasks()
         holder, self._shard_holder = self._shard_holder, None
         if holder is not None:
             holder.terminate()  # its session ends, and the shards with it
@@ -352,11 +359,32 @@ class PostgresDatabase(Database):
             raise DatabaseUnavailableError(_describe(exc)) from exc
         try:
             await self._take_shards(holder, shards, wait)
+        except (asyncpg.PostgresError, *_UNAVAILABLE) as exc:  # the new session ended too
+            holder.terminate()
+            raise DatabaseUnavailableError(_describe(exc)) from exc
         except BaseException:
             holder.terminate()
             raise
         self._shard_holder = holder
         holder.add_termination_listener(self._holder_ended)
+        if self._holder_pings is None:
+            self._holder_pings = asyncio.get_running_loop().create_task(self._ping_holder(), name="kindred-shard-ping")
+
+    async def _ping_holder(self) -> None:
+        while True:
+            await asyncio.sleep(HOLDER_PING_EVERY)
+            await self._check_holder()
+
+    async def _check_holder(self) -> None:
+        """End the shard-holding connection if its server no longer answers (its locks are gone with it)."""
+        holder = self._shard_holder
+        if holder is None or self._holder_check.locked():
+            return
+        async with self._holder_check:
+            try:
+                await asyncio.wait_for(holder.fetchval("SELECT 1"), HOLDER_PING_TIMEOUT)
+            except (asyncpg.PostgresError, *_UNAVAILABLE):
+                holder.terminate()  # `_holder_ended` takes the shards back
 
     def _holder_ended(self, holder: asyncpg.Connection) -> None:
         # The session holding the shards ended without us (PostgreSQL restarted, or the session
@@ -383,10 +411,12 @@ class PostgresDatabase(Database):
             log.info("holding this process's shards again")
             return
 
-    def _stop_taking_back(self) -> None:
-        task, self._take_back = self._take_back, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+    def _stop_shard_tasks(self) -> None:
+        tasks = (self._take_back, self._holder_pings)
+        self._take_back = self._holder_pings = None
+        for task in tasks:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
 
     @staticmethod
     async def _take_shards(holder: asyncpg.Connection, shards: Shards, wait: float) -> None:
@@ -418,7 +448,7 @@ class PostgresDatabase(Database):
 
     def terminate(self) -> None:
         """Drop every connection at once, as the server sees a killed process's go."""
-        self._stop_taking_back()
+        self._stop_shard_tasks()
         holder, self._shard_holder = self._shard_holder, None
         if holder is not None:
             holder.terminate()
@@ -469,6 +499,7 @@ class PostgresDatabase(Database):
         """After one dead connection, replace the others too: a server restart ended them all."""
         log.warning("a database connection was lost; reconnecting")
         await self.pool.expire_connections()
+        await self._check_holder()  # the server that ended it may have ended the shards' session too
 
     # -- schema -------------------------------------------------------------------------
 
