@@ -87,10 +87,15 @@ class _DropNoise(logging.Filter):
         return not any(record.name == name and text in str(record.msg) for name, text in _NOISE)
 
 
+# Library lines logged with a traceback for a network fault an operator can do nothing about
+# mid-way: a gateway reconnect, the database pool retrying while the server is down.
+_ONE_LINE = (("discord.client", "Attempting a reconnect"), ("asyncpg.pool", "Failed to restore the pool connection"))
+
+
 def _shortened(record: logging.LogRecord) -> logging.LogRecord:
-    """A gateway reconnect after a network error becomes one line, without the traceback."""
-    if (record.exc_info and record.exc_info[1] is not None and record.name == "discord.client"
-            and str(record.msg).startswith("Attempting a reconnect")):
+    """Such a line becomes one line, naming the error, without the traceback."""
+    if (record.exc_info and record.exc_info[1] is not None
+            and any(record.name == name and str(record.msg).startswith(text) for name, text in _ONE_LINE)):
         exc = record.exc_info[1]
         detail = " ".join(str(exc).split())
         short = logging.makeLogRecord(record.__dict__)
@@ -103,7 +108,7 @@ def _shortened(record: logging.LogRecord) -> logging.LogRecord:
 
 
 class _Formatter(logging.Formatter):
-    """The house text format; a gateway reconnect after a network error is one line, not a traceback."""
+    """The house text format; a network fault's reconnect or retry is one line, not a traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(_shortened(record))

@@ -66,6 +66,18 @@ def test_a_reconnect_after_a_network_error_is_one_line(configured: None, capsys:
     assert "Attempting a reconnect in 4.20s" in line and "ConnectionResetError" in line and "reset by peer" in line
 
 
+def test_the_database_pool_retrying_in_an_outage_is_one_line(configured: None, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed")
+    except ConnectionRefusedError:
+        # asyncpg (0.32) logs each retry to refill its pool with a traceback, while the server is down.
+        logging.getLogger("asyncpg.pool").warning("Failed to restore the pool connection floor; retrying",
+                                                  exc_info=True)
+    [line] = _errors(capsys)
+    assert "Failed to restore the pool connection floor" in line and "ConnectionRefusedError" in line
+
+
 # -- KINDRED_LOG_FORMAT=json ------------------------------------------------------------
 
 def _json_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
