@@ -7,7 +7,7 @@ import contextlib
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -265,3 +265,20 @@ class RecordingEvents:
         """Events not deleted, scheduled or active, oldest first."""
         return [e for e in self.events.values() if not e.deleted and e.status in (EventStatus.SCHEDULED, EventStatus.ACTIVE)
                 and (guild_id is None or e.guild_id == guild_id)]
+
+
+async def end_shard_session(db: Database) -> None:
+    """End the session holding a process's shards from the server's side, as a PostgreSQL restart does."""
+    assert isinstance(db, PostgresDatabase)
+    holder = db._shard_holder
+    assert holder is not None
+    await db.execute("SELECT pg_terminate_backend($1)", (holder.get_server_pid(),))
+
+
+async def until(check: Callable[[], bool], seconds: float = 15.0) -> None:
+    """Wait until `check()` holds (for what a background task does a moment after an event)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        await asyncio.sleep(0.05)

@@ -16,6 +16,7 @@ from bot.domain.clock import FakeClock
 from bot.domain.shards import Shards
 from bot.fakediscord import FakeDiscord, Guild
 from tests.e2e.helpers import bot_env, run_cli, running_kindred
+from tests.support import end_shard_session, until
 
 MINE = Shards(4, frozenset({0, 1}))
 
@@ -69,22 +70,6 @@ async def test_a_second_process_for_a_shard_already_run_is_refused_in_one_line(
     assert all(" INFO " in entry for entry in logged), logged  # the log at INFO; no traceback
 
 
-async def _end_shard_session(bot_db: object, url: str) -> None:
-    # As a PostgreSQL restart does to the running process's session that holds its shards.
-    holder = bot_db._shard_holder  # type: ignore[attr-defined]
-    assert holder is not None
-    async with database_for(dataclasses.replace(Config(), database_url=url)) as db:
-        await db.execute("SELECT pg_terminate_backend($1)", (holder.get_server_pid(),))
-
-
-async def _until(check: object, seconds: float = 15.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("not within the time allowed")
-
-
 async def test_after_its_shard_session_ends_a_running_process_still_keeps_a_second_one_out(
         fake_discord: FakeDiscord, kindred_config: Config, clock: FakeClock, backend: str, tmp_path: Path) -> None:
     if backend != POSTGRESQL:
@@ -95,8 +80,8 @@ async def test_after_its_shard_session_ends_a_running_process_still_keeps_a_seco
     assert url is not None
     async with running_kindred(fake_discord, dataclasses.replace(kindred_config, shards=MINE), clock=clock) as bot:
         ended = bot.db._shard_holder  # type: ignore[attr-defined]
-        await _end_shard_session(bot.db, url)
-        await _until(lambda: bot.db._shard_holder not in (None, ended))  # type: ignore[attr-defined]
+        await end_shard_session(bot.db)
+        await until(lambda: bot.db._shard_holder not in (None, ended))  # type: ignore[attr-defined]
         identified = len(fake_discord.gateway.received(2))
         env = bot_env(fake_discord, tmp_path / "unused.sqlite3", KINDRED_DATABASE_URL=url,
                       KINDRED_SHARD_COUNT="4", KINDRED_SHARD_IDS="1-2")
@@ -131,10 +116,10 @@ async def test_a_process_whose_shards_another_took_meanwhile_stops_saying_why(
         bot.db.hold_shards = after_the_other  # type: ignore[method-assign]
         await other.open()
         try:
-            await _end_shard_session(bot.db, url)
+            await end_shard_session(bot.db)
             await other.hold_shards(wait=30)
             taken.set()
-            await _until(bot.is_closed)
+            await until(bot.is_closed)
         finally:
             await other.close()
     assert bot.fatal is not None and "shard 1 of 4 is already run by another Kindred process" in str(bot.fatal)

@@ -28,7 +28,7 @@ from bot.domain.shards import Shards
 from bot.errors import OperatorError
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, nonce_for
-from tests.support import RecordingEvents, RecordingNotifier
+from tests.support import RecordingEvents, RecordingNotifier, end_shard_session, until
 
 CHANNEL = 990_000_000_000_000_555
 
@@ -408,21 +408,6 @@ async def test_a_dead_process_s_shards_can_be_run_again(start_process: ProcessFa
     await restart.db.hold_shards(wait=30)
 
 
-async def end_shard_session(db: Database) -> None:
-    """End the session that holds a process's shards from the server's side, as a PostgreSQL restart does."""
-    holder = db._shard_holder  # type: ignore[attr-defined]
-    assert holder is not None
-    await db.execute("SELECT pg_terminate_backend($1)", (holder.get_server_pid(),))
-
-
-async def eventually(check: Callable[[], bool], seconds: float = 15.0) -> None:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("not within the time allowed")
-
-
 async def test_a_process_whose_shard_session_ends_takes_its_shards_back(
         start_process: ProcessFactory, backend: str) -> None:
     # PostgreSQL restarted (or the session was killed): A's locks went with the session. A
@@ -433,7 +418,7 @@ async def test_a_process_whose_shard_session_ends_takes_its_shards_back(
     await a.db.hold_shards()
     old = a.db._shard_holder  # type: ignore[attr-defined]
     await end_shard_session(a.db)
-    await eventually(lambda: a.db._shard_holder not in (None, old))  # type: ignore[attr-defined]
+    await until(lambda: a.db._shard_holder not in (None, old))  # type: ignore[attr-defined]
     second = await start_process(shards=Shards(2, frozenset({0})))
     with pytest.raises(OperatorError, match=r"shard 0 of 2 is already run"):
         await second.db.hold_shards()
@@ -463,7 +448,7 @@ async def test_a_process_whose_shards_were_taken_meanwhile_is_told_to_stop(
     await end_shard_session(a.db)
     await taker.db.hold_shards(wait=30)
     taker_in.set()
-    await eventually(lambda: bool(stopped))
+    await until(lambda: bool(stopped))
     assert "shard 0 of 2 is already run by another Kindred process" in str(stopped[0])
 
 
@@ -656,7 +641,7 @@ async def test_a_process_keeps_taking_its_shards_back_when_the_server_goes_again
         await other.close()
     take_back = a.db._take_back  # type: ignore[attr-defined]
     try:
-        await eventually(lambda: a.db._shard_holder is not None)  # type: ignore[attr-defined]
+        await until(lambda: a.db._shard_holder is not None)  # type: ignore[attr-defined]
     except AssertionError:
         died = take_back.exception() if take_back is not None and take_back.done() else None
         raise AssertionError(f"A's shards were never taken back; its take-back ended with {died!r}") from None
