@@ -88,7 +88,6 @@ def global_share(config: Config) -> float:
     return (GLOBAL_LIMIT * len(shards.ids) * _SHARE_STEPS // shards.count) / _SHARE_STEPS
 
 
-
 def _where(dm: bool, target: int) -> str:
     """Name a send's destination for the log: a channel by its id, a DM never by whom.
 
@@ -96,6 +95,7 @@ def _where(dm: bool, target: int) -> str:
     member's id beside that is a record of their health in the host's journal.
     """
     return "a DM" if dm else f"channel {target}"
+
 
 class RequestPacer:
     """Let at most `limit` requests start in any `period` seconds (a sliding window).

@@ -658,7 +658,7 @@ class BuddyService(AnswersRequests[BuddyRequest]):
         await self.repo.leave_pool(conn, member.member_id)
         await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
         log.debug("member %s withdrawn from buddies (guild=%s, reason=%s, pairs=%d)",
-                 member.member_id, guild_id, reason, len(pairs))
+                  member.member_id, guild_id, reason, len(pairs))
         return len(pairs)
 
     async def on_delivery(self, item: OutboxItem, result: SendResult) -> None:

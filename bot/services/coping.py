@@ -220,7 +220,7 @@ class CopingService:
             return True  # delivered, or Discord had trouble: the check-back stays (the outbox retries it)
         await self.repo.checkback_dm_closed(urge.urge_id)
         log.debug("urge check-back withdrawn: DMs closed (guild=%s member=%s urge=%s)", guild_id, urge.member_id,
-                 urge.urge_id)
+                  urge.urge_id)
         return False
 
     def halt_advice(self, need: Halt) -> HaltAdvice:

@@ -496,7 +496,7 @@ class MentorService(AnswersRequests[MentorRequest]):
             raise ConflictError(NOT_OFFERING_NOW)
         await self.outbox.dispatch()
         log.debug("mentor offer stopped by member %s (guild=%s, %d request(s) closed)", me.member_id, guild_id,
-                 len(closed))
+                  len(closed))
         return StopOutcome(stopped, mentees, len(closed))
 
     async def find(self, guild_id: int, user_id: int, focus: str | None = None) -> FindOutcome:
@@ -749,7 +749,7 @@ class MentorService(AnswersRequests[MentorRequest]):
             conn, mentor_member=member.member_id, mentee_member=member.member_id, now=now))
         await self.repo.cancel_pending_nudges(conn, member_id=member.member_id)
         log.debug("member %s withdrawn from mentoring (guild=%s, reason=%s, mentorships=%d)", member.member_id,
-                 guild_id, reason, len(links))
+                  guild_id, reason, len(links))
         return len(links)
 
     async def _has_left(self, guild_id: int, user_id: int) -> bool:
