@@ -282,3 +282,16 @@ async def until(check: Callable[[], bool], seconds: float = 15.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not within {seconds} s")
         await asyncio.sleep(0.05)
+
+
+def take_back_only_after(db: Database) -> asyncio.Event:
+    """Make `db` take its shards back only once the returned event is set: a race, decided for a test."""
+    hold = db.hold_shards
+    go = asyncio.Event()
+
+    async def after_the_event(wait: float = 0.0) -> None:
+        await go.wait()
+        await hold(wait=wait)
+
+    db.hold_shards = after_the_event  # type: ignore[method-assign]
+    return go

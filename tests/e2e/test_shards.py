@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +15,23 @@ from bot.domain.clock import FakeClock
 from bot.domain.shards import Shards
 from bot.fakediscord import FakeDiscord, Guild
 from tests.e2e.helpers import bot_env, run_cli, running_kindred
-from tests.support import end_shard_session, until
+from tests.support import end_shard_session, take_back_only_after, until
 
 MINE = Shards(4, frozenset({0, 1}))
 
 
 def servers_on_four_shards(fake: FakeDiscord) -> list[Guild]:
     return [fake.add_guild(f"Circle {n}", channels=["check-ins"], shard=(n % 4, 4)) for n in range(8)]
+
+
+def four_shards_on_postgres(fake: FakeDiscord, config: Config, backend: str) -> str:
+    """Skip on SQLite; give the fake four shards of servers; return the database URL."""
+    if backend != POSTGRESQL:
+        pytest.skip("several processes need PostgreSQL (a subset of shards on SQLite is refused by check-config)")
+    fake.shard_count = 4
+    servers_on_four_shards(fake)
+    assert config.database_url is not None
+    return config.database_url
 
 
 async def test_a_shard_process_connects_its_shards_and_posts_only_its_servers_prompts(
@@ -53,14 +62,10 @@ async def test_a_shard_process_connects_its_shards_and_posts_only_its_servers_pr
 
 async def test_a_second_process_for_a_shard_already_run_is_refused_in_one_line(
         fake_discord: FakeDiscord, kindred_config: Config, clock: FakeClock, backend: str, tmp_path: Path) -> None:
-    if backend != POSTGRESQL:
-        pytest.skip("several processes need PostgreSQL (a subset of shards on SQLite is refused by check-config)")
-    fake_discord.shard_count = 4
-    servers_on_four_shards(fake_discord)
-    assert kindred_config.database_url is not None
+    url = four_shards_on_postgres(fake_discord, kindred_config, backend)
     async with running_kindred(fake_discord, dataclasses.replace(kindred_config, shards=MINE), clock=clock):
         identified = len(fake_discord.gateway.received(2))
-        env = bot_env(fake_discord, tmp_path / "unused.sqlite3", KINDRED_DATABASE_URL=kindred_config.database_url,
+        env = bot_env(fake_discord, tmp_path / "unused.sqlite3", KINDRED_DATABASE_URL=url,
                       KINDRED_SHARD_COUNT="4", KINDRED_SHARD_IDS="1-2")
         code, output = await run_cli("run", env=env)
         assert len(fake_discord.gateway.received(2)) == identified, "it must not connect to Discord"
@@ -72,12 +77,7 @@ async def test_a_second_process_for_a_shard_already_run_is_refused_in_one_line(
 
 async def test_after_its_shard_session_ends_a_running_process_still_keeps_a_second_one_out(
         fake_discord: FakeDiscord, kindred_config: Config, clock: FakeClock, backend: str, tmp_path: Path) -> None:
-    if backend != POSTGRESQL:
-        pytest.skip("several processes need PostgreSQL")
-    fake_discord.shard_count = 4
-    servers_on_four_shards(fake_discord)
-    url = kindred_config.database_url
-    assert url is not None
+    url = four_shards_on_postgres(fake_discord, kindred_config, backend)
     async with running_kindred(fake_discord, dataclasses.replace(kindred_config, shards=MINE), clock=clock) as bot:
         ended = bot.db._shard_holder  # type: ignore[attr-defined]
         await end_shard_session(bot.db)
@@ -95,25 +95,13 @@ async def test_after_its_shard_session_ends_a_running_process_still_keeps_a_seco
 async def test_a_process_whose_shards_another_took_meanwhile_stops_saying_why(
         fake_discord: FakeDiscord, kindred_config: Config, clock: FakeClock, backend: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    if backend != POSTGRESQL:
-        pytest.skip("several processes need PostgreSQL")
     import bot.db.postgres
 
+    four_shards_on_postgres(fake_discord, kindred_config, backend)
     monkeypatch.setattr(bot.db.postgres, "SHARD_WAIT", 0.5)
-    fake_discord.shard_count = 4
-    servers_on_four_shards(fake_discord)
-    url = kindred_config.database_url
-    assert url is not None
     other = database_for(dataclasses.replace(kindred_config, shards=Shards(4, frozenset({1}))))
     async with running_kindred(fake_discord, dataclasses.replace(kindred_config, shards=MINE), clock=clock) as bot:
-        taken = asyncio.Event()
-        hold = bot.db.hold_shards
-
-        async def after_the_other(wait: float = 0.0) -> None:
-            await taken.wait()  # the race, decided: the other process gets in first
-            await hold(wait=wait)
-
-        bot.db.hold_shards = after_the_other  # type: ignore[method-assign]
+        taken = take_back_only_after(bot.db)  # the other process gets in first
         await other.open()
         try:
             await end_shard_session(bot.db)

@@ -28,7 +28,13 @@ from bot.domain.shards import Shards
 from bot.errors import OperatorError
 from bot.services.container import Services, build_services
 from bot.services.outbox import CLAIM_TTL, nonce_for
-from tests.support import RecordingEvents, RecordingNotifier, end_shard_session, until
+from tests.support import (
+    RecordingEvents,
+    RecordingNotifier,
+    end_shard_session,
+    take_back_only_after,
+    until,
+)
 
 CHANNEL = 990_000_000_000_000_555
 
@@ -435,15 +441,7 @@ async def test_a_process_whose_shards_were_taken_meanwhile_is_told_to_stop(
     stopped: list[OperatorError] = []
     a.db.on_shards_lost = stopped.append
     await a.db.hold_shards()
-    # A takes its shards back only once the second process has them (the race, decided).
-    taker_in = asyncio.Event()
-    hold = a.db.hold_shards
-
-    async def after_the_taker(wait: float = 0.0) -> None:
-        await taker_in.wait()
-        await hold(wait=wait)
-
-    a.db.hold_shards = after_the_taker  # type: ignore[method-assign]
+    taker_in = take_back_only_after(a.db)  # the second process gets in first
     taker = await start_process(shards=Shards(2, frozenset({0})))
     await end_shard_session(a.db)
     await taker.db.hold_shards(wait=30)
