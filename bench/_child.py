@@ -1,6 +1,6 @@
 """A bot in a child process for the benchmarks: `kindred` (KindredBot) or `bare` (a minimal discord.py bot).
 
-Usage (from bench/_support.py): python bench/_child.py kindred|bare
+Usage (from bench/_support.py): python bench/_child.py kindred|bare|bare-durable
 
 Both connect to the REST base and gateway in DISCORD_API_BASE / DISCORD_GATEWAY_URL, print one
 JSON line when ready, then answer JSON commands on stdin, one line each:
@@ -169,15 +169,34 @@ async def run_kindred() -> None:
                       "heap": heap})
 
 
-async def run_bare() -> None:
+def durable_write(conn: Any, mood: int, craving: int | None, note: str | None) -> None:
+    """(bare-durable, in aiosqlite's thread) one check-in row, committed with its fsync."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO checkins (mood, craving, note) VALUES (?, ?, ?)", (mood, craving, note))
+    conn.execute("COMMIT")
+
+
+async def run_bare(durable: bool = False) -> None:
     # The smallest useful discord.py bot: a CommandTree with `/checkin` answering a constant
     # ephemeral reply. It takes the same options as Kindred's so the same payloads parse.
+    # `durable` (bare-durable): before replying it commits one row through aiosqlite's database
+    # thread (WAL, synchronous=FULL, one trip: BEGIN IMMEDIATE, INSERT, COMMIT) — the least any
+    # bot that answers only after the check-in is on disk does with the stack's database library.
     import yarl
 
     discord.http.Route.BASE = os.environ["DISCORD_API_BASE"]
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(os.environ["DISCORD_GATEWAY_URL"])
     client = discord.Client(intents=discord.Intents(guilds=True))
     tree = app_commands.CommandTree(client)
+    db = None
+    if durable:
+        import aiosqlite
+
+        db = await aiosqlite.connect(os.environ["KINDRED_DATABASE"], isolation_level=None)
+        for statement in ("PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+                          "CREATE TABLE IF NOT EXISTS checkins (id INTEGER PRIMARY KEY, mood INTEGER NOT NULL, "
+                          "craving INTEGER, note TEXT)"):
+            await db.execute(statement)
 
     @tree.command(name="checkin", description="Check in")
     @app_commands.guild_only()
@@ -185,6 +204,8 @@ async def run_bare() -> None:
                       craving: app_commands.Range[int, 0, 10] | None = None,
                       note: app_commands.Range[str, 1, 500] | None = None,
                       day: app_commands.Range[str, 1, 10] | None = None) -> None:
+        if db is not None:
+            await db._execute(durable_write, db._conn, mood, craving, note)
         await interaction.response.send_message("Thanks for checking in.", ephemeral=True)
 
     async def fanout(channels: list[int], at: float, text: str) -> dict[str, Any]:
@@ -197,18 +218,20 @@ async def run_bare() -> None:
         return {"sent": len(results) - len(failed), "failed": len(failed), "done": time.monotonic()}
 
     await serve(client, {"fanout": fanout, "heap": heap})
+    if db is not None:
+        await db.close()
 
 
 def main() -> None:
     mode = sys.argv[1]
     profile = os.environ.get("BENCH_PROFILE")  # a file: write cProfile stats of the whole run there
     if not profile:
-        asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+        asyncio.run(run_kindred() if mode == "kindred" else run_bare(durable=mode == "bare-durable"))
         return
     import cProfile
 
     with cProfile.Profile() as profiler:
-        asyncio.run(run_kindred() if mode == "kindred" else run_bare())
+        asyncio.run(run_kindred() if mode == "kindred" else run_bare(durable=mode == "bare-durable"))
     profiler.dump_stats(f"{profile}.{mode}")
 
 

@@ -1,6 +1,7 @@
 """Benchmark the `/checkin` round trip through the loopback fake Discord, beside a bare discord.py bot.
 
 Usage: python bench/bench_interactions.py [--rate 100] [--seconds 20] [--rounds 3] [--members 300] [--no-tmpfs]
+       [--no-floor]
 
 Open loop: the fake (in this process) sends INTERACTION_CREATE for `/checkin` at a fixed rate
 for `--seconds`, whatever the bot is doing, and records for each interaction the time from
@@ -13,7 +14,12 @@ The bots take turns against the same fake, each in its own child process:
 * `bare`: a minimal `discord.Client` + `CommandTree` whose `/checkin` (same options) answers
   a constant ephemeral reply;
 * `kindred-tmpfs` (diagnostic, skip with --no-tmpfs): Kindred with its database on /dev/shm,
-  where fsync costs nothing, to separate the bot's own cost from the disk's.
+  where fsync costs nothing, to separate the bot's own cost from the disk's;
+* `bare-durable` (diagnostic, skip with --no-floor): the bare bot, except that before its
+  constant reply it commits one row through aiosqlite's database thread on the same disk (WAL,
+  synchronous=FULL, BEGIN IMMEDIATE / INSERT / COMMIT in one trip) — the least any bot does
+  that answers a check-in only once it is on disk, with the stack's database library: the
+  floor under Kindred's figure.
 
 Rounds alternate (A B C, C B A, ...) so a drift in the machine's load hits every bot alike;
 each round starts a fresh child, warms it up with one second of traffic, then measures.
@@ -237,6 +243,11 @@ def summary(rounds: list[Round]) -> None:
     ratio, round_ratio = k[1] / b[1], k[2] / b[2]
     tmpfs = (f"; on tmpfs p99 {stats['kindred-tmpfs'][1]:.2f} ms, ratio {stats['kindred-tmpfs'][1] / b[1]:.2f}"
              if "kindred-tmpfs" in stats else "")
+    if "bare-durable" in stats:
+        d = stats["bare-durable"]
+        tmpfs += (f"; the durable floor (bare-durable) p99 {d[1]:.2f} ms, ratio to bare {d[1] / b[1]:.2f} "
+                  f"(median of rounds {d[2] / b[2]:.2f}), Kindred to the floor {k[1] / d[1]:.2f} "
+                  f"(median of rounds {k[2] / d[2]:.2f})")
     failures = sum(r.missing + r.apologies for r in rounds)
     print(f"SUMMARY interactions: Kindred p50 {k[0]:.2f} ms, p99 {k[1]:.2f} ms; bare p50 {b[0]:.2f} ms, "
           f"p99 {b[1]:.2f} ms; p99 ratio {ratio:.2f} (median of rounds {round_ratio:.2f}){tmpfs}; "
@@ -247,13 +258,13 @@ async def run(args: argparse.Namespace) -> None:
     print(f"Interaction round trip, {machine()}")
     print(f"/checkin at {args.rate:g}/s for {args.seconds:g} s per round, {args.rounds} round(s) per bot, "
           f"{args.members} members; fake in this process, each bot in its own process")
-    bots = ["kindred", "bare"] + (["kindred-tmpfs"] if args.tmpfs else [])
+    bots = ["kindred", "bare"] + (["bare-durable"] if args.floor else []) + (["kindred-tmpfs"] if args.tmpfs else [])
     order = [name for i in range(args.rounds) for name in (bots if i % 2 == 0 else bots[::-1])]
     with tempfile.TemporaryDirectory(prefix="kindred-bench-ix-") as tmp, \
             tempfile.TemporaryDirectory(prefix="kindred-bench-ix-", dir="/dev/shm") as shm:
         folder = Path(tmp)
         databases = {"kindred": folder / "kindred.sqlite3", "bare": folder / "unused.sqlite3",
-                     "kindred-tmpfs": Path(shm) / "kindred.sqlite3"}
+                     "bare-durable": folder / "bare-durable.sqlite3", "kindred-tmpfs": Path(shm) / "kindred.sqlite3"}
         async with FakeDiscord() as fake:
             world = World(fake, args.members, args.seed)
             code, out = await run_cli("sync", env=bot_env(fake, databases["kindred"]))
@@ -281,6 +292,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--no-tmpfs", dest="tmpfs", action="store_false",
                         help="skip the diagnostic Kindred rounds with the database on /dev/shm")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="skip the diagnostic rounds of the bare bot with one durable write (bare-durable)")
     asyncio.run(run(parser.parse_args()))
 
 
