@@ -315,13 +315,14 @@ class KindredBot(commands.Bot):
         # A plain periodic task: freed heap pages go back to the system once a minute.
         while True:
             await asyncio.sleep(TRIM_EVERY)
-            self.release_memory()
+            await self.release_memory()
 
-    def release_memory(self) -> None:
-        """Forget idle rate-limit buckets, then hand freed heap pages back to the system."""
+    async def release_memory(self) -> None:
+        """Forget idle rate-limit buckets and the database's page caches, then hand freed heap pages back."""
         dropped = drop_idle_ratelimits(self.http)
         if dropped:
             log.debug("dropped %d idle rate-limit bucket(s)", dropped)
+        await self.db.release_memory()
         trim()
 
     async def _retry_database(self) -> None:

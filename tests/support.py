@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -295,3 +296,29 @@ def take_back_only_after(db: Database) -> asyncio.Event:
 
     db.hold_shards = after_the_event  # type: ignore[method-assign]
     return go
+
+
+FILLER_ROWS = 600  # ~2.4 MiB: more than both SQLite connections' page caches together
+
+
+async def fill_page_caches(db: Database) -> None:
+    """Fill both SQLite connections' page caches: the writer writes a table, the reader reads it all."""
+    await db.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, v TEXT NOT NULL) STRICT")
+    async with db.transaction() as conn:
+        for i in range(FILLER_ROWS):
+            await conn.execute("INSERT INTO filler (v) VALUES (?)", (f"{i:04d}" * 1000,))
+    assert await db.fetch_value("SELECT count(*) FROM filler WHERE v LIKE '%x%'") == 0
+
+
+def sqlite_memory_used() -> int:
+    """SQLite's own count of the memory it holds in this process (the library `_sqlite3` is linked to)."""
+    import ctypes
+
+    maps = Path("/proc/self/maps")
+    lines = maps.read_text().splitlines() if maps.exists() else []
+    library = next((line.split()[-1] for line in lines if "libsqlite3" in line), None)
+    if library is None:
+        pytest.skip("SQLite is not a shared library here (linked into Python): its memory count is out of reach")
+    libsqlite = ctypes.CDLL(library)
+    libsqlite.sqlite3_memory_used.restype = ctypes.c_int64
+    return int(libsqlite.sqlite3_memory_used())

@@ -383,6 +383,9 @@ class Database(_Reads):
     async def checkpoint(self) -> bool:
         """Take deleted values off the disk where the engine lets us; False if it could not finish."""
 
+    async def release_memory(self) -> None:
+        """Hand back what the engine caches in this process and can read again (the bot does it once a minute)."""
+
 
 def database_for(config: Config, *, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False) -> Database:
     """Return the configured database, not yet open: PostgreSQL with a URL, else the SQLite file."""

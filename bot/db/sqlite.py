@@ -375,6 +375,15 @@ class SqliteDatabase(Database):
 
     # -- maintenance --------------------------------------------------------------------
 
+    async def release_memory(self) -> None:
+        """Hand back both connections' page caches (`PRAGMA shrink_memory`); each fills again as it reads.
+
+        Pages in use by a transaction in flight stay; a page read again comes from the OS's file cache.
+        """
+        for conn in {id(c): c for c in (self._conn, self._reader) if c is not None}.values():
+            with contextlib.suppress(sqlite3.Error, ValueError):  # ValueError: closed meanwhile
+                await conn.execute_fetchall("PRAGMA shrink_memory")
+
     async def checkpoint(self) -> bool:
         """Fold the WAL back into the main file and truncate it; False if reads kept it from finishing.
 

@@ -27,7 +27,7 @@ from bot.db.outbox import NewOutboxItem, enqueue
 from bot.db.sqlite import READ_CACHE_KIB, WRITE_CACHE_KIB, SqliteDatabase
 from bot.domain.messages import OutgoingMessage
 from bot.services.container import Services
-from tests.support import RecordingNotifier
+from tests.support import FILLER_ROWS, RecordingNotifier, fill_page_caches, sqlite_memory_used
 
 ADD_GUILD_7 = "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (7, 'x', 'x')"
 COUNT_GUILD_7 = "SELECT count(*) FROM guilds WHERE guild_id = 7"
@@ -426,3 +426,17 @@ async def test_plans_queued_past_the_busy_timeout_fail_and_nothing_of_them_is_ke
     assert all(isinstance(r, DatabaseUnavailableError) for r in results), results
     assert await db.fetch_value("SELECT count(*) FROM guilds") == 0
     assert await db.run_plan(add_guild(3)) == (3, 1)  # type: ignore[arg-type]  # and the writer is free again
+
+
+
+@pytest.mark.sqlite_only
+async def test_release_memory_hands_back_the_page_caches(db: Database) -> None:
+    # A long-running bot fills both connections' page caches (1 MiB + 512 KiB) and then keeps
+    # them through its quiet hours; once a minute it hands them back (a missed page is read
+    # again from the OS's file cache in microseconds).
+    await fill_page_caches(db)
+    filled = sqlite_memory_used()
+    await db.release_memory()
+    released = sqlite_memory_used()
+    assert filled - released >= (READ_CACHE_KIB + WRITE_CACHE_KIB) * 1024 // 2, (filled, released)
+    assert await db.fetch_value("SELECT count(*) FROM filler") == FILLER_ROWS  # and everything reads as before

@@ -12,6 +12,8 @@ import pytest
 
 from bot.app import EXTENSIONS, RATELIMIT_IDLE, KindredBot, drop_idle_ratelimits
 from bot.config import Config
+from bot.db.sqlite import READ_CACHE_KIB, WRITE_CACHE_KIB
+from tests.support import fill_page_caches, sqlite_memory_used
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,8 +75,21 @@ async def test_the_bot_drops_idle_buckets_when_it_hands_memory_back(monkeypatch:
     try:
         bot.http.get_ratelimit("POST /channels/{channel_id}/messages:1")
         now[0] += RATELIMIT_IDLE
-        bot.release_memory()  # what the bot does once a minute
+        await bot.release_memory()  # what the bot does once a minute
         assert bot.http._buckets == {}
+    finally:
+        await bot.close()
+
+
+async def test_the_bots_release_reaches_the_database_caches(tmp_path: Path) -> None:
+    bot = KindredBot(Config(database_path=tmp_path / "k.sqlite3"), start_scheduler=False)
+    try:
+        await bot.db.open()
+        await bot.db.migrate()
+        await fill_page_caches(bot.db)
+        filled = sqlite_memory_used()
+        await bot.release_memory()  # what the bot does once a minute
+        assert filled - sqlite_memory_used() >= (READ_CACHE_KIB + WRITE_CACHE_KIB) * 1024 // 2
     finally:
         await bot.close()
 
