@@ -20,7 +20,7 @@ import pytest
 from bot.db.database import Connection, Database
 from bot.db.plans import Plan
 from bot.db.postgres import PostgresDatabase
-from bot.db.sqlite import SqliteDatabase
+from bot.db.sqlite import READ_CACHE_KIB, WRITE_CACHE_KIB, SqliteDatabase
 from bot.domain.meetings import ChannelKind, EventOutcome, EventResult, EventSpec, EventStatus
 from bot.domain.messages import OutgoingMessage, SendResult, SendStatus
 
@@ -299,6 +299,9 @@ def take_back_only_after(db: Database) -> asyncio.Event:
 
 
 FILLER_ROWS = 600  # ~2.4 MiB: more than both SQLite connections' page caches together
+# The least a release must hand back after `fill_page_caches`: nearly both caches (the writer's
+# alone is two thirds of them, so a release that missed the reader would fall short).
+PAGE_CACHES_RELEASED = (READ_CACHE_KIB + WRITE_CACHE_KIB) * 1024 * 9 // 10
 
 
 async def fill_page_caches(db: Database) -> None:

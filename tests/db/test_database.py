@@ -27,7 +27,13 @@ from bot.db.outbox import NewOutboxItem, enqueue
 from bot.db.sqlite import READ_CACHE_KIB, WRITE_CACHE_KIB, SqliteDatabase
 from bot.domain.messages import OutgoingMessage
 from bot.services.container import Services
-from tests.support import FILLER_ROWS, RecordingNotifier, fill_page_caches, sqlite_memory_used
+from tests.support import (
+    FILLER_ROWS,
+    PAGE_CACHES_RELEASED,
+    RecordingNotifier,
+    fill_page_caches,
+    sqlite_memory_used,
+)
 
 ADD_GUILD_7 = "INSERT INTO guilds (guild_id, joined_at, updated_at) VALUES (7, 'x', 'x')"
 COUNT_GUILD_7 = "SELECT count(*) FROM guilds WHERE guild_id = 7"
@@ -438,5 +444,5 @@ async def test_release_memory_hands_back_the_page_caches(db: Database) -> None:
     filled = sqlite_memory_used()
     await db.release_memory()
     released = sqlite_memory_used()
-    assert filled - released >= (READ_CACHE_KIB + WRITE_CACHE_KIB) * 1024 // 2, (filled, released)
+    assert filled - released >= PAGE_CACHES_RELEASED, (filled, released)
     assert await db.fetch_value("SELECT count(*) FROM filler") == FILLER_ROWS  # and everything reads as before

@@ -12,8 +12,7 @@ import pytest
 
 from bot.app import EXTENSIONS, RATELIMIT_IDLE, KindredBot, drop_idle_ratelimits
 from bot.config import Config
-from bot.db.sqlite import READ_CACHE_KIB, WRITE_CACHE_KIB
-from tests.support import fill_page_caches, sqlite_memory_used
+from tests.support import PAGE_CACHES_RELEASED, fill_page_caches, sqlite_memory_used
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +88,7 @@ async def test_the_bots_release_reaches_the_database_caches(tmp_path: Path) -> N
         await fill_page_caches(bot.db)
         filled = sqlite_memory_used()
         await bot.release_memory()  # what the bot does once a minute
-        assert filled - sqlite_memory_used() >= (READ_CACHE_KIB + WRITE_CACHE_KIB) * 1024 // 2
+        assert filled - sqlite_memory_used() >= PAGE_CACHES_RELEASED
     finally:
         await bot.close()
 
