@@ -312,10 +312,22 @@ class KindredBot(commands.Bot):
         return True
 
     async def _trim_memory(self) -> None:
-        # A plain periodic task: freed heap pages go back to the system once a minute.
+        # A plain periodic task: freed heap pages go back to the system once a minute. A failure
+        # (it reaches into discord.py's internals and the database's threads) is logged and the
+        # loop goes on: ended, it would never hand memory back again, and nothing would say so.
+        last_error: str | None = None
         while True:
             await asyncio.sleep(TRIM_EVERY)
-            await self.release_memory()
+            try:
+                await self.release_memory()
+            except Exception as exc:
+                if type(exc).__name__ == last_error:
+                    log.warning("memory release still failing (%s)", last_error)  # the traceback was logged once
+                else:
+                    log.warning("memory release failed", exc_info=True)
+                last_error = type(exc).__name__
+            else:
+                last_error = None
 
     async def release_memory(self) -> None:
         """Forget idle rate-limit buckets and the database's page caches, then hand freed heap pages back."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import discord
 import pytest
 
+from bot import app as bot_app
 from bot.app import EXTENSIONS, RATELIMIT_IDLE, KindredBot, drop_idle_ratelimits
 from bot.config import Config
 from tests.support import PAGE_CACHES_RELEASED, fill_page_caches, sqlite_memory_used
@@ -90,6 +92,38 @@ async def test_the_bots_release_reaches_the_database_caches(tmp_path: Path) -> N
         await bot.release_memory()  # what the bot does once a minute
         assert filled - sqlite_memory_used() >= PAGE_CACHES_RELEASED
     finally:
+        await bot.close()
+
+
+async def test_a_failed_release_does_not_end_the_once_a_minute_release(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    # The release reaches into discord.py's rate-limit internals and the database's threads once a
+    # minute for the bot's whole life: one failure must be logged, not end the loop (memory would
+    # then never be handed back again, and nothing would say so).
+    monkeypatch.setattr(bot_app, "TRIM_EVERY", 0)
+    bot = KindredBot(Config(database_path=tmp_path / "k.sqlite3"), start_scheduler=False)
+    calls = 0
+    again = asyncio.Event()
+
+    async def release() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("boom")
+        again.set()
+
+    monkeypatch.setattr(bot.db, "release_memory", release)
+    trimmer = asyncio.create_task(bot._trim_memory())
+    waiting = asyncio.create_task(again.wait())
+    try:
+        done, _ = await asyncio.wait({trimmer, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        assert waiting in done, f"the loop ended: {trimmer.exception()!r}"
+        assert any(r.levelno >= logging.WARNING and r.exc_info and r.exc_info[0] is RuntimeError
+                   for r in caplog.records)
+    finally:
+        trimmer.cancel()
+        waiting.cancel()
         await bot.close()
 
 
