@@ -434,7 +434,6 @@ async def test_plans_queued_past_the_busy_timeout_fail_and_nothing_of_them_is_ke
     assert await db.run_plan(add_guild(3)) == (3, 1)  # type: ignore[arg-type]  # and the writer is free again
 
 
-
 @pytest.mark.sqlite_only
 async def test_release_memory_hands_back_the_page_caches(db: Database) -> None:
     # A long-running bot fills both connections' page caches (1 MiB + 512 KiB) and then keeps
