@@ -37,6 +37,7 @@ from tests.support import (
 )
 
 CHANNEL = 990_000_000_000_000_555
+SHARD_0_OF_2 = Shards(2, frozenset({0}))  # the shard-lock tests' process (and its rival)
 
 
 @dataclass
@@ -407,10 +408,10 @@ async def test_a_shard_is_run_by_one_process_at_a_time(start_process: ProcessFac
 async def test_a_dead_process_s_shards_can_be_run_again(start_process: ProcessFactory, backend: str) -> None:
     if backend != POSTGRESQL:
         pytest.skip("SQLite serves one process")
-    a = await start_process(shards=Shards(2, frozenset({0})))
+    a = await start_process(shards=SHARD_0_OF_2)
     await a.db.hold_shards()
     a.db.terminate()  # type: ignore[attr-defined] - SIGKILL: the server ends its sessions
-    restart = await start_process(shards=Shards(2, frozenset({0})))
+    restart = await start_process(shards=SHARD_0_OF_2)
     await restart.db.hold_shards(wait=30)
 
 
@@ -420,12 +421,12 @@ async def test_a_process_whose_shard_session_ends_takes_its_shards_back(
     # second process for the same shards must still be refused, so A takes them back itself.
     if backend != POSTGRESQL:
         pytest.skip("SQLite serves one process")
-    a = await start_process(shards=Shards(2, frozenset({0})))
+    a = await start_process(shards=SHARD_0_OF_2)
     await a.db.hold_shards()
     old = a.db._shard_holder  # type: ignore[attr-defined]
     await end_shard_session(a.db)
     await until(lambda: a.db._shard_holder not in (None, old))  # type: ignore[attr-defined]
-    second = await start_process(shards=Shards(2, frozenset({0})))
+    second = await start_process(shards=SHARD_0_OF_2)
     with pytest.raises(OperatorError, match=r"shard 0 of 2 is already run"):
         await second.db.hold_shards()
 
@@ -437,12 +438,12 @@ async def test_a_process_whose_shards_were_taken_meanwhile_is_told_to_stop(
     import bot.db.postgres
 
     monkeypatch.setattr(bot.db.postgres, "SHARD_WAIT", 0.5)  # how long A asks before giving up
-    a = await start_process(shards=Shards(2, frozenset({0})))
+    a = await start_process(shards=SHARD_0_OF_2)
     stopped: list[OperatorError] = []
     a.db.on_shards_lost = stopped.append
     await a.db.hold_shards()
     taker_in = take_back_only_after(a.db)  # the second process gets in first
-    taker = await start_process(shards=Shards(2, frozenset({0})))
+    taker = await start_process(shards=SHARD_0_OF_2)
     await end_shard_session(a.db)
     await taker.db.hold_shards(wait=30)
     taker_in.set()
@@ -605,7 +606,7 @@ async def test_a_process_keeps_taking_its_shards_back_when_the_server_goes_again
 
     from bot.db.postgres import SHARD_LOCK
 
-    a = await start_process(shards=Shards(2, frozenset({0})))
+    a = await start_process(shards=SHARD_0_OF_2)
     await a.db.hold_shards()
     url = a.db.url  # type: ignore[attr-defined]
     other = await asyncpg.connect(url)  # a session that still holds shard 0 for a moment
@@ -643,7 +644,7 @@ async def test_a_process_keeps_taking_its_shards_back_when_the_server_goes_again
     except AssertionError:
         died = take_back.exception() if take_back is not None and take_back.done() else None
         raise AssertionError(f"A's shards were never taken back; its take-back ended with {died!r}") from None
-    second = await start_process(shards=Shards(2, frozenset({0})))
+    second = await start_process(shards=SHARD_0_OF_2)
     with pytest.raises(OperatorError, match=r"shard 0 of 2 is already run"):
         await second.db.hold_shards()
 
@@ -715,7 +716,7 @@ async def test_a_process_notices_its_shard_session_ended_even_if_the_socket_stay
     proxy = _RebootingProxy(str(tmp_path), real_folder.group(1))
     await proxy.start()
     try:
-        a = await start_process(shards=Shards(2, frozenset({0})))
+        a = await start_process(shards=SHARD_0_OF_2)
         await a.db.close()
         a.db.url = direct.replace(real_folder.group(1), str(tmp_path))  # type: ignore[attr-defined]
         await a.db.open()
@@ -723,7 +724,7 @@ async def test_a_process_notices_its_shard_session_ended_even_if_the_socket_stay
         proxy.reboot()
         if reads:
             assert [row["one"] for row in await a.db.fetch_all("SELECT 1 AS one")] == [1]  # A reconnects, carries on
-        second = await start_process(shards=Shards(2, frozenset({0})))
+        second = await start_process(shards=SHARD_0_OF_2)
         refused = False
         for _ in range(150):  # 15 s: A's holder was lost; A must notice and hold its shards again
             try:
